@@ -1,0 +1,61 @@
+# The verbs people type. `make demo` and `make test` are the two that matter;
+# everything they need is installed here, nothing by hand.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(CARGO_TARGET_DIR)/release/loglake
+LAKE ?= lake
+DEMO_LINES ?= 200000
+
+.PHONY: help build test test-rust test-py lint fmt demo bench clean
+
+help:
+	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
+	@echo "make test   everything CI runs: fmt check, clippy -D warnings, unit, integration and reader tests"
+	@echo "make build  release build of the loglake CLI"
+	@echo "make lint   cargo fmt --check and clippy"
+	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
+
+# The Python side: independent Parquet readers (DuckDB, pyarrow) and pytest.
+$(VENV)/.stamp: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+build:
+	$(CARGO) build --release --locked -p loglake-cli
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+test-rust:
+	$(CARGO) test --locked --workspace
+
+test-py: build $(VENV)/.stamp
+	LOGLAKE_BIN=$(BIN) $(PY) -m pytest -q tests
+
+test: lint test-rust test-py
+
+demo: build
+	mkdir -p demo-data
+	$(BIN) generate --lines $(DEMO_LINES) --malformed 0.01 --seed 7 --out demo-data/shop.ndjson.gz
+	$(BIN) ingest demo-data/shop.ndjson.gz --lake $(LAKE)
+	@echo
+	@echo "query it:  duckdb -c \"SELECT service, count(*) FROM read_parquet('$(LAKE)/logs/**/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 2 DESC\""
+
+bench: build $(VENV)/.stamp
+	PY=$(PY) BIN=$(BIN) bash scripts/bench.sh
+
+clean:
+	rm -rf $(LAKE) demo-data bench-data

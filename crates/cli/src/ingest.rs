@@ -1,0 +1,439 @@
+//! `loglake ingest`: local files, directories or standard input into a local
+//! lake, with a human or JSON summary.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use loglake_core::lake::OutputKind;
+use loglake_core::{Format, IngestOptions, LocalStore, Manifest, Source};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files, directories (read recursively) or - for standard input
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The lake directory
+    #[arg(long, default_value = "./lake")]
+    lake: PathBuf,
+    /// auto, json, combined, alb, cloudfront or text
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// 1: one thread per file; 2 or more: decode, parse and encode overlap,
+    /// and with 4 or more, several files are ingested at once
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Print one JSON object instead of the human summary
+    #[arg(long)]
+    json: bool,
+    /// Lines longer than this are quarantined
+    #[arg(long, default_value_t = 1 << 20)]
+    max_line_bytes: usize,
+    /// Memory for buffered rows across partitions, in MiB
+    #[arg(long, default_value_t = 64)]
+    memory_mib: usize,
+    /// Service of records that name none
+    #[arg(long)]
+    service: Option<String>,
+    /// zstd level of the Parquet files
+    #[arg(long, default_value_t = 3)]
+    zstd_level: i32,
+    /// Never draw a progress bar
+    #[arg(long)]
+    no_progress: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if a.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    if a.memory_mib < 4 {
+        bail!("--memory-mib must be at least 4");
+    }
+    let mut opts = IngestOptions {
+        format: match a.format.as_str() {
+            "auto" => None,
+            f => Some(f.parse::<Format>().map_err(anyhow::Error::msg)?),
+        },
+        max_line_bytes: a.max_line_bytes,
+        memory_budget: a.memory_mib << 20,
+        row_group_bytes: (a.memory_mib << 20) * 3 / 8,
+        pipelined: a.threads >= 2,
+        default_service: a.service.clone(),
+        ..IngestOptions::default()
+    };
+    opts.lake.zstd_level = a.zstd_level;
+    let store = LocalStore::new(&a.lake)
+        .with_context(|| format!("cannot create the lake directory {}", a.lake.display()))?;
+
+    let files = expand(&a.inputs)?;
+    let started = Instant::now();
+    let total: u64 = files.iter().filter_map(|f| f.size).sum();
+    let progress = (!a.no_progress && !a.json && io::stderr().is_terminal() && total > 64 << 20)
+        .then(|| {
+            let pb = ProgressBar::new(total);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            pb.enable_steady_tick(Duration::from_millis(200));
+            pb
+        });
+
+    // Several files at once only when there are threads to spare: each
+    // pipelined file already keeps two cores busy.
+    let concurrency = if a.threads >= 4 { a.threads / 2 } else { 1 };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, anyhow::Result<Manifest>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.min(files.len()).max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    let r = ingest_one(f, &store, &opts, progress.as_ref());
+                    if let Ok(mut v) = results.lock() {
+                        v.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    let elapsed = started.elapsed();
+
+    let mut manifests = Vec::new();
+    let mut failed = 0;
+    for (i, r) in results {
+        match r {
+            Ok(m) => manifests.push(m),
+            Err(e) => {
+                failed += 1;
+                eprintln!("loglake: error: {}: {e:#}", files[i].display);
+            }
+        }
+    }
+    let summary = Summary::of(&manifests, &a.lake, elapsed);
+    let mut out = io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        summary.print(&mut out, failed)?;
+    }
+    for m in manifests.iter().filter(|m| m.error.is_some()) {
+        eprintln!(
+            "loglake: warning: {}: {}",
+            m.source.uri,
+            m.error.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One input, resolved before any work starts.
+#[derive(Debug)]
+struct InputFile {
+    path: Option<PathBuf>,
+    display: String,
+    size: Option<u64>,
+}
+
+/// Files as given, directories walked in name order (hidden entries
+/// skipped), `-` as standard input.
+fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<InputFile>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.as_os_str() == "-" {
+            out.push(InputFile {
+                path: None,
+                display: "<stdin>".into(),
+                size: None,
+            });
+            continue;
+        }
+        let meta = fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out).with_context(|| format!("cannot list {}", p.display()))?;
+        } else {
+            out.push(InputFile {
+                path: Some(p.clone()),
+                display: p.display().to_string(),
+                size: Some(meta.len()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<InputFile>) -> io::Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let p = e.path();
+        let meta = fs::metadata(&p)?;
+        if meta.is_dir() {
+            walk(&p, out)?;
+        } else if meta.is_file() {
+            out.push(InputFile {
+                display: p.display().to_string(),
+                path: Some(p),
+                size: Some(meta.len()),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn ingest_one(
+    f: &InputFile,
+    store: &LocalStore,
+    opts: &IngestOptions,
+    progress: Option<&ProgressBar>,
+) -> anyhow::Result<Manifest> {
+    let source = match &f.path {
+        Some(p) => file_source(p)?,
+        None => stdin_source()?,
+    };
+    let source = match progress {
+        Some(pb) => Source {
+            reader: Box::new(pb.wrap_read(source.reader)),
+            ..source
+        },
+        None => source,
+    };
+    Ok(loglake_core::ingest(source, store, opts)?)
+}
+
+/// A local file's identity is its absolute path, size and modification
+/// time: the same unchanged file ingested again overwrites its outputs.
+fn file_source(p: &Path) -> anyhow::Result<Source> {
+    let abs = fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))?;
+    let file = File::open(&abs).with_context(|| format!("cannot open {}", p.display()))?;
+    let meta = file.metadata()?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    let uri = format!("file://{}", abs.display());
+    Ok(Source {
+        identity: format!(
+            "{uri}?size={}&mtime_ns={}",
+            meta.len(),
+            mtime.map_or(0, |d| d.as_nanos())
+        ),
+        name: abs
+            .file_name()
+            .map_or_else(|| "input".into(), |n| n.to_string_lossy().into_owned()),
+        size: Some(meta.len()),
+        modified_ms: mtime.map(|d| d.as_millis() as i64),
+        uri,
+        reader: Box::new(file),
+    })
+}
+
+/// Standard input has no name or time, so its identity is its content:
+/// spooled to a temporary file (bounded memory) while hashing.
+fn stdin_source() -> anyhow::Result<Source> {
+    let mut spool = tempfile::tempfile().context("cannot create a temporary file for stdin")?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    let mut stdin = io::stdin().lock();
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("cannot read standard input"),
+        };
+        hash.update(&buf[..n]);
+        spool.write_all(&buf[..n])?;
+        size += n as u64;
+    }
+    use std::io::Seek;
+    spool.rewind()?;
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Source {
+        uri: format!("stdin://sha256/{digest}"),
+        identity: format!("sha256:{digest}"),
+        name: "stdin".into(),
+        size: Some(size),
+        modified_ms: None,
+        reader: Box::new(spool),
+    })
+}
+
+/// What one `loglake ingest` did, over all its sources.
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    sources: usize,
+    lines_in: u64,
+    rows_out: u64,
+    quarantined: u64,
+    quarantined_by_reason: BTreeMap<String, u64>,
+    skipped_blank: u64,
+    skipped_header: u64,
+    bytes_in: u64,
+    bytes_decoded: u64,
+    duration_ms: u64,
+    mb_per_s: f64,
+    partitions: Vec<PartitionRows>,
+    errors_by_service: BTreeMap<String, u64>,
+    outputs: Vec<String>,
+    manifests: Vec<ManifestRef>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct PartitionRows {
+    path: String,
+    rows: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ManifestRef {
+    source: String,
+    format: String,
+    outcome: loglake_core::manifest::Outcome,
+    lines_in: u64,
+    rows_out: u64,
+    quarantined: u64,
+}
+
+impl Summary {
+    fn of(ms: &[Manifest], lake: &Path, elapsed: Duration) -> Summary {
+        let mut s = Summary {
+            sources: ms.len(),
+            lines_in: 0,
+            rows_out: 0,
+            quarantined: 0,
+            quarantined_by_reason: BTreeMap::new(),
+            skipped_blank: 0,
+            skipped_header: 0,
+            bytes_in: 0,
+            bytes_decoded: 0,
+            duration_ms: elapsed.as_millis() as u64,
+            mb_per_s: 0.0,
+            partitions: Vec::new(),
+            errors_by_service: BTreeMap::new(),
+            outputs: Vec::new(),
+            manifests: Vec::new(),
+        };
+        let mut parts: BTreeMap<String, u64> = BTreeMap::new();
+        for m in ms {
+            s.lines_in += m.lines_in;
+            s.rows_out += m.rows_out;
+            s.quarantined += m.quarantined;
+            s.skipped_blank += m.skipped_blank;
+            s.skipped_header += m.skipped_header;
+            s.bytes_in += m.bytes_in;
+            s.bytes_decoded += m.bytes_decoded;
+            for (r, n) in &m.quarantined_by_reason {
+                *s.quarantined_by_reason.entry(r.clone()).or_insert(0) += n;
+            }
+            for (svc, n) in &m.errors_by_service {
+                *s.errors_by_service.entry(svc.clone()).or_insert(0) += n;
+            }
+            for o in &m.outputs {
+                if let (OutputKind::Parquet, Some(p)) = (o.kind, &o.partition) {
+                    *parts.entry(p.clone()).or_insert(0) += o.rows;
+                }
+                s.outputs.push(lake.join(&o.key).display().to_string());
+            }
+            s.manifests.push(ManifestRef {
+                source: m.source.uri.clone(),
+                format: m.format.clone(),
+                outcome: m.outcome,
+                lines_in: m.lines_in,
+                rows_out: m.rows_out,
+                quarantined: m.quarantined,
+            });
+        }
+        s.partitions = parts
+            .into_iter()
+            .map(|(p, rows)| PartitionRows {
+                path: format!("logs/{p}"),
+                rows,
+            })
+            .collect();
+        let secs = elapsed.as_secs_f64().max(1e-6);
+        s.mb_per_s = (s.bytes_decoded as f64 / 1e6 / secs * 10.0).round() / 10.0;
+        s
+    }
+
+    fn print(&self, out: &mut impl Write, failed: usize) -> io::Result<()> {
+        writeln!(
+            out,
+            "ingested {} source{}{} in {:.2} s ({:.1} MB/s uncompressed)",
+            self.sources,
+            if self.sources == 1 { "" } else { "s" },
+            if failed > 0 {
+                format!(", {failed} failed")
+            } else {
+                String::new()
+            },
+            self.duration_ms as f64 / 1000.0,
+            self.mb_per_s
+        )?;
+        writeln!(out, "  lines in     {:>12}", self.lines_in)?;
+        writeln!(out, "  rows out     {:>12}", self.rows_out)?;
+        writeln!(out, "  quarantined  {:>12}", self.quarantined)?;
+        for (r, n) in &self.quarantined_by_reason {
+            writeln!(out, "    {r:<28} {n:>8}")?;
+        }
+        if self.skipped_blank + self.skipped_header > 0 {
+            writeln!(
+                out,
+                "  skipped      {:>12}  (blank {}, header {})",
+                self.skipped_blank + self.skipped_header,
+                self.skipped_blank,
+                self.skipped_header
+            )?;
+        }
+        writeln!(out, "  partitions   {:>12}", self.partitions.len())?;
+        for p in &self.partitions {
+            writeln!(out, "    {:<34} {:>10} rows", p.path, p.rows)?;
+        }
+        if !self.errors_by_service.is_empty() {
+            writeln!(out, "  errors by service")?;
+            let mut v: Vec<_> = self.errors_by_service.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (svc, n) in v {
+                writeln!(out, "    {svc:<28} {n:>8}")?;
+            }
+        }
+        for m in self
+            .manifests
+            .iter()
+            .filter(|m| m.quarantined > 0 || m.format != "json")
+        {
+            writeln!(
+                out,
+                "  {}: {} format, {} rows, {} quarantined, {:?}",
+                m.source, m.format, m.rows_out, m.quarantined, m.outcome
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! `loglake`: the local CLI. It only parses arguments and dispatches; the
+//! work is in `loglake-core` (ingest) and `generate`.
+
+mod generate;
+mod ingest;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loglake",
+    version,
+    about = "Raw logs in, a partitioned Parquet lake out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Ingest log files into a local Parquet lake
+    Ingest(ingest::Args),
+    /// Write realistic e-commerce service logs (NDJSON), deterministic per seed
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
+    /// Number of lines to write
+    #[arg(long, conflicts_with = "bytes")]
+    lines: Option<u64>,
+    /// Stop at the first line boundary at or past this many uncompressed bytes (e.g. 64MiB, 1GiB)
+    #[arg(long, value_parser = generate::parse_size)]
+    bytes: Option<u64>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Fraction of lines made malformed (truncated JSON, plain text, wrong types, empty)
+    #[arg(long, default_value_t = 0.0)]
+    malformed: f64,
+    /// First timestamp, RFC 3339 (default 2024-03-14T21:00:00Z)
+    #[arg(long)]
+    start: Option<String>,
+    /// Hours the timestamps span
+    #[arg(long, default_value_t = 6.0)]
+    span_hours: f64,
+    /// Output file, gzip-compressed when it ends in .gz; standard output when absent or -
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Ingest(args) => ingest::run(args),
+        Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loglake: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_generate(a: GenerateArgs) -> anyhow::Result<()> {
+    let mut opts = generate::GenOptions {
+        lines: a.lines,
+        bytes: a.bytes,
+        seed: a.seed,
+        malformed: a.malformed,
+        span_hours: a.span_hours,
+        ..Default::default()
+    };
+    if let Some(s) = &a.start {
+        opts.start_ms = loglake_core::time::parse_iso8601(s)
+            .ok_or_else(|| anyhow::anyhow!("--start {s:?} is not an RFC 3339 time"))?;
+    }
+    let started = std::time::Instant::now();
+    let stats = match &a.out {
+        Some(p) if p.as_os_str() != "-" => {
+            let f = std::fs::File::create(p)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
+            let f = io::BufWriter::with_capacity(1 << 20, f);
+            if p.extension().is_some_and(|e| e == "gz") {
+                let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::new(6));
+                let s = generate::generate(&opts, &mut gz)?;
+                gz.finish()?.flush()?;
+                s
+            } else {
+                let mut f = f;
+                let s = generate::generate(&opts, &mut f)?;
+                f.flush()?;
+                s
+            }
+        }
+        _ => {
+            let mut out = io::stdout().lock();
+            let s = generate::generate(&opts, &mut out)?;
+            out.flush()?;
+            s
+        }
+    };
+    eprintln!(
+        "wrote {} lines, {} uncompressed bytes in {:.1} s",
+        stats.lines,
+        stats.bytes,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

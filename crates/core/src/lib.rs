@@ -1,0 +1,24 @@
+//! loglake-core: everything loglake decides, with no AWS SDK, no Lambda and
+//! no network. Raw log bytes in; partitioned Parquet, a quarantine and a
+//! manifest out, through the [`store::OutputStore`] trait.
+//!
+//! The entry point is [`pipeline::ingest`].
+
+pub mod error;
+pub mod format;
+pub mod input;
+pub mod lake;
+pub mod manifest;
+pub mod pipeline;
+pub mod quarantine;
+pub mod record;
+pub mod rows;
+pub mod schema;
+pub mod store;
+pub mod time;
+
+pub use error::Error;
+pub use format::Format;
+pub use manifest::Manifest;
+pub use pipeline::{IngestOptions, Source, ingest};
+pub use store::{LocalStore, MemoryStore, OutputStore};

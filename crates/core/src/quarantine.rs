@@ -1,0 +1,138 @@
+//! The quarantine: every line that could not become a row, with where it came
+//! from, why, and its raw bytes, as gzip NDJSON beside the lake.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine;
+use flate2::write::GzEncoder;
+
+use crate::error::Error;
+use crate::input::Line;
+use crate::lake::{Output, OutputKind};
+use crate::record::Reject;
+use crate::store::{OutputFile, OutputStore};
+
+/// One quarantined line, as written.
+#[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct QuarantineRecord<'a> {
+    pub source_uri: &'a str,
+    /// 1-based line number in the decoded source.
+    pub line: u64,
+    /// Byte offset of the line in the decoded source.
+    pub offset: u64,
+    pub reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<&'a str>,
+    /// The line, when it is valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub raw: Option<&'a str>,
+    /// The line's bytes in base64, when it is not valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub raw_base64: Option<String>,
+    /// Full length of the line in bytes; more than the raw bytes kept when
+    /// the line was oversized.
+    pub raw_len: u64,
+}
+
+/// Writes one source's quarantine file, created at the first bad line.
+pub struct Quarantine<'s> {
+    store: &'s dyn OutputStore,
+    key: String,
+    source_uri: String,
+    out: Option<GzEncoder<Box<dyn OutputFile>>>,
+    count: u64,
+    by_reason: BTreeMap<String, u64>,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Quarantine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Quarantine")
+            .field("key", &self.key)
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+impl<'s> Quarantine<'s> {
+    pub fn new(store: &'s dyn OutputStore, key: String, source_uri: String) -> Self {
+        Quarantine {
+            store,
+            key,
+            source_uri,
+            out: None,
+            count: 0,
+            by_reason: BTreeMap::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn by_reason(&self) -> &BTreeMap<String, u64> {
+        &self.by_reason
+    }
+
+    /// Quarantine one line. `raw` is what was kept of it.
+    pub fn add(&mut self, line: &Line, raw: &[u8], reject: &Reject) -> Result<(), Error> {
+        let reason = reject.reason();
+        let (text, b64) = match std::str::from_utf8(raw) {
+            Ok(s) => (Some(s), None),
+            Err(_) => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(raw)),
+            ),
+        };
+        let raw_len = match line.kind {
+            crate::input::LineKind::Oversized { len } => len,
+            _ => raw.len() as u64,
+        };
+        let rec = QuarantineRecord {
+            source_uri: &self.source_uri,
+            line: line.number,
+            offset: line.offset,
+            reason: &reason,
+            detail: reject.detail(),
+            raw: text,
+            raw_base64: b64,
+            raw_len,
+        };
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, &rec)
+            .map_err(|e| Error::write(&self.key, e.into()))?;
+        self.buf.push(b'\n');
+        if self.out.is_none() {
+            let f = self
+                .store
+                .create(&self.key)
+                .map_err(|e| Error::write(&self.key, e))?;
+            self.out = Some(GzEncoder::new(f, flate2::Compression::default()));
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(&self.buf)
+                .map_err(|e| Error::write(&self.key, e))?;
+        }
+        self.count += 1;
+        *self.by_reason.entry(reason.into_owned()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Commit the file, if anything was quarantined.
+    pub fn finish(self) -> Result<Option<Output>, Error> {
+        let Some(out) = self.out else {
+            return Ok(None);
+        };
+        let f = out.finish().map_err(|e| Error::write(&self.key, e))?;
+        let bytes = f.commit().map_err(|e| Error::write(&self.key, e))?;
+        Ok(Some(Output {
+            key: self.key,
+            kind: OutputKind::Quarantine,
+            partition: None,
+            rows: self.count,
+            bytes,
+        }))
+    }
+}

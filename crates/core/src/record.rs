@@ -1,0 +1,299 @@
+//! The one normalized log record every parser produces (design.md, "One record,
+//! one schema"), borrowed from the input line wherever possible.
+
+use std::borrow::Cow;
+
+/// Severity, normalized from whatever spelling or number the source used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+            Level::Fatal => "FATAL",
+        }
+    }
+
+    /// Parse a level name in any common spelling (case-insensitive), or a
+    /// numeric level (syslog 0-7, bunyan/pino 10-60).
+    pub fn parse(s: &str) -> Option<Level> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 12 {
+            return None;
+        }
+        if let Ok(n) = s.parse::<u32>() {
+            return Level::from_number(n);
+        }
+        let mut buf = [0u8; 12];
+        let up = &mut buf[..s.len()];
+        up.copy_from_slice(s.as_bytes());
+        up.make_ascii_uppercase();
+        Some(match &*up {
+            b"TRACE" | b"TRC" | b"FINEST" | b"FINER" | b"VERBOSE" => Level::Trace,
+            b"DEBUG" | b"DBG" | b"FINE" | b"D" => Level::Debug,
+            b"INFO" | b"INF" | b"INFORMATION" | b"INFORMATIONAL" | b"NOTICE" | b"I" => Level::Info,
+            b"WARN" | b"WARNING" | b"WRN" | b"W" => Level::Warn,
+            b"ERROR" | b"ERR" | b"SEVERE" | b"E" => Level::Error,
+            b"FATAL" | b"CRITICAL" | b"CRIT" | b"ALERT" | b"EMERG" | b"EMERGENCY" | b"PANIC"
+            | b"F" => Level::Fatal,
+            _ => return None,
+        })
+    }
+
+    /// bunyan/pino use 10..=60, syslog severities are 0..=7 (0 = emergency).
+    fn from_number(n: u32) -> Option<Level> {
+        Some(match n {
+            0..=2 => Level::Fatal,
+            3 => Level::Error,
+            4 => Level::Warn,
+            5 | 6 => Level::Info,
+            7 => Level::Debug,
+            10 => Level::Trace,
+            20 => Level::Debug,
+            30 => Level::Info,
+            40 => Level::Warn,
+            50 => Level::Error,
+            60 => Level::Fatal,
+            _ => return None,
+        })
+    }
+
+    pub fn is_error(self) -> bool {
+        self >= Level::Error
+    }
+}
+
+/// Which parser produced a record (the `source_format` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    Json,
+    Combined,
+    Alb,
+    Cloudfront,
+    Cwlogs,
+    Text,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Json => "json",
+            SourceFormat::Combined => "combined",
+            SourceFormat::Alb => "alb",
+            SourceFormat::Cloudfront => "cloudfront",
+            SourceFormat::Cwlogs => "cwlogs",
+            SourceFormat::Text => "text",
+        }
+    }
+}
+
+/// A record's text columns, in schema order. The index of a variant is the
+/// index into [`Record::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TextField {
+    Service,
+    Message,
+    Host,
+    Region,
+    HttpMethod,
+    HttpPath,
+    ClientIp,
+    UserAgent,
+    UserId,
+    SessionId,
+    TraceId,
+    RequestId,
+    EventType,
+    OrderId,
+    Sku,
+    Currency,
+    ErrorType,
+}
+
+impl TextField {
+    pub const ALL: [TextField; 17] = [
+        TextField::Service,
+        TextField::Message,
+        TextField::Host,
+        TextField::Region,
+        TextField::HttpMethod,
+        TextField::HttpPath,
+        TextField::ClientIp,
+        TextField::UserAgent,
+        TextField::UserId,
+        TextField::SessionId,
+        TextField::TraceId,
+        TextField::RequestId,
+        TextField::EventType,
+        TextField::OrderId,
+        TextField::Sku,
+        TextField::Currency,
+        TextField::ErrorType,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The column name in the lake, the Glue table and the search index.
+    pub fn column(self) -> &'static str {
+        match self {
+            TextField::Service => "service",
+            TextField::Message => "message",
+            TextField::Host => "host",
+            TextField::Region => "region",
+            TextField::HttpMethod => "http_method",
+            TextField::HttpPath => "http_path",
+            TextField::ClientIp => "client_ip",
+            TextField::UserAgent => "user_agent",
+            TextField::UserId => "user_id",
+            TextField::SessionId => "session_id",
+            TextField::TraceId => "trace_id",
+            TextField::RequestId => "request_id",
+            TextField::EventType => "event_type",
+            TextField::OrderId => "order_id",
+            TextField::Sku => "sku",
+            TextField::Currency => "currency",
+            TextField::ErrorType => "error_type",
+        }
+    }
+}
+
+/// One normalized log record. Strings borrow from the input line unless the
+/// parser had to unescape or build them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record<'a> {
+    /// Event time, UTC milliseconds since the epoch.
+    pub ts: Option<i64>,
+    pub level: Option<Level>,
+    /// Indexed by `TextField as usize`.
+    pub text: [Option<Cow<'a, str>>; TextField::COUNT],
+    pub http_status: Option<i16>,
+    pub latency_ms: Option<f64>,
+    pub bytes_sent: Option<i64>,
+    pub amount: Option<f64>,
+    /// Every source field without a column of its own, so nothing is dropped.
+    pub attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Record<'a> {
+    pub fn get(&self, f: TextField) -> Option<&str> {
+        self.text[f as usize].as_deref()
+    }
+
+    pub fn set(&mut self, f: TextField, v: impl Into<Cow<'a, str>>) {
+        self.text[f as usize] = Some(v.into());
+    }
+
+    /// Set a text column unless the value is empty or the conventional `-`
+    /// placeholder of access logs.
+    pub fn set_opt(&mut self, f: TextField, v: &'a str) {
+        if !v.is_empty() && v != "-" {
+            self.text[f as usize] = Some(Cow::Borrowed(v));
+        }
+    }
+
+    pub fn attr(&mut self, k: impl Into<Cow<'a, str>>, v: impl Into<Cow<'a, str>>) {
+        self.attributes.push((k.into(), v.into()));
+    }
+
+    /// Reset for reuse without giving back the attributes' capacity.
+    pub fn clear(&mut self) {
+        self.ts = None;
+        self.level = None;
+        for t in &mut self.text {
+            *t = None;
+        }
+        self.http_status = None;
+        self.latency_ms = None;
+        self.bytes_sent = None;
+        self.amount = None;
+        self.attributes.clear();
+    }
+}
+
+/// Why a line could not become a row. Every variant is a quarantine reason,
+/// spelled by [`Reject::reason`] in manifests and quarantine records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reject {
+    /// Longer than the configured maximum line length.
+    OversizedLine,
+    /// Not valid UTF-8.
+    InvalidUtf8,
+    /// Looked like JSON (starts with `{`) but is not a complete JSON object.
+    InvalidJson(String),
+    /// Nested deeper than the parser allows.
+    NestingTooDeep,
+    /// The line does not have the shape of the object's format.
+    Malformed(String),
+    /// A timestamp field is present but no known timestamp syntax.
+    InvalidTimestamp(String),
+    /// No timestamp, and none to inherit from an earlier line or the object.
+    MissingTimestamp,
+    /// The timestamp parses but lies outside the accepted range.
+    TimestampOutOfRange,
+    /// A field's value cannot be held by its column's type.
+    WrongType(&'static str),
+    /// The input ended in the middle of a line (truncated or corrupt compression).
+    TruncatedInput,
+}
+
+impl Reject {
+    /// The stable, machine-readable reason, as counted in the manifest.
+    pub fn reason(&self) -> Cow<'static, str> {
+        match self {
+            Reject::OversizedLine => "oversized_line".into(),
+            Reject::InvalidUtf8 => "invalid_utf8".into(),
+            Reject::InvalidJson(_) => "invalid_json".into(),
+            Reject::NestingTooDeep => "nesting_too_deep".into(),
+            Reject::Malformed(_) => "malformed".into(),
+            Reject::InvalidTimestamp(_) => "invalid_timestamp".into(),
+            Reject::MissingTimestamp => "missing_timestamp".into(),
+            Reject::TimestampOutOfRange => "timestamp_out_of_range".into(),
+            Reject::WrongType(col) => format!("wrong_type:{col}").into(),
+            Reject::TruncatedInput => "truncated_input".into(),
+        }
+    }
+
+    /// A human explanation to go with the reason.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Reject::InvalidJson(d) | Reject::Malformed(d) | Reject::InvalidTimestamp(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_spellings() {
+        for (s, l) in [
+            ("info", Level::Info),
+            ("WARNING", Level::Warn),
+            ("err", Level::Error),
+            ("Critical", Level::Fatal),
+            ("30", Level::Info),
+            ("50", Level::Error),
+            ("3", Level::Error),
+            (" debug ", Level::Debug),
+        ] {
+            assert_eq!(Level::parse(s), Some(l), "{s}");
+        }
+        assert_eq!(Level::parse("loud"), None);
+        assert_eq!(Level::parse(""), None);
+        assert_eq!(Level::parse("verylonglevelname"), None);
+    }
+}
