@@ -55,7 +55,7 @@ demo: build
 	@echo "query it:  duckdb -c \"SELECT service, count(*) FROM read_parquet('$(LAKE)/logs/**/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 2 DESC\""
 
 bench: build $(VENV)/.stamp
-	PY=$(PY) BIN=$(BIN) bash scripts/bench.sh
+	BIN=$(BIN) $(PY) scripts/bench.py
 
 clean:
 	rm -rf $(LAKE) demo-data bench-data

@@ -77,7 +77,8 @@ def test_duckdb_reads_the_same_rows_and_values(lake):
             j = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(j.get("latency_ms"), int) or not isinstance(j.get("status"), int):
+        if not isinstance(j.get("latency_ms"), int) or not isinstance(j.get("status"), int) \
+                or not isinstance(j.get("timestamp"), str):
             continue
         r = con.execute(
             f"SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S.%g') || 'Z', level, service, host, message, http_method, "

@@ -248,7 +248,8 @@ impl<R: Read> Framer<R> {
                 }
                 match self.over.take() {
                     Some((len, offset)) => {
-                        let len = len + (nl - scan) as u64;
+                        let cr = usize::from(nl > scan && buf[nl - 1] == b'\r');
+                        let len = len + (nl - scan - cr) as u64;
                         self.push(
                             &mut lines,
                             start,

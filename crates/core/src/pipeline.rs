@@ -321,7 +321,9 @@ fn run_pipelined<R: Read + Send>(
             }
             (framer.decoded_bytes(), framer.take_error())
         });
-        let (rows_tx, rows_rx) = sync_channel::<(Partition, RowBuffer)>(1);
+        // A rendezvous: the parser fills the next buffer while the encoder
+        // works on the last one, and no third one waits in between.
+        let (rows_tx, rows_rx) = sync_channel::<(Partition, RowBuffer)>(0);
         let encoder = s.spawn(move || encode(lake, rows_rx, uri));
 
         let parsed = parse_blocks(stage, block_rx, &rows_tx, uri);

@@ -146,13 +146,18 @@ impl RowBuffer {
         keys.into_iter().map(|(_, _, i)| i).collect()
     }
 
-    /// Sort and convert to a batch of the lake schema.
-    pub fn into_batch(self, source_uri: &str) -> Result<RecordBatch, ArrowError> {
+    /// Sort and convert to a batch of the lake schema. Each column's buffer
+    /// is freed as soon as its array is built, so converting needs little
+    /// more memory than the rows themselves.
+    pub fn into_batch(mut self, source_uri: &str) -> Result<RecordBatch, ArrowError> {
         let perm = self.sort_order();
         let n = perm.len();
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema::COLUMNS.len());
-        let text = |f: TextField| self.text[f as usize].gather(&perm);
-        let opt = |v: &[Option<f64>]| -> ArrayRef {
+        // Text columns in schema order (TextField::ALL is that order).
+        let mut text = TextField::ALL
+            .map(|f| std::mem::take(&mut self.text[f as usize]).gather(&perm))
+            .into_iter();
+        let gather = |v: &[Option<f64>]| -> ArrayRef {
             Arc::new(
                 perm.iter()
                     .map(|&i| v[i as usize])
@@ -172,43 +177,23 @@ impl RowBuffer {
                 .map(|&i| self.level[i as usize].map(Level::as_str))
                 .collect::<StringArray>(),
         ));
-        for f in [
-            TextField::Service,
-            TextField::Message,
-            TextField::Host,
-            TextField::Region,
-            TextField::HttpMethod,
-            TextField::HttpPath,
-        ] {
-            cols.push(text(f));
-        }
+        // service, message, host, region, http_method, http_path
+        cols.extend(text.by_ref().take(6));
         cols.push(Arc::new(
             perm.iter()
                 .map(|&i| self.http_status[i as usize])
                 .collect::<Int16Array>(),
         ));
-        cols.push(opt(&self.latency_ms));
+        cols.push(gather(&self.latency_ms));
         cols.push(Arc::new(
             perm.iter()
                 .map(|&i| self.bytes_sent[i as usize])
                 .collect::<Int64Array>(),
         ));
-        for f in [
-            TextField::ClientIp,
-            TextField::UserAgent,
-            TextField::UserId,
-            TextField::SessionId,
-            TextField::TraceId,
-            TextField::RequestId,
-            TextField::EventType,
-            TextField::OrderId,
-            TextField::Sku,
-            TextField::Currency,
-        ] {
-            cols.push(text(f));
-        }
-        cols.push(opt(&self.amount));
-        cols.push(text(TextField::ErrorType));
+        // client_ip .. currency
+        cols.extend(text.by_ref().take(10));
+        cols.push(gather(&self.amount));
+        cols.extend(text);
         cols.push(Arc::new(self.attributes(&perm)?));
         cols.push(Arc::new(
             perm.iter()
