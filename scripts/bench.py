@@ -67,6 +67,7 @@ def main():
         for run in range(a.runs):
             out = os.path.join(a.data, "out")
             shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
             if threads == 1:
                 wall, rss, _ = timed(["bash", "-c", 'zcat "$0" > /dev/null', src])
                 rows.append(("zcat (decompression only)", 1, wall, rss, None))

@@ -44,7 +44,7 @@ pub struct Args {
     #[arg(long)]
     service: Option<String>,
     /// zstd level of the Parquet files
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 1)]
     zstd_level: i32,
     /// Never draw a progress bar
     #[arg(long)]

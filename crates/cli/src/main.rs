@@ -27,6 +27,15 @@ enum Cmd {
     Ingest(ingest::Args),
     /// Write realistic e-commerce service logs (NDJSON), deterministic per seed
     Generate(GenerateArgs),
+    /// Print the lake's table definition: Athena DDL with partition projection
+    Schema {
+        /// Table name
+        #[arg(long, default_value = "logs")]
+        table: String,
+        /// Where the lake's `logs/` prefix lives
+        #[arg(long, default_value = "s3://curated/logs/")]
+        location: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,6 +67,10 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Ingest(args) => ingest::run(args),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
+        Cmd::Schema { table, location } => {
+            print!("{}", loglake_core::schema::athena_ddl(&table, &location));
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -109,6 +109,9 @@ pub const DICTIONARY_COLUMNS: &[&str] = &[
     "source_uri",
 ];
 
+/// Columns queries filter on, worth page-level statistics and a page index.
+pub const PAGE_INDEX_COLUMNS: &[&str] = &["ts", "level", "service", "http_status", "trace_id"];
+
 /// The lake's Arrow schema, built once.
 pub fn arrow_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
@@ -140,6 +143,37 @@ pub fn athena_columns() -> String {
         .join(",\n  ")
 }
 
+/// `CREATE EXTERNAL TABLE` for Athena over a lake at `location`
+/// (`s3://bucket/logs/`), with partition projection so new `dt`/`hr`
+/// partitions are queryable at once: no crawler, no `MSCK REPAIR TABLE`.
+pub fn athena_ddl(table: &str, location: &str) -> String {
+    let loc = location.trim_end_matches('/');
+    let parts = PARTITION_KEYS
+        .iter()
+        .map(|(n, t)| format!("`{n}` {t}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n  {cols}\n)\n\
+         PARTITIONED BY ({parts})\n\
+         STORED AS PARQUET\n\
+         LOCATION '{loc}/'\n\
+         TBLPROPERTIES (\n  \
+         'parquet.compression'='ZSTD',\n  \
+         'projection.enabled'='true',\n  \
+         'projection.dt.type'='date',\n  \
+         'projection.dt.format'='yyyy-MM-dd',\n  \
+         'projection.dt.range'='2020-01-01,NOW',\n  \
+         'projection.dt.interval'='1',\n  \
+         'projection.dt.interval.unit'='DAYS',\n  \
+         'projection.hr.type'='integer',\n  \
+         'projection.hr.range'='0,23',\n  \
+         'projection.hr.digits'='2',\n  \
+         'storage.location.template'='{loc}/dt=${{dt}}/hr=${{hr}}/'\n);\n",
+        cols = athena_columns(),
+    )
+}
+
 /// Every text field of the record has exactly one Utf8 column of its name.
 pub fn text_columns() -> impl Iterator<Item = (TextField, usize)> {
     TextField::ALL.into_iter().map(|f| {
@@ -158,7 +192,7 @@ mod tests {
             assert!(i < COLUMNS.len(), "{f:?} has no column");
             assert_eq!(COLUMNS[i].1, ColumnType::Utf8, "{f:?}");
         }
-        for d in DICTIONARY_COLUMNS {
+        for d in DICTIONARY_COLUMNS.iter().chain(PAGE_INDEX_COLUMNS) {
             assert!(column_index(d).is_some(), "{d}");
         }
         let s = arrow_schema();
@@ -172,5 +206,9 @@ mod tests {
         assert!(ddl.starts_with("`ts` timestamp"));
         assert!(ddl.contains("`attributes` map<string,string>"));
         assert!(!ddl.contains("uint"));
+        let full = athena_ddl("logs", "s3://curated/logs/");
+        assert!(full.contains("LOCATION 's3://curated/logs/'"));
+        assert!(full.contains("'storage.location.template'='s3://curated/logs/dt=${dt}/hr=${hr}/'"));
+        assert!(full.contains("PARTITIONED BY (`dt` string, `hr` string)"));
     }
 }
