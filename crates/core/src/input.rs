@@ -126,6 +126,17 @@ impl Block {
 /// Bytes read from the decoder per call.
 const CHUNK: usize = 256 * 1024;
 
+/// The part of an oversized line seen so far.
+#[derive(Debug, Clone, Copy)]
+struct Over {
+    /// Bytes of the line seen so far, a trailing CR included.
+    len: u64,
+    offset: u64,
+    /// Whether the last byte seen was a CR, which is not part of the line if
+    /// an LF follows.
+    last_cr: bool,
+}
+
 /// Splits a decoded stream into [`Block`]s of lines of at most `max_line`
 /// bytes. Longer lines are reported with their first `max_line` bytes and
 /// their length, and the rest of them is never held in memory.
@@ -136,8 +147,8 @@ pub struct Framer<R> {
     target: usize,
     carry: Vec<u8>,
     carry_offset: u64,
-    /// (length so far, offset) of an oversized line still being skipped.
-    over: Option<(u64, u64)>,
+    /// An oversized line still being skipped.
+    over: Option<Over>,
     next_number: u64,
     eof: bool,
     error: Option<io::Error>,
@@ -173,25 +184,26 @@ impl<R: Read> Framer<R> {
         self.error.take()
     }
 
-    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.r.read(buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Ok(n) => {
-                    self.decoded += n as u64;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_corrupt_input(&e) => {
-                    self.eof = true;
-                    self.error = Some(e);
-                    return Ok(0);
-                }
-                Err(e) => return Err(e),
+    /// Append up to one chunk of decoded bytes to `buf`. `read_to_end` fills
+    /// spare capacity without zeroing it first, and keeps what was read
+    /// before an error.
+    fn read_some(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let before = buf.len();
+        let r = (&mut self.r).take(CHUNK as u64).read_to_end(buf);
+        let n = buf.len() - before;
+        self.decoded += n as u64;
+        match r {
+            Ok(_) => {
+                // Short of the chunk only at the end of the input.
+                self.eof = n < CHUNK;
+                Ok(n)
             }
+            Err(e) if is_corrupt_input(&e) => {
+                self.eof = true;
+                self.error = Some(e);
+                Ok(n)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -228,12 +240,9 @@ impl<R: Read> Framer<R> {
         let mut scan = buf.len();
         if base == 0 && self.next_number == 1 && buf.is_empty() {
             // Look for a UTF-8 byte order mark at the very start of the stream.
-            buf.resize(CHUNK, 0);
-            let mut n = 0;
-            while n < 3 && !self.eof {
-                n += self.read_some(&mut buf[n..])?;
+            while buf.len() < 3 && !self.eof {
+                self.read_some(&mut buf)?;
             }
-            buf.truncate(n);
             if buf.starts_with(b"\xEF\xBB\xBF") {
                 start = 3;
             }
@@ -247,14 +256,18 @@ impl<R: Read> Framer<R> {
                     end -= 1;
                 }
                 match self.over.take() {
-                    Some((len, offset)) => {
-                        let cr = usize::from(nl > scan && buf[nl - 1] == b'\r');
-                        let len = len + (nl - scan - cr) as u64;
+                    Some(o) => {
+                        let cr = if nl > scan {
+                            buf[nl - 1] == b'\r'
+                        } else {
+                            o.last_cr
+                        };
+                        let len = o.len + (nl - scan) as u64 - u64::from(cr);
                         self.push(
                             &mut lines,
                             start,
                             start + max,
-                            offset,
+                            o.offset,
                             LineKind::Oversized { len },
                         );
                     }
@@ -278,12 +291,25 @@ impl<R: Read> Framer<R> {
                 scan = start;
             }
             // No line end in buf[start..]: bound what an unfinished line holds.
+            // A trailing CR may be the first half of a CRLF, so it does not
+            // count against the maximum yet.
             let unfinished = buf.len() - start;
-            if unfinished > max {
+            let last_cr = buf.last() == Some(&b'\r') && unfinished > 0;
+            if unfinished > max && (self.over.is_some() || unfinished - usize::from(last_cr) > max)
+            {
                 let dropped = unfinished - max;
                 match &mut self.over {
-                    Some((len, _)) => *len += dropped as u64,
-                    None => self.over = Some((unfinished as u64, base + shift + start as u64)),
+                    Some(o) => {
+                        o.len += dropped as u64;
+                        o.last_cr = last_cr;
+                    }
+                    None => {
+                        self.over = Some(Over {
+                            len: unfinished as u64,
+                            offset: base + shift + start as u64,
+                            last_cr,
+                        });
+                    }
                 }
                 shift += dropped as u64;
                 buf.truncate(start + max);
@@ -292,10 +318,7 @@ impl<R: Read> Framer<R> {
             if self.eof || (!lines.is_empty() && buf.len() >= self.target) {
                 break;
             }
-            let old = buf.len();
-            buf.resize(old + CHUNK, 0);
-            let n = self.read_some(&mut buf[old..])?;
-            buf.truncate(old + n);
+            self.read_some(&mut buf)?;
         }
         if self.eof {
             // The last line may lack a newline; it is complete unless the
@@ -307,13 +330,19 @@ impl<R: Read> Framer<R> {
                     end -= 1;
                 }
                 let (kind, offset, end) = match self.over.take() {
-                    Some((_, offset)) if truncated => (LineKind::Truncated, offset, start + max),
+                    Some(o) if truncated => (LineKind::Truncated, o.offset, start + max),
                     None if truncated => (
                         LineKind::Truncated,
                         base + shift + start as u64,
                         end.min(start + max),
                     ),
-                    Some((len, offset)) => (LineKind::Oversized { len }, offset, start + max),
+                    Some(o) => (
+                        LineKind::Oversized {
+                            len: o.len - u64::from(o.last_cr),
+                        },
+                        o.offset,
+                        start + max,
+                    ),
                     None => (LineKind::Complete, base + shift + start as u64, end),
                 };
                 self.push(&mut lines, start, end, offset, kind);

@@ -487,10 +487,7 @@ impl ParseStage<'_, '_> {
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), RowError> {
         let ts = match rec.ts {
-            Some(ts) => {
-                self.last_ts = Some(ts);
-                ts
-            }
+            Some(ts) => ts,
             // A line without a time of its own (a stack-trace continuation, a
             // message from a logger that writes none) happened when the line
             // before it did, or, at the top of the object, when it was written.
@@ -507,6 +504,10 @@ impl ParseStage<'_, '_> {
         };
         if ts < self.opts.min_ts_ms || ts > self.max_ts {
             return Err(RowError::Reject(Reject::TimestampOutOfRange));
+        }
+        // Only a time that was accepted is passed on to the lines after it.
+        if rec.ts.is_some() {
+            self.last_ts = Some(ts);
         }
         if rec.text[TextField::Service as usize].is_none() {
             if let Some(s) = &self.opts.default_service {

@@ -8,7 +8,7 @@ use base64::Engine;
 use flate2::write::GzEncoder;
 
 use crate::error::Error;
-use crate::input::Line;
+use crate::input::{Line, LineKind};
 use crate::lake::{Output, OutputKind};
 use crate::record::Reject;
 use crate::store::{OutputFile, OutputStore};
@@ -79,15 +79,21 @@ impl<'s> Quarantine<'s> {
     /// Quarantine one line. `raw` is what was kept of it.
     pub fn add(&mut self, line: &Line, raw: &[u8], reject: &Reject) -> Result<(), Error> {
         let reason = reject.reason();
+        let cut = matches!(line.kind, LineKind::Oversized { .. } | LineKind::Truncated);
         let (text, b64) = match std::str::from_utf8(raw) {
             Ok(s) => (Some(s), None),
+            // Cutting a line may split its last character: that is not bad
+            // UTF-8, so keep the text up to the cut.
+            Err(e) if cut && e.error_len().is_none() => {
+                (std::str::from_utf8(&raw[..e.valid_up_to()]).ok(), None)
+            }
             Err(_) => (
                 None,
                 Some(base64::engine::general_purpose::STANDARD.encode(raw)),
             ),
         };
         let raw_len = match line.kind {
-            crate::input::LineKind::Oversized { len } => len,
+            LineKind::Oversized { len } => len,
             _ => raw.len() as u64,
         };
         let rec = QuarantineRecord {

@@ -208,7 +208,9 @@ mod tests {
         assert!(!ddl.contains("uint"));
         let full = athena_ddl("logs", "s3://curated/logs/");
         assert!(full.contains("LOCATION 's3://curated/logs/'"));
-        assert!(full.contains("'storage.location.template'='s3://curated/logs/dt=${dt}/hr=${hr}/'"));
+        assert!(
+            full.contains("'storage.location.template'='s3://curated/logs/dt=${dt}/hr=${hr}/'")
+        );
         assert!(full.contains("PARTITIONED BY (`dt` string, `hr` string)"));
     }
 }
