@@ -14,13 +14,14 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py lint fmt demo bench clean
+.PHONY: help build test test-rust test-py lint fmt demo query bench clean
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
 	@echo "make test   everything CI runs: fmt check, clippy -D warnings, unit, integration and reader tests"
 	@echo "make build  release build of the loglake CLI"
 	@echo "make lint   cargo fmt --check and clippy"
+	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
 	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
 
 # The Python side: independent Parquet readers (DuckDB, pyarrow) and pytest.
@@ -52,7 +53,12 @@ demo: build
 	$(BIN) generate --lines $(DEMO_LINES) --malformed 0.01 --seed 7 --out demo-data/shop.ndjson.gz
 	$(BIN) ingest demo-data/shop.ndjson.gz --lake $(LAKE)
 	@echo
-	@echo "query it:  duckdb -c \"SELECT service, count(*) FROM read_parquet('$(LAKE)/logs/**/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 2 DESC\""
+	@echo "query it: make query SQL=\"SELECT service, count(*) AS n FROM logs GROUP BY 1 ORDER BY 2 DESC\""
+
+# DuckDB over the local lake; the view `logs` has the dt/hr partition columns.
+SQL ?= SELECT dt, hr, level, count(*) AS n FROM logs GROUP BY ALL ORDER BY ALL
+query: $(VENV)/.stamp
+	$(PY) scripts/query.py $(LAKE) "$(SQL)"
 
 bench: build $(VENV)/.stamp
 	BIN=$(BIN) $(PY) scripts/bench.py

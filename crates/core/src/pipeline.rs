@@ -519,7 +519,7 @@ impl ParseStage<'_, '_> {
         c.ts_min = Some(c.ts_min.map_or(ts, |m| m.min(ts)));
         c.ts_max = Some(c.ts_max.map_or(ts, |m| m.max(ts)));
         if rec.level.is_some_and(Level::is_error) {
-            let svc = rec.get(TextField::Service).unwrap_or("-");
+            let svc = rec.get(TextField::Service).unwrap_or("(no service)");
             match c.errors_by_service.get_mut(svc) {
                 Some(n) => *n += 1,
                 None => {
