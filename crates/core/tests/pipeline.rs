@@ -1026,7 +1026,7 @@ fn default_service_fills_only_missing_services() {
             ],
             "{default:?}"
         );
-        let svc = default.unwrap_or("-");
+        let svc = default.unwrap_or("(no service)");
         assert_eq!(m.errors_by_service, reasons(&[(svc, 1)]), "{default:?}");
     }
 }
