@@ -14,11 +14,12 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py lint fmt demo query bench clean
+.PHONY: help build test test-rust test-py lint fmt demo query bench clean up down
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
 	@echo "make test   everything CI runs: fmt check, clippy -D warnings, unit, integration and reader tests"
+	@echo "make up     start the local AWS (moto) on 127.0.0.1:$(MOTO_PORT); make down stops it"
 	@echo "make build  release build of the loglake CLI"
 	@echo "make lint   cargo fmt --check and clippy"
 	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
@@ -46,7 +47,20 @@ test-rust:
 test-py: build $(VENV)/.stamp
 	LOGLAKE_BIN=$(BIN) $(PY) -m pytest -q tests
 
-test: lint test-rust test-py
+# Integration tests run against a local AWS (moto on 127.0.0.1), started here
+# and stopped when they end, pass or fail.
+test: lint $(VENV)/.stamp build
+	scripts/with-moto.sh $(MAKE) --no-print-directory test-rust test-py
+
+MOTO_PORT ?= 5055
+up: $(VENV)/.stamp
+	@if [ -f .moto.pid ] && kill -0 $$(cat .moto.pid) 2>/dev/null; then echo "moto already running on 127.0.0.1:$(MOTO_PORT)"; else \
+	  $(VENV)/bin/moto_server -H 127.0.0.1 -p $(MOTO_PORT) > .moto.log 2>&1 & echo $$! > .moto.pid; \
+	  for i in $$(seq 100); do $(PY) -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$(MOTO_PORT)/moto-api/', timeout=1)" 2>/dev/null && break; sleep 0.1; done; \
+	  echo "moto on http://127.0.0.1:$(MOTO_PORT); export AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT)"; fi
+
+down:
+	@if [ -f .moto.pid ]; then kill $$(cat .moto.pid) 2>/dev/null || true; rm -f .moto.pid; echo "moto stopped"; fi
 
 demo: build
 	mkdir -p demo-data

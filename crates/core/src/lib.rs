@@ -5,10 +5,12 @@
 //! The entry point is [`pipeline::ingest`].
 
 pub mod error;
+pub mod events;
 pub mod format;
 pub mod input;
 pub mod lake;
 pub mod manifest;
+pub mod metrics;
 pub mod pipeline;
 pub mod quarantine;
 pub mod record;

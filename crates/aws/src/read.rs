@@ -1,0 +1,120 @@
+//! Reading an S3 object as a stream: the body is pulled by a task on the
+//! runtime and handed to the (blocking) pipeline through a small bounded
+//! channel, so at most a few chunks are ever in memory.
+
+use std::io::{self, Read};
+
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use loglake_core::events::ObjectRef;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+/// Body chunks buffered between the network and the parser.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The object is gone (deleted before we got to it): skip, do not retry.
+    #[error("s3://{bucket}/{key} does not exist")]
+    NotFound { bucket: String, key: String },
+    /// Anything else (access denied, throttling, network): retry later.
+    #[error("cannot get s3://{bucket}/{key}: {message}")]
+    Failed {
+        bucket: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// An object being read, with the metadata its identity needs.
+#[derive(Debug)]
+pub struct OpenedObject {
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub last_modified_ms: Option<i64>,
+    pub size: Option<u64>,
+    pub reader: BodyReader,
+}
+
+/// `GetObject`, returning as soon as the headers are in; the body streams.
+pub async fn open_object(client: &Client, obj: &ObjectRef) -> Result<OpenedObject, ReadError> {
+    let mut req = client.get_object().bucket(&obj.bucket).key(&obj.key);
+    if let Some(v) = &obj.version_id {
+        req = req.version_id(v);
+    }
+    let out = req.send().await.map_err(|e| {
+        let not_found = e.as_service_error().is_some_and(|se| se.is_no_such_key())
+            || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+        if not_found {
+            ReadError::NotFound {
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+            }
+        } else {
+            ReadError::Failed {
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            }
+        }
+    })?;
+    let last_modified_ms = out.last_modified().and_then(|t| t.to_millis().ok());
+    let etag = out.e_tag().map(|s| s.trim_matches('"').to_string());
+    let version_id = out.version_id().map(str::to_string);
+    let size = out.content_length().and_then(|n| u64::try_from(n).ok());
+    let mut body = out.body;
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+    tokio::spawn(async move {
+        loop {
+            let next = match body.next().await {
+                None => break,
+                Some(Ok(b)) => Ok(b),
+                Some(Err(e)) => Err(io::Error::other(format!("reading the object body: {e}"))),
+            };
+            let failed = next.is_err();
+            // The reader went away (the pipeline stopped): stop reading.
+            if tx.send(next).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok(OpenedObject {
+        etag,
+        version_id,
+        last_modified_ms,
+        size,
+        reader: BodyReader {
+            rx,
+            cur: Bytes::new(),
+        },
+    })
+}
+
+/// A blocking [`Read`] over an object body streamed by a runtime task. Use
+/// it from a blocking thread (`spawn_blocking` or a plain thread).
+#[derive(Debug)]
+pub struct BodyReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                None => return Ok(0),
+                Some(chunk) => self.cur = chunk?,
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Run `f` on the runtime from a blocking thread.
+pub(crate) fn block_on<F: std::future::Future>(handle: &Handle, f: F) -> F::Output {
+    handle.block_on(f)
+}

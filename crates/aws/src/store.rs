@@ -1,0 +1,261 @@
+//! Core's [`OutputStore`] on S3. Small objects are one `PutObject`; large
+//! ones become multipart uploads as they grow (parts are sent while the
+//! pipeline keeps writing), completed on commit and aborted if dropped, so
+//! no half object is ever visible and no incomplete upload is left behind.
+
+use std::io::{self, Write};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use loglake_core::store::{OutputFile, OutputStore};
+use tokio::runtime::Handle;
+
+use crate::read::block_on;
+
+/// Multipart part size: S3's minimum (5 MiB). Every open file holds up to
+/// one part, so this times the open-file limit bounds upload memory.
+const PART_BYTES: usize = 5 << 20;
+
+/// A prefix of one bucket as an object store. Used from blocking threads:
+/// every call waits on the runtime behind `handle`.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    handle: Handle,
+}
+
+impl S3Store {
+    /// Keys are written under `prefix` (empty, or ending without `/`).
+    pub fn new(
+        client: Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+        handle: Handle,
+    ) -> Self {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into().trim_matches('/').to_string(),
+            handle,
+        }
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+}
+
+fn s3_err<E: std::error::Error + Send + Sync + 'static>(what: &str, key: &str, e: E) -> io::Error {
+    io::Error::other(format!(
+        "{what} {key}: {}",
+        aws_sdk_s3::error::DisplayErrorContext(e)
+    ))
+}
+
+impl OutputStore for S3Store {
+    fn create(&self, key: &str) -> io::Result<Box<dyn OutputFile>> {
+        Ok(Box::new(Upload {
+            store: self.clone(),
+            key: self.full_key(key),
+            buf: Vec::with_capacity(PART_BYTES + (64 << 10)),
+            upload_id: None,
+            parts: Vec::new(),
+            written: 0,
+            done: false,
+        }))
+    }
+
+    fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        let key = self.full_key(key);
+        block_on(&self.handle, async {
+            match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let b = out
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| s3_err("reading", &key, e))?;
+                    Ok(Some(b.into_bytes().to_vec()))
+                }
+                Err(e)
+                    if e.as_service_error().is_some_and(|se| se.is_no_such_key())
+                        || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(s3_err("getting", &key, e)),
+            }
+        })
+    }
+
+    fn delete(&self, key: &str) -> io::Result<()> {
+        let key = self.full_key(key);
+        block_on(&self.handle, async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s3_err("deleting", &key, e))
+        })
+    }
+
+    fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.full_key(key))
+    }
+}
+
+struct Upload {
+    store: S3Store,
+    key: String,
+    buf: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<CompletedPart>,
+    written: u64,
+    done: bool,
+}
+
+impl Upload {
+    fn send_part(&mut self) -> io::Result<()> {
+        let s = &self.store;
+        let body = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_BYTES + (64 << 10)));
+        let n = body.len();
+        let part_number = self.parts.len() as i32 + 1;
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let out = block_on(
+                    &s.handle,
+                    s.client
+                        .create_multipart_upload()
+                        .bucket(&s.bucket)
+                        .key(&self.key)
+                        .send(),
+                )
+                .map_err(|e| s3_err("starting upload of", &self.key, e))?;
+                let id = out
+                    .upload_id()
+                    .ok_or_else(|| io::Error::other("CreateMultipartUpload returned no upload id"))?
+                    .to_string();
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let out = block_on(
+            &s.handle,
+            s.client
+                .upload_part()
+                .bucket(&s.bucket)
+                .key(&self.key)
+                .upload_id(&upload_id)
+                .part_number(part_number)
+                .body(ByteStream::from(body))
+                .send(),
+        )
+        .map_err(|e| s3_err("uploading a part of", &self.key, e))?;
+        self.parts.push(
+            CompletedPart::builder()
+                .part_number(part_number)
+                .set_e_tag(out.e_tag().map(str::to_string))
+                .build(),
+        );
+        self.written += n as u64;
+        Ok(())
+    }
+}
+
+impl Write for Upload {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PART_BYTES {
+            self.send_part()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl OutputFile for Upload {
+    fn commit(mut self: Box<Self>) -> io::Result<u64> {
+        let s = self.store.clone();
+        if self.upload_id.is_none() {
+            let n = self.buf.len() as u64;
+            let body = std::mem::take(&mut self.buf);
+            block_on(
+                &s.handle,
+                s.client
+                    .put_object()
+                    .bucket(&s.bucket)
+                    .key(&self.key)
+                    .body(ByteStream::from(body))
+                    .send(),
+            )
+            .map_err(|e| s3_err("writing", &self.key, e))?;
+            self.done = true;
+            return Ok(n);
+        }
+        if !self.buf.is_empty() {
+            self.send_part()?;
+        }
+        let parts = std::mem::take(&mut self.parts);
+        block_on(
+            &s.handle,
+            s.client
+                .complete_multipart_upload()
+                .bucket(&s.bucket)
+                .key(&self.key)
+                .upload_id(self.upload_id.clone().unwrap_or_default())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send(),
+        )
+        .map_err(|e| s3_err("completing upload of", &self.key, e))?;
+        self.done = true;
+        Ok(self.written)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(id) = self.upload_id.take() {
+            let s = &self.store;
+            let r = block_on(
+                &s.handle,
+                s.client
+                    .abort_multipart_upload()
+                    .bucket(&s.bucket)
+                    .key(&self.key)
+                    .upload_id(id)
+                    .send(),
+            );
+            if let Err(e) = r {
+                tracing::warn!(key = %self.key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "cannot abort multipart upload");
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! CloudWatch Embedded Metric Format: one JSON log line per source that
+//! CloudWatch turns into metrics, with no API call from the function.
+
+use serde_json::json;
+
+use crate::manifest::Manifest;
+
+/// The EMF line for one ingested source, in namespace `loglake`.
+pub fn emf(function: &str, m: &Manifest, timestamp_ms: i64) -> String {
+    let metrics = [
+        ("LinesIn", "Count"),
+        ("RowsOut", "Count"),
+        ("Quarantined", "Count"),
+        ("BytesIn", "Bytes"),
+        ("BytesDecoded", "Bytes"),
+        ("DurationMs", "Milliseconds"),
+    ];
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "loglake",
+                "Dimensions": [["function", "format"]],
+                "Metrics": metrics.iter().map(|(n, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
+            }],
+        },
+        "function": function,
+        "format": m.format,
+        "source": m.source.uri,
+        "outcome": m.outcome,
+        "LinesIn": m.lines_in,
+        "RowsOut": m.rows_out,
+        "Quarantined": m.quarantined,
+        "BytesIn": m.bytes_in,
+        "BytesDecoded": m.bytes_decoded,
+        "DurationMs": m.duration_ms,
+    })
+    .to_string()
+}

@@ -1,0 +1,315 @@
+//! fn-ingest: S3 objects into the lake. The handler decodes whichever event
+//! shape arrived (core's `events`), streams each object through core's
+//! pipeline into the curated bucket, and reports per SQS message, so one bad
+//! object never fails or re-runs the others.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use loglake_aws::{ReadError, S3Store, open_object};
+use loglake_core::events::{self, Invocation, ObjectRef, Skip, Work};
+use loglake_core::{Format, IngestOptions, Manifest, Source};
+use serde_json::{Value, json};
+use tokio::runtime::Handle;
+use tracing::{Instrument, error, info, info_span, warn};
+
+/// Settings, read once from the environment at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CURATED_BUCKET`: where the lake is written.
+    pub curated_bucket: String,
+    /// `CURATED_PREFIX`: a prefix inside it (default none): `logs/`,
+    /// `quarantine/` and `_manifests/` go below it.
+    pub curated_prefix: String,
+    /// `FORMAT_BY_PREFIX`: `alb/=alb,cloudfront/=cloudfront`: the format of
+    /// objects under a key prefix, instead of sniffing.
+    pub format_by_prefix: Vec<(String, Format)>,
+    /// `SERVICE_FROM_KEY` (default true): records without a service get the
+    /// first segment of the object key (`checkout/2024/...` -> `checkout`).
+    pub service_from_key: bool,
+    /// `MEMORY_BUDGET_MB` (default 64): buffered rows across partitions.
+    pub memory_budget_mb: usize,
+    /// `MAX_LINE_BYTES` (default 1048576).
+    pub max_line_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("invalid environment variable {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+fn env_or(name: &'static str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn env_num(name: &'static str, default: usize) -> Result<usize, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            message: format!("{v:?} is not a whole number"),
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let curated_bucket = std::env::var("CURATED_BUCKET")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .ok_or(ConfigError::Missing("CURATED_BUCKET"))?;
+        let mut format_by_prefix = Vec::new();
+        for pair in env_or("FORMAT_BY_PREFIX", "")
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (prefix, fmt) = pair.split_once('=').ok_or_else(|| ConfigError::Invalid {
+                name: "FORMAT_BY_PREFIX",
+                message: format!("{pair:?} is not prefix=format"),
+            })?;
+            let fmt = fmt
+                .trim()
+                .parse::<Format>()
+                .map_err(|message| ConfigError::Invalid {
+                    name: "FORMAT_BY_PREFIX",
+                    message,
+                })?;
+            format_by_prefix.push((prefix.trim().to_string(), fmt));
+        }
+        let service_from_key = match env_or("SERVICE_FROM_KEY", "true").as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "SERVICE_FROM_KEY",
+                    message: format!("{other:?} is not true or false"),
+                });
+            }
+        };
+        Ok(Config {
+            curated_bucket,
+            curated_prefix: env_or("CURATED_PREFIX", ""),
+            format_by_prefix,
+            service_from_key,
+            memory_budget_mb: env_num("MEMORY_BUDGET_MB", 64)?,
+            max_line_bytes: env_num("MAX_LINE_BYTES", 1 << 20)?,
+        })
+    }
+
+    /// The pipeline options for one object key.
+    pub fn options_for(&self, key: &str) -> IngestOptions {
+        let budget = self.memory_budget_mb.max(4) << 20;
+        IngestOptions {
+            format: self
+                .format_by_prefix
+                .iter()
+                .find(|(p, _)| key.starts_with(p.as_str()))
+                .map(|(_, f)| *f),
+            default_service: self
+                .service_from_key
+                .then(|| key.split_once('/').map(|(first, _)| first.to_string()))
+                .flatten()
+                .filter(|s| !s.is_empty()),
+            memory_budget: budget,
+            row_group_bytes: budget * 3 / 8,
+            max_line_bytes: self.max_line_bytes,
+            lake: loglake_core::lake::LakeOptions {
+                // Each open file holds up to one 5 MiB upload part.
+                max_open_files: 8,
+                ..Default::default()
+            },
+            ..IngestOptions::default()
+        }
+    }
+}
+
+/// What the function holds between invocations: clients built once.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub s3: aws_sdk_s3::Client,
+    pub config: Config,
+}
+
+/// Why one object (or one SQS message) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error(transparent)]
+    Event(#[from] events::EventError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("ingesting {uri}: {source}")]
+    Ingest {
+        uri: String,
+        #[source]
+        source: loglake_core::Error,
+    },
+    #[error("the ingest task for {0} panicked")]
+    Panicked(String),
+}
+
+/// What happened to one object.
+#[derive(Debug)]
+pub enum Done {
+    Ingested(Box<Manifest>),
+    Skipped(String),
+}
+
+impl App {
+    /// Handle one invocation. SQS batches answer with `batchItemFailures`;
+    /// other invocations fail as a whole if any object failed.
+    pub async fn handle(&self, event: Value) -> Result<Value, lambda_runtime::Error> {
+        match events::classify(&event)? {
+            Invocation::Sqs(messages) => {
+                let mut failures = Vec::new();
+                for m in messages {
+                    let span = info_span!("message", message_id = %m.message_id);
+                    let ok = async {
+                        match events::work_in_body(&m.body) {
+                            Ok(work) => self.run_all(work).await.is_ok(),
+                            Err(e) => {
+                                error!(error = %e, "message is not an event we know; left for the dead-letter queue");
+                                false
+                            }
+                        }
+                    }
+                    .instrument(span)
+                    .await;
+                    if !ok {
+                        let mut f = BatchItemFailure::default();
+                        f.item_identifier = m.message_id;
+                        failures.push(f);
+                    }
+                }
+                let mut r = SqsBatchResponse::default();
+                r.batch_item_failures = failures;
+                Ok(serde_json::to_value(r)?)
+            }
+            Invocation::Direct(work) => {
+                let done = self.run_all(work).await?;
+                Ok(json!({ "objects": done }))
+            }
+        }
+    }
+
+    /// Every object of one event; the first failure is returned after the
+    /// rest were tried.
+    async fn run_all(&self, work: Vec<Work>) -> Result<Vec<Value>, ObjectError> {
+        let mut summary = Vec::new();
+        let mut first_err = None;
+        for w in work {
+            match self.run(w).await {
+                Ok(Done::Ingested(m)) => summary.push(json!({
+                    "source": m.source.uri, "lines_in": m.lines_in, "rows_out": m.rows_out,
+                    "quarantined": m.quarantined, "outcome": m.outcome,
+                })),
+                Ok(Done::Skipped(why)) => summary.push(json!({ "skipped": why })),
+                Err(e) => {
+                    error!(error = %e, "object failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
+    }
+
+    async fn run(&self, w: Work) -> Result<Done, ObjectError> {
+        let obj = match w {
+            Work::Ingest(o) => o,
+            Work::Skip(s) => {
+                let why = match s {
+                    Skip::TestEvent => "s3:TestEvent".to_string(),
+                    Skip::FolderMarker(u) => format!("folder marker {u}"),
+                    Skip::Empty(u) => format!("empty object {u}"),
+                    Skip::NotCreated(u) => format!("not an object creation: {u}"),
+                };
+                info!(reason = %why, "skipped");
+                return Ok(Done::Skipped(why));
+            }
+        };
+        let span = info_span!("object", bucket = %obj.bucket, key = %obj.key, size = obj.size);
+        self.ingest_object(obj).instrument(span).await
+    }
+
+    /// Stream one object through the pipeline into the curated bucket.
+    pub async fn ingest_object(&self, obj: ObjectRef) -> Result<Done, ObjectError> {
+        let opened = match open_object(&self.s3, &obj).await {
+            Ok(o) => o,
+            Err(ReadError::NotFound { .. }) => {
+                warn!("object no longer exists; skipped");
+                return Ok(Done::Skipped(format!("no such key {}", obj.uri())));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let uri = obj.uri();
+        // Same object, same identity: a redelivered event overwrites.
+        let version = opened
+            .version_id
+            .clone()
+            .or_else(|| obj.version_id.clone())
+            .map(|v| format!("version={v}"))
+            .or_else(|| {
+                opened
+                    .etag
+                    .clone()
+                    .or_else(|| obj.etag.clone())
+                    .map(|e| format!("etag={e}"))
+            })
+            .unwrap_or_default();
+        let source = Source {
+            identity: format!("{uri}#{version}"),
+            name: obj.key.clone(),
+            size: opened.size.or(obj.size),
+            modified_ms: opened.last_modified_ms,
+            uri: uri.clone(),
+            reader: Box::new(opened.reader),
+        };
+        let opts = self.config.options_for(&obj.key);
+        let store = S3Store::new(
+            self.s3.clone(),
+            self.config.curated_bucket.clone(),
+            self.config.curated_prefix.clone(),
+            Handle::current(),
+        );
+        let task_uri = uri.clone();
+        let manifest =
+            tokio::task::spawn_blocking(move || loglake_core::ingest(source, &store, &opts))
+                .await
+                .map_err(|_| ObjectError::Panicked(task_uri))?
+                .map_err(|source| ObjectError::Ingest { uri, source })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        // CloudWatch Embedded Metric Format: a metric from a log line.
+        println!(
+            "{}",
+            loglake_core::metrics::emf("fn-ingest", &manifest, now)
+        );
+        info!(
+            lines_in = manifest.lines_in,
+            rows_out = manifest.rows_out,
+            quarantined = manifest.quarantined,
+            outcome = ?manifest.outcome,
+            "object ingested"
+        );
+        Ok(Done::Ingested(Box::new(manifest)))
+    }
+}
+
+/// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

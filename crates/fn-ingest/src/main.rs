@@ -1,0 +1,23 @@
+//! fn-ingest's Lambda entry point: configuration and clients once, then
+//! every invocation to [`fn_ingest::App::handle`].
+// The SDK and runtime futures nest deeper than the default limit allows.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    fn_ingest::init_tracing();
+    let config = fn_ingest::Config::from_env()?;
+    let aws = loglake_aws::load_config().await;
+    let app = fn_ingest::App {
+        s3: loglake_aws::s3_client(&aws),
+        config,
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        app.handle(event.payload).await
+    }))
+    .await
+}

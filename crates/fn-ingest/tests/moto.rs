@@ -1,0 +1,479 @@
+//! fn-ingest against a local AWS (moto server): real S3 notifications to a
+//! real SQS queue, the handler run on the messages, Parquet read back from
+//! S3. `make test` starts the server and sets `LOGLAKE_TEST_ENDPOINT`.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use arrow_array::RecordBatch;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+use fn_ingest::{App, Config};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+struct Env {
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    app: App,
+    raw: String,
+    curated: String,
+}
+
+/// A fresh raw and curated bucket per test.
+async fn env(name: &str) -> Env {
+    assert!(
+        std::env::var("LOGLAKE_TEST_ENDPOINT").is_ok(),
+        "these tests need the local AWS: run them with `make test` (or `make up` and export AWS_ENDPOINT_URL and LOGLAKE_TEST_ENDPOINT)"
+    );
+    let conf = loglake_aws::load_config().await;
+    let s3 = loglake_aws::s3_client(&conf);
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let raw = format!("raw-{name}-{id}");
+    let curated = format!("curated-{name}-{id}");
+    for b in [&raw, &curated] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let app = App {
+        s3: s3.clone(),
+        config: Config {
+            curated_bucket: curated.clone(),
+            curated_prefix: String::new(),
+            format_by_prefix: vec![],
+            service_from_key: true,
+            memory_budget_mb: 16,
+            max_line_bytes: 1 << 20,
+        },
+    };
+    Env {
+        s3,
+        sqs,
+        app,
+        raw,
+        curated,
+    }
+}
+
+impl Env {
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.raw)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Every object of the curated bucket.
+    async fn curated_objects(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.curated)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for o in page.unwrap().contents() {
+                let key = o.key().unwrap().to_string();
+                let body = self
+                    .s3
+                    .get_object()
+                    .bucket(&self.curated)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+                    .unwrap()
+                    .into_bytes()
+                    .to_vec();
+                out.insert(key, body);
+            }
+        }
+        out
+    }
+
+    /// A queue that receives the raw bucket's ObjectCreated notifications.
+    async fn notify_to_queue(&self) -> String {
+        let q = self
+            .sqs
+            .create_queue()
+            .queue_name(format!("q-{}", self.raw))
+            .send()
+            .await
+            .unwrap();
+        let url = q.queue_url().unwrap().to_string();
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let arn = attrs
+            .attributes()
+            .unwrap()
+            .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .unwrap()
+            .clone();
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(&self.raw)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(
+                        QueueConfiguration::builder()
+                            .queue_arn(arn)
+                            .events(Event::S3ObjectCreated)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        url
+    }
+
+    /// Receive until `want` S3 notifications (test events aside) arrived;
+    /// returns the messages as Lambda's SQS event would carry them.
+    async fn receive(&self, url: &str, want: usize) -> Value {
+        let mut records = Vec::new();
+        let mut objects = 0;
+        for _ in 0..40 {
+            if objects >= want {
+                break;
+            }
+            let r = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in r.messages() {
+                let body = m.body().unwrap().to_string();
+                if !body.contains("s3:TestEvent") {
+                    objects += 1;
+                }
+                records.push(sqs_record(m.message_id().unwrap(), &body));
+            }
+        }
+        assert_eq!(objects, want, "notifications received");
+        json!({ "Records": records })
+    }
+}
+
+fn sqs_record(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id, "receiptHandle": "handle", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
+    })
+}
+
+/// An S3 notification as AWS writes it: the key URL-encoded, spaces as `+`.
+fn s3_notification(bucket: &str, key: &str, size: usize) -> String {
+    let mut enc = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => enc.push('+'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
+                enc.push(b as char)
+            }
+            _ => enc.push_str(&format!("%{b:02X}")),
+        }
+    }
+    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-03-15T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": enc, "size": size, "eTag": "x", "sequencer": "1"}}}]})
+    .to_string()
+}
+
+/// `n` JSON log lines over three hours; `noise` hex chars of entropy each.
+fn lines(n: usize, seed: u64, noise: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(n * (150 + noise));
+    for i in 0..n {
+        let mut hex = String::with_capacity(noise);
+        while hex.len() < noise {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            hex.push_str(&format!("{x:016x}"));
+        }
+        hex.truncate(noise);
+        let ts = 1_710_450_000_000i64 + (i as i64 * 3 * 3_600_000) / n as i64;
+        writeln!(
+            out,
+            r#"{{"ts":{ts},"level":"{}","service":"svc-{}","message":"event {i} {hex}","status":{}}}"#,
+            if i % 50 == 0 { "ERROR" } else { "INFO" },
+            i % 3,
+            200 + (i % 5) as i32
+        )
+        .unwrap();
+    }
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn manifests(objects: &BTreeMap<String, Vec<u8>>) -> Vec<Value> {
+    objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("_manifests/"))
+        .map(|(_, v)| serde_json::from_slice(v).unwrap())
+        .collect()
+}
+
+fn batches(bytes: &[u8]) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn assert_balanced(m: &Value) {
+    let n = |k: &str| m[k].as_u64().unwrap();
+    assert_eq!(n("lines_in"), n("rows_out") + n("quarantined"), "{m:#}");
+}
+
+/// Rows per partition read from the Parquet files a manifest lists.
+fn parquet_partitions(objects: &BTreeMap<String, Vec<u8>>, m: &Value) -> BTreeMap<String, u64> {
+    let mut got = BTreeMap::new();
+    for o in m["outputs"].as_array().unwrap() {
+        if o["kind"] != "parquet" {
+            continue;
+        }
+        let key = o["key"].as_str().unwrap();
+        let rows: usize = batches(&objects[key])
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum();
+        *got.entry(o["partition"].as_str().unwrap().to_string())
+            .or_insert(0) += rows as u64;
+    }
+    got
+}
+
+fn partitions(m: &Value) -> BTreeMap<String, u64> {
+    m["partitions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_through_sqs_end_to_end() {
+    let e = env("e2e").await;
+    let url = e.notify_to_queue().await;
+    let big = lines(820_000, 7, 64);
+    assert!(
+        big.len() > 100 << 20,
+        "the big object is over 100 MB uncompressed"
+    );
+    let inputs: Vec<(&str, Vec<u8>, usize)> = vec![
+        ("web/plain.log", lines(2000, 1, 8), 2000),
+        ("web/app.ndjson.gz", gzip(&lines(3000, 2, 8)), 3000),
+        (
+            "api/app.ndjson.zst",
+            zstd::encode_all(&lines(1500, 3, 8)[..], 3).unwrap(),
+            1500,
+        ),
+        ("big/huge.ndjson.gz", gzip(&big), 820_000),
+    ];
+    for (k, body, _) in &inputs {
+        e.put(k, body.clone()).await;
+    }
+    let event = e.receive(&url, inputs.len()).await;
+    let resp = e.app.handle(event).await.unwrap();
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+
+    let objects = e.curated_objects().await;
+    let ms = manifests(&objects);
+    assert_eq!(ms.len(), inputs.len());
+    for (k, _, n) in &inputs {
+        let uri = format!("s3://{}/{k}", e.raw);
+        let m = ms
+            .iter()
+            .find(|m| m["source"]["uri"] == uri.as_str())
+            .unwrap();
+        assert_balanced(m);
+        assert_eq!(m["rows_out"].as_u64().unwrap(), *n as u64, "{k}");
+        assert_eq!(parquet_partitions(&objects, m), partitions(m), "{k}");
+    }
+    // The big object's data files went up as multipart uploads and are whole.
+    let huge = ms
+        .iter()
+        .find(|m| {
+            m["source"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("huge.ndjson.gz")
+        })
+        .unwrap();
+    assert!(
+        huge["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["bytes"].as_u64().unwrap() > 5 << 20)
+    );
+    assert_eq!(huge["compression"], "gzip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_message_fails_alone_and_redelivery_writes_nothing_twice() {
+    let e = env("batch").await;
+    let good = lines(1000, 4, 8);
+    e.put("shop/good.log", good.clone()).await;
+    let event = json!({"Records": [
+        sqs_record("good", &s3_notification(&e.raw, "shop/good.log", good.len())),
+        sqs_record("missing", &s3_notification(&e.raw, "shop/deleted-before-we-got-here.log", 10)),
+        sqs_record("garbage", "this is not an event"),
+        sqs_record("test", &json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": e.raw}).to_string()),
+    ]});
+    let resp = e.app.handle(event.clone()).await.unwrap();
+    assert_eq!(
+        resp["batchItemFailures"],
+        json!([{"itemIdentifier": "garbage"}])
+    );
+    let first = e.curated_objects().await;
+    let ms = manifests(&first);
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0]["rows_out"], 1000);
+
+    // Redelivered: the same keys with the same bytes (manifests aside, whose
+    // duration differs), nothing added.
+    let resp = e.app.handle(event).await.unwrap();
+    assert_eq!(
+        resp["batchItemFailures"],
+        json!([{"itemIdentifier": "garbage"}])
+    );
+    let second = e.curated_objects().await;
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &first {
+        if !k.starts_with("_manifests/") {
+            assert!(second[k] == *v, "{k} changed");
+        }
+    }
+    assert_eq!(manifests(&second)[0]["outputs"], ms[0]["outputs"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_keys_survive_the_round_trip() {
+    let e = env("keys").await;
+    let url = e.notify_to_queue().await;
+    let keys = [
+        "logs/with space.log",
+        "logs/plus+sign.log",
+        "logs/100% sure.log",
+        "logs/ünïcödé 🎧.log",
+    ];
+    for k in keys {
+        e.put(k, lines(10, 5, 4)).await;
+    }
+    // Through moto's own notifications, and as AWS encodes them.
+    let through_moto = e.receive(&url, keys.len()).await;
+    let resp = e.app.handle(through_moto).await.unwrap();
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+    let hand_made = json!({"Records": keys.iter().enumerate()
+        .map(|(i, k)| sqs_record(&i.to_string(), &s3_notification(&e.raw, k, 10)))
+        .collect::<Vec<_>>()});
+    let resp = e.app.handle(hand_made).await.unwrap();
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+
+    let ms = manifests(&e.curated_objects().await);
+    assert_eq!(
+        ms.len(),
+        keys.len(),
+        "one manifest per object, however it was announced"
+    );
+    for k in keys {
+        let uri = format!("s3://{}/{k}", e.raw);
+        let m = ms
+            .iter()
+            .find(|m| m["source"]["uri"] == uri.as_str())
+            .unwrap_or_else(|| panic!("{k}"));
+        assert_eq!(m["rows_out"], 10);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_replay_and_bad_events() {
+    let e = env("direct").await;
+    let body = lines(300, 6, 8);
+    let cut = gzip(&body);
+    e.put("svc/cut.ndjson.gz", cut[..cut.len() / 2].to_vec())
+        .await;
+    e.put("svc/ok.log", body).await;
+    let uri = |k: &str| format!("s3://{}/{k}", e.raw);
+    let resp = e
+        .app
+        .handle(json!({"source_uri": [uri("svc/ok.log"), uri("svc/cut.ndjson.gz")]}))
+        .await
+        .unwrap();
+    let objs = resp["objects"].as_array().unwrap();
+    assert_eq!(objs[0]["rows_out"], 300);
+    assert_eq!(objs[1]["outcome"], "truncated");
+
+    // A missing object in a replay is skipped, not retried forever.
+    let resp = e
+        .app
+        .handle(json!({"source_uri": uri("svc/nope.log")}))
+        .await
+        .unwrap();
+    assert!(
+        resp["objects"][0]["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("no such key")
+    );
+
+    for bad in [
+        json!({"hello": "world"}),
+        json!([1, 2, 3]),
+        json!("s3://x/y"),
+    ] {
+        let err = e.app.handle(bad.clone()).await.unwrap_err().to_string();
+        assert!(err.contains("expected an SQS batch"), "{bad}: {err}");
+    }
+    let err = e
+        .app
+        .handle(json!({"source_uri": "http://not/s3"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an s3:// uri"), "{err}");
+}
