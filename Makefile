@@ -14,7 +14,7 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py lint fmt demo query bench clean up down
+.PHONY: help build test test-rust test-py lint fmt demo query bench bench-lambda clean up down
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
@@ -24,6 +24,7 @@ help:
 	@echo "make lint   cargo fmt --check and clippy"
 	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
 	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
+	@echo "make bench-lambda  the same input through fn-ingest's handler and moto S3, against the CLI"
 
 # The Python side: independent Parquet readers (DuckDB, pyarrow) and pytest.
 $(VENV)/.stamp: requirements-dev.txt
@@ -76,6 +77,12 @@ query: $(VENV)/.stamp
 
 bench: build $(VENV)/.stamp
 	BIN=$(BIN) $(PY) scripts/bench.py
+
+# fn-ingest's handler on the reference input through moto, against the CLI.
+bench-lambda: build $(VENV)/.stamp
+	$(CARGO) build --release --locked -p fn-ingest --example handle_once
+	BIN=$(BIN) HANDLER=$(CARGO_TARGET_DIR)/release/examples/handle_once \
+	  scripts/with-moto.sh $(PY) scripts/bench_lambda.py $$(BIN=$(BIN) $(PY) scripts/bench.py --input-only)
 
 clean:
 	rm -rf $(LAKE) demo-data bench-data

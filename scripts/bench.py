@@ -43,6 +43,7 @@ def main():
     ap.add_argument("--seed", default="42")
     ap.add_argument("--data", default=os.path.join(ROOT, "bench-data"))
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "1")))
+    ap.add_argument("--input-only", action="store_true", help="make the input, print its path, stop")
     a = ap.parse_args()
     binary = os.environ.get("BIN", os.path.join(ROOT, "target", "release", "loglake"))
     os.makedirs(a.data, exist_ok=True)
@@ -50,12 +51,15 @@ def main():
     if not os.path.exists(src):
         gen = os.path.join(SHARED, "gen_logs.py")
         tmp = src + ".tmp"
-        print("generating %s of reference logs into %s ..." % (a.bytes, src), flush=True)
+        print("generating %s of reference logs into %s ..." % (a.bytes, src), file=sys.stderr, flush=True)
         if os.path.exists(gen):
             subprocess.run([sys.executable, gen, "--bytes", a.bytes, "--seed", a.seed, "--out", tmp], check=True)
         else:
             subprocess.run([binary, "generate", "--bytes", a.bytes, "--seed", a.seed, "--out", tmp], check=True)
         os.rename(tmp, src)
+    if a.input_only:
+        print(src)
+        return
     peer = os.path.join(SHARED, "duckdb_convert.py")
     if not os.path.exists(peer):
         sys.exit("the peer %s is missing: make bench needs ../shared/bench beside the repo" % peer)

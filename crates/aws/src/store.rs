@@ -3,6 +3,7 @@
 //! pipeline keeps writing), completed on commit and aborted if dropped, so
 //! no half object is ever visible and no incomplete upload is left behind.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use aws_sdk_s3::Client;
@@ -10,12 +11,15 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use loglake_core::store::{OutputFile, OutputStore};
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 use crate::read::block_on;
 
 /// Multipart part size: S3's minimum (5 MiB). Every open file holds up to
-/// one part, so this times the open-file limit bounds upload memory.
+/// one part being filled plus the parts in flight, so this bounds upload
+/// memory together with the open-file limit.
 const PART_BYTES: usize = 5 << 20;
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// A prefix of one bucket as an object store. Used from blocking threads:
 /// every call waits on the runtime behind `handle`.
@@ -67,6 +71,7 @@ impl OutputStore for S3Store {
             buf: Vec::with_capacity(PART_BYTES + (64 << 10)),
             upload_id: None,
             parts: Vec::new(),
+            in_flight: VecDeque::new(),
             written: 0,
             done: false,
         }))
@@ -127,16 +132,20 @@ struct Upload {
     buf: Vec<u8>,
     upload_id: Option<String>,
     parts: Vec<CompletedPart>,
+    in_flight: VecDeque<JoinHandle<io::Result<CompletedPart>>>,
     written: u64,
     done: bool,
 }
 
 impl Upload {
+    /// Start uploading the buffer as the next part, in the background: the
+    /// pipeline keeps encoding while it travels. At most
+    /// `PARTS_IN_FLIGHT` parts per file are in the air.
     fn send_part(&mut self) -> io::Result<()> {
-        let s = &self.store;
         let body = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_BYTES + (64 << 10)));
-        let n = body.len();
-        let part_number = self.parts.len() as i32 + 1;
+        self.written += body.len() as u64;
+        let part_number = (self.parts.len() + self.in_flight.len()) as i32 + 1;
+        let s = self.store.clone();
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
             None => {
@@ -157,25 +166,38 @@ impl Upload {
                 id
             }
         };
-        let out = block_on(
-            &s.handle,
-            s.client
+        if self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.wait_oldest()?;
+        }
+        let key = self.key.clone();
+        let task = s.handle.clone().spawn(async move {
+            let out = s
+                .client
                 .upload_part()
                 .bucket(&s.bucket)
-                .key(&self.key)
-                .upload_id(&upload_id)
+                .key(&key)
+                .upload_id(upload_id)
                 .part_number(part_number)
                 .body(ByteStream::from(body))
-                .send(),
-        )
-        .map_err(|e| s3_err("uploading a part of", &self.key, e))?;
-        self.parts.push(
-            CompletedPart::builder()
+                .send()
+                .await
+                .map_err(|e| s3_err("uploading a part of", &key, e))?;
+            Ok(CompletedPart::builder()
                 .part_number(part_number)
                 .set_e_tag(out.e_tag().map(str::to_string))
-                .build(),
-        );
-        self.written += n as u64;
+                .build())
+        });
+        self.in_flight.push_back(task);
+        Ok(())
+    }
+
+    fn wait_oldest(&mut self) -> io::Result<()> {
+        if let Some(task) = self.in_flight.pop_front() {
+            let part = block_on(&self.store.handle, task).map_err(|e| {
+                io::Error::other(format!("part upload task of {}: {e}", self.key))
+            })??;
+            self.parts.push(part);
+        }
         Ok(())
     }
 }
@@ -216,6 +238,9 @@ impl OutputFile for Upload {
         if !self.buf.is_empty() {
             self.send_part()?;
         }
+        while !self.in_flight.is_empty() {
+            self.wait_oldest()?;
+        }
         let parts = std::mem::take(&mut self.parts);
         block_on(
             &s.handle,
@@ -241,6 +266,9 @@ impl Drop for Upload {
     fn drop(&mut self) {
         if self.done {
             return;
+        }
+        for task in self.in_flight.drain(..) {
+            task.abort();
         }
         if let Some(id) = self.upload_id.take() {
             let s = &self.store;
