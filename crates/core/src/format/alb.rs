@@ -3,7 +3,9 @@
 //! time, so older entries stop early (the oldest end at `trace_id`) and
 //! fields newer than this list are kept as `extra_1`, `extra_2`, ...
 
-use super::clf::{attr_opt, clip, count, extra_key, level_for_status, malformed, next_field};
+use super::clf::{
+    attr_opt, clip, count, extra_key, level_for_status, malformed, next_field, optional_status,
+};
 use crate::record::{Level, Record, Reject, TextField};
 use crate::time::parse_iso8601;
 
@@ -108,7 +110,7 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Reject> {
         rec.latency_ms = Some(round_us(total * 1000.0));
     }
 
-    let status = status(f[8])?;
+    let status = optional_status(f[8])?;
     rec.http_status = status;
     rec.level = Some(status.map_or(Level::Info, level_for_status));
     attr_opt(rec, FIELDS[9], f[9]);
@@ -199,19 +201,6 @@ fn seconds(s: &str) -> Result<Option<f64>, Reject> {
 /// 0.171); inputs have at most microsecond precision, so round to that.
 fn round_us(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
-}
-
-/// `elb_status_code`: `-` when the load balancer sent no response.
-fn status(s: &str) -> Result<Option<i16>, Reject> {
-    if s == "-" {
-        return Ok(None);
-    }
-    match s.as_bytes() {
-        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => Ok(Some(
-            i16::from(a - b'0') * 100 + i16::from(b - b'0') * 10 + i16::from(c - b'0'),
-        )),
-        _ => Err(Reject::WrongType("http_status")),
-    }
 }
 
 /// `"GET https://host:443/path?q HTTP/1.1"` -> (method, url, version). ALB

@@ -138,7 +138,7 @@ fn split_request(r: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// Exactly three ASCII digits, as CLF's `%>s` always is.
-fn status3(s: &str) -> Option<i16> {
+pub(crate) fn status3(s: &str) -> Option<i16> {
     match s.as_bytes() {
         [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
             Some(i16::from(a - b'0') * 100 + i16::from(b - b'0') * 10 + i16::from(c - b'0'))
@@ -157,6 +157,15 @@ fn bare(s: &str) -> Option<(&str, &str)> {
 }
 
 // ---- shared by the access-log parsers (clf, alb, cloudfront) ----
+
+/// A status field of ALB and CloudFront logs: three digits, or `-` when no
+/// response was sent.
+pub(crate) fn optional_status(s: &str) -> Result<Option<i16>, Reject> {
+    if s == "-" {
+        return Ok(None);
+    }
+    status3(s).map(Some).ok_or(Reject::WrongType("http_status"))
+}
 
 /// Level from an HTTP status: 5xx is an error, 4xx a warning, anything else
 /// (including 1xx-3xx and CloudFront's `000`) informational.

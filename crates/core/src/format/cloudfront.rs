@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::clf::{attr_opt, clip, count, extra_key, level_for_status, malformed};
+use super::clf::{attr_opt, clip, count, extra_key, level_for_status, malformed, optional_status};
 use crate::record::{Record, Reject, TextField};
 use crate::time::from_civil;
 
@@ -188,7 +188,7 @@ impl CloudFront {
                 Role::UriStem => stem = v,
                 Role::UriQuery => query = v,
                 Role::Status => {
-                    let status = status(v)?;
+                    let status = optional_status(v)?;
                     rec.http_status = status;
                     rec.level = status.map(level_for_status);
                 }
@@ -283,20 +283,6 @@ fn digits(b: &[u8]) -> Option<u32> {
     b.iter().try_fold(0u32, |n, &c| {
         c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
     })
-}
-
-/// `sc-status`: three digits (`000` when the viewer went away before the
-/// response), or `-`.
-fn status(s: &str) -> Result<Option<i16>, Reject> {
-    if s == "-" {
-        return Ok(None);
-    }
-    match s.as_bytes() {
-        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => Ok(Some(
-            i16::from(a - b'0') * 100 + i16::from(b - b'0') * 10 + i16::from(c - b'0'),
-        )),
-        _ => Err(Reject::WrongType("http_status")),
-    }
 }
 
 /// `time-taken` in seconds (`0.102`) to milliseconds, rounded to the
