@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_S3`) point the same
 //! binaries at a local emulator, where S3 switches to path-style addressing.
 
+pub mod firehose;
 mod read;
 mod store;
 
@@ -39,4 +40,18 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         .force_path_style(s3_endpoint_overridden())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`): what
+/// every function installs first.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }

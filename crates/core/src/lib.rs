@@ -17,6 +17,7 @@ pub mod record;
 pub mod rows;
 pub mod schema;
 pub mod store;
+pub mod stream;
 pub mod time;
 
 pub use error::Error;

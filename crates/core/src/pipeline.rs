@@ -133,6 +133,67 @@ pub fn name_stem(name: &str) -> String {
     s
 }
 
+/// The last step of every parsed record, from a file or a stream: its event
+/// time (inherited when the line has none), the range check, and the
+/// default service.
+#[derive(Debug, Clone)]
+pub struct Finisher {
+    min_ts: i64,
+    max_ts: i64,
+    default_service: Option<String>,
+    /// The last accepted explicit time, inherited by lines that have none.
+    last_ts: Option<i64>,
+    /// The time of the object or stream record the lines came in.
+    container_ts: Option<i64>,
+}
+
+impl Finisher {
+    /// `container_ms`: when the object was last modified (or the stream
+    /// record arrived): the fallback time, and the upper bound's reference.
+    pub fn new(opts: &IngestOptions, container_ms: Option<i64>) -> Self {
+        Finisher {
+            min_ts: opts.min_ts_ms,
+            max_ts: container_ms
+                .map_or(DEFAULT_MAX_TS_MS, |m| m.saturating_add(opts.max_future_ms)),
+            default_service: opts.default_service.clone(),
+            last_ts: None,
+            container_ts: container_ms,
+        }
+    }
+
+    /// Resolve `rec`'s event time and defaults; the time, or why not.
+    pub fn finish(&mut self, rec: &mut Record<'_>) -> Result<i64, Reject> {
+        let ts = match rec.ts {
+            Some(ts) => ts,
+            // A line without a time of its own (a stack-trace continuation, a
+            // message from a logger that writes none) happened when the line
+            // before it did, or, at the top of the object, when it was written.
+            None => {
+                let (ts, from) = match (self.last_ts, self.container_ts) {
+                    (Some(t), _) => (t, "previous_line"),
+                    (None, Some(t)) => (t, "object_time"),
+                    (None, None) => return Err(Reject::MissingTimestamp),
+                };
+                rec.attr("ts_inferred", from);
+                ts
+            }
+        };
+        if ts < self.min_ts || ts > self.max_ts {
+            return Err(Reject::TimestampOutOfRange);
+        }
+        // Only a time that was accepted is passed on to the lines after it.
+        if rec.ts.is_some() {
+            self.last_ts = Some(ts);
+        }
+        if rec.text[TextField::Service as usize].is_none() {
+            if let Some(s) = &self.default_service {
+                rec.set(TextField::Service, s.clone());
+            }
+        }
+        Ok(ts)
+    }
+}
+
 /// The keys one source's outputs live under.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -178,18 +239,13 @@ pub fn ingest(
     let (compression, decoded) = input::decode(raw).map_err(|e| Error::read(&uri, e))?;
     let framer = Framer::new(decoded, opts.max_line_bytes, BLOCK_BYTES);
 
-    let max_ts = source
-        .modified_ms
-        .map_or(DEFAULT_MAX_TS_MS, |m| m.saturating_add(opts.max_future_ms));
     let mut stage = ParseStage {
         opts,
         parser: opts.format.map(Parser::new),
         quarantine: Quarantine::new(store, keys.quarantine.clone(), uri.clone()),
         buffers: HashMap::new(),
         buffered: 0,
-        last_ts: None,
-        modified_ms: source.modified_ms,
-        max_ts,
+        finisher: Finisher::new(opts, source.modified_ms),
         counts: Counts::default(),
     };
     let lake = LakeWriter::new(store, keys.name.clone(), opts.lake.clone())?;
@@ -392,10 +448,7 @@ struct ParseStage<'o, 's> {
     quarantine: Quarantine<'s>,
     buffers: HashMap<Partition, RowBuffer>,
     buffered: usize,
-    /// The last explicit event time, inherited by lines that have none.
-    last_ts: Option<i64>,
-    modified_ms: Option<i64>,
-    max_ts: i64,
+    finisher: Finisher,
     counts: Counts,
 }
 
@@ -486,33 +539,10 @@ impl ParseStage<'_, '_> {
         fmt: crate::record::SourceFormat,
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), RowError> {
-        let ts = match rec.ts {
-            Some(ts) => ts,
-            // A line without a time of its own (a stack-trace continuation, a
-            // message from a logger that writes none) happened when the line
-            // before it did, or, at the top of the object, when it was written.
-            None => {
-                let (ts, from) = match (self.last_ts, self.modified_ms) {
-                    (Some(t), _) => (t, "previous_line"),
-                    (None, Some(t)) => (t, "object_time"),
-                    (None, None) => return Err(RowError::Reject(Reject::MissingTimestamp)),
-                };
-                self.counts.ts_inferred += 1;
-                rec.attr("ts_inferred", from);
-                ts
-            }
-        };
-        if ts < self.opts.min_ts_ms || ts > self.max_ts {
-            return Err(RowError::Reject(Reject::TimestampOutOfRange));
-        }
-        // Only a time that was accepted is passed on to the lines after it.
-        if rec.ts.is_some() {
-            self.last_ts = Some(ts);
-        }
-        if rec.text[TextField::Service as usize].is_none() {
-            if let Some(s) = &self.opts.default_service {
-                rec.set(TextField::Service, s.clone());
-            }
+        let inferred = rec.ts.is_none();
+        let ts = self.finisher.finish(rec).map_err(RowError::Reject)?;
+        if inferred {
+            self.counts.ts_inferred += 1;
         }
         let c = &mut self.counts;
         c.rows += 1;
@@ -531,7 +561,7 @@ impl ParseStage<'_, '_> {
         *c.partitions.entry(part).or_insert(0) += 1;
         let buf = self.buffers.entry(part).or_default();
         let before = buf.bytes();
-        buf.push(rec, ts, line, fmt);
+        buf.push(rec, ts, line, rec.source_format.unwrap_or(fmt));
         self.buffered += buf.bytes() - before;
         if buf.bytes() >= self.opts.row_group_bytes {
             self.flush(part, sink)?;

@@ -78,6 +78,18 @@ impl<'s> Quarantine<'s> {
 
     /// Quarantine one line. `raw` is what was kept of it.
     pub fn add(&mut self, line: &Line, raw: &[u8], reject: &Reject) -> Result<(), Error> {
+        self.add_from(None, line, raw, reject)
+    }
+
+    /// Quarantine one line that came from somewhere more precise than the
+    /// file's source (a stream record's coordinates).
+    pub fn add_from(
+        &mut self,
+        source_uri: Option<&str>,
+        line: &Line,
+        raw: &[u8],
+        reject: &Reject,
+    ) -> Result<(), Error> {
         let reason = reject.reason();
         let cut = matches!(line.kind, LineKind::Oversized { .. } | LineKind::Truncated);
         let (text, b64) = match std::str::from_utf8(raw) {
@@ -97,7 +109,7 @@ impl<'s> Quarantine<'s> {
             _ => raw.len() as u64,
         };
         let rec = QuarantineRecord {
-            source_uri: &self.source_uri,
+            source_uri: source_uri.unwrap_or(&self.source_uri),
             line: line.number,
             offset: line.offset,
             reason: &reason,

@@ -88,6 +88,18 @@ pub enum SourceFormat {
 }
 
 impl SourceFormat {
+    pub fn parse(s: &str) -> Option<SourceFormat> {
+        Some(match s {
+            "json" => SourceFormat::Json,
+            "combined" => SourceFormat::Combined,
+            "alb" => SourceFormat::Alb,
+            "cloudfront" => SourceFormat::Cloudfront,
+            "cwlogs" => SourceFormat::Cwlogs,
+            "text" => SourceFormat::Text,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SourceFormat::Json => "json",
@@ -184,6 +196,9 @@ pub struct Record<'a> {
     pub amount: Option<f64>,
     /// Every source field without a column of its own, so nothing is dropped.
     pub attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The format the record was first parsed from, when it arrives already
+    /// normalized (loglake's own NDJSON, forwarded through Firehose).
+    pub source_format: Option<SourceFormat>,
 }
 
 impl<'a> Record<'a> {
@@ -219,6 +234,7 @@ impl<'a> Record<'a> {
         self.bytes_sent = None;
         self.amount = None;
         self.attributes.clear();
+        self.source_format = None;
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    fn_ingest::init_tracing();
+    loglake_aws::init_tracing();
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: handle_once EVENT.json");
         return ExitCode::FAILURE;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    fn_ingest::init_tracing();
+    loglake_aws::init_tracing();
     let config = fn_ingest::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
     let app = fn_ingest::App {

@@ -27,6 +27,8 @@ pub enum Column {
     LatencyMs,
     BytesSent,
     Amount,
+    /// loglake's own normalized NDJSON names the format it came from.
+    SourceFormat,
 }
 
 macro_rules! aliases {
@@ -68,6 +70,7 @@ aliases! {
     Column::Text(T::Sku) => ["sku", "product_sku", "productSku"],
     Column::Text(T::Currency) => ["currency", "currency_code", "currencyCode"],
     Column::Amount => ["amount", "total", "order_total", "orderTotal", "amount_value"],
+    Column::SourceFormat => ["source_format"],
     Column::Text(T::ErrorType) => ["error_type", "errorType", "error.type", "exception", "exception_class", "exception.type", "err.name"],
 }
 
@@ -167,12 +170,50 @@ impl<'a> Scanner<'a> {
             };
             self.expect(b':', "expected ':'")?;
             self.ws();
-            if self.peek() == Some(b'{') {
+            if self.peek() == Some(b'{') && prefix.is_none() && key == "attributes" {
+                // An `attributes` object (loglake's normalized NDJSON, and
+                // OpenTelemetry logs) holds fields under their own names.
+                self.i += 1;
+                self.attributes(rec, depth + 1)?;
+            } else if self.peek() == Some(b'{') {
                 self.i += 1;
                 self.object(rec, Some(&key), depth + 1)?;
             } else {
                 let v = self.value(depth)?;
                 assign(rec, key, v)?;
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// The members of an `attributes` object whose `{` was consumed: each
+    /// one an attribute of its own name, nested values as JSON text.
+    fn attributes(&mut self, rec: &mut Record<'a>, depth: usize) -> Result<(), Reject> {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a field name"));
+            }
+            self.i += 1;
+            let key = self.string()?;
+            self.expect(b':', "expected ':'")?;
+            self.ws();
+            match self.value(depth)? {
+                Value::Null => {}
+                v => rec.attributes.push((key, v.into_text())),
             }
             self.ws();
             match self.peek() {
@@ -408,6 +449,7 @@ fn assign<'a>(rec: &mut Record<'a>, key: Cow<'a, str>, v: Value<'a>) -> Result<(
         Column::LatencyMs => rec.latency_ms.is_some(),
         Column::BytesSent => rec.bytes_sent.is_some(),
         Column::Amount => rec.amount.is_some(),
+        Column::SourceFormat => rec.source_format.is_some(),
     };
     if taken {
         rec.attributes.push((key, v.into_text()));
@@ -448,6 +490,13 @@ fn assign<'a>(rec: &mut Record<'a>, key: Cow<'a, str>, v: Value<'a>) -> Result<(
             rec.bytes_sent = Some(v.integer().ok_or(Reject::WrongType("bytes_sent"))?);
         }
         Column::Amount => rec.amount = Some(v.float().ok_or(Reject::WrongType("amount"))?),
+        Column::SourceFormat => {
+            let text = v.into_text();
+            match crate::record::SourceFormat::parse(&text) {
+                Some(f) => rec.source_format = Some(f),
+                None => rec.attributes.push((key, text)),
+            }
+        }
     }
     Ok(())
 }

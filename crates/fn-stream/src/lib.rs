@@ -1,0 +1,335 @@
+//! fn-stream: Kinesis records into normalized NDJSON on a Firehose delivery
+//! stream (which lands gzip batches in the raw bucket, where fn-ingest makes
+//! them Parquet). Every line is parsed and normalized by core, exactly as in
+//! files; lines that cannot be are quarantined in S3 with their Kinesis
+//! coordinates. The response names the first record that could not be
+//! forwarded, so Lambda retries from there.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use loglake_aws::S3Store;
+use loglake_aws::firehose::{Backoff, BatchPut, put_all};
+use loglake_core::input::{Line, LineKind};
+use loglake_core::pipeline::Finisher;
+use loglake_core::quarantine::Quarantine;
+use loglake_core::record::{Record, Reject, SourceFormat};
+use loglake_core::stream::{self, FIREHOSE_MAX_RECORD, RecordData};
+use loglake_core::{IngestOptions, time};
+use tokio::runtime::Handle;
+use tracing::{error, info, warn};
+
+/// Where a search index and alert windows attach: every normalized record
+/// passes here once, after it is final and before it is forwarded.
+pub trait Observer: Send {
+    fn observe(&mut self, rec: &Record<'_>, ts: i64);
+}
+
+/// Settings, read once from the environment at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DELIVERY_STREAM`: the Firehose delivery stream to forward to.
+    pub delivery_stream: String,
+    /// `CURATED_BUCKET` / `CURATED_PREFIX`: where the quarantine goes.
+    pub curated_bucket: String,
+    pub curated_prefix: String,
+    /// `MAX_LINE_BYTES` (default 1048576).
+    pub max_line_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("invalid environment variable {0}: {1:?} is not a whole number")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let need = |name: &'static str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let max_line_bytes = match std::env::var("MAX_LINE_BYTES") {
+            Err(_) => 1 << 20,
+            Ok(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid("MAX_LINE_BYTES", v))?,
+        };
+        Ok(Config {
+            delivery_stream: need("DELIVERY_STREAM")?,
+            curated_bucket: need("CURATED_BUCKET")?,
+            curated_prefix: std::env::var("CURATED_PREFIX").unwrap_or_default(),
+            max_line_bytes,
+        })
+    }
+}
+
+/// Clients built once, and the settings.
+#[derive(Debug, Clone)]
+pub struct App<F> {
+    pub firehose: F,
+    pub s3: aws_sdk_s3::Client,
+    pub config: Config,
+    pub backoff: Backoff,
+}
+
+/// A line that could not become a record, with where it came from.
+struct Bad {
+    uri: String,
+    line: Line,
+    raw: Vec<u8>,
+    reject: Reject,
+}
+
+/// What one invocation did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub records: usize,
+    pub lines: u64,
+    pub forwarded: u64,
+    pub quarantined: u64,
+}
+
+fn shard_of(r: &KinesisEventRecord) -> &str {
+    r.event_id
+        .as_deref()
+        .and_then(|id| id.split_once(':').map(|(s, _)| s))
+        .unwrap_or("unknown-shard")
+}
+
+fn stream_of(r: &KinesisEventRecord) -> &str {
+    r.event_source_arn
+        .as_deref()
+        .and_then(|arn| arn.rsplit_once('/').map(|(_, s)| s))
+        .unwrap_or("unknown-stream")
+}
+
+fn coordinates(r: &KinesisEventRecord) -> String {
+    format!(
+        "kinesis://{}/{}/{}",
+        stream_of(r),
+        shard_of(r),
+        r.kinesis.sequence_number
+    )
+}
+
+impl<F: BatchPut + Sync> App<F> {
+    /// Normalize, quarantine and forward one batch of Kinesis records.
+    pub async fn handle(
+        &self,
+        event: KinesisEvent,
+        deadline: Instant,
+        observer: &mut dyn Observer,
+    ) -> Result<(KinesisEventResponse, Summary), lambda_runtime::Error> {
+        let mut summary = Summary {
+            records: event.records.len(),
+            ..Summary::default()
+        };
+        // Firehose records, each tagged with the Kinesis record it came from.
+        let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut bad: Vec<Bad> = Vec::new();
+        let opts = IngestOptions {
+            max_line_bytes: self.config.max_line_bytes,
+            ..IngestOptions::default()
+        };
+        for (i, r) in event.records.iter().enumerate() {
+            let data = &r.kinesis.data.0;
+            let uri = coordinates(r);
+            let arrival = r.kinesis.approximate_arrival_timestamp.0.timestamp_millis();
+            let whole = |reject| Bad {
+                uri: uri.clone(),
+                line: Line {
+                    start: 0,
+                    end: 0,
+                    offset: 0,
+                    number: 0,
+                    kind: LineKind::Complete,
+                },
+                raw: data
+                    .iter()
+                    .take(self.config.max_line_bytes)
+                    .copied()
+                    .collect(),
+                reject,
+            };
+            let lines = match stream::decode_record(data) {
+                Ok(RecordData::Control) => continue,
+                Ok(RecordData::Lines(l)) => l,
+                Err(reject) => {
+                    summary.lines += 1;
+                    bad.push(whole(reject));
+                    continue;
+                }
+            };
+            let mut ndjson = Vec::new();
+            for l in &lines {
+                summary.lines += 1;
+                let mut finisher = Finisher::new(&opts, Some(l.event_ms.unwrap_or(arrival)));
+                let line = Line {
+                    start: 0,
+                    end: 0,
+                    offset: 0,
+                    number: l.index + 1,
+                    kind: if l.bytes.len() > self.config.max_line_bytes {
+                        LineKind::Oversized {
+                            len: l.bytes.len() as u64,
+                        }
+                    } else {
+                        LineKind::Complete
+                    },
+                };
+                let result = if line.kind != LineKind::Complete {
+                    Err(Reject::OversizedLine)
+                } else {
+                    match std::str::from_utf8(&l.bytes) {
+                        Err(_) => Err(Reject::InvalidUtf8),
+                        Ok(text) => {
+                            let mut rec = Record::default();
+                            stream::parse_line(text, &mut rec).and_then(|fmt| {
+                                for (k, v) in &l.attributes {
+                                    rec.attr(*k, v.as_str());
+                                }
+                                let ts = finisher.finish(&mut rec)?;
+                                let fmt = if l.event_ms.is_some() {
+                                    SourceFormat::Cwlogs
+                                } else {
+                                    fmt
+                                };
+                                observer.observe(&rec, ts);
+                                let mut buf = Vec::new();
+                                stream::write_ndjson(&rec, ts, fmt, &mut buf);
+                                Ok(buf)
+                            })
+                        }
+                    }
+                };
+                match result {
+                    Ok(buf) => ndjson.push(buf),
+                    Err(reject) => bad.push(Bad {
+                        uri: uri.clone(),
+                        raw: l
+                            .bytes
+                            .iter()
+                            .take(self.config.max_line_bytes)
+                            .copied()
+                            .collect(),
+                        line,
+                        reject,
+                    }),
+                }
+            }
+            let (records, too_big) = stream::pack_lines(&ndjson, FIREHOSE_MAX_RECORD);
+            summary.forwarded += (ndjson.len() - too_big.len()) as u64;
+            for j in too_big {
+                bad.push(Bad {
+                    uri: uri.clone(),
+                    line: Line {
+                        start: 0,
+                        end: 0,
+                        offset: 0,
+                        number: 0,
+                        kind: LineKind::Oversized {
+                            len: ndjson[j].len() as u64,
+                        },
+                    },
+                    raw: ndjson[j][..self.config.max_line_bytes.min(ndjson[j].len())].to_vec(),
+                    reject: Reject::OversizedLine,
+                });
+            }
+            out.extend(records.into_iter().map(|rec| (i, rec)));
+        }
+        summary.quarantined = bad.len() as u64;
+        if let Some(first) = event.records.first() {
+            if !bad.is_empty() {
+                self.quarantine(first, event.records.last().unwrap_or(first), bad)
+                    .await?;
+            }
+        }
+
+        let records: Vec<Vec<u8>> = out.iter().map(|(_, r)| r.clone()).collect();
+        let mut response = KinesisEventResponse::default();
+        match put_all(&self.firehose, &records, deadline, self.backoff).await {
+            Ok(stats) => info!(
+                records = summary.records,
+                lines = summary.lines,
+                quarantined = summary.quarantined,
+                firehose_calls = stats.calls,
+                retried = stats.retried,
+                "batch forwarded"
+            ),
+            Err(e) => {
+                let failed = &event.records[out[e.first_failed].0];
+                error!(error = %e, sequence = %failed.kinesis.sequence_number, "batch not fully forwarded; retrying from the first failed record");
+                let mut f = KinesisBatchItemFailure::default();
+                f.item_identifier = Some(failed.kinesis.sequence_number.clone());
+                response.batch_item_failures.push(f);
+            }
+        }
+        Ok((response, summary))
+    }
+
+    /// Write the batch's bad lines to `quarantine/dt=.../kinesis-...ndjson.gz`,
+    /// named by the batch's first and last sequence numbers so a retried
+    /// batch overwrites its own file.
+    async fn quarantine(
+        &self,
+        first: &KinesisEventRecord,
+        last: &KinesisEventRecord,
+        bad: Vec<Bad>,
+    ) -> Result<(), lambda_runtime::Error> {
+        let arrival = first
+            .kinesis
+            .approximate_arrival_timestamp
+            .0
+            .timestamp_millis();
+        let (y, m, d, _) = time::date_hour(arrival);
+        let key = format!(
+            "quarantine/dt={y:04}-{m:02}-{d:02}/kinesis-{}-{}-{}-{}.ndjson.gz",
+            stream_of(first),
+            shard_of(first),
+            first.kinesis.sequence_number,
+            last.kinesis.sequence_number
+        );
+        let store = S3Store::new(
+            self.s3.clone(),
+            self.config.curated_bucket.clone(),
+            self.config.curated_prefix.clone(),
+            Handle::current(),
+        );
+        let n = bad.len();
+        let k = key.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut q = Quarantine::new(&store, k, String::new());
+            for b in &bad {
+                q.add_from(Some(&b.uri), &b.line, &b.raw, &b.reject)?;
+            }
+            q.finish().map(drop)
+        })
+        .await??;
+        warn!(key, lines = n, "lines quarantined");
+        Ok(())
+    }
+}
+
+/// No sink attached yet: the search and alert issues attach theirs here.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn observe(&mut self, _: &Record<'_>, _: i64) {}
+}
+
+/// The Lambda deadline as an `Instant`, keeping a margin to answer in.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = deadline_ms.saturating_sub(now_ms).saturating_sub(2_000);
+    Instant::now() + std::time::Duration::from_millis(left)
+}

@@ -1,0 +1,34 @@
+//! fn-stream's Lambda entry point: configuration and clients once, then
+//! every Kinesis batch to [`fn_stream::App::handle`].
+// The SDK and runtime futures nest deeper than the default limit allows.
+#![recursion_limit = "256"]
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    loglake_aws::init_tracing();
+    let config = fn_stream::Config::from_env()?;
+    let aws = loglake_aws::load_config().await;
+    let app = fn_stream::App {
+        firehose: loglake_aws::firehose::Firehose {
+            client: aws_sdk_firehose::Client::new(&aws),
+            stream: config.delivery_stream.clone(),
+        },
+        s3: loglake_aws::s3_client(&aws),
+        config,
+        backoff: Default::default(),
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisEvent>| async move {
+            let deadline = fn_stream::deadline_from_epoch_ms(event.context.deadline);
+            let (response, _) = app
+                .handle(event.payload, deadline, &mut fn_stream::NoObserver)
+                .await?;
+            Ok::<_, lambda_runtime::Error>(response)
+        },
+    ))
+    .await
+}
