@@ -43,7 +43,7 @@ fmt:
 	$(CARGO) fmt --all
 
 test-rust:
-	$(CARGO) test --locked --workspace
+	LOGLAKE_BIN=$(BIN) $(CARGO) test --locked --workspace
 
 test-py: build $(VENV)/.stamp
 	LOGLAKE_BIN=$(BIN) $(PY) -m pytest -q tests

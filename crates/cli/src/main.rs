@@ -3,6 +3,7 @@
 
 mod generate;
 mod ingest;
+mod replay;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ enum Cmd {
     Ingest(ingest::Args),
     /// Write realistic e-commerce service logs (NDJSON), deterministic per seed
     Generate(GenerateArgs),
+    /// Send a log file, or generated logs, to a Kinesis or Firehose stream
+    Replay(replay::Args),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Ingest(args) => ingest::run(args),
+        Cmd::Replay(args) => replay::run(args),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));

@@ -185,10 +185,10 @@ impl Finisher {
         if rec.ts.is_some() {
             self.last_ts = Some(ts);
         }
-        if rec.text[TextField::Service as usize].is_none() {
-            if let Some(s) = &self.default_service {
-                rec.set(TextField::Service, s.clone());
-            }
+        if rec.text[TextField::Service as usize].is_none()
+            && let Some(s) = &self.default_service
+        {
+            rec.set(TextField::Service, s.clone());
         }
         Ok(ts)
     }

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use loglake_aws::S3Store;
-use loglake_aws::firehose::{Backoff, BatchPut, put_all};
+use loglake_aws::put::{Backoff, BatchPut, put_all};
 use loglake_core::input::{Line, LineKind};
 use loglake_core::pipeline::Finisher;
 use loglake_core::quarantine::Quarantine;
@@ -245,11 +245,11 @@ impl<F: BatchPut + Sync> App<F> {
             out.extend(records.into_iter().map(|rec| (i, rec)));
         }
         summary.quarantined = bad.len() as u64;
-        if let Some(first) = event.records.first() {
-            if !bad.is_empty() {
-                self.quarantine(first, event.records.last().unwrap_or(first), bad)
-                    .await?;
-            }
+        if let Some(first) = event.records.first()
+            && !bad.is_empty()
+        {
+            self.quarantine(first, event.records.last().unwrap_or(first), bad)
+                .await?;
         }
 
         let records: Vec<Vec<u8>> = out.iter().map(|(_, r)| r.clone()).collect();

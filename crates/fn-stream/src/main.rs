@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = fn_stream::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
     let app = fn_stream::App {
-        firehose: loglake_aws::firehose::Firehose {
+        firehose: loglake_aws::put::Firehose {
             client: aws_sdk_firehose::Client::new(&aws),
             stream: config.delivery_stream.clone(),
         },

@@ -170,10 +170,10 @@ fn is_type(s: &str) -> bool {
 /// `ip:port` -> (ip, port). The last `:` separates the port, so IPv6
 /// addresses keep their colons; `[v6]:port` loses its brackets.
 fn split_host_port(s: &str) -> (&str, Option<&str>) {
-    if let Some(inner) = s.strip_prefix('[') {
-        if let Some((host, port)) = inner.split_once("]:") {
-            return (host, Some(port));
-        }
+    if let Some(inner) = s.strip_prefix('[')
+        && let Some((host, port)) = inner.split_once("]:")
+    {
+        return (host, Some(port));
     }
     match s.rsplit_once(':') {
         Some((host, port))

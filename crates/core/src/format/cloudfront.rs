@@ -309,15 +309,15 @@ fn percent_decode(s: &str) -> Cow<'_, str> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
                 b.get(i + 1).and_then(|&c| hex(c)),
                 b.get(i + 2).and_then(|&c| hex(c)),
-            ) {
-                out.push((h << 4) | l);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push((h << 4) | l);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;

@@ -1,7 +1,7 @@
-//! Forwarding records to a Firehose delivery stream: `PutRecordBatch` calls
-//! within Firehose's limits, in order, retrying only the records a call
-//! reports failed, with exponential backoff and full jitter, until a
-//! deadline (the function's remaining time).
+//! Putting records on a Firehose delivery stream (`PutRecordBatch`) or a
+//! Kinesis stream (`PutRecords`): calls within the services' limits, in
+//! order, retrying only the records a call reports failed, with exponential
+//! backoff and full jitter, until a deadline (the function's remaining time).
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,58 @@ impl BatchPut for Firehose {
             })
             .collect())
     }
+}
+
+/// A Kinesis data stream (the producer side: `loglake replay`).
+#[derive(Debug, Clone)]
+pub struct Kinesis {
+    pub client: aws_sdk_kinesis::Client,
+    pub stream: String,
+}
+
+impl BatchPut for Kinesis {
+    async fn put(&self, records: &[&[u8]]) -> Result<Vec<Option<String>>, String> {
+        let entries = records
+            .iter()
+            .map(|r| {
+                aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                    .data(aws_sdk_kinesis::primitives::Blob::new(r.to_vec()))
+                    // Spread records over shards by their content.
+                    .partition_key(format!("{:016x}", fnv(r)))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let out = self
+            .client
+            .put_records()
+            .stream_name(&self.stream)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_kinesis::error::DisplayErrorContext(&e).to_string())?;
+        let resp = out.records();
+        if resp.len() != records.len() {
+            return Err(format!(
+                "PutRecords answered {} of {} records",
+                resp.len(),
+                records.len()
+            ));
+        }
+        Ok(resp
+            .iter()
+            .map(|r| {
+                r.error_code()
+                    .map(|c| format!("{c}: {}", r.error_message().unwrap_or("")))
+            })
+            .collect())
+    }
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, x| {
+        (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// How retries back off.

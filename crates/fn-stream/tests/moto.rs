@@ -1,0 +1,538 @@
+//! The real-time path against a local AWS (moto): `loglake replay` into
+//! Kinesis, fn-stream on the records, Firehose into the raw bucket, fn-ingest
+//! into the lake; and what happens to CloudWatch Logs payloads, garbage and
+//! Firehose failures. `make test` starts the server and sets the variables.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int16Type, TimestampMillisecondType};
+use arrow_array::{Array, RecordBatch};
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use base64::Engine;
+use fn_stream::{App, Config, NoObserver};
+use loglake_aws::put::{Backoff, BatchPut, Firehose};
+use loglake_core::{IngestOptions, MemoryStore, Source};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+struct Env {
+    aws: aws_config::SdkConfig,
+    s3: aws_sdk_s3::Client,
+    kinesis: aws_sdk_kinesis::Client,
+    raw: String,
+    curated: String,
+    stream: String,
+    delivery: String,
+}
+
+fn bin() -> String {
+    std::env::var("LOGLAKE_BIN").expect("set LOGLAKE_BIN to the loglake binary (make test does)")
+}
+
+async fn env(name: &str) -> Env {
+    assert!(
+        std::env::var("LOGLAKE_TEST_ENDPOINT").is_ok(),
+        "these tests need the local AWS: run them with `make test`"
+    );
+    let aws = loglake_aws::load_config().await;
+    let s3 = loglake_aws::s3_client(&aws);
+    let id = format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let (raw, curated) = (format!("raw-{id}"), format!("curated-{id}"));
+    for b in [&raw, &curated] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let kinesis = aws_sdk_kinesis::Client::new(&aws);
+    let stream = format!("logs-{id}");
+    kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let delivery = format!("to-raw-{id}");
+    aws_sdk_firehose::Client::new(&aws)
+        .create_delivery_stream()
+        .delivery_stream_name(&delivery)
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .bucket_arn(format!("arn:aws:s3:::{raw}"))
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .prefix("firehose/")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Env {
+        aws,
+        s3,
+        kinesis,
+        raw,
+        curated,
+        stream,
+        delivery,
+    }
+}
+
+impl Env {
+    fn app(&self) -> App<Firehose> {
+        App {
+            firehose: Firehose {
+                client: aws_sdk_firehose::Client::new(&self.aws),
+                stream: self.delivery.clone(),
+            },
+            s3: self.s3.clone(),
+            config: Config {
+                delivery_stream: self.delivery.clone(),
+                curated_bucket: self.curated.clone(),
+                curated_prefix: String::new(),
+                max_line_bytes: 1 << 20,
+            },
+            backoff: Backoff::default(),
+        }
+    }
+
+    async fn objects(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let list = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        for o in list.contents() {
+            let k = o.key().unwrap().to_string();
+            let b = self
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(&k)
+                .send()
+                .await
+                .unwrap();
+            out.insert(k, b.body.collect().await.unwrap().into_bytes().to_vec());
+        }
+        out
+    }
+
+    /// Every record of the stream, as Lambda's Kinesis event would carry it.
+    async fn read_stream(&self, want: usize) -> Vec<Value> {
+        let shards = self
+            .kinesis
+            .list_shards()
+            .stream_name(&self.stream)
+            .send()
+            .await
+            .unwrap();
+        let shard = shards.shards()[0].shard_id().to_string();
+        let mut it = self
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(&self.stream)
+            .shard_id(&shard)
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator()
+            .unwrap()
+            .to_string();
+        let mut out = Vec::new();
+        while out.len() < want {
+            let r = self
+                .kinesis
+                .get_records()
+                .shard_iterator(&it)
+                .limit(1000)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                !r.records().is_empty() || out.len() >= want,
+                "stream ran dry at {}",
+                out.len()
+            );
+            for rec in r.records() {
+                out.push(self.lambda_record(&shard, rec.sequence_number(), rec.data().as_ref()));
+            }
+            it = r.next_shard_iterator().unwrap().to_string();
+        }
+        out
+    }
+
+    fn lambda_record(&self, shard: &str, seq: &str, data: &[u8]) -> Value {
+        json!({
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0", "partitionKey": "k", "sequenceNumber": seq,
+                "data": base64::engine::general_purpose::STANDARD.encode(data),
+                "approximateArrivalTimestamp": 1_710_468_000.5
+            },
+            "eventSource": "aws:kinesis", "eventVersion": "1.0",
+            "eventID": format!("{shard}:{seq}"), "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/fn-stream", "awsRegion": "us-east-1",
+            "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{}", self.stream)
+        })
+    }
+
+    /// Run fn-ingest on everything Firehose delivered.
+    async fn ingest_delivered(&self) -> Vec<Value> {
+        let delivered = self.objects(&self.raw, "firehose/").await;
+        assert!(!delivered.is_empty(), "firehose delivered nothing");
+        let app = fn_ingest::App {
+            s3: self.s3.clone(),
+            config: fn_ingest::Config {
+                curated_bucket: self.curated.clone(),
+                curated_prefix: String::new(),
+                format_by_prefix: vec![],
+                service_from_key: false,
+                memory_budget_mb: 16,
+                max_line_bytes: 1 << 20,
+            },
+        };
+        let uris: Vec<String> = delivered
+            .keys()
+            .map(|k| format!("s3://{}/{k}", self.raw))
+            .collect();
+        let resp = app.handle(json!({ "source_uri": uris })).await.unwrap();
+        resp["objects"].as_array().unwrap().clone()
+    }
+}
+
+fn event(records: Vec<Value>) -> KinesisEvent {
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+/// Rows as comparable tuples: time, service, message, status, trace id.
+type Row = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i16>,
+    Option<String>,
+);
+
+fn rows(parquet_objects: impl Iterator<Item = Vec<u8>>) -> Vec<Row> {
+    let mut out = Vec::new();
+    for bytes in parquet_objects {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            let b: RecordBatch = b.unwrap();
+            let s = |c: &str, i: usize| {
+                let a = b.column_by_name(c).unwrap().as_string::<i32>();
+                a.is_valid(i).then(|| a.value(i).to_string())
+            };
+            let ts = b
+                .column_by_name("ts")
+                .unwrap()
+                .as_primitive::<TimestampMillisecondType>();
+            let st = b
+                .column_by_name("http_status")
+                .unwrap()
+                .as_primitive::<Int16Type>();
+            for i in 0..b.num_rows() {
+                out.push((
+                    ts.value(i),
+                    s("service", i),
+                    s("message", i),
+                    st.is_valid(i).then(|| st.value(i)),
+                    s("trace_id", i),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_kinesis_firehose_lake_equals_direct_ingest() {
+    let e = env("e2e").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shop.ndjson");
+    let n = 3000;
+    let generated = std::process::Command::new(bin())
+        .args([
+            "generate",
+            "--lines",
+            &n.to_string(),
+            "--seed",
+            "9",
+            "--out",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let replay = std::process::Command::new(bin())
+        .arg("replay")
+        .arg(&file)
+        .args(["--stream", &e.stream, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(
+        (summary["sent"].as_u64(), summary["failed"].as_u64()),
+        (Some(n), Some(0))
+    );
+
+    let records = e.read_stream(n as usize).await;
+    assert_eq!(records.len(), n as usize);
+    let app = e.app();
+    for chunk in records.chunks(500) {
+        let (resp, s) = app
+            .handle(event(chunk.to_vec()), far(), &mut NoObserver)
+            .await
+            .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        assert_eq!((s.forwarded, s.quarantined), (chunk.len() as u64, 0));
+    }
+    let results = e.ingest_delivered().await;
+    let rows_out: u64 = results
+        .iter()
+        .map(|r| r["rows_out"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows_out, n);
+
+    let curated = e.objects(&e.curated, "logs/").await;
+    let via_stream = rows(curated.into_values());
+    // The same file ingested directly, through the same core.
+    let store = MemoryStore::default();
+    loglake_core::ingest(
+        Source {
+            uri: "file://shop.ndjson".into(),
+            identity: "direct".into(),
+            name: "shop.ndjson".into(),
+            size: None,
+            modified_ms: None,
+            reader: Box::new(std::fs::File::open(&file).unwrap()),
+        },
+        &store,
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    let direct = rows(
+        store
+            .objects()
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".parquet"))
+            .map(|(_, v)| v),
+    );
+    assert_eq!(via_stream.len(), n as usize);
+    assert!(
+        via_stream == direct,
+        "rows differ between the stream and the file path"
+    );
+}
+
+fn gz(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudwatch_logs_garbage_and_control_messages() {
+    let e = env("cw").await;
+    let payload = json!({
+    "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/checkout",
+    "logStream": "2024/03/15/[$LATEST]0123", "subscriptionFilters": ["all"],
+    "logEvents": [
+        {"id": "e1", "timestamp": 1_710_468_000_000i64, "message": "START RequestId: 1 Version: $LATEST\n"},
+        {"id": "e2", "timestamp": 1_710_468_000_100i64, "message": "{\"level\":\"error\",\"msg\":\"payment gateway timeout\",\"service\":\"payment-api\"}"},
+        {"id": "e3", "timestamp": 1_710_468_000_200i64, "message": "END RequestId: 1"}
+    ]});
+    let control = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "", "subscriptionFilters": [], "logEvents": []});
+    let garbage: Vec<u8> = (0..300u32)
+        .map(|i| (i * 7919 % 251) as u8)
+        .filter(|b| *b != b'\n')
+        .collect();
+    let records = vec![
+        e.lambda_record(
+            "shardId-000000000000",
+            "100",
+            &gz(payload.to_string().as_bytes()),
+        ),
+        e.lambda_record(
+            "shardId-000000000000",
+            "101",
+            &gz(control.to_string().as_bytes()),
+        ),
+        e.lambda_record("shardId-000000000000", "102", &garbage),
+        e.lambda_record(
+            "shardId-000000000000",
+            "103",
+            b"{\"ts\":1710468000,\"msg\":\"after the garbage\"}\n",
+        ),
+    ];
+    let (resp, s) = e
+        .app()
+        .handle(event(records), far(), &mut NoObserver)
+        .await
+        .unwrap();
+    assert!(
+        resp.batch_item_failures.is_empty(),
+        "garbage does not fail the batch"
+    );
+    assert_eq!((s.forwarded, s.quarantined), (4, 1));
+
+    // The garbage is in the quarantine with its coordinates.
+    let q = e.objects(&e.curated, "quarantine/").await;
+    assert_eq!(q.len(), 1);
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&q.values().next().unwrap()[..]),
+        &mut text,
+    )
+    .unwrap();
+    let rec: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        rec["source_uri"],
+        format!("kinesis://{}/shardId-000000000000/102", e.stream)
+    );
+    assert_eq!(rec["reason"], "invalid_utf8");
+    assert!(rec["raw_base64"].is_string());
+
+    // One row per log event, with the group and stream recorded.
+    e.ingest_delivered().await;
+    let curated = e.objects(&e.curated, "logs/").await;
+    let mut groups = Vec::new();
+    for bytes in curated.into_values() {
+        for b in ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let b = b.unwrap();
+            let fmt = b
+                .column_by_name("source_format")
+                .unwrap()
+                .as_string::<i32>();
+            let attrs = b.column_by_name("attributes").unwrap().as_map();
+            for i in 0..b.num_rows() {
+                let m = attrs.value(i);
+                let keys = m.column(0).as_string::<i32>();
+                let vals = m.column(1).as_string::<i32>();
+                let get = |k: &str| {
+                    (0..keys.len())
+                        .find(|j| keys.value(*j) == k)
+                        .map(|j| vals.value(j).to_string())
+                };
+                groups.push((
+                    fmt.value(i).to_string(),
+                    get("log_group"),
+                    get("log_stream"),
+                ));
+            }
+        }
+    }
+    groups.sort();
+    let cw = (
+        "cwlogs".to_string(),
+        Some("/aws/lambda/checkout".to_string()),
+        Some("2024/03/15/[$LATEST]0123".to_string()),
+    );
+    assert_eq!(groups.iter().filter(|g| **g == cw).count(), 3);
+    assert_eq!(groups.len(), 4);
+}
+
+/// Delivers nothing that contains `marker`, ever.
+struct Refuses {
+    marker: &'static [u8],
+    inner: Firehose,
+}
+
+impl BatchPut for Refuses {
+    async fn put(&self, records: &[&[u8]]) -> Result<Vec<Option<String>>, String> {
+        let ok: Vec<&[u8]> = records
+            .iter()
+            .copied()
+            .filter(|r| !r.windows(self.marker.len()).any(|w| w == self.marker))
+            .collect();
+        let sent = if ok.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.put(&ok).await?
+        };
+        let mut sent = sent.into_iter();
+        Ok(records
+            .iter()
+            .map(|r| {
+                if r.windows(self.marker.len()).any(|w| w == self.marker) {
+                    Some("ServiceUnavailableException: refused".into())
+                } else {
+                    sent.next().flatten()
+                }
+            })
+            .collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
+    let e = env("refuse").await;
+    let records: Vec<Value> = (0..6)
+        .map(|i| {
+            let msg = if i == 3 || i == 5 { "poison" } else { "fine" };
+            e.lambda_record(
+                "shardId-000000000000",
+                &(200 + i).to_string(),
+                format!("{{\"ts\":1710468000,\"msg\":\"{msg} {i}\"}}").as_bytes(),
+            )
+        })
+        .collect();
+    let base = e.app();
+    let app = App {
+        firehose: Refuses {
+            marker: b"poison",
+            inner: base.firehose.clone(),
+        },
+        s3: base.s3.clone(),
+        config: base.config.clone(),
+        backoff: Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+        },
+    };
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let (resp, _) = app
+        .handle(event(records), deadline, &mut NoObserver)
+        .await
+        .unwrap();
+    let ids: Vec<_> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [Some("203".to_string())],
+        "the first record that could not be forwarded"
+    );
+}
