@@ -78,10 +78,11 @@ query: $(VENV)/.stamp
 bench: build $(VENV)/.stamp
 	BIN=$(BIN) $(PY) scripts/bench.py
 
-# fn-ingest's handler on the reference input through moto, against the CLI.
+# fn-ingest's handler on the reference input through moto, against the CLI;
+# then loglake replay and fn-stream's handler through moto.
 bench-lambda: build $(VENV)/.stamp
-	$(CARGO) build --release --locked -p fn-ingest --example handle_once
-	BIN=$(BIN) HANDLER=$(CARGO_TARGET_DIR)/release/examples/handle_once \
+	$(CARGO) build --release --locked -p fn-ingest --example handle_once -p fn-stream --example stream_bench
+	BIN=$(BIN) HANDLER=$(CARGO_TARGET_DIR)/release/examples/handle_once STREAM_BENCH=$(CARGO_TARGET_DIR)/release/examples/stream_bench \
 	  scripts/with-moto.sh $(PY) scripts/bench_lambda.py $$(BIN=$(BIN) $(PY) scripts/bench.py --input-only)
 
 clean:

@@ -64,5 +64,41 @@ def main():
           % (100 * cwall / lwall, 100 * lcpu / ccpu))
 
 
+def stream_bench(lines=20_000):
+    """loglake replay into Kinesis, then fn-stream's handler over the records.
+
+    moto's Kinesis is slow (a Python server, slower per record as a shard
+    grows), so wall-clock rates here measure the emulator; lines per CPU
+    second of our own processes are the figures that carry over."""
+    endpoint = os.environ["LOGLAKE_TEST_ENDPOINT"]
+    aws = dict(endpoint_url=endpoint, region_name="us-east-1")
+    tag = uuid.uuid4().hex[:6]
+    stream, delivery = "bench-logs-" + tag, "bench-to-raw-" + tag
+    raw, curated = "bench-sraw-" + tag, "bench-scurated-" + tag
+    s3 = boto3.client("s3", **aws)
+    s3.create_bucket(Bucket=raw)
+    s3.create_bucket(Bucket=curated)
+    boto3.client("kinesis", **aws).create_stream(StreamName=stream, ShardCount=1)
+    boto3.client("firehose", **aws).create_delivery_stream(
+        DeliveryStreamName=delivery, ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose", "BucketARN": "arn:aws:s3:::" + raw,
+            "Prefix": "firehose/"})
+    wall, _, cpu, out = timed([os.environ["BIN"], "replay", "--generate", str(lines), "--stream", stream, "--json"])
+    replay = json.loads(out)
+    env = dict(os.environ, STREAM=stream, DELIVERY_STREAM=delivery, CURATED_BUCKET=curated, RUST_LOG="warn")
+    _, rss, _, out = timed([os.environ["STREAM_BENCH"]], env=env)
+    s = json.loads(out.strip().splitlines()[-1])
+    print()
+    print("stream path, %d generated lines, through moto:" % lines)
+    print()
+    print("| stage | lines/s | lines per CPU-second | peak RSS MB |")
+    print("|---|---|---|---|")
+    print("| loglake replay -> Kinesis | %.0f | %.0f | |" % (replay["lines_per_s"], replay["sent"] / max(cpu, 1e-9)))
+    print("| fn-stream: normalize + forward to Firehose | %.0f | %.0f | %.0f |"
+          % (s["lines_per_s"], s["lines_per_cpu_s"], rss))
+
+
 if __name__ == "__main__":
     main()
+    if os.environ.get("STREAM_BENCH"):
+        stream_bench()
