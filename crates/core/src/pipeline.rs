@@ -185,7 +185,11 @@ impl Finisher {
         if rec.ts.is_some() {
             self.last_ts = Some(ts);
         }
+        // A record that arrives already normalized (loglake's NDJSON from
+        // the stream path) was finished where it was parsed: a service taken
+        // from this object's key (`firehose/...`) would be wrong for it.
         if rec.text[TextField::Service as usize].is_none()
+            && rec.source_format.is_none()
             && let Some(s) = &self.default_service
         {
             rec.set(TextField::Service, s.clone());

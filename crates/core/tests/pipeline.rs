@@ -934,6 +934,35 @@ fn an_oversized_line_cut_inside_a_character_keeps_its_text() {
 }
 
 #[test]
+fn normalized_records_keep_their_own_service_or_none() {
+    // loglake's NDJSON, as Firehose lands it: the key's service must not stick.
+    let input = format!(
+        "{{\"ts\":\"2024-03-14T21:00:00.000Z\",\"message\":\"no service\",\"source_format\":\"cwlogs\"}}\n\
+         {{\"ts\":\"2024-03-14T21:00:01.000Z\",\"service\":\"cart\",\"message\":\"m\",\"source_format\":\"json\"}}\n\
+         {{\"ts\":{T21},\"message\":\"raw line\"}}\n"
+    );
+    let store = MemoryStore::default();
+    let opts = IngestOptions {
+        default_service: Some("firehose".into()),
+        ..options(false)
+    };
+    let m = ingest(source("norm.log", input.as_bytes(), None), &store, &opts).unwrap();
+    let rows = all_rows(&store, &m);
+    let got: Vec<(Option<&str>, &str)> = rows
+        .iter()
+        .map(|r| (r.service.as_deref(), r.format.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (None, "cwlogs"),
+            (Some("cart"), "json"),
+            (Some("firehose"), "json")
+        ]
+    );
+}
+
+#[test]
 fn cloudfront_headers_are_skipped_and_counted() {
     // From the AWS documentation's example log file (standard-logs-reference).
     const VERSION: &str = "#Version: 1.0";
