@@ -96,6 +96,18 @@ pub struct Summary {
     pub quarantined: u64,
 }
 
+/// A line's place within a stream record: its 1-based number (0 for the
+/// record as a whole); a record has no byte offsets worth keeping.
+fn record_line(number: u64, kind: LineKind) -> Line {
+    Line {
+        start: 0,
+        end: 0,
+        offset: 0,
+        number,
+        kind,
+    }
+}
+
 fn shard_of(r: &KinesisEventRecord) -> &str {
     r.event_id
         .as_deref()
@@ -144,13 +156,7 @@ impl<F: BatchPut + Sync> App<F> {
             let arrival = r.kinesis.approximate_arrival_timestamp.0.timestamp_millis();
             let whole = |reject| Bad {
                 uri: uri.clone(),
-                line: Line {
-                    start: 0,
-                    end: 0,
-                    offset: 0,
-                    number: 0,
-                    kind: LineKind::Complete,
-                },
+                line: record_line(0, LineKind::Complete),
                 raw: data
                     .iter()
                     .take(self.config.max_line_bytes)
@@ -171,19 +177,16 @@ impl<F: BatchPut + Sync> App<F> {
             for l in &lines {
                 summary.lines += 1;
                 let mut finisher = Finisher::new(&opts, Some(l.event_ms.unwrap_or(arrival)));
-                let line = Line {
-                    start: 0,
-                    end: 0,
-                    offset: 0,
-                    number: l.index + 1,
-                    kind: if l.bytes.len() > self.config.max_line_bytes {
+                let line = record_line(
+                    l.index + 1,
+                    if l.bytes.len() > self.config.max_line_bytes {
                         LineKind::Oversized {
                             len: l.bytes.len() as u64,
                         }
                     } else {
                         LineKind::Complete
                     },
-                };
+                );
                 let result = if line.kind != LineKind::Complete {
                     Err(Reject::OversizedLine)
                 } else {
@@ -229,15 +232,12 @@ impl<F: BatchPut + Sync> App<F> {
             for j in too_big {
                 bad.push(Bad {
                     uri: uri.clone(),
-                    line: Line {
-                        start: 0,
-                        end: 0,
-                        offset: 0,
-                        number: 0,
-                        kind: LineKind::Oversized {
+                    line: record_line(
+                        0,
+                        LineKind::Oversized {
                             len: ndjson[j].len() as u64,
                         },
-                    },
+                    ),
                     raw: ndjson[j][..self.config.max_line_bytes.min(ndjson[j].len())].to_vec(),
                     reject: Reject::OversizedLine,
                 });

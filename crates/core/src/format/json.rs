@@ -149,6 +149,45 @@ impl<'a> Scanner<'a> {
         prefix: Option<&str>,
         depth: usize,
     ) -> Result<(), Reject> {
+        self.members(depth, |s, key| {
+            let key: Cow<'a, str> = match prefix {
+                Some(p) => Cow::Owned(format!("{p}.{key}")),
+                None => key,
+            };
+            if s.peek() == Some(b'{') && prefix.is_none() && key == "attributes" {
+                // An `attributes` object (loglake's normalized NDJSON, and
+                // OpenTelemetry logs) holds fields under their own names.
+                s.i += 1;
+                s.attributes(rec, depth + 1)
+            } else if s.peek() == Some(b'{') {
+                s.i += 1;
+                s.object(rec, Some(&key), depth + 1)
+            } else {
+                let v = s.value(depth)?;
+                assign(rec, key, v)
+            }
+        })
+    }
+
+    /// The members of an `attributes` object whose `{` was consumed: each
+    /// one an attribute of its own name, nested values as JSON text.
+    fn attributes(&mut self, rec: &mut Record<'a>, depth: usize) -> Result<(), Reject> {
+        self.members(depth, |s, key| {
+            match s.value(depth)? {
+                Value::Null => {}
+                v => rec.attributes.push((key, v.into_text())),
+            }
+            Ok(())
+        })
+    }
+
+    /// Walk the members of an object whose `{` was consumed: `member` gets
+    /// each key with the scanner at its value, and consumes the value.
+    fn members(
+        &mut self,
+        depth: usize,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), Reject>,
+    ) -> Result<(), Reject> {
         if depth > MAX_DEPTH {
             return Err(Reject::NestingTooDeep);
         }
@@ -164,57 +203,9 @@ impl<'a> Scanner<'a> {
             }
             self.i += 1;
             let key = self.string()?;
-            let key: Cow<'a, str> = match prefix {
-                Some(p) => Cow::Owned(format!("{p}.{key}")),
-                None => key,
-            };
             self.expect(b':', "expected ':'")?;
             self.ws();
-            if self.peek() == Some(b'{') && prefix.is_none() && key == "attributes" {
-                // An `attributes` object (loglake's normalized NDJSON, and
-                // OpenTelemetry logs) holds fields under their own names.
-                self.i += 1;
-                self.attributes(rec, depth + 1)?;
-            } else if self.peek() == Some(b'{') {
-                self.i += 1;
-                self.object(rec, Some(&key), depth + 1)?;
-            } else {
-                let v = self.value(depth)?;
-                assign(rec, key, v)?;
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
-            }
-        }
-    }
-
-    /// The members of an `attributes` object whose `{` was consumed: each
-    /// one an attribute of its own name, nested values as JSON text.
-    fn attributes(&mut self, rec: &mut Record<'a>, depth: usize) -> Result<(), Reject> {
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a field name"));
-            }
-            self.i += 1;
-            let key = self.string()?;
-            self.expect(b':', "expected ':'")?;
-            self.ws();
-            match self.value(depth)? {
-                Value::Null => {}
-                v => rec.attributes.push((key, v.into_text())),
-            }
+            member(self, key)?;
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
