@@ -174,9 +174,11 @@ impl<F: BatchPut + Sync> App<F> {
                 }
             };
             let mut ndjson = Vec::new();
+            // One record's lines are one run: a line without a time (a
+            // stack-trace continuation) takes the time of the line before.
+            let mut finisher = Finisher::new(&opts, Some(arrival));
             for l in &lines {
                 summary.lines += 1;
-                let mut finisher = Finisher::new(&opts, Some(l.event_ms.unwrap_or(arrival)));
                 let line = record_line(
                     l.index + 1,
                     if l.bytes.len() > self.config.max_line_bytes {
@@ -197,6 +199,11 @@ impl<F: BatchPut + Sync> App<F> {
                             stream::parse_line(text, &mut rec).and_then(|fmt| {
                                 for (k, v) in &l.attributes {
                                     rec.attr(*k, v.as_str());
+                                }
+                                // CloudWatch recorded when the event happened:
+                                // that is its time when the message names none.
+                                if rec.ts.is_none() {
+                                    rec.ts = l.event_ms;
                                 }
                                 let ts = finisher.finish(&mut rec)?;
                                 let fmt = if l.event_ms.is_some() {
