@@ -151,6 +151,10 @@ pub fn writer_properties(zstd_level: i32) -> Result<WriterProperties, Error> {
     for c in schema::PAGE_INDEX_COLUMNS {
         b = b.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::Page);
     }
+    for c in schema::NO_STATISTICS_COLUMNS {
+        let path = ColumnPath::new(c.split('.').map(str::to_string).collect());
+        b = b.set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
     Ok(b.build())
 }
 

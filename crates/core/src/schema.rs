@@ -110,7 +110,23 @@ pub const DICTIONARY_COLUMNS: &[&str] = &[
 ];
 
 /// Columns queries filter on, worth page-level statistics and a page index.
-pub const PAGE_INDEX_COLUMNS: &[&str] = &["ts", "level", "service", "http_status", "trace_id"];
+pub const PAGE_INDEX_COLUMNS: &[&str] = &["ts", "level", "service", "http_status"];
+
+/// Columns whose min/max can never prune: free text and random ids. Computing
+/// statistics for them costs a string comparison per value and buys nothing.
+pub const NO_STATISTICS_COLUMNS: &[&str] = &[
+    "message",
+    "http_path",
+    "client_ip",
+    "user_agent",
+    "user_id",
+    "session_id",
+    "trace_id",
+    "request_id",
+    "order_id",
+    "attributes.entries.key",
+    "attributes.entries.value",
+];
 
 /// The lake's Arrow schema, built once.
 pub fn arrow_schema() -> SchemaRef {
