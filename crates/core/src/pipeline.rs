@@ -210,13 +210,9 @@ pub struct Keys {
 impl Keys {
     pub fn new(opts: &IngestOptions, name: &str, identity: &str, modified_ms: Option<i64>) -> Keys {
         let name = format!("{}-{}", name_stem(name), source_id(identity));
-        let dt = match modified_ms {
-            Some(ms) => Partition::of(ms).to_string()[..13].to_string(),
-            None => "dt=unknown".to_string(),
-        };
         Keys {
             manifest: format!("{}/{name}.json", opts.manifest_prefix),
-            quarantine: format!("{}/{dt}/{name}.ndjson.gz", opts.quarantine_prefix),
+            quarantine: crate::quarantine::key(&opts.quarantine_prefix, modified_ms, &name),
             name,
         }
     }

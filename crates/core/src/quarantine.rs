@@ -13,6 +13,20 @@ use crate::lake::{Output, OutputKind};
 use crate::record::Reject;
 use crate::store::{OutputFile, OutputStore};
 
+/// The key of a quarantine file: `{prefix}/dt=YYYY-MM-DD/{name}.ndjson.gz`,
+/// dated by `ms` (the source's modification or arrival time) so a retry of
+/// the same source writes the same key.
+pub fn key(prefix: &str, ms: Option<i64>, name: &str) -> String {
+    let dt = match ms {
+        Some(ms) => {
+            let (y, m, d, _) = crate::time::date_hour(ms);
+            format!("{y:04}-{m:02}-{d:02}")
+        }
+        None => "unknown".to_string(),
+    };
+    format!("{prefix}/dt={dt}/{name}.ndjson.gz")
+}
+
 /// One quarantined line, as written.
 #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct QuarantineRecord<'a> {

@@ -11,12 +11,12 @@ use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use loglake_aws::S3Store;
 use loglake_aws::put::{Backoff, BatchPut, put_all};
+use loglake_core::IngestOptions;
 use loglake_core::input::{Line, LineKind};
 use loglake_core::pipeline::Finisher;
-use loglake_core::quarantine::Quarantine;
+use loglake_core::quarantine::{self, Quarantine};
 use loglake_core::record::{Record, Reject, SourceFormat};
 use loglake_core::stream::{self, FIREHOSE_MAX_RECORD, RecordData};
-use loglake_core::{IngestOptions, time};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
@@ -295,13 +295,17 @@ impl<F: BatchPut + Sync> App<F> {
             .approximate_arrival_timestamp
             .0
             .timestamp_millis();
-        let (y, m, d, _) = time::date_hour(arrival);
-        let key = format!(
-            "quarantine/dt={y:04}-{m:02}-{d:02}/kinesis-{}-{}-{}-{}.ndjson.gz",
+        let name = format!(
+            "kinesis-{}-{}-{}-{}",
             stream_of(first),
             shard_of(first),
             first.kinesis.sequence_number,
             last.kinesis.sequence_number
+        );
+        let key = quarantine::key(
+            &IngestOptions::default().quarantine_prefix,
+            Some(arrival),
+            &name,
         );
         let store = S3Store::new(
             self.s3.clone(),
