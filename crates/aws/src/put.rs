@@ -41,20 +41,11 @@ impl BatchPut for Firehose {
             .await
             .map_err(|e| aws_sdk_firehose::error::DisplayErrorContext(&e).to_string())?;
         let resp = out.request_responses();
-        if resp.len() != records.len() {
-            return Err(format!(
-                "PutRecordBatch answered {} of {} records",
-                resp.len(),
-                records.len()
-            ));
-        }
-        Ok(resp
-            .iter()
-            .map(|r| {
-                r.error_code()
-                    .map(|c| format!("{c}: {}", r.error_message().unwrap_or("")))
-            })
-            .collect())
+        per_record(
+            "PutRecordBatch",
+            records.len(),
+            resp.iter().map(|r| (r.error_code(), r.error_message())),
+        )
     }
 }
 
@@ -87,21 +78,30 @@ impl BatchPut for Kinesis {
             .await
             .map_err(|e| aws_sdk_kinesis::error::DisplayErrorContext(&e).to_string())?;
         let resp = out.records();
-        if resp.len() != records.len() {
-            return Err(format!(
-                "PutRecords answered {} of {} records",
-                resp.len(),
-                records.len()
-            ));
-        }
-        Ok(resp
-            .iter()
-            .map(|r| {
-                r.error_code()
-                    .map(|c| format!("{c}: {}", r.error_message().unwrap_or("")))
-            })
-            .collect())
+        per_record(
+            "PutRecords",
+            records.len(),
+            resp.iter().map(|r| (r.error_code(), r.error_message())),
+        )
     }
+}
+
+/// A call's per-record answers (error code and message, none when the
+/// record went in), which must cover every record sent.
+fn per_record<'r>(
+    call: &str,
+    sent: usize,
+    answers: impl ExactSizeIterator<Item = (Option<&'r str>, Option<&'r str>)>,
+) -> Result<Vec<Option<String>>, String> {
+    if answers.len() != sent {
+        return Err(format!(
+            "{call} answered {} of {sent} records",
+            answers.len()
+        ));
+    }
+    Ok(answers
+        .map(|(code, msg)| code.map(|c| format!("{c}: {}", msg.unwrap_or(""))))
+        .collect())
 }
 
 fn fnv(b: &[u8]) -> u64 {
