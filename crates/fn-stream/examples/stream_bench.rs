@@ -77,15 +77,7 @@ async fn main() {
         .chunks(500)
         .map(|c| serde_json::from_value(json!({ "Records": c })).unwrap())
         .collect();
-    let app = fn_stream::App {
-        firehose: loglake_aws::put::Firehose {
-            client: aws_sdk_firehose::Client::new(&aws),
-            stream: config.delivery_stream.clone(),
-        },
-        s3: loglake_aws::s3_client(&aws),
-        config,
-        backoff: Default::default(),
-    };
+    let app = fn_stream::App::new(&aws, config);
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let mut lines = 0;
     for e in events {

@@ -131,6 +131,21 @@ fn coordinates(r: &KinesisEventRecord) -> String {
     )
 }
 
+impl App<loglake_aws::put::Firehose> {
+    /// The function's clients, built once from the shared AWS configuration.
+    pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
+        App {
+            firehose: loglake_aws::put::Firehose {
+                client: aws_sdk_firehose::Client::new(aws),
+                stream: config.delivery_stream.clone(),
+            },
+            s3: loglake_aws::s3_client(aws),
+            config,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
 impl<F: BatchPut + Sync> App<F> {
     /// Normalize, quarantine and forward one batch of Kinesis records.
     pub async fn handle(

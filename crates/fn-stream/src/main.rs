@@ -11,15 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     loglake_aws::init_tracing();
     let config = fn_stream::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
-    let app = fn_stream::App {
-        firehose: loglake_aws::put::Firehose {
-            client: aws_sdk_firehose::Client::new(&aws),
-            stream: config.delivery_stream.clone(),
-        },
-        s3: loglake_aws::s3_client(&aws),
-        config,
-        backoff: Default::default(),
-    };
+    let app = fn_stream::App::new(&aws, config);
     let app = &app;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
