@@ -4,11 +4,11 @@
 //! same parsers and rules as files, and the normalized NDJSON that is
 //! forwarded to Firehose and read back by fn-ingest without re-guessing.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use serde::Deserialize;
 
-use crate::format::{self, Format, Parser};
+use crate::format::{self, Format};
 use crate::record::{Level, Record, Reject, SourceFormat, TextField};
 use crate::time;
 
@@ -108,15 +108,27 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
 /// Parse one line whose format is not known in advance: JSON if it is an
 /// object, else whichever access-log format it looks like, else text.
 pub fn parse_line<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<SourceFormat, Reject> {
-    let fmt = match format::detect([line]) {
+    // Called per line: dispatch straight to the parser, without the
+    // per-object state a `Parser` keeps.
+    Ok(match format::detect([line]) {
+        Format::Json => {
+            format::json::parse(line, rec)?;
+            SourceFormat::Json
+        }
+        Format::Combined => {
+            format::clf::parse(line, rec)?;
+            SourceFormat::Combined
+        }
+        Format::Alb => {
+            format::alb::parse(line, rec)?;
+            SourceFormat::Alb
+        }
         // A CloudFront line needs its file's header; alone it is text.
-        Format::Cloudfront => Format::Text,
-        f => f,
-    };
-    match Parser::new(fmt).parse(line, rec)? {
-        format::Parsed::Row(f) => Ok(f),
-        format::Parsed::Header => Err(Reject::Malformed("a header line".into())),
-    }
+        Format::Cloudfront | Format::Text => {
+            format::text::parse(line, rec)?;
+            SourceFormat::Text
+        }
+    })
 }
 
 fn json_str(out: &mut Vec<u8>, s: &str) {
@@ -143,23 +155,19 @@ pub fn write_ndjson(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<
             json_str(out, v);
         }
     }
-    let mut num = |name: &str, v: Option<String>| {
-        if let Some(v) = v {
-            out.extend_from_slice(format!(",\"{name}\":{v}").as_bytes());
-        }
-    };
-    num("http_status", rec.http_status.map(|v| v.to_string()));
-    num(
-        "latency_ms",
-        rec.latency_ms
-            .filter(|v| v.is_finite())
-            .map(|v| v.to_string()),
-    );
-    num("bytes_sent", rec.bytes_sent.map(|v| v.to_string()));
-    num(
-        "amount",
-        rec.amount.filter(|v| v.is_finite()).map(|v| v.to_string()),
-    );
+    // Writing to a Vec cannot fail.
+    if let Some(v) = rec.http_status {
+        let _ = write!(out, ",\"http_status\":{v}");
+    }
+    if let Some(v) = rec.latency_ms.filter(|v| v.is_finite()) {
+        let _ = write!(out, ",\"latency_ms\":{v}");
+    }
+    if let Some(v) = rec.bytes_sent {
+        let _ = write!(out, ",\"bytes_sent\":{v}");
+    }
+    if let Some(v) = rec.amount.filter(|v| v.is_finite()) {
+        let _ = write!(out, ",\"amount\":{v}");
+    }
     if !rec.attributes.is_empty() {
         out.extend_from_slice(b",\"attributes\":{");
         for (i, (k, v)) in rec.attributes.iter().enumerate() {
