@@ -7,6 +7,7 @@
 //! binaries at a local emulator, where S3 switches to path-style addressing.
 
 pub mod put;
+pub mod search;
 mod read;
 mod store;
 

@@ -197,7 +197,7 @@ pub async fn put_all<P: BatchPut>(
     Ok(stats)
 }
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -205,7 +205,7 @@ fn seed() -> u64 {
 }
 
 /// Full jitter: uniform in [0, min(cap, base * 2^attempt)].
-fn jitter(rng: &mut u64, b: Backoff, attempt: u32) -> Duration {
+pub(crate) fn jitter(rng: &mut u64, b: Backoff, attempt: u32) -> Duration {
     *rng ^= *rng << 13;
     *rng ^= *rng >> 7;
     *rng ^= *rng << 17;

@@ -21,7 +21,7 @@ use crate::input::{self, Block, Counting, Framer, LineKind};
 use crate::lake::{LakeOptions, LakeWriter, Output, Partition};
 use crate::manifest::{MANIFEST_VERSION, Manifest, Outcome, SourceInfo};
 use crate::quarantine::Quarantine;
-use crate::record::{Level, Record, Reject, TextField};
+use crate::record::{Level, Record, Reject, SourceFormat, TextField};
 use crate::rows::RowBuffer;
 use crate::store::OutputStore;
 use crate::time;
@@ -133,6 +133,46 @@ pub fn name_stem(name: &str) -> String {
     s
 }
 
+/// Where a record came from, for sinks that need to name it: the source's
+/// identity and URI, its line, and a position that is unique within the
+/// identity (a byte offset in a file; a line index in a stream record).
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub identity: &'a str,
+    pub uri: &'a str,
+    pub line: u64,
+    pub position: u64,
+}
+
+/// Where the search index and the alert windows attach: every record that
+/// becomes a row passes here once, final (time resolved, redacted), in
+/// source order, on the thread that parses.
+pub trait Observer: Send {
+    fn observe(&mut self, rec: &Record<'_>, ts: i64, fmt: SourceFormat, origin: &Origin<'_>);
+}
+
+/// Nothing attached.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn observe(&mut self, _: &Record<'_>, _: i64, _: SourceFormat, _: &Origin<'_>) {}
+}
+
+/// Every observer in turn.
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn observe(&mut self, rec: &Record<'_>, ts: i64, fmt: SourceFormat, origin: &Origin<'_>) {
+        self.0.observe(rec, ts, fmt, origin);
+        self.1.observe(rec, ts, fmt, origin);
+    }
+}
+
+impl<O: Observer + ?Sized> Observer for &mut O {
+    fn observe(&mut self, rec: &Record<'_>, ts: i64, fmt: SourceFormat, origin: &Origin<'_>) {
+        (**self).observe(rec, ts, fmt, origin);
+    }
+}
+
 /// The last step of every parsed record, from a file or a stream: its event
 /// time (inherited when the line has none), the range check, and the
 /// default service.
@@ -226,6 +266,16 @@ pub fn ingest(
     store: &dyn OutputStore,
     opts: &IngestOptions,
 ) -> Result<Manifest, Error> {
+    ingest_observed(source, store, opts, &mut NoObserver)
+}
+
+/// [`ingest`], showing every row to `observer` as it is produced.
+pub fn ingest_observed(
+    source: Source,
+    store: &dyn OutputStore,
+    opts: &IngestOptions,
+    observer: &mut dyn Observer,
+) -> Result<Manifest, Error> {
     let started = Instant::now();
     if opts.max_line_bytes == 0 || opts.row_group_bytes == 0 {
         return Err(Error::Config(
@@ -247,6 +297,9 @@ pub fn ingest(
         buffered: 0,
         finisher: Finisher::new(opts, source.modified_ms),
         counts: Counts::default(),
+        observer,
+        identity: &source.identity,
+        uri: &source.uri,
     };
     let lake = LakeWriter::new(store, keys.name.clone(), opts.lake.clone())?;
 
@@ -450,6 +503,9 @@ struct ParseStage<'o, 's> {
     buffered: usize,
     finisher: Finisher,
     counts: Counts,
+    observer: &'o mut dyn Observer,
+    identity: &'o str,
+    uri: &'o str,
 }
 
 /// How many first lines decide an object's format.
@@ -493,7 +549,7 @@ impl ParseStage<'_, '_> {
                                     self.counts.header += 1;
                                     continue;
                                 }
-                                Ok(Parsed::Row(fmt)) => self.row(&mut rec, line.number, fmt, sink),
+                                Ok(Parsed::Row(fmt)) => self.row(&mut rec, line, fmt, sink),
                                 Err(r) => Err(RowError::Reject(r)),
                             }
                         }
@@ -535,8 +591,8 @@ impl ParseStage<'_, '_> {
     fn row(
         &mut self,
         rec: &mut Record<'_>,
-        line: u64,
-        fmt: crate::record::SourceFormat,
+        line: &crate::input::Line,
+        fmt: SourceFormat,
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), RowError> {
         let inferred = rec.ts.is_none();
@@ -559,9 +615,21 @@ impl ParseStage<'_, '_> {
         }
         let part = Partition::of(ts);
         *c.partitions.entry(part).or_insert(0) += 1;
+        let fmt = rec.source_format.unwrap_or(fmt);
+        self.observer.observe(
+            rec,
+            ts,
+            fmt,
+            &Origin {
+                identity: self.identity,
+                uri: self.uri,
+                line: line.number,
+                position: line.offset,
+            },
+        );
         let buf = self.buffers.entry(part).or_default();
         let before = buf.bytes();
-        buf.push(rec, ts, line, rec.source_format.unwrap_or(fmt));
+        buf.push(rec, ts, line.number, fmt);
         self.buffered += buf.bytes() - before;
         if buf.bytes() >= self.opts.row_group_bytes {
             self.flush(part, sink)?;

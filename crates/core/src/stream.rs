@@ -140,6 +140,13 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 /// column names, `attributes` as an object, `ts` in RFC 3339 UTC.
 /// fn-ingest's JSON parser maps every key straight back to its column.
 pub fn write_ndjson(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<u8>) {
+    write_fields(rec, ts, fmt, out);
+    out.extend_from_slice(b"}\n");
+}
+
+/// The record as a JSON object without its closing brace, so a caller can
+/// append fields of its own (the search document adds its source).
+pub fn write_fields(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"ts\":");
     json_str(out, &time::format_rfc3339_ms(ts));
     if let Some(l) = rec.level {
@@ -182,7 +189,7 @@ pub fn write_ndjson(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<
     }
     out.extend_from_slice(b",\"source_format\":\"");
     out.extend_from_slice(fmt.as_str().as_bytes());
-    out.extend_from_slice(b"\"}\n");
+    out.push(b'"');
 }
 
 /// Firehose limits: a record is at most 1,000 KiB; a `PutRecordBatch` call
