@@ -14,6 +14,8 @@ mod store;
 pub use read::{BodyReader, OpenedObject, ReadError, open_object};
 pub use store::S3Store;
 
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 
@@ -55,4 +57,13 @@ pub fn init_tracing() {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// The Lambda deadline as an `Instant`, keeping a margin to answer in.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = deadline_ms.saturating_sub(now_ms).saturating_sub(2_000);
+    Instant::now() + std::time::Duration::from_millis(left)
 }

@@ -332,6 +332,10 @@ pub struct IndexOptions {
     /// Attempts per document (and per whole request) before it counts as failed.
     pub max_attempts: u32,
     pub backoff: Backoff,
+    /// Keep the documents that could not be indexed (in
+    /// [`IndexReport::failed_letters`]), for a caller that has no retry of
+    /// its own to fall back on (the stream path writes them to S3).
+    pub keep_failed: bool,
 }
 
 impl Default for IndexOptions {
@@ -339,6 +343,7 @@ impl Default for IndexOptions {
         IndexOptions {
             concurrency: 2,
             max_attempts: 8,
+            keep_failed: false,
             backoff: Backoff {
                 base: Duration::from_millis(200),
                 cap: Duration::from_secs(10),
@@ -355,12 +360,16 @@ pub struct IndexReport {
     pub dead_letters: Vec<Value>,
     /// Why documents are still not indexed, when some are not.
     pub failure: Option<String>,
+    /// The documents not indexed, as dead-letter records, when
+    /// [`IndexOptions::keep_failed`] asked for them.
+    pub failed_letters: Vec<Value>,
 }
 
 impl IndexReport {
     fn merge(&mut self, o: IndexReport) {
         self.counts.add(&o.counts);
         self.dead_letters.extend(o.dead_letters);
+        self.failed_letters.extend(o.failed_letters);
         if self.failure.is_none() {
             self.failure = o.failure;
         }
@@ -369,6 +378,23 @@ impl IndexReport {
     /// Every document is accounted for: indexed now or before, or a dead letter.
     pub fn complete(&self) -> bool {
         self.failure.is_none() && self.counts.failed == 0
+    }
+
+    /// Count `bulk`'s documents as not indexed, for `reason`.
+    fn fail(&mut self, bulk: &Bulk, reason: String, keep: bool) {
+        self.counts.failed += bulk.len() as u64;
+        if keep {
+            for i in 0..bulk.len() {
+                self.failed_letters.push(dead_letter(
+                    &bulk.items[i],
+                    bulk.doc(i),
+                    0,
+                    "not_indexed",
+                    &reason,
+                ));
+            }
+        }
+        self.failure.get_or_insert(reason);
     }
 }
 
@@ -427,8 +453,7 @@ pub async fn index_bulk<C: BulkSend>(
                         if let Some(failure) =
                             wait(&mut rng, opts, attempt, deadline, &why).await
                         {
-                            report.counts.failed += retry.len() as u64;
-                            report.failure.get_or_insert(failure);
+                            report.fail(&retry, failure, opts.keep_failed);
                         } else {
                             work.push((retry, attempt + 1));
                         }
@@ -467,8 +492,7 @@ pub async fn index_bulk<C: BulkSend>(
                     r.status,
                     r.excerpt()
                 );
-                report.counts.failed += n;
-                report.failure.get_or_insert(why);
+                report.fail(&bulk, why, opts.keep_failed);
                 continue;
             }
             Ok(r) => {
@@ -489,8 +513,7 @@ pub async fn index_bulk<C: BulkSend>(
             }
         };
         if let Some(failure) = wait(&mut rng, opts, attempt, deadline, &retry_all).await {
-            report.counts.failed += n;
-            report.failure.get_or_insert(failure);
+            report.fail(&bulk, failure, opts.keep_failed);
         } else {
             report.counts.retried_items += n;
             work.push((bulk, attempt + 1));
@@ -542,8 +565,9 @@ pub async fn index_all<C: BulkSend + Clone>(
         let Some(bulk) = bulks.recv().await else {
             break;
         };
-        if report.failure.is_some() {
-            report.counts.failed += bulk.len() as u64;
+        if let Some(f) = &report.failure {
+            let reason = format!("not sent after an earlier request failed: {f}");
+            report.fail(&bulk, reason, opts.keep_failed);
             continue;
         }
         let c = client.clone();
@@ -556,6 +580,15 @@ pub async fn index_all<C: BulkSend + Clone>(
     while let Some(r) = running.join_next().await {
         report.merge(joined(r));
     }
+    if report.dead_letters.len() > MAX_DEAD_LETTERS {
+        let over = report.dead_letters.len() - MAX_DEAD_LETTERS;
+        report.dead_letters.truncate(MAX_DEAD_LETTERS);
+        report.counts.dead_lettered -= over as u64;
+        report.counts.failed += over as u64;
+        report.failure.get_or_insert(format!(
+            "the cluster refused more than {MAX_DEAD_LETTERS} documents: its mapping does not match loglake's index template (run `loglake search setup`)"
+        ));
+    }
     if let Some(f) = &report.failure {
         error!(failed = report.counts.failed, reason = %f, "documents not indexed");
     }
@@ -567,6 +600,148 @@ fn joined(r: Result<IndexReport, tokio::task::JoinError>) -> IndexReport {
         failure: Some(format!("an indexing task failed: {e}")),
         ..IndexReport::default()
     })
+}
+
+/// Dead letters kept per source before the rest count as failed: a cluster
+/// refusing this many documents has a mapping that does not match ours,
+/// and holding more would risk the function's memory.
+pub const MAX_DEAD_LETTERS: usize = 50_000;
+
+/// The search sink's settings, shared by the functions (from the
+/// environment) and the CLI (from flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchConfig {
+    /// `SEARCH_ENDPOINT`: `https://...` of the domain or collection.
+    pub endpoint: String,
+    /// `SEARCH_AUTH`: `sigv4` (default), `basic` (`SEARCH_USERNAME`,
+    /// `SEARCH_PASSWORD`) or `none`.
+    pub auth: AuthKind,
+    /// `SEARCH_SERVICE`: the SigV4 service, `es` or `aoss` (default: `aoss`
+    /// for `*.aoss.amazonaws.com` endpoints, else `es`).
+    pub service: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// `SEARCH_INDEX_PREFIX` (default `logs-`), `SEARCH_DATA_STREAM`,
+    /// `SEARCH_MIN_LEVEL`, `SEARCH_MAX_REQUEST_BYTES` (default 5 MiB).
+    pub options: loglake_core::search::SearchOptions,
+    /// `SEARCH_CONCURRENCY` (default 2): bulk requests in flight.
+    pub concurrency: usize,
+    /// `SEARCH_DLQ_PREFIX` (default `search-dlq`): refused documents, in the
+    /// curated bucket (or the local lake).
+    pub dead_letter_prefix: String,
+    /// `SEARCH_TIMEOUT_SECS` (default 30): one request's limit.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    SigV4,
+    Basic,
+    None,
+}
+
+impl SearchConfig {
+    /// The settings in the environment; `None` when `SEARCH_ENDPOINT` is
+    /// unset or empty (search off).
+    pub fn from_env() -> Result<Option<SearchConfig>, String> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The same, from any lookup (the CLI overlays its flags).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<SearchConfig>, String> {
+        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let Some(endpoint) = var("SEARCH_ENDPOINT") else {
+            return Ok(None);
+        };
+        let auth = match var("SEARCH_AUTH").as_deref().unwrap_or("sigv4") {
+            "sigv4" => AuthKind::SigV4,
+            "basic" => AuthKind::Basic,
+            "none" => AuthKind::None,
+            other => {
+                return Err(format!(
+                    "SEARCH_AUTH: {other:?} is not sigv4, basic or none"
+                ));
+            }
+        };
+        let service = var("SEARCH_SERVICE").unwrap_or_else(|| {
+            if endpoint.contains(".aoss.") {
+                "aoss".into()
+            } else {
+                "es".into()
+            }
+        });
+        if !matches!(service.as_str(), "es" | "aoss") {
+            return Err(format!("SEARCH_SERVICE: {service:?} is not es or aoss"));
+        }
+        let (user, password) = (var("SEARCH_USERNAME"), var("SEARCH_PASSWORD"));
+        if auth == AuthKind::Basic && (user.is_none() || password.is_none()) {
+            return Err("SEARCH_AUTH=basic needs SEARCH_USERNAME and SEARCH_PASSWORD".into());
+        }
+        let num = |k: &str, default: usize| -> Result<usize, String> {
+            match var(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| format!("{k}: {v:?} is not a whole number")),
+            }
+        };
+        let mut options = loglake_core::search::SearchOptions {
+            data_stream: var("SEARCH_DATA_STREAM"),
+            max_request_bytes: num("SEARCH_MAX_REQUEST_BYTES", 5 << 20)?,
+            ..Default::default()
+        };
+        if let Some(p) = var("SEARCH_INDEX_PREFIX") {
+            options.index_prefix = p;
+        }
+        if let Some(l) = var("SEARCH_MIN_LEVEL") {
+            options.min_level = Some(loglake_core::record::Level::parse(&l).ok_or_else(|| {
+                format!("SEARCH_MIN_LEVEL: {l:?} is not a level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
+            })?);
+        }
+        options.validate().map_err(|e| format!("search settings: {e}"))?;
+        Ok(Some(SearchConfig {
+            endpoint,
+            auth,
+            service,
+            user,
+            password,
+            options,
+            concurrency: num("SEARCH_CONCURRENCY", 2)?.max(1),
+            dead_letter_prefix: var("SEARCH_DLQ_PREFIX").unwrap_or_else(|| "search-dlq".into()),
+            timeout: Duration::from_secs(num("SEARCH_TIMEOUT_SECS", 30)? as u64),
+        }))
+    }
+
+    /// A client for these settings; SigV4 uses `aws`'s credentials and region.
+    pub fn client(&self, aws: &aws_config::SdkConfig) -> Result<SearchClient, SearchError> {
+        let auth = match self.auth {
+            AuthKind::None => Auth::None,
+            AuthKind::Basic => Auth::Basic {
+                user: self.user.clone().unwrap_or_default(),
+                password: self.password.clone().unwrap_or_default(),
+            },
+            AuthKind::SigV4 => Auth::SigV4 {
+                service: self.service.clone(),
+                region: aws
+                    .region()
+                    .map(|r| r.to_string())
+                    .ok_or_else(|| SearchError::Signing("no AWS region is set (AWS_REGION)".into()))?,
+                credentials: aws.credentials_provider().ok_or_else(|| {
+                    SearchError::Signing("no AWS credentials provider".into())
+                })?,
+            },
+        };
+        SearchClient::new(&self.endpoint, auth, self.timeout)
+    }
+
+    pub fn index_options(&self) -> IndexOptions {
+        IndexOptions {
+            concurrency: self.concurrency,
+            ..IndexOptions::default()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use loglake_core::lake::OutputKind;
+use loglake_core::redact::{RedactCounts, RedactOptions};
+use loglake_core::search::SearchCounts;
+
+use crate::search::{Indexed, Sink};
 use loglake_core::{Format, IngestOptions, LocalStore, Manifest, Source};
 use sha2::{Digest, Sha256};
 
@@ -49,6 +53,13 @@ pub struct Args {
     /// Never draw a progress bar
     #[arg(long)]
     no_progress: bool,
+    /// PII to mask before anything is written: any of cards, emails, ips
+    /// (comma-separated), all, or none
+    #[arg(long, default_value = "cards")]
+    redact: String,
+    /// Also index every row into OpenSearch (see `loglake search --help`)
+    #[command(flatten)]
+    search: crate::search::SearchArgs,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -68,8 +79,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         row_group_bytes: (a.memory_mib << 20) * 3 / 8,
         pipelined: a.threads >= 2,
         default_service: a.service.clone(),
+        redact: RedactOptions::parse(&a.redact).map_err(anyhow::Error::msg)?,
         ..IngestOptions::default()
     };
+    let sink = a.search.config()?.map(Sink::new).transpose()?;
     opts.lake.zstd_level = a.zstd_level;
     let store = LocalStore::new(&a.lake)
         .with_context(|| format!("cannot create the lake directory {}", a.lake.display()))?;
@@ -94,14 +107,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     // pipelined file already keeps two cores busy.
     let concurrency = if a.threads >= 4 { a.threads / 2 } else { 1 };
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, anyhow::Result<Manifest>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, anyhow::Result<(Manifest, Option<Indexed>)>)>> =
+        Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..concurrency.min(files.len()).max(1) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(f) = files.get(i) else { break };
-                    let r = ingest_one(f, &store, &opts, progress.as_ref());
+                    let r = ingest_one(f, &store, &opts, progress.as_ref(), sink.as_ref());
                     if let Ok(mut v) = results.lock() {
                         v.push((i, r));
                     }
@@ -117,23 +131,45 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let elapsed = started.elapsed();
 
     let mut manifests = Vec::new();
+    let mut indexed = Vec::new();
     let mut failed = 0;
     for (i, r) in results {
         match r {
-            Ok(m) => manifests.push(m),
+            Ok((m, ix)) => {
+                if let Some(ix) = ix {
+                    failed += usize::from(ix.failure.is_some());
+                    indexed.push((m.source.uri.clone(), ix));
+                }
+                manifests.push(m);
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("loglake: error: {}: {e:#}", files[i].display);
             }
         }
     }
-    let summary = Summary::of(&manifests, &a.lake, elapsed);
+    let mut summary = Summary::of(&manifests, &a.lake, elapsed);
+    if sink.is_some() {
+        let mut c = SearchCounts::default();
+        for (_, ix) in &indexed {
+            c.add(&ix.counts);
+        }
+        summary.search = Some(c);
+    }
     let mut out = io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
         summary.print(&mut out, failed)?;
+    }
+    for (uri, ix) in &indexed {
+        if let Some(p) = &ix.dead_letters {
+            eprintln!("loglake: warning: {uri}: documents refused by the search cluster: {p}");
+        }
+        if let Some(f) = &ix.failure {
+            eprintln!("loglake: error: {uri}: not every row was indexed: {f}");
+        }
     }
     for m in manifests.iter().filter(|m| m.error.is_some()) {
         eprintln!(
@@ -211,7 +247,8 @@ fn ingest_one(
     store: &LocalStore,
     opts: &IngestOptions,
     progress: Option<&ProgressBar>,
-) -> anyhow::Result<Manifest> {
+    sink: Option<&Sink>,
+) -> anyhow::Result<(Manifest, Option<Indexed>)> {
     let source = match &f.path {
         Some(p) => file_source(p)?,
         None => stdin_source()?,
@@ -223,12 +260,18 @@ fn ingest_one(
         },
         None => source,
     };
-    Ok(loglake_core::ingest(source, store, opts)?)
+    match sink {
+        Some(sink) => {
+            let (m, ix) = sink.ingest(source, store, store, opts)?;
+            Ok((m, Some(ix)))
+        }
+        None => Ok((loglake_core::ingest(source, store, opts)?, None)),
+    }
 }
 
 /// A local file's identity is its absolute path, size and modification
 /// time: the same unchanged file ingested again overwrites its outputs.
-fn file_source(p: &Path) -> anyhow::Result<Source> {
+pub fn file_source(p: &Path) -> anyhow::Result<Source> {
     let abs = fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))?;
     let file = File::open(&abs).with_context(|| format!("cannot open {}", p.display()))?;
     let meta = file.metadata()?;
@@ -301,8 +344,11 @@ struct Summary {
     mb_per_s: f64,
     partitions: Vec<PartitionRows>,
     errors_by_service: BTreeMap<String, u64>,
+    redacted: RedactCounts,
     outputs: Vec<String>,
     manifests: Vec<ManifestRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search: Option<SearchCounts>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -337,8 +383,10 @@ impl Summary {
             mb_per_s: 0.0,
             partitions: Vec::new(),
             errors_by_service: BTreeMap::new(),
+            redacted: RedactCounts::default(),
             outputs: Vec::new(),
             manifests: Vec::new(),
+            search: None,
         };
         let mut parts: BTreeMap<String, u64> = BTreeMap::new();
         for m in ms {
@@ -349,6 +397,7 @@ impl Summary {
             s.skipped_header += m.skipped_header;
             s.bytes_in += m.bytes_in;
             s.bytes_decoded += m.bytes_decoded;
+            s.redacted.add(&m.redacted);
             for (r, n) in &m.quarantined_by_reason {
                 *s.quarantined_by_reason.entry(r.clone()).or_insert(0) += n;
             }
@@ -409,6 +458,24 @@ impl Summary {
                 self.skipped_blank + self.skipped_header,
                 self.skipped_blank,
                 self.skipped_header
+            )?;
+        }
+        let r = &self.redacted;
+        if r.total() > 0 {
+            writeln!(
+                out,
+                "  redacted     {:>12}  (cards {}, e-mails {}, ips {})",
+                r.total(),
+                r.cards,
+                r.emails,
+                r.ips
+            )?;
+        }
+        if let Some(c) = &self.search {
+            writeln!(
+                out,
+                "  indexed      {:>12}  (already indexed {}, dead letters {}, failed {}, filtered {})",
+                c.indexed, c.already_indexed, c.dead_lettered, c.failed, c.filtered
             )?;
         }
         writeln!(out, "  partitions   {:>12}", self.partitions.len())?;

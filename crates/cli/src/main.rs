@@ -4,6 +4,7 @@
 mod generate;
 mod ingest;
 mod replay;
+mod search;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ enum Cmd {
     Generate(GenerateArgs),
     /// Send a log file, or generated logs, to a Kinesis or Firehose stream
     Replay(replay::Args),
+    /// Set up an OpenSearch cluster for loglake, or index files into it
+    #[command(subcommand)]
+    Search(search::Cmd),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Ingest(args) => ingest::run(args),
         Cmd::Replay(args) => replay::run(args),
+        Cmd::Search(cmd) => search::run(cmd),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));

@@ -28,6 +28,9 @@ pub struct Manifest {
     /// Rows whose time was taken from the line before (continuation lines)
     /// or from the object, because the line had none.
     pub ts_inferred: u64,
+    /// Values masked by PII redaction, by kind.
+    #[serde(default)]
+    pub redacted: crate::redact::RedactCounts,
     /// Rows per partition path (`dt=.../hr=...`).
     pub partitions: BTreeMap<String, u64>,
     /// ERROR and FATAL rows per service.

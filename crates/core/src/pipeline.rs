@@ -22,6 +22,7 @@ use crate::lake::{LakeOptions, LakeWriter, Output, Partition};
 use crate::manifest::{MANIFEST_VERSION, Manifest, Outcome, SourceInfo};
 use crate::quarantine::Quarantine;
 use crate::record::{Level, Record, Reject, SourceFormat, TextField};
+use crate::redact::{RedactOptions, Redactor};
 use crate::rows::RowBuffer;
 use crate::store::OutputStore;
 use crate::time;
@@ -55,6 +56,8 @@ pub struct IngestOptions {
     /// Event times more than this after the source was last modified are
     /// quarantined as out of range (clock skew allowance).
     pub max_future_ms: i64,
+    /// PII masked in every row before any sink sees it (cards by default).
+    pub redact: RedactOptions,
 }
 
 impl Default for IngestOptions {
@@ -71,6 +74,7 @@ impl Default for IngestOptions {
             default_service: None,
             min_ts_ms: DEFAULT_MIN_TS_MS,
             max_future_ms: DAY_MS,
+            redact: RedactOptions::default(),
         }
     }
 }
@@ -297,6 +301,7 @@ pub fn ingest_observed(
         buffered: 0,
         finisher: Finisher::new(opts, source.modified_ms),
         counts: Counts::default(),
+        redactor: Redactor::new(opts.redact),
         observer,
         identity: &source.identity,
         uri: &source.uri,
@@ -313,6 +318,7 @@ pub fn ingest_observed(
         quarantine,
         counts: c,
         parser,
+        redactor,
         ..
     } = stage;
     let quarantined = quarantine.count();
@@ -349,6 +355,7 @@ pub fn ingest_observed(
         skipped_blank: c.blank,
         skipped_header: c.header,
         ts_inferred: c.ts_inferred,
+        redacted: redactor.counts(),
         partitions: c
             .partitions
             .iter()
@@ -503,6 +510,7 @@ struct ParseStage<'o, 's> {
     buffered: usize,
     finisher: Finisher,
     counts: Counts,
+    redactor: Redactor,
     observer: &'o mut dyn Observer,
     identity: &'o str,
     uri: &'o str,
@@ -597,6 +605,7 @@ impl ParseStage<'_, '_> {
     ) -> Result<(), RowError> {
         let inferred = rec.ts.is_none();
         let ts = self.finisher.finish(rec).map_err(RowError::Reject)?;
+        self.redactor.apply(rec);
         if inferred {
             self.counts.ts_inferred += 1;
         }

@@ -17,7 +17,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::error::Error;
 use crate::pipeline::Origin;
+use crate::store::OutputStore;
 use crate::record::{Level, Record, SourceFormat};
 use crate::stream;
 use crate::time;
@@ -364,6 +366,28 @@ pub fn dead_letter(item: &Item, doc: &[u8], status: u16, error_type: &str, reaso
         "reason": reason,
         "doc": doc,
     })
+}
+
+/// Where a source's dead letters go: `{prefix}/dt=YYYY-MM-DD/{name}.ndjson.gz`,
+/// named like its other outputs, so a retry overwrites its own file.
+pub fn dead_letter_key(prefix: &str, ms: Option<i64>, name: &str) -> String {
+    crate::quarantine::key(prefix, ms, name)
+}
+
+/// Write dead letters as gzip NDJSON; returns the bytes written.
+pub fn write_dead_letters(
+    store: &dyn OutputStore,
+    key: &str,
+    letters: &[Value],
+) -> Result<u64, Error> {
+    let f = store.create(key).map_err(|e| Error::write(key, e))?;
+    let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+    for l in letters {
+        serde_json::to_writer(&mut gz, l).map_err(|e| Error::write(key, e.into()))?;
+        gz.write_all(b"\n").map_err(|e| Error::write(key, e))?;
+    }
+    let f = gz.finish().map_err(|e| Error::write(key, e))?;
+    f.commit().map_err(|e| Error::write(key, e))
 }
 
 /// The index template for these options: the repository's template with

@@ -152,6 +152,45 @@ impl OutputStore for LocalStore {
     }
 }
 
+/// Keeps nothing: for a pass whose outputs exist already (re-indexing a
+/// source the lake holds) or that only feeds a sink (`loglake search bulk`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NullStore;
+
+#[derive(Debug)]
+struct NullFile(u64);
+
+impl Write for NullFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl OutputFile for NullFile {
+    fn commit(self: Box<Self>) -> io::Result<u64> {
+        Ok(self.0)
+    }
+}
+
+impl OutputStore for NullStore {
+    fn create(&self, _: &str) -> io::Result<Box<dyn OutputFile>> {
+        Ok(Box::new(NullFile(0)))
+    }
+    fn get(&self, _: &str) -> io::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn delete(&self, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn uri(&self, key: &str) -> String {
+        format!("null:{key}")
+    }
+}
+
 /// An in-memory store for tests.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {

@@ -30,9 +30,12 @@ async fn main() -> ExitCode {
         }
     };
     let aws = loglake_aws::load_config().await;
-    let app = fn_ingest::App {
-        s3: loglake_aws::s3_client(&aws),
-        config,
+    let app = match fn_ingest::App::new(&aws, config) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
     };
     match app.handle(event).await {
         Ok(v) => {

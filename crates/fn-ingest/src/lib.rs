@@ -3,12 +3,19 @@
 //! pipeline into the curated bucket, and reports per SQS message, so one bad
 //! object never fails or re-runs the others.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use loglake_aws::search::{SearchClient, SearchConfig, index_all};
 use loglake_aws::{ReadError, S3Store, open_object};
 use loglake_core::events::{self, Invocation, ObjectRef, Skip, Work};
-use loglake_core::{Format, IngestOptions, Manifest, Source};
+use loglake_core::manifest::Outcome;
+use loglake_core::pipeline::Keys;
+use loglake_core::redact::RedactOptions;
+use loglake_core::search::{Bulk, Feed, SearchCounts, dead_letter_key, write_dead_letters};
+use loglake_core::store::NullStore;
+use loglake_core::{Format, IngestOptions, Manifest, OutputStore, Source};
+use tokio::sync::mpsc;
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -31,6 +38,12 @@ pub struct Config {
     pub memory_budget_mb: usize,
     /// `MAX_LINE_BYTES` (default 1048576).
     pub max_line_bytes: usize,
+    /// `REDACT` (default `cards`): PII masked before the lake and the index:
+    /// any of `cards`, `emails`, `ips`, or `none`.
+    pub redact: RedactOptions,
+    /// `SEARCH_ENDPOINT` and the other `SEARCH_*` settings: index every
+    /// row into OpenSearch as well (off when unset).
+    pub search: Option<SearchConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +102,15 @@ impl Config {
                 });
             }
         };
+        let redact = RedactOptions::parse(&env_or("REDACT", "cards"))
+            .map_err(|message| ConfigError::Invalid {
+                name: "REDACT",
+                message,
+            })?;
+        let search = SearchConfig::from_env().map_err(|message| ConfigError::Invalid {
+            name: "SEARCH_*",
+            message,
+        })?;
         Ok(Config {
             curated_bucket,
             curated_prefix: env_or("CURATED_PREFIX", ""),
@@ -96,6 +118,8 @@ impl Config {
             service_from_key,
             memory_budget_mb: env_num("MEMORY_BUDGET_MB", 64)?,
             max_line_bytes: env_num("MAX_LINE_BYTES", 1 << 20)?,
+            redact,
+            search,
         })
     }
 
@@ -116,6 +140,7 @@ impl Config {
             memory_budget: budget,
             row_group_bytes: budget * 3 / 8,
             max_line_bytes: self.max_line_bytes,
+            redact: self.redact,
             lake: loglake_core::lake::LakeOptions {
                 // Each open file holds up to one 5 MiB upload part.
                 max_open_files: 8,
@@ -130,8 +155,31 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct App {
     pub s3: aws_sdk_s3::Client,
+    /// Present when `config.search` is.
+    pub search: Option<SearchClient>,
     pub config: Config,
 }
+
+impl App {
+    /// The function's clients, built once from the shared AWS configuration.
+    pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Result<App, ConfigError> {
+        let search = match &config.search {
+            None => None,
+            Some(s) => Some(s.client(aws).map_err(|e| ConfigError::Invalid {
+                name: "SEARCH_ENDPOINT",
+                message: e.to_string(),
+            })?),
+        };
+        Ok(App {
+            s3: loglake_aws::s3_client(aws),
+            search,
+            config,
+        })
+    }
+}
+
+/// How long an invocation may take when the caller gives no deadline.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 /// Why one object (or one SQS message) failed.
 #[derive(Debug, thiserror::Error)]
@@ -148,19 +196,48 @@ pub enum ObjectError {
     },
     #[error("the ingest task for {0} panicked")]
     Panicked(String),
+    /// The lake has the object; some rows are not in the index yet. A retry
+    /// of the message indexes them without rewriting the lake.
+    #[error("{uri}: {failed} rows not indexed: {reason}")]
+    Search {
+        uri: String,
+        failed: u64,
+        reason: String,
+    },
 }
 
 /// What happened to one object.
 #[derive(Debug)]
 pub enum Done {
-    Ingested(Box<Manifest>),
+    Ingested(Box<Manifest>, Option<SearchCounts>),
     Skipped(String),
+}
+
+/// What one object's run needs besides the object.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    deadline: Instant,
+    /// Delivered through SQS, where a failed message comes back: when the
+    /// lake already holds this exact object, only the index is redone.
+    /// Direct invocations (replays) always rewrite.
+    redelivery: bool,
 }
 
 impl App {
     /// Handle one invocation. SQS batches answer with `batchItemFailures`;
     /// other invocations fail as a whole if any object failed.
     pub async fn handle(&self, event: Value) -> Result<Value, lambda_runtime::Error> {
+        self.handle_until(event, Instant::now() + DEFAULT_BUDGET)
+            .await
+    }
+
+    /// [`App::handle`] with the invocation's deadline, which bounds the
+    /// search sink's retries.
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        deadline: Instant,
+    ) -> Result<Value, lambda_runtime::Error> {
         match events::classify(&event)? {
             Invocation::Sqs(messages) => {
                 let mut failures = Vec::new();
@@ -168,7 +245,13 @@ impl App {
                     let span = info_span!("message", message_id = %m.message_id);
                     let ok = async {
                         match events::work_in_body(&m.body) {
-                            Ok(work) => self.run_all(work).await.is_ok(),
+                            Ok(work) => {
+                                let run = Run {
+                                    deadline,
+                                    redelivery: true,
+                                };
+                                self.run_all(work, run).await.is_ok()
+                            }
                             Err(e) => {
                                 error!(error = %e, "message is not an event we know; left for the dead-letter queue");
                                 false
@@ -188,7 +271,11 @@ impl App {
                 Ok(serde_json::to_value(r)?)
             }
             Invocation::Direct(work) => {
-                let done = self.run_all(work).await?;
+                let run = Run {
+                    deadline,
+                    redelivery: false,
+                };
+                let done = self.run_all(work, run).await?;
                 Ok(json!({ "objects": done }))
             }
         }
@@ -196,14 +283,15 @@ impl App {
 
     /// Every object of one event; the first failure is returned after the
     /// rest were tried.
-    async fn run_all(&self, work: Vec<Work>) -> Result<Vec<Value>, ObjectError> {
+    async fn run_all(&self, work: Vec<Work>, run: Run) -> Result<Vec<Value>, ObjectError> {
         let mut summary = Vec::new();
         let mut first_err = None;
         for w in work {
-            match self.run(w).await {
-                Ok(Done::Ingested(m)) => summary.push(json!({
+            match self.run(w, run).await {
+                Ok(Done::Ingested(m, search)) => summary.push(json!({
                     "source": m.source.uri, "lines_in": m.lines_in, "rows_out": m.rows_out,
                     "quarantined": m.quarantined, "outcome": m.outcome,
+                    "redacted": m.redacted, "search": search,
                 })),
                 Ok(Done::Skipped(why)) => summary.push(json!({ "skipped": why })),
                 Err(e) => {
@@ -218,7 +306,7 @@ impl App {
         }
     }
 
-    async fn run(&self, w: Work) -> Result<Done, ObjectError> {
+    async fn run(&self, w: Work, run: Run) -> Result<Done, ObjectError> {
         let obj = match w {
             Work::Ingest(o) => o,
             Work::Skip(s) => {
@@ -233,11 +321,12 @@ impl App {
             }
         };
         let span = info_span!("object", bucket = %obj.bucket, key = %obj.key, size = obj.size);
-        self.ingest_object(obj).instrument(span).await
+        self.ingest_object(obj, run).instrument(span).await
     }
 
-    /// Stream one object through the pipeline into the curated bucket.
-    pub async fn ingest_object(&self, obj: ObjectRef) -> Result<Done, ObjectError> {
+    /// Stream one object through the pipeline into the curated bucket, and
+    /// into the search index when one is configured.
+    async fn ingest_object(&self, obj: ObjectRef, run: Run) -> Result<Done, ObjectError> {
         let opened = match open_object(&self.s3, &obj).await {
             Ok(o) => o,
             Err(ReadError::NotFound { .. }) => {
@@ -276,27 +365,167 @@ impl App {
             self.config.curated_prefix.clone(),
             Handle::current(),
         );
+        let search = self.search.clone().zip(self.config.search.clone());
+        let (tx, indexer) = match &search {
+            Some((client, cfg)) => {
+                let (tx, rx) = mpsc::channel::<Bulk>(cfg.concurrency);
+                let task = tokio::spawn(index_all(
+                    client.clone(),
+                    rx,
+                    run.deadline,
+                    cfg.index_options(),
+                ));
+                (Some(tx), Some(task))
+            }
+            None => (None, None),
+        };
+        let search_opts = search.as_ref().map(|(_, c)| c.options.clone());
         let task_uri = uri.clone();
-        let manifest =
-            tokio::task::spawn_blocking(move || loglake_core::ingest(source, &store, &opts))
-                .await
-                .map_err(|_| ObjectError::Panicked(task_uri))?
-                .map_err(|source| ObjectError::Ingest { uri, source })?;
+        let keys = Keys::new(&opts, &source.name, &source.identity, source.modified_ms);
+        let blocking_keys = keys.clone();
+        let (manifest, lake_done, fed) = tokio::task::spawn_blocking(move || {
+            // The lake already has this exact object (a message coming back
+            // after its indexing failed): parse again for the index only.
+            let lake_done = run.redelivery
+                && tx.is_some()
+                && lake_complete(&store, &blocking_keys.manifest, &source.identity);
+            let discard = NullStore;
+            let target: &dyn OutputStore = if lake_done { &discard } else { &store };
+            let result = match (tx, search_opts) {
+                (Some(tx), Some(so)) => {
+                    let mut feed = Feed::new(so, |b| {
+                        // The indexer drains until the end, so this only
+                        // fails if it panicked; its report says so.
+                        let _ = tx.blocking_send(b);
+                    });
+                    let m = loglake_core::ingest_observed(source, target, &opts, &mut feed);
+                    m.map(|m| (m, Some(feed.finish())))
+                }
+                _ => loglake_core::ingest(source, target, &opts).map(|m| (m, None)),
+            };
+            result.map(|(m, fed)| (m, lake_done, fed))
+        })
+        .await
+        .map_err(|_| ObjectError::Panicked(task_uri))?
+        .map_err(|source| ObjectError::Ingest {
+            uri: uri.clone(),
+            source,
+        })?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        // CloudWatch Embedded Metric Format: a metric from a log line.
-        println!(
-            "{}",
-            loglake_core::metrics::emf("fn-ingest", &manifest, now)
-        );
+        let report = match indexer {
+            Some(task) => Some(task.await.map_err(|_| ObjectError::Panicked(uri.clone()))?),
+            None => None,
+        };
+        if !lake_done {
+            // CloudWatch Embedded Metric Format: a metric from a log line.
+            println!(
+                "{}",
+                loglake_core::metrics::emf("fn-ingest", &manifest, now)
+            );
+        }
         info!(
             lines_in = manifest.lines_in,
             rows_out = manifest.rows_out,
             quarantined = manifest.quarantined,
             outcome = ?manifest.outcome,
+            lake = if lake_done { "already complete" } else { "written" },
             "object ingested"
         );
-        Ok(Done::Ingested(Box::new(manifest)))
+        let Some(mut report) = report else {
+            return Ok(Done::Ingested(Box::new(manifest), None));
+        };
+        let fed = fed.unwrap_or_default();
+        report.counts.docs = fed.docs;
+        report.counts.filtered = fed.filtered;
+        // Every document fed is accounted for; one that never reached the
+        // indexer (it stopped early) counts as failed.
+        let seen = report.counts.indexed
+            + report.counts.already_indexed
+            + report.counts.dead_lettered
+            + report.counts.failed;
+        if seen < fed.docs {
+            report.counts.failed += fed.docs - seen;
+            report
+                .failure
+                .get_or_insert_with(|| "the indexer stopped before every document was sent".into());
+        }
+        if let Some(cfg) = &self.config.search
+            && !report.dead_letters.is_empty()
+        {
+            let key = dead_letter_key(
+                &cfg.dead_letter_prefix,
+                manifest.source.modified.as_deref().and_then(loglake_core::time::parse_iso8601),
+                &keys.name,
+            );
+            let store = S3Store::new(
+                self.s3.clone(),
+                self.config.curated_bucket.clone(),
+                self.config.curated_prefix.clone(),
+                Handle::current(),
+            );
+            let letters = std::mem::take(&mut report.dead_letters);
+            let n = letters.len();
+            let k = key.clone();
+            tokio::task::spawn_blocking(move || write_dead_letters(&store, &k, &letters))
+                .await
+                .map_err(|_| ObjectError::Panicked(uri.clone()))?
+                .map_err(|source| ObjectError::Ingest {
+                    uri: uri.clone(),
+                    source,
+                })?;
+            warn!(key, documents = n, "documents refused by the search cluster");
+        }
+        println!("{}", search_emf(&uri, &report.counts, now));
+        info!(
+            indexed = report.counts.indexed,
+            already_indexed = report.counts.already_indexed,
+            dead_lettered = report.counts.dead_lettered,
+            failed = report.counts.failed,
+            requests = report.counts.requests,
+            "object indexed"
+        );
+        match report.failure {
+            Some(reason) if report.counts.failed > 0 => Err(ObjectError::Search {
+                uri,
+                failed: report.counts.failed,
+                reason,
+            }),
+            _ => Ok(Done::Ingested(Box::new(manifest), Some(report.counts))),
+        }
     }
+}
+
+/// Whether the lake holds a complete ingest of exactly this source: its
+/// manifest is written last, after every output was committed.
+fn lake_complete(store: &dyn OutputStore, manifest_key: &str, identity: &str) -> bool {
+    store
+        .get(manifest_key)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        .is_some_and(|m| m.source.identity == identity && m.outcome == Outcome::Complete)
+}
+
+/// The search sink's EMF line: indexed, already indexed, refused, failed.
+fn search_emf(uri: &str, c: &SearchCounts, now_ms: i64) -> String {
+    let metrics = ["Indexed", "AlreadyIndexed", "DeadLettered", "IndexFailed"];
+    json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "loglake",
+                "Dimensions": [["function"]],
+                "Metrics": metrics.iter().map(|n| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        },
+        "function": "fn-ingest",
+        "source": uri,
+        "Indexed": c.indexed,
+        "AlreadyIndexed": c.already_indexed,
+        "DeadLettered": c.dead_lettered,
+        "IndexFailed": c.failed,
+    })
+    .to_string()
 }

@@ -45,6 +45,7 @@ async fn env(name: &str) -> Env {
     }
     let app = App {
         s3: s3.clone(),
+        search: None,
         config: Config {
             curated_bucket: curated.clone(),
             curated_prefix: String::new(),
@@ -52,6 +53,8 @@ async fn env(name: &str) -> Env {
             service_from_key: true,
             memory_budget_mb: 16,
             max_line_bytes: 1 << 20,
+            redact: Default::default(),
+            search: None,
         },
     };
     Env {

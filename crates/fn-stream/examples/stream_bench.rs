@@ -77,7 +77,7 @@ async fn main() {
         .chunks(500)
         .map(|c| serde_json::from_value(json!({ "Records": c })).unwrap())
         .collect();
-    let app = fn_stream::App::new(&aws, config);
+    let app = fn_stream::App::new(&aws, config).unwrap();
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let mut lines = 0;
     for e in events {

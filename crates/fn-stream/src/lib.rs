@@ -5,26 +5,25 @@
 //! coordinates. The response names the first record that could not be
 //! forwarded, so Lambda retries from there.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use loglake_aws::S3Store;
 use loglake_aws::put::{Backoff, BatchPut, put_all};
+use loglake_aws::search::{IndexOptions, SearchClient, SearchConfig, index_all};
 use loglake_core::IngestOptions;
 use loglake_core::input::{Line, LineKind};
-use loglake_core::pipeline::Finisher;
+use loglake_core::pipeline::{Finisher, Origin};
 use loglake_core::quarantine::{self, Quarantine};
 use loglake_core::record::{Record, Reject, SourceFormat};
+use loglake_core::redact::{RedactCounts, RedactOptions, Redactor};
+use loglake_core::search::{Bulk, Feed, SearchCounts, dead_letter_key, write_dead_letters};
 use loglake_core::stream::{self, FIREHOSE_MAX_RECORD, RecordData};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
-/// Where a search index and alert windows attach: every normalized record
-/// passes here once, after it is final and before it is forwarded.
-pub trait Observer: Send {
-    fn observe(&mut self, rec: &Record<'_>, ts: i64);
-}
+pub use loglake_core::pipeline::{NoObserver, Observer};
 
 /// Settings, read once from the environment at start-up.
 #[derive(Debug, Clone)]
@@ -36,13 +35,18 @@ pub struct Config {
     pub curated_prefix: String,
     /// `MAX_LINE_BYTES` (default 1048576).
     pub max_line_bytes: usize,
+    /// `REDACT` (default `cards`): PII masked before anything is forwarded.
+    pub redact: RedactOptions,
+    /// `SEARCH_ENDPOINT` and the other `SEARCH_*` settings: index each
+    /// record within seconds of its arrival (off when unset).
+    pub search: Option<SearchConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("missing environment variable {0}")]
     Missing(&'static str),
-    #[error("invalid environment variable {0}: {1:?} is not a whole number")]
+    #[error("invalid environment variable {0}: {1}")]
     Invalid(&'static str, String),
 }
 
@@ -59,13 +63,20 @@ impl Config {
             Ok(v) => v
                 .trim()
                 .parse()
-                .map_err(|_| ConfigError::Invalid("MAX_LINE_BYTES", v))?,
+                .map_err(|_| {
+                    ConfigError::Invalid("MAX_LINE_BYTES", format!("{v:?} is not a whole number"))
+                })?,
         };
+        let redact = RedactOptions::parse(&std::env::var("REDACT").unwrap_or_else(|_| "cards".into()))
+            .map_err(|e| ConfigError::Invalid("REDACT", e))?;
+        let search = SearchConfig::from_env().map_err(|e| ConfigError::Invalid("SEARCH_*", e))?;
         Ok(Config {
             delivery_stream: need("DELIVERY_STREAM")?,
             curated_bucket: need("CURATED_BUCKET")?,
             curated_prefix: std::env::var("CURATED_PREFIX").unwrap_or_default(),
             max_line_bytes,
+            redact,
+            search,
         })
     }
 }
@@ -75,6 +86,8 @@ impl Config {
 pub struct App<F> {
     pub firehose: F,
     pub s3: aws_sdk_s3::Client,
+    /// Present when `config.search` is.
+    pub search: Option<SearchClient>,
     pub config: Config,
     pub backoff: Backoff,
 }
@@ -94,6 +107,9 @@ pub struct Summary {
     pub lines: u64,
     pub forwarded: u64,
     pub quarantined: u64,
+    pub redacted: RedactCounts,
+    /// What the search sink did, when one is configured.
+    pub search: Option<SearchCounts>,
 }
 
 /// A line's place within a stream record: its 1-based number (0 for the
@@ -133,16 +149,24 @@ fn coordinates(r: &KinesisEventRecord) -> String {
 
 impl App<loglake_aws::put::Firehose> {
     /// The function's clients, built once from the shared AWS configuration.
-    pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
-        App {
+    pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let search = match &config.search {
+            None => None,
+            Some(s) => Some(
+                s.client(aws)
+                    .map_err(|e| ConfigError::Invalid("SEARCH_ENDPOINT", e.to_string()))?,
+            ),
+        };
+        Ok(App {
             firehose: loglake_aws::put::Firehose {
                 client: aws_sdk_firehose::Client::new(aws),
                 stream: config.delivery_stream.clone(),
             },
             s3: loglake_aws::s3_client(aws),
+            search,
             config,
             backoff: Backoff::default(),
-        }
+        })
     }
 }
 
@@ -165,6 +189,14 @@ impl<F: BatchPut + Sync> App<F> {
             max_line_bytes: self.config.max_line_bytes,
             ..IngestOptions::default()
         };
+        let mut redactor = Redactor::new(self.config.redact);
+        let mut bulks = Vec::new();
+        let mut feed = self
+            .config
+            .search
+            .as_ref()
+            .filter(|_| self.search.is_some())
+            .map(|c| Feed::new(c.options.clone(), |b| bulks.push(b)));
         for (i, r) in event.records.iter().enumerate() {
             let data = &r.kinesis.data.0;
             let uri = coordinates(r);
@@ -221,12 +253,24 @@ impl<F: BatchPut + Sync> App<F> {
                                     rec.ts = l.event_ms;
                                 }
                                 let ts = finisher.finish(&mut rec)?;
+                                redactor.apply(&mut rec);
                                 let fmt = if l.event_ms.is_some() {
                                     SourceFormat::Cwlogs
                                 } else {
                                     fmt
                                 };
-                                observer.observe(&rec, ts);
+                                // The record's coordinates and the line's
+                                // index name it: a retried batch has both.
+                                let origin = Origin {
+                                    identity: &uri,
+                                    uri: &uri,
+                                    line: l.index as u64 + 1,
+                                    position: l.index as u64,
+                                };
+                                if let Some(f) = feed.as_mut() {
+                                    f.add(&rec, ts, fmt, &origin);
+                                }
+                                observer.observe(&rec, ts, fmt, &origin);
                                 let mut buf = Vec::new();
                                 stream::write_ndjson(&rec, ts, fmt, &mut buf);
                                 Ok(buf)
@@ -267,6 +311,8 @@ impl<F: BatchPut + Sync> App<F> {
             out.extend(records.into_iter().map(|rec| (i, rec)));
         }
         summary.quarantined = bad.len() as u64;
+        summary.redacted = redactor.counts();
+        let fed = feed.map(Feed::finish);
         if let Some(first) = event.records.first()
             && !bad.is_empty()
         {
@@ -293,7 +339,75 @@ impl<F: BatchPut + Sync> App<F> {
                 response.batch_item_failures.push(f);
             }
         }
+        if let (Some(client), Some(cfg), Some(fed), Some(first)) = (
+            &self.search,
+            &self.config.search,
+            fed,
+            event.records.first(),
+        ) {
+            let last = event.records.last().unwrap_or(first);
+            summary.search = Some(self.index(client, cfg, bulks, fed, first, last, deadline).await?);
+        }
         Ok((response, summary))
+    }
+
+    /// Index the batch's documents. This path has no retry of its own (a
+    /// failed Kinesis batch would forward its records to Firehose twice),
+    /// so documents still not indexed when retries or time run out are
+    /// written to the dead-letter prefix with the refused ones: nothing is
+    /// lost, and the lake has them either way.
+    #[allow(clippy::too_many_arguments)]
+    async fn index(
+        &self,
+        client: &SearchClient,
+        cfg: &SearchConfig,
+        bulks: Vec<Bulk>,
+        fed: SearchCounts,
+        first: &KinesisEventRecord,
+        last: &KinesisEventRecord,
+        deadline: Instant,
+    ) -> Result<SearchCounts, lambda_runtime::Error> {
+        let (tx, rx) = tokio::sync::mpsc::channel(bulks.len().max(1));
+        for b in bulks {
+            tx.try_send(b)
+                .map_err(|e| format!("queueing a bulk request: {e}"))?;
+        }
+        drop(tx);
+        let opts = IndexOptions {
+            keep_failed: true,
+            ..cfg.index_options()
+        };
+        let mut report = index_all(client.clone(), rx, deadline, opts).await;
+        report.counts.docs = fed.docs;
+        report.counts.filtered = fed.filtered;
+        let mut letters = std::mem::take(&mut report.dead_letters);
+        letters.append(&mut report.failed_letters);
+        if !letters.is_empty() {
+            let arrival = first
+                .kinesis
+                .approximate_arrival_timestamp
+                .0
+                .timestamp_millis();
+            let key = dead_letter_key(&cfg.dead_letter_prefix, Some(arrival), &batch_name(first, last));
+            let store = S3Store::new(
+                self.s3.clone(),
+                self.config.curated_bucket.clone(),
+                self.config.curated_prefix.clone(),
+                Handle::current(),
+            );
+            let n = letters.len();
+            let k = key.clone();
+            tokio::task::spawn_blocking(move || write_dead_letters(&store, &k, &letters)).await??;
+            warn!(key, documents = n, reason = report.failure.as_deref().unwrap_or("refused by the cluster"), "documents not indexed, kept as dead letters");
+        }
+        info!(
+            indexed = report.counts.indexed,
+            already_indexed = report.counts.already_indexed,
+            dead_lettered = report.counts.dead_lettered,
+            failed = report.counts.failed,
+            "batch indexed"
+        );
+        Ok(report.counts)
     }
 
     /// Write the batch's bad lines to `quarantine/dt=.../kinesis-...ndjson.gz`,
@@ -310,13 +424,7 @@ impl<F: BatchPut + Sync> App<F> {
             .approximate_arrival_timestamp
             .0
             .timestamp_millis();
-        let name = format!(
-            "kinesis-{}-{}-{}-{}",
-            stream_of(first),
-            shard_of(first),
-            first.kinesis.sequence_number,
-            last.kinesis.sequence_number
-        );
+        let name = batch_name(first, last);
         let key = quarantine::key(
             &IngestOptions::default().quarantine_prefix,
             Some(arrival),
@@ -343,19 +451,14 @@ impl<F: BatchPut + Sync> App<F> {
     }
 }
 
-/// No sink attached yet: the search and alert issues attach theirs here.
-#[derive(Debug, Default)]
-pub struct NoObserver;
-
-impl Observer for NoObserver {
-    fn observe(&mut self, _: &Record<'_>, _: i64) {}
-}
-
-/// The Lambda deadline as an `Instant`, keeping a margin to answer in.
-pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let left = deadline_ms.saturating_sub(now_ms).saturating_sub(2_000);
-    Instant::now() + std::time::Duration::from_millis(left)
+/// A batch's output name: its stream, shard, and first and last sequence
+/// numbers, so a retried batch overwrites its own files.
+fn batch_name(first: &KinesisEventRecord, last: &KinesisEventRecord) -> String {
+    format!(
+        "kinesis-{}-{}-{}-{}",
+        stream_of(first),
+        shard_of(first),
+        first.kinesis.sequence_number,
+        last.kinesis.sequence_number
+    )
 }

@@ -11,11 +11,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     loglake_aws::init_tracing();
     let config = fn_stream::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
-    let app = fn_stream::App::new(&aws, config);
+    let app = fn_stream::App::new(&aws, config)?;
     let app = &app;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
-            let deadline = fn_stream::deadline_from_epoch_ms(event.context.deadline);
+            let deadline = loglake_aws::deadline_from_epoch_ms(event.context.deadline);
             let (response, _) = app
                 .handle(event.payload, deadline, &mut fn_stream::NoObserver)
                 .await?;

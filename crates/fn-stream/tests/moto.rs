@@ -95,11 +95,14 @@ impl Env {
                 stream: self.delivery.clone(),
             },
             s3: self.s3.clone(),
+            search: None,
             config: Config {
                 delivery_stream: self.delivery.clone(),
                 curated_bucket: self.curated.clone(),
                 curated_prefix: String::new(),
                 max_line_bytes: 1 << 20,
+                redact: Default::default(),
+                search: None,
             },
             backoff: Backoff::default(),
         }
@@ -195,6 +198,7 @@ impl Env {
         assert!(!delivered.is_empty(), "firehose delivered nothing");
         let app = fn_ingest::App {
             s3: self.s3.clone(),
+            search: None,
             config: fn_ingest::Config {
                 curated_bucket: self.curated.clone(),
                 curated_prefix: String::new(),
@@ -202,6 +206,8 @@ impl Env {
                 service_from_key: false,
                 memory_budget_mb: 16,
                 max_line_bytes: 1 << 20,
+                redact: Default::default(),
+                search: None,
             },
         };
         let uris: Vec<String> = delivered
@@ -514,6 +520,7 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
             inner: base.firehose.clone(),
         },
         s3: base.s3.clone(),
+        search: None,
         config: base.config.clone(),
         backoff: Backoff {
             base: Duration::from_millis(1),

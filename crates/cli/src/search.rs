@@ -1,0 +1,418 @@
+//! `loglake search setup|bulk` and `ingest --search-endpoint`: the same
+//! search sink the functions run, pointed at any OpenSearch-compatible
+//! endpoint from a laptop.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use loglake_aws::search::{IndexReport, SearchClient, SearchConfig, index_all};
+use loglake_core::pipeline::Keys;
+use loglake_core::search::{
+    Bulk, BulkBuilder, Feed, SearchCounts, dead_letter_key, index_template, ism_policy,
+    write_dead_letters,
+};
+use loglake_core::{IngestOptions, LocalStore, Manifest, OutputStore, Source};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// Where to index: flags over the `SEARCH_*` environment the functions use.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SearchArgs {
+    /// OpenSearch endpoint, e.g. https://search-shop-abc.us-east-1.es.amazonaws.com or http://127.0.0.1:9200 [env: SEARCH_ENDPOINT]
+    #[arg(long = "search-endpoint", value_name = "URL")]
+    endpoint: Option<String>,
+    /// sigv4 (Amazon OpenSearch Service / Serverless), basic or none [env: SEARCH_AUTH; default sigv4]
+    #[arg(long = "search-auth", value_name = "KIND")]
+    auth: Option<String>,
+    /// SigV4 service: es or aoss [env: SEARCH_SERVICE; default from the endpoint]
+    #[arg(long = "search-service", value_name = "SERVICE")]
+    service: Option<String>,
+    /// Basic auth user [env: SEARCH_USERNAME]; the password comes from SEARCH_PASSWORD
+    #[arg(long = "search-user", value_name = "USER")]
+    user: Option<String>,
+    /// Daily indices are PREFIX + YYYY.MM.DD [env: SEARCH_INDEX_PREFIX; default logs-]
+    #[arg(long = "search-index-prefix", value_name = "PREFIX")]
+    index_prefix: Option<String>,
+    /// Write to this data stream instead of daily indices [env: SEARCH_DATA_STREAM]
+    #[arg(long = "search-data-stream", value_name = "NAME")]
+    data_stream: Option<String>,
+    /// Index only records at or above this level [env: SEARCH_MIN_LEVEL]
+    #[arg(long = "search-min-level", value_name = "LEVEL")]
+    min_level: Option<String>,
+}
+
+impl SearchArgs {
+    /// The settings, or `None` when no endpoint is given anywhere.
+    pub fn config(&self) -> anyhow::Result<Option<SearchConfig>> {
+        let flag = |k: &str| -> Option<String> {
+            match k {
+                "SEARCH_ENDPOINT" => self.endpoint.clone(),
+                "SEARCH_AUTH" => self.auth.clone(),
+                "SEARCH_SERVICE" => self.service.clone(),
+                "SEARCH_USERNAME" => self.user.clone(),
+                "SEARCH_INDEX_PREFIX" => self.index_prefix.clone(),
+                "SEARCH_DATA_STREAM" => self.data_stream.clone(),
+                "SEARCH_MIN_LEVEL" => self.min_level.clone(),
+                _ => None,
+            }
+        };
+        SearchConfig::from_lookup(|k| flag(k).or_else(|| std::env::var(k).ok()))
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+/// A search sink for the CLI: a small runtime for the indexer, the client.
+#[derive(Debug)]
+pub struct Sink {
+    rt: tokio::runtime::Runtime,
+    client: SearchClient,
+    pub cfg: SearchConfig,
+}
+
+/// What indexing one source did.
+#[derive(Debug)]
+pub struct Indexed {
+    pub counts: SearchCounts,
+    pub failure: Option<String>,
+    pub dead_letters: Option<String>,
+}
+
+impl Sink {
+    pub fn new(cfg: SearchConfig) -> anyhow::Result<Sink> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the indexer's runtime")?;
+        let aws = rt.block_on(loglake_aws::load_config());
+        let client = cfg.client(&aws)?;
+        Ok(Sink { rt, client, cfg })
+    }
+
+    /// Ingest `source` into `store`, indexing every row as it goes; dead
+    /// letters go to `dlq` under the search dead-letter prefix.
+    pub fn ingest(
+        &self,
+        source: Source,
+        store: &dyn OutputStore,
+        dlq: &dyn OutputStore,
+        opts: &IngestOptions,
+    ) -> anyhow::Result<(Manifest, Indexed)> {
+        let name = Keys::new(opts, &source.name, &source.identity, source.modified_ms).name;
+        let (tx, rx) = mpsc::channel::<Bulk>(self.cfg.concurrency);
+        let task = self.rt.spawn(index_all(
+            self.client.clone(),
+            rx,
+            far(),
+            self.cfg.index_options(),
+        ));
+        let mut feed = Feed::new(self.cfg.options.clone(), |b| {
+            let _ = tx.blocking_send(b);
+        });
+        let manifest = loglake_core::ingest_observed(source, store, opts, &mut feed);
+        let fed = feed.finish();
+        drop(tx);
+        let report = self
+            .rt
+            .block_on(task)
+            .context("the indexer stopped unexpectedly")?;
+        let manifest = manifest?;
+        let modified = manifest
+            .source
+            .modified
+            .as_deref()
+            .and_then(loglake_core::time::parse_iso8601);
+        let indexed = self.settle(report, fed, dlq, modified, &name)?;
+        Ok((manifest, indexed))
+    }
+
+    /// Account for every document fed, and write the dead letters.
+    fn settle(
+        &self,
+        mut report: IndexReport,
+        fed: SearchCounts,
+        dlq: &dyn OutputStore,
+        modified_ms: Option<i64>,
+        name: &str,
+    ) -> anyhow::Result<Indexed> {
+        report.counts.docs = fed.docs;
+        report.counts.filtered = fed.filtered;
+        let c = &report.counts;
+        let seen = c.indexed + c.already_indexed + c.dead_lettered + c.failed;
+        if seen < fed.docs {
+            report.counts.failed += fed.docs - seen;
+            report
+                .failure
+                .get_or_insert_with(|| "the indexer stopped before every document was sent".into());
+        }
+        let dead_letters = if report.dead_letters.is_empty() {
+            None
+        } else {
+            let key = dead_letter_key(&self.cfg.dead_letter_prefix, modified_ms, name);
+            write_dead_letters(dlq, &key, &report.dead_letters)?;
+            Some(dlq.uri(&key))
+        };
+        Ok(Indexed {
+            counts: report.counts,
+            failure: report.failure,
+            dead_letters,
+        })
+    }
+}
+
+/// No Lambda deadline on a laptop: retries are bounded by attempts.
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(24 * 3600)
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// Apply the index template and the ISM policy (idempotent)
+    Setup(SetupArgs),
+    /// Index log files (or dead-letter files) without writing a lake
+    Bulk(BulkArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    search: SearchArgs,
+    /// Days an index is kept before ISM deletes it
+    #[arg(long, default_value_t = 30)]
+    retention_days: u32,
+    /// A data stream's write index rolls over at this size
+    #[arg(long, default_value = "30gb")]
+    rollover_size: String,
+    /// Print the template and policy instead of applying them
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BulkArgs {
+    /// Log files (any format `ingest` reads), or with --dead-letters the
+    /// dead-letter files a search sink wrote
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    search: SearchArgs,
+    /// The inputs are dead-letter files: send their documents again, with
+    /// the same index and id
+    #[arg(long)]
+    dead_letters: bool,
+    /// Where dead letters are written (under search-dlq/)
+    #[arg(long, default_value = "./lake")]
+    lake: PathBuf,
+    /// PII to mask: any of cards, emails, ips, or none
+    #[arg(long, default_value = "cards")]
+    redact: String,
+    /// Print one JSON object per input
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Setup(a) => setup(a),
+        Cmd::Bulk(a) => bulk(a),
+    }
+}
+
+fn need(args: &SearchArgs) -> anyhow::Result<SearchConfig> {
+    args.config()?
+        .context("no endpoint: give --search-endpoint URL or set SEARCH_ENDPOINT")
+}
+
+/// The name the index template is stored under.
+pub fn template_name(cfg: &SearchConfig) -> String {
+    match &cfg.options.data_stream {
+        Some(ds) => format!("loglake-{ds}"),
+        None => format!("loglake-{}", cfg.options.index_prefix.trim_end_matches(['-', '_', '.'])),
+    }
+}
+
+fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
+    let cfg = need(&a.search)?;
+    let template = index_template(&cfg.options).map_err(anyhow::Error::msg)?;
+    let policy = ism_policy(&cfg.options, a.retention_days, &a.rollover_size)
+        .map_err(anyhow::Error::msg)?;
+    let name = template_name(&cfg);
+    if a.dry_run {
+        println!("PUT /_index_template/{name}\n{template:#}");
+        println!("PUT /_plugins/_ism/policies/{name}\n{policy:#}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sink = Sink::new(cfg.clone())?;
+    let c = &sink.client;
+    sink.rt.block_on(async {
+        let r = c
+            .request(
+                "PUT",
+                &format!("/_index_template/{name}"),
+                Some((template.to_string().into_bytes(), "application/json")),
+            )
+            .await?;
+        if !r.is_success() {
+            bail!("index template {name}: HTTP {}: {}", r.status, r.excerpt());
+        }
+        println!("index template {name}: applied (patterns {})", template["index_patterns"]);
+        if cfg.service == "aoss" {
+            println!(
+                "ISM policy: skipped; OpenSearch Serverless manages retention with data lifecycle policies"
+            );
+            return Ok(());
+        }
+        // ISM refuses to overwrite a policy without its current sequence
+        // number: read it first, so running setup twice is harmless.
+        let path = format!("/_plugins/_ism/policies/{name}");
+        let current = c.request("GET", &path, None).await?;
+        let put_path = match current.status {
+            200 => {
+                let v: Value = serde_json::from_slice(&current.body)
+                    .context("the ISM policy response is not JSON")?;
+                if v["policy"]["states"] == policy["policy"]["states"]
+                    && v["policy"]["ism_template"][0]["index_patterns"]
+                        == policy["policy"]["ism_template"][0]["index_patterns"]
+                {
+                    println!("ISM policy {name}: already up to date");
+                    return Ok(());
+                }
+                format!(
+                    "{path}?if_seq_no={}&if_primary_term={}",
+                    v["_seq_no"], v["_primary_term"]
+                )
+            }
+            404 => path.clone(),
+            s => bail!("ISM policy {name}: HTTP {s}: {}", current.excerpt()),
+        };
+        let r = c
+            .request(
+                "PUT",
+                &put_path,
+                Some((policy.to_string().into_bytes(), "application/json")),
+            )
+            .await?;
+        if !r.is_success() {
+            bail!("ISM policy {name}: HTTP {}: {}", r.status, r.excerpt());
+        }
+        println!(
+            "ISM policy {name}: {} (delete after {} days)",
+            if current.status == 404 { "created" } else { "updated" },
+            a.retention_days
+        );
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
+    let cfg = need(&a.search)?;
+    let sink = Sink::new(cfg)?;
+    let dlq = LocalStore::new(&a.lake)
+        .with_context(|| format!("cannot create {}", a.lake.display()))?;
+    let opts = IngestOptions {
+        redact: loglake_core::redact::RedactOptions::parse(&a.redact).map_err(anyhow::Error::msg)?,
+        ..IngestOptions::default()
+    };
+    let mut failed = false;
+    for input in &a.inputs {
+        let (what, indexed) = if a.dead_letters {
+            (format!("{} (dead letters)", input.display()), resend(&sink, input, &dlq)?)
+        } else {
+            let source = crate::ingest::file_source(input)?;
+            let (m, indexed) = sink.ingest(source, &loglake_core::NullStore, &dlq, &opts)?;
+            (
+                format!("{} ({} rows, {} quarantined)", m.source.uri, m.rows_out, m.quarantined),
+                indexed,
+            )
+        };
+        failed |= indexed.failure.is_some();
+        report(&what, &indexed, a.json)?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Print what indexing one input did.
+pub fn report(what: &str, i: &Indexed, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "input": what, "search": i.counts, "failure": i.failure,
+                "dead_letters": i.dead_letters,
+            })
+        );
+        return Ok(());
+    }
+    let c = &i.counts;
+    println!(
+        "{what}: {} documents: {} indexed, {} already indexed, {} dead letters, {} failed{}",
+        c.docs,
+        c.indexed,
+        c.already_indexed,
+        c.dead_lettered,
+        c.failed,
+        if c.filtered > 0 {
+            format!(" ({} below the level filter)", c.filtered)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(p) = &i.dead_letters {
+        println!("  refused documents, with the reason: {p}");
+    }
+    if let Some(f) = &i.failure {
+        eprintln!("loglake: error: not indexed: {f}");
+    }
+    Ok(())
+}
+
+/// Send a dead-letter file's documents again, under their own index and id
+/// (so nothing indexed meanwhile is duplicated).
+fn resend(sink: &Sink, path: &PathBuf, dlq: &dyn OutputStore) -> anyhow::Result<Indexed> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut builder = BulkBuilder::new(&sink.cfg.options);
+    let mut bulks = Vec::new();
+    let mut fed = SearchCounts::default();
+    for (n, line) in BufReader::new(reader).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not a dead-letter record", path.display(), n + 1))?;
+        let (Some(index), Some(id), Some(doc)) = (v["index"].as_str(), v["id"].as_str(), v.get("doc"))
+        else {
+            bail!("{}:{}: a dead letter has index, id and doc", path.display(), n + 1);
+        };
+        fed.docs += 1;
+        bulks.extend(builder.push(index, id, doc.to_string().as_bytes()));
+    }
+    bulks.extend(builder.finish());
+    let (tx, rx) = mpsc::channel(bulks.len().max(1));
+    for b in bulks {
+        tx.try_send(b).context("queueing a bulk request")?;
+    }
+    drop(tx);
+    let report = sink.rt.block_on(index_all(
+        sink.client.clone(),
+        rx,
+        far(),
+        sink.cfg.index_options(),
+    ));
+    let stem = loglake_core::pipeline::name_stem(&path.display().to_string());
+    sink.settle(report, fed, dlq, None, &format!("{stem}-resent"))
+}
