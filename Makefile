@@ -42,8 +42,9 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# Rust tests start the strict OpenSearch test server with the venv's Python.
 test-rust:
-	LOGLAKE_BIN=$(BIN) $(CARGO) test --locked --workspace
+	LOGLAKE_BIN=$(BIN) LOGLAKE_PYTHON=$(CURDIR)/$(PY) $(CARGO) test --locked --workspace
 
 test-py: build $(VENV)/.stamp
 	LOGLAKE_BIN=$(BIN) $(PY) -m pytest -q tests
@@ -76,7 +77,8 @@ query: $(VENV)/.stamp
 	$(PY) scripts/query.py $(LAKE) "$(SQL)"
 
 bench: build $(VENV)/.stamp
-	BIN=$(BIN) $(PY) scripts/bench.py
+	$(CARGO) build --release --locked -p loglake-core --example sink_bench
+	BIN=$(BIN) SINK_BENCH=$(CARGO_TARGET_DIR)/release/examples/sink_bench $(PY) scripts/bench.py
 
 # fn-ingest's handler on the reference input through moto, against the CLI;
 # then loglake replay and fn-stream's handler through moto.

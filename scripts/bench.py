@@ -105,6 +105,13 @@ def main():
             ratio = "%.2fx" % (peer_wall / wall)
         print("| %s | %d | %.1f | %.0f | %.0f | %s |" % (name, threads, wall, decoded / 1e6 / wall, rss, ratio))
 
+    # What runs beside the lake, per record: search bulk encoding (against
+    # naive serde_json) and redaction.
+    sink_bench = os.environ.get("SINK_BENCH")
+    if sink_bench:
+        print()
+        subprocess.run([sink_bench, src, "300000"], check=True)
+
 
 if __name__ == "__main__":
     main()

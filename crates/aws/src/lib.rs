@@ -7,8 +7,8 @@
 //! binaries at a local emulator, where S3 switches to path-style addressing.
 
 pub mod put;
-pub mod search;
 mod read;
+pub mod search;
 mod store;
 
 pub use read::{BodyReader, OpenedObject, ReadError, open_object};

@@ -234,8 +234,8 @@ impl SearchClient {
         match &self.inner.auth {
             Auth::None => Ok(()),
             Auth::Basic { user, password } => {
-                let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{password}"));
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 let v = http::HeaderValue::from_str(&format!("Basic {token}"))
                     .map_err(|e| SearchError::Signing(e.to_string()))?;
                 req.headers_mut().insert(http::header::AUTHORIZATION, v);
@@ -450,9 +450,7 @@ pub async fn index_bulk<C: BulkSend>(
                     if !again.is_empty() {
                         let retry = bulk.subset(&again);
                         report.counts.retried_items += retry.len() as u64;
-                        if let Some(failure) =
-                            wait(&mut rng, opts, attempt, deadline, &why).await
-                        {
+                        if let Some(failure) = wait(&mut rng, opts, attempt, deadline, &why).await {
                             report.fail(&retry, failure, opts.keep_failed);
                         } else {
                             work.push((retry, attempt + 1));
@@ -487,11 +485,7 @@ pub async fn index_bulk<C: BulkSend>(
             Ok(r) if matches!(r.status, 401 | 403 | 404) => {
                 // Credentials, permissions or the endpoint: no retry here
                 // helps, and nothing about the documents is wrong.
-                let why = format!(
-                    "HTTP {} from the cluster: {}",
-                    r.status,
-                    r.excerpt()
-                );
+                let why = format!("HTTP {} from the cluster: {}", r.status, r.excerpt());
                 report.fail(&bulk, why, opts.keep_failed);
                 continue;
             }
@@ -631,6 +625,8 @@ pub struct SearchConfig {
     pub dead_letter_prefix: String,
     /// `SEARCH_TIMEOUT_SECS` (default 30): one request's limit.
     pub timeout: Duration,
+    /// `SEARCH_MAX_ATTEMPTS` (default 8): tries per document or request.
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -651,7 +647,11 @@ impl SearchConfig {
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<SearchConfig>, String> {
-        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let Some(endpoint) = var("SEARCH_ENDPOINT") else {
             return Ok(None);
         };
@@ -700,7 +700,9 @@ impl SearchConfig {
                 format!("SEARCH_MIN_LEVEL: {l:?} is not a level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
             })?);
         }
-        options.validate().map_err(|e| format!("search settings: {e}"))?;
+        options
+            .validate()
+            .map_err(|e| format!("search settings: {e}"))?;
         Ok(Some(SearchConfig {
             endpoint,
             auth,
@@ -711,6 +713,7 @@ impl SearchConfig {
             concurrency: num("SEARCH_CONCURRENCY", 2)?.max(1),
             dead_letter_prefix: var("SEARCH_DLQ_PREFIX").unwrap_or_else(|| "search-dlq".into()),
             timeout: Duration::from_secs(num("SEARCH_TIMEOUT_SECS", 30)? as u64),
+            max_attempts: num("SEARCH_MAX_ATTEMPTS", 8)?.clamp(1, 100) as u32,
         }))
     }
 
@@ -724,13 +727,12 @@ impl SearchConfig {
             },
             AuthKind::SigV4 => Auth::SigV4 {
                 service: self.service.clone(),
-                region: aws
-                    .region()
-                    .map(|r| r.to_string())
-                    .ok_or_else(|| SearchError::Signing("no AWS region is set (AWS_REGION)".into()))?,
-                credentials: aws.credentials_provider().ok_or_else(|| {
-                    SearchError::Signing("no AWS credentials provider".into())
+                region: aws.region().map(|r| r.to_string()).ok_or_else(|| {
+                    SearchError::Signing("no AWS region is set (AWS_REGION)".into())
                 })?,
+                credentials: aws
+                    .credentials_provider()
+                    .ok_or_else(|| SearchError::Signing("no AWS credentials provider".into()))?,
             },
         };
         SearchClient::new(&self.endpoint, auth, self.timeout)
@@ -739,6 +741,7 @@ impl SearchConfig {
     pub fn index_options(&self) -> IndexOptions {
         IndexOptions {
             concurrency: self.concurrency,
+            max_attempts: self.max_attempts,
             ..IndexOptions::default()
         }
     }
@@ -765,7 +768,11 @@ mod tests {
     fn ns(body: &[u8]) -> Vec<u64> {
         body.split(|b| *b == b'\n')
             .filter(|l| l.starts_with(b"{\"n\""))
-            .map(|l| serde_json::from_slice::<Value>(l).unwrap()["n"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_slice::<Value>(l).unwrap()["n"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect()
     }
 
@@ -792,9 +799,15 @@ mod tests {
                 }
                 let err = match st {
                     201 => Value::Null,
-                    409 => serde_json::json!({"type": "version_conflict_engine_exception", "reason": "exists"}),
-                    429 => serde_json::json!({"type": "es_rejected_execution_exception", "reason": "queue full"}),
-                    _ => serde_json::json!({"type": "mapper_parsing_exception", "reason": "failed to parse field [x]"}),
+                    409 => {
+                        serde_json::json!({"type": "version_conflict_engine_exception", "reason": "exists"})
+                    }
+                    429 => {
+                        serde_json::json!({"type": "es_rejected_execution_exception", "reason": "queue full"})
+                    }
+                    _ => {
+                        serde_json::json!({"type": "mapper_parsing_exception", "reason": "failed to parse field [x]"})
+                    }
                 };
                 items.push(serde_json::json!({"create": {"_id": n.to_string(), "status": st, "error": err}}));
             }
@@ -823,7 +836,11 @@ mod tests {
     fn bulk(n: u64) -> Bulk {
         let mut b = Bulk::default();
         for i in 0..n {
-            b.push("logs-x", &format!("id{i}"), format!("{{\"n\":{i}}}").as_bytes());
+            b.push(
+                "logs-x",
+                &format!("id{i}"),
+                format!("{{\"n\":{i}}}").as_bytes(),
+            );
         }
         b
     }
@@ -921,7 +938,13 @@ mod tests {
             ..IndexOptions::default()
         };
         let started = Instant::now();
-        let r = index_bulk(&fake, bulk(2), Instant::now() + Duration::from_millis(50), slow).await;
+        let r = index_bulk(
+            &fake,
+            bulk(2),
+            Instant::now() + Duration::from_millis(50),
+            slow,
+        )
+        .await;
         assert!(started.elapsed() < Duration::from_secs(4));
         assert_eq!(r.counts.failed, 2);
     }

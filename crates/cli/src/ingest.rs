@@ -107,8 +107,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     // pipelined file already keeps two cores busy.
     let concurrency = if a.threads >= 4 { a.threads / 2 } else { 1 };
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, anyhow::Result<(Manifest, Option<Indexed>)>)>> =
-        Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, anyhow::Result<Ingested>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..concurrency.min(files.len()).max(1) {
             s.spawn(|| {
@@ -185,6 +184,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// One source's manifest, and what indexing it did when a search sink is on.
+type Ingested = (Manifest, Option<Indexed>);
+
 /// One input, resolved before any work starts.
 #[derive(Debug)]
 struct InputFile {
@@ -248,7 +250,7 @@ fn ingest_one(
     opts: &IngestOptions,
     progress: Option<&ProgressBar>,
     sink: Option<&Sink>,
-) -> anyhow::Result<(Manifest, Option<Indexed>)> {
+) -> anyhow::Result<Ingested> {
     let source = match &f.path {
         Some(p) => file_source(p)?,
         None => stdin_source()?,

@@ -23,25 +23,25 @@ use tokio::sync::mpsc;
 pub struct SearchArgs {
     /// OpenSearch endpoint, e.g. https://search-shop-abc.us-east-1.es.amazonaws.com or http://127.0.0.1:9200 [env: SEARCH_ENDPOINT]
     #[arg(long = "search-endpoint", value_name = "URL")]
-    endpoint: Option<String>,
+    search_endpoint: Option<String>,
     /// sigv4 (Amazon OpenSearch Service / Serverless), basic or none [env: SEARCH_AUTH; default sigv4]
     #[arg(long = "search-auth", value_name = "KIND")]
-    auth: Option<String>,
+    search_auth: Option<String>,
     /// SigV4 service: es or aoss [env: SEARCH_SERVICE; default from the endpoint]
     #[arg(long = "search-service", value_name = "SERVICE")]
-    service: Option<String>,
+    search_service: Option<String>,
     /// Basic auth user [env: SEARCH_USERNAME]; the password comes from SEARCH_PASSWORD
     #[arg(long = "search-user", value_name = "USER")]
-    user: Option<String>,
+    search_user: Option<String>,
     /// Daily indices are PREFIX + YYYY.MM.DD [env: SEARCH_INDEX_PREFIX; default logs-]
     #[arg(long = "search-index-prefix", value_name = "PREFIX")]
-    index_prefix: Option<String>,
+    search_index_prefix: Option<String>,
     /// Write to this data stream instead of daily indices [env: SEARCH_DATA_STREAM]
     #[arg(long = "search-data-stream", value_name = "NAME")]
-    data_stream: Option<String>,
+    search_data_stream: Option<String>,
     /// Index only records at or above this level [env: SEARCH_MIN_LEVEL]
     #[arg(long = "search-min-level", value_name = "LEVEL")]
-    min_level: Option<String>,
+    search_min_level: Option<String>,
 }
 
 impl SearchArgs {
@@ -49,13 +49,13 @@ impl SearchArgs {
     pub fn config(&self) -> anyhow::Result<Option<SearchConfig>> {
         let flag = |k: &str| -> Option<String> {
             match k {
-                "SEARCH_ENDPOINT" => self.endpoint.clone(),
-                "SEARCH_AUTH" => self.auth.clone(),
-                "SEARCH_SERVICE" => self.service.clone(),
-                "SEARCH_USERNAME" => self.user.clone(),
-                "SEARCH_INDEX_PREFIX" => self.index_prefix.clone(),
-                "SEARCH_DATA_STREAM" => self.data_stream.clone(),
-                "SEARCH_MIN_LEVEL" => self.min_level.clone(),
+                "SEARCH_ENDPOINT" => self.search_endpoint.clone(),
+                "SEARCH_AUTH" => self.search_auth.clone(),
+                "SEARCH_SERVICE" => self.search_service.clone(),
+                "SEARCH_USERNAME" => self.search_user.clone(),
+                "SEARCH_INDEX_PREFIX" => self.search_index_prefix.clone(),
+                "SEARCH_DATA_STREAM" => self.search_data_stream.clone(),
+                "SEARCH_MIN_LEVEL" => self.search_min_level.clone(),
                 _ => None,
             }
         };
@@ -230,15 +230,18 @@ fn need(args: &SearchArgs) -> anyhow::Result<SearchConfig> {
 pub fn template_name(cfg: &SearchConfig) -> String {
     match &cfg.options.data_stream {
         Some(ds) => format!("loglake-{ds}"),
-        None => format!("loglake-{}", cfg.options.index_prefix.trim_end_matches(['-', '_', '.'])),
+        None => format!(
+            "loglake-{}",
+            cfg.options.index_prefix.trim_end_matches(['-', '_', '.'])
+        ),
     }
 }
 
 fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
     let cfg = need(&a.search)?;
     let template = index_template(&cfg.options).map_err(anyhow::Error::msg)?;
-    let policy = ism_policy(&cfg.options, a.retention_days, &a.rollover_size)
-        .map_err(anyhow::Error::msg)?;
+    let policy =
+        ism_policy(&cfg.options, a.retention_days, &a.rollover_size).map_err(anyhow::Error::msg)?;
     let name = template_name(&cfg);
     if a.dry_run {
         println!("PUT /_index_template/{name}\n{template:#}");
@@ -311,21 +314,28 @@ fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
 fn bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
     let cfg = need(&a.search)?;
     let sink = Sink::new(cfg)?;
-    let dlq = LocalStore::new(&a.lake)
-        .with_context(|| format!("cannot create {}", a.lake.display()))?;
+    let dlq =
+        LocalStore::new(&a.lake).with_context(|| format!("cannot create {}", a.lake.display()))?;
     let opts = IngestOptions {
-        redact: loglake_core::redact::RedactOptions::parse(&a.redact).map_err(anyhow::Error::msg)?,
+        redact: loglake_core::redact::RedactOptions::parse(&a.redact)
+            .map_err(anyhow::Error::msg)?,
         ..IngestOptions::default()
     };
     let mut failed = false;
     for input in &a.inputs {
         let (what, indexed) = if a.dead_letters {
-            (format!("{} (dead letters)", input.display()), resend(&sink, input, &dlq)?)
+            (
+                format!("{} (dead letters)", input.display()),
+                resend(&sink, input, &dlq)?,
+            )
         } else {
             let source = crate::ingest::file_source(input)?;
             let (m, indexed) = sink.ingest(source, &loglake_core::NullStore, &dlq, &opts)?;
             (
-                format!("{} ({} rows, {} quarantined)", m.source.uri, m.rows_out, m.quarantined),
+                format!(
+                    "{} ({} rows, {} quarantined)",
+                    m.source.uri, m.rows_out, m.quarantined
+                ),
                 indexed,
             )
         };
@@ -394,9 +404,14 @@ fn resend(sink: &Sink, path: &PathBuf, dlq: &dyn OutputStore) -> anyhow::Result<
         }
         let v: Value = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a dead-letter record", path.display(), n + 1))?;
-        let (Some(index), Some(id), Some(doc)) = (v["index"].as_str(), v["id"].as_str(), v.get("doc"))
+        let (Some(index), Some(id), Some(doc)) =
+            (v["index"].as_str(), v["id"].as_str(), v.get("doc"))
         else {
-            bail!("{}:{}: a dead letter has index, id and doc", path.display(), n + 1);
+            bail!(
+                "{}:{}: a dead letter has index, id and doc",
+                path.display(),
+                n + 1
+            );
         };
         fed.docs += 1;
         bulks.extend(builder.push(index, id, doc.to_string().as_bytes()));

@@ -296,7 +296,8 @@ pub fn ingest_observed(
     let mut stage = ParseStage {
         opts,
         parser: opts.format.map(Parser::new),
-        quarantine: Quarantine::new(store, keys.quarantine.clone(), uri.clone()),
+        quarantine: Quarantine::new(store, keys.quarantine.clone(), uri.clone())
+            .redacting(opts.redact),
         buffers: HashMap::new(),
         buffered: 0,
         finisher: Finisher::new(opts, source.modified_ms),
@@ -322,6 +323,8 @@ pub fn ingest_observed(
         ..
     } = stage;
     let quarantined = quarantine.count();
+    let mut redacted = redactor.counts();
+    redacted.add(&quarantine.redacted());
     let by_reason = quarantine.by_reason().clone();
     let mut outputs = outputs;
     if let Some(q) = quarantine.finish()? {
@@ -355,7 +358,7 @@ pub fn ingest_observed(
         skipped_blank: c.blank,
         skipped_header: c.header,
         ts_inferred: c.ts_inferred,
-        redacted: redactor.counts(),
+        redacted,
         partitions: c
             .partitions
             .iter()

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::input::{Line, LineKind};
 use crate::lake::{Output, OutputKind};
 use crate::record::Reject;
+use crate::redact::{RedactCounts, RedactOptions, mask_cards, mask_emails};
 use crate::store::{OutputFile, OutputStore};
 
 /// The key of a quarantine file: `{prefix}/dt=YYYY-MM-DD/{name}.ndjson.gz`,
@@ -58,6 +59,8 @@ pub struct Quarantine<'s> {
     count: u64,
     by_reason: BTreeMap<String, u64>,
     buf: Vec<u8>,
+    redact: RedactOptions,
+    redacted: RedactCounts,
 }
 
 impl std::fmt::Debug for Quarantine<'_> {
@@ -79,7 +82,21 @@ impl<'s> Quarantine<'s> {
             count: 0,
             by_reason: BTreeMap::new(),
             buf: Vec::new(),
+            redact: RedactOptions::NONE,
+            redacted: RedactCounts::default(),
         }
+    }
+
+    /// Mask card numbers and e-mail addresses in the kept text of each line
+    /// too (lines that are not UTF-8 are kept as base64, unmasked).
+    pub fn redacting(mut self, opts: RedactOptions) -> Self {
+        self.redact = opts;
+        self
+    }
+
+    /// What redaction masked in quarantined lines.
+    pub fn redacted(&self) -> RedactCounts {
+        self.redacted
     }
 
     pub fn count(&self) -> u64 {
@@ -118,6 +135,8 @@ impl<'s> Quarantine<'s> {
                 Some(base64::engine::general_purpose::STANDARD.encode(raw)),
             ),
         };
+        let masked = text.and_then(|t| self.mask(t));
+        let text = masked.as_deref().or(text);
         let raw_len = match line.kind {
             LineKind::Oversized { len } => len,
             _ => raw.len() as u64,
@@ -150,6 +169,23 @@ impl<'s> Quarantine<'s> {
         self.count += 1;
         *self.by_reason.entry(reason.into_owned()).or_insert(0) += 1;
         Ok(())
+    }
+
+    fn mask(&mut self, text: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        if self.redact.cards
+            && let Some((s, n)) = mask_cards(text)
+        {
+            self.redacted.cards += n;
+            out = Some(s);
+        }
+        if self.redact.emails
+            && let Some((s, n)) = mask_emails(out.as_deref().unwrap_or(text))
+        {
+            self.redacted.emails += n;
+            out = Some(s);
+        }
+        out
     }
 
     /// Commit the file, if anything was quarantined.

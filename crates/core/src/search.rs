@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::pipeline::Origin;
-use crate::store::OutputStore;
 use crate::record::{Level, Record, SourceFormat};
+use crate::store::OutputStore;
 use crate::stream;
 use crate::time;
 
@@ -75,9 +75,9 @@ impl SearchOptions {
             return Err("the data stream name is empty".into());
         }
         if name.starts_with(['_', '-', '+'])
-            || name.chars().any(|c| {
-                c.is_ascii_uppercase() || " \\/*?\"<>|,#:".contains(c) || c.is_control()
-            })
+            || name
+                .chars()
+                .any(|c| c.is_ascii_uppercase() || " \\/*?\"<>|,#:".contains(c) || c.is_control())
         {
             return Err(format!(
                 "{what} {name:?} is not a valid OpenSearch index name (lower case, no \\ / * ? \" < > | , # : or spaces, not starting with _ - +)"
@@ -277,7 +277,10 @@ pub enum ItemOutcome {
     /// `409` on `create`: a previous attempt indexed it.
     AlreadyIndexed,
     /// `429`, `5xx` or a rejected execution: worth another try, alone.
-    Retry { status: u16, reason: String },
+    Retry {
+        status: u16,
+        reason: String,
+    },
     /// Anything else (mapping and parsing errors): the document itself is
     /// wrong for the index, and goes to the dead-letter prefix.
     Rejected {
@@ -318,7 +321,10 @@ pub fn parse_bulk_response(body: &[u8], items: usize) -> Result<Vec<ItemOutcome>
             };
             let (error_type, reason) = match &it.error {
                 Some(Value::Object(e)) => (
-                    e.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
+                    e.get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     e.get("reason")
                         .and_then(Value::as_str)
                         .unwrap_or("")
@@ -556,6 +562,7 @@ impl<S: FnMut(Bulk) + Send> crate::pipeline::Observer for Feed<S> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::record::TextField;
@@ -604,7 +611,10 @@ mod tests {
         assert_ne!(a, doc_id("s3://b/k#etag=2", "0"));
         // The separator keeps ("ab","c") and ("a","bc") apart.
         assert_ne!(doc_id("ab", "c"), doc_id("a", "bc"));
-        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 
     #[test]
@@ -637,7 +647,12 @@ mod tests {
                 line: i + 1,
                 position: i * 100,
             };
-            feed.add(&rec(Some(Level::Error), Some(500)), TS, SourceFormat::Json, &origin);
+            feed.add(
+                &rec(Some(Level::Error), Some(500)),
+                TS,
+                SourceFormat::Json,
+                &origin,
+            );
         }
         let counts = feed.finish();
         assert_eq!(counts.docs, 50);
@@ -669,7 +684,11 @@ mod tests {
     fn subsets_and_halves_keep_items_whole() {
         let mut b = Bulk::default();
         for i in 0..5 {
-            b.push("logs-x", &format!("id{i}"), format!("{{\"n\":{i}}}").as_bytes());
+            b.push(
+                "logs-x",
+                &format!("id{i}"),
+                format!("{{\"n\":{i}}}").as_bytes(),
+            );
         }
         let s = b.subset(&[3, 1]);
         assert_eq!(
@@ -761,7 +780,9 @@ mod tests {
         write_doc(&r, TS, SourceFormat::Alb, "s3://b/k", 7, &mut out);
         let doc: Value = serde_json::from_slice(&out).unwrap();
         for (k, v) in doc.as_object().unwrap() {
-            let ty = props[k]["type"].as_str().unwrap_or_else(|| panic!("{k} unmapped"));
+            let ty = props[k]["type"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{k} unmapped"));
             let fits = match ty {
                 "keyword" | "text" | "ip" | "date" => v.is_string(),
                 "short" | "long" => v.is_i64(),
@@ -783,7 +804,10 @@ mod tests {
             states[0]["transitions"][0]["conditions"]["min_index_age"],
             "14d"
         );
-        assert_eq!(p["policy"]["ism_template"][0]["index_patterns"], json!(["logs-*"]));
+        assert_eq!(
+            p["policy"]["ism_template"][0]["index_patterns"],
+            json!(["logs-*"])
+        );
         let ds = ism_policy(
             &SearchOptions {
                 data_stream: Some("logs-shop".into()),

@@ -963,6 +963,85 @@ fn normalized_records_keep_their_own_service_or_none() {
 }
 
 #[test]
+fn pii_is_masked_in_rows_quarantine_and_observers_and_counted() {
+    let input = "{\"ts\":\"2024-03-14T21:00:00Z\",\"msg\":\"paid with 4111 1111 1111 1111\",\"email\":\"jane.doe@example.com\",\"client_ip\":\"203.0.113.77\"}\n\
+                 {\"ts\":\"2024-03-14T21:00:01Z\",\"msg\":\"order 4111111111111112 (fails Luhn)\"}\n\
+                 {\"ts\":\"2024-03-14T21:00:02Z\",\"msg\":\"card 5555-5555-5555-4444 in a broken line\"\n";
+    struct Seen(Vec<String>);
+    impl loglake_core::pipeline::Observer for Seen {
+        fn observe(
+            &mut self,
+            rec: &loglake_core::record::Record<'_>,
+            _: i64,
+            _: loglake_core::record::SourceFormat,
+            _: &loglake_core::pipeline::Origin<'_>,
+        ) {
+            self.0.push(
+                rec.get(loglake_core::record::TextField::Message)
+                    .unwrap_or("")
+                    .to_string(),
+            );
+        }
+    }
+    for (spec, cards, emails, ips) in [("cards", 2, 0, 0), ("all", 2, 1, 1), ("none", 0, 0, 0)] {
+        let store = MemoryStore::default();
+        let opts = IngestOptions {
+            redact: loglake_core::redact::RedactOptions::parse(spec).unwrap(),
+            ..options(false)
+        };
+        let mut seen = Seen(Vec::new());
+        let m = loglake_core::ingest_observed(
+            source("pii.log", input.as_bytes(), None),
+            &store,
+            &opts,
+            &mut seen,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.redacted.cards, m.redacted.emails, m.redacted.ips),
+            (cards, emails, ips),
+            "{spec}"
+        );
+        let rows = all_rows(&store, &m);
+        let masked = spec != "none";
+        assert_eq!(
+            rows[0].message.as_deref(),
+            Some(if masked {
+                "paid with **** **** **** 1111"
+            } else {
+                "paid with 4111 1111 1111 1111"
+            })
+        );
+        assert_eq!(
+            rows[1].message.as_deref(),
+            Some("order 4111111111111112 (fails Luhn)")
+        );
+        assert_eq!(
+            seen.0[0],
+            rows[0].message.clone().unwrap(),
+            "observers see the masked record"
+        );
+        if spec == "all" {
+            assert_eq!(rows[0].attr("email"), Some("j***@example.com"));
+        }
+        let objects = store.objects();
+        let q = m
+            .outputs
+            .iter()
+            .find(|o| o.kind == OutputKind::Quarantine)
+            .unwrap();
+        let raw = quarantine_records(&objects[&q.key])[0]["raw"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(raw.contains("5555-5555-5555-4444"), !masked, "{raw}");
+        if masked {
+            assert!(raw.contains("****-****-****-4444"), "{raw}");
+        }
+    }
+}
+
+#[test]
 fn cloudfront_headers_are_skipped_and_counted() {
     // From the AWS documentation's example log file (standard-logs-reference).
     const VERSION: &str = "#Version: 1.0";

@@ -15,9 +15,9 @@ use loglake_core::redact::RedactOptions;
 use loglake_core::search::{Bulk, Feed, SearchCounts, dead_letter_key, write_dead_letters};
 use loglake_core::store::NullStore;
 use loglake_core::{Format, IngestOptions, Manifest, OutputStore, Source};
-use tokio::sync::mpsc;
 use serde_json::{Value, json};
 use tokio::runtime::Handle;
+use tokio::sync::mpsc;
 use tracing::{Instrument, error, info, info_span, warn};
 
 /// Settings, read once from the environment at start-up.
@@ -102,11 +102,12 @@ impl Config {
                 });
             }
         };
-        let redact = RedactOptions::parse(&env_or("REDACT", "cards"))
-            .map_err(|message| ConfigError::Invalid {
+        let redact = RedactOptions::parse(&env_or("REDACT", "cards")).map_err(|message| {
+            ConfigError::Invalid {
                 name: "REDACT",
                 message,
-            })?;
+            }
+        })?;
         let search = SearchConfig::from_env().map_err(|message| ConfigError::Invalid {
             name: "SEARCH_*",
             message,
@@ -456,7 +457,11 @@ impl App {
         {
             let key = dead_letter_key(
                 &cfg.dead_letter_prefix,
-                manifest.source.modified.as_deref().and_then(loglake_core::time::parse_iso8601),
+                manifest
+                    .source
+                    .modified
+                    .as_deref()
+                    .and_then(loglake_core::time::parse_iso8601),
                 &keys.name,
             );
             let store = S3Store::new(
@@ -475,7 +480,11 @@ impl App {
                     uri: uri.clone(),
                     source,
                 })?;
-            warn!(key, documents = n, "documents refused by the search cluster");
+            warn!(
+                key,
+                documents = n,
+                "documents refused by the search cluster"
+            );
         }
         println!("{}", search_emf(&uri, &report.counts, now));
         info!(

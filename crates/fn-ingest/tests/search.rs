@@ -111,7 +111,10 @@ impl Env {
                 .send()
                 .await
                 .unwrap();
-            let modified = got.last_modified().map(|t| t.to_string()).unwrap_or_default();
+            let modified = got
+                .last_modified()
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             let body = got.body.collect().await.unwrap().into_bytes().to_vec();
             out.insert(key, (modified, body));
         }
@@ -185,17 +188,33 @@ async fn the_same_object_twice_indexes_each_row_once() {
 
     let second = app.handle(replay).await.unwrap();
     let s = &second["objects"][0]["search"];
-    assert_eq!((s["indexed"].as_u64(), s["already_indexed"].as_u64()), (Some(0), Some(300)), "{second}");
-    assert_eq!(os.count("logs-*"), 300, "a retried object must not duplicate documents");
+    assert_eq!(
+        (s["indexed"].as_u64(), s["already_indexed"].as_u64()),
+        (Some(0), Some(300)),
+        "{second}"
+    );
+    assert_eq!(
+        os.count("logs-*"),
+        300,
+        "a retried object must not duplicate documents"
+    );
 
     // What was indexed is what the lake has: redacted, normalized.
     let hits = os.search("logs-*", json!({"prefix": {"message.raw": "line-25."}}), 5);
     assert_eq!(hits.len(), 1);
     let doc = &hits[0];
-    assert_eq!(doc["message"], "line-25. card **** **** **** 1111 for jane@example.com");
+    assert_eq!(
+        doc["message"],
+        "line-25. card **** **** **** 1111 for jane@example.com"
+    );
     assert_eq!(doc["service"], "checkout");
     assert_eq!(doc["http_status"], 200);
-    assert!(doc["source_uri"].as_str().unwrap().ends_with("checkout/a.ndjson"));
+    assert!(
+        doc["source_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("checkout/a.ndjson")
+    );
     assert_eq!(second["objects"][0]["redacted"]["cards"], 12);
 }
 
@@ -223,7 +242,10 @@ async fn faults_are_retried_alone_split_or_dead_lettered() {
     let s = &resp["objects"][0]["search"];
     assert_eq!(s["indexed"], 199, "{resp}");
     assert_eq!(s["dead_lettered"], 1);
-    assert!(s["split_requests"].as_u64().unwrap() >= 1, "a 413 splits: {resp}");
+    assert!(
+        s["split_requests"].as_u64().unwrap() >= 1,
+        "a 413 splits: {resp}"
+    );
     assert_eq!(os.count("logs-*"), 199);
 
     // The 429ed document was sent three times, the others once (a split
@@ -248,8 +270,17 @@ async fn faults_are_retried_alone_split_or_dead_lettered() {
         .collect();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0]["status"], 400);
-    assert!(letters[0]["reason"].as_str().unwrap().len() > 5, "{}", letters[0]);
-    assert!(letters[0]["doc"]["message"].as_str().unwrap().starts_with("line-13."));
+    assert!(
+        letters[0]["reason"].as_str().unwrap().len() > 5,
+        "{}",
+        letters[0]
+    );
+    assert!(
+        letters[0]["doc"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line-13.")
+    );
     assert!(letters[0]["index"].as_str().unwrap().starts_with("logs-"));
 }
 
@@ -266,7 +297,11 @@ async fn search_down_keeps_the_lake_and_the_retry_only_indexes() {
     let resp = app.handle_until(event.clone(), deadline).await.unwrap();
     assert_eq!(failures(&resp), 1, "the message is retried: {resp}");
     let lake = e.curated().await;
-    assert!(lake.keys().any(|k| k.starts_with("logs/dt=2026-11-21/")), "{:?}", lake.keys());
+    assert!(
+        lake.keys().any(|k| k.starts_with("logs/dt=2026-11-21/")),
+        "{:?}",
+        lake.keys()
+    );
     assert!(lake.keys().any(|k| k.starts_with("_manifests/")));
     assert_eq!(os.count("logs-*"), 0);
 
@@ -303,7 +338,11 @@ async fn sigv4_requests_verify_independently_and_the_level_filter_applies() {
         .await
         .unwrap();
     let s = &resp["objects"][0]["search"];
-    assert_eq!((s["indexed"].as_u64(), s["filtered"].as_u64()), (Some(10), Some(90)), "{resp}");
+    assert_eq!(
+        (s["indexed"].as_u64(), s["filtered"].as_u64()),
+        (Some(10), Some(90)),
+        "{resp}"
+    );
     let stats = os.stats();
     assert!(stats["sigv4_verified"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["auth_failures"].as_u64().unwrap_or(0), 0, "{stats}");

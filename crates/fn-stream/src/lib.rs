@@ -60,15 +60,13 @@ impl Config {
         };
         let max_line_bytes = match std::env::var("MAX_LINE_BYTES") {
             Err(_) => 1 << 20,
-            Ok(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| {
-                    ConfigError::Invalid("MAX_LINE_BYTES", format!("{v:?} is not a whole number"))
-                })?,
+            Ok(v) => v.trim().parse().map_err(|_| {
+                ConfigError::Invalid("MAX_LINE_BYTES", format!("{v:?} is not a whole number"))
+            })?,
         };
-        let redact = RedactOptions::parse(&std::env::var("REDACT").unwrap_or_else(|_| "cards".into()))
-            .map_err(|e| ConfigError::Invalid("REDACT", e))?;
+        let redact =
+            RedactOptions::parse(&std::env::var("REDACT").unwrap_or_else(|_| "cards".into()))
+                .map_err(|e| ConfigError::Invalid("REDACT", e))?;
         let search = SearchConfig::from_env().map_err(|e| ConfigError::Invalid("SEARCH_*", e))?;
         Ok(Config {
             delivery_stream: need("DELIVERY_STREAM")?,
@@ -264,8 +262,8 @@ impl<F: BatchPut + Sync> App<F> {
                                 let origin = Origin {
                                     identity: &uri,
                                     uri: &uri,
-                                    line: l.index as u64 + 1,
-                                    position: l.index as u64,
+                                    line: l.index + 1,
+                                    position: l.index,
                                 };
                                 if let Some(f) = feed.as_mut() {
                                     f.add(&rec, ts, fmt, &origin);
@@ -346,7 +344,10 @@ impl<F: BatchPut + Sync> App<F> {
             event.records.first(),
         ) {
             let last = event.records.last().unwrap_or(first);
-            summary.search = Some(self.index(client, cfg, bulks, fed, first, last, deadline).await?);
+            summary.search = Some(
+                self.index(client, cfg, bulks, fed, first, last, deadline)
+                    .await?,
+            );
         }
         Ok((response, summary))
     }
@@ -388,7 +389,11 @@ impl<F: BatchPut + Sync> App<F> {
                 .approximate_arrival_timestamp
                 .0
                 .timestamp_millis();
-            let key = dead_letter_key(&cfg.dead_letter_prefix, Some(arrival), &batch_name(first, last));
+            let key = dead_letter_key(
+                &cfg.dead_letter_prefix,
+                Some(arrival),
+                &batch_name(first, last),
+            );
             let store = S3Store::new(
                 self.s3.clone(),
                 self.config.curated_bucket.clone(),
@@ -398,7 +403,15 @@ impl<F: BatchPut + Sync> App<F> {
             let n = letters.len();
             let k = key.clone();
             tokio::task::spawn_blocking(move || write_dead_letters(&store, &k, &letters)).await??;
-            warn!(key, documents = n, reason = report.failure.as_deref().unwrap_or("refused by the cluster"), "documents not indexed, kept as dead letters");
+            warn!(
+                key,
+                documents = n,
+                reason = report
+                    .failure
+                    .as_deref()
+                    .unwrap_or("refused by the cluster"),
+                "documents not indexed, kept as dead letters"
+            );
         }
         info!(
             indexed = report.counts.indexed,
@@ -438,8 +451,9 @@ impl<F: BatchPut + Sync> App<F> {
         );
         let n = bad.len();
         let k = key.clone();
+        let redact = self.config.redact;
         tokio::task::spawn_blocking(move || {
-            let mut q = Quarantine::new(&store, k, String::new());
+            let mut q = Quarantine::new(&store, k, String::new()).redacting(redact);
             for b in &bad {
                 q.add_from(Some(&b.uri), &b.line, &b.raw, &b.reject)?;
             }

@@ -543,3 +543,97 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
         "the first record that could not be forwarded"
     );
 }
+
+#[path = "../../../tests/support/opensearch.rs"]
+mod opensearch;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_searchable_once_and_kept_when_the_cluster_is_down() {
+    let os = opensearch::Mock::start(&[]);
+    let t = loglake_core::search::index_template(&Default::default()).unwrap();
+    assert_eq!(
+        os.call("PUT", "/_index_template/loglake-logs", Some(&t)).0,
+        200
+    );
+    let e = env("search").await;
+    let mut app = e.app();
+    let vars = [
+        ("SEARCH_ENDPOINT", os.url.clone()),
+        ("SEARCH_AUTH", "none".to_string()),
+    ];
+    app.config.search = loglake_aws::search::SearchConfig::from_lookup(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    app.search = Some(app.config.search.as_ref().unwrap().client(&e.aws).unwrap());
+    // Five records of two lines each; one carries a card number.
+    let records = |first: u32, n: u32| -> Vec<Value> {
+        (first..first + n)
+            .map(|i| {
+                e.lambda_record(
+                    "shardId-000000000000",
+                    &(500 + i).to_string(),
+                    format!(
+                        "{{\"ts\":1710468000,\"level\":\"ERROR\",\"service\":\"payment\",\"msg\":\"a {i} 4111-1111-1111-1111\"}}\n{{\"ts\":1710468001,\"service\":\"payment\",\"msg\":\"b {i}\"}}\n"
+                    )
+                    .as_bytes(),
+                )
+            })
+            .collect()
+    };
+    let (resp, s) = app
+        .handle(event(records(0, 5)), far(), &mut NoObserver)
+        .await
+        .unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(s.search.unwrap().indexed, 10, "{s:?}");
+    assert_eq!(s.redacted.cards, 5);
+    assert_eq!(os.count("logs-2024.03.15"), 10);
+    let hit = os.search(
+        "logs-*",
+        json!({"term": {"message.raw": "a 3 ****-****-****-1111"}}),
+        2,
+    );
+    assert_eq!(hit.len(), 1);
+    assert!(
+        hit[0]["source_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("kinesis://")
+    );
+
+    // Lambda retries the batch: the same documents, not new ones.
+    let (_, s) = app
+        .handle(event(records(0, 5)), far(), &mut NoObserver)
+        .await
+        .unwrap();
+    assert_eq!(s.search.unwrap().already_indexed, 10);
+    assert_eq!(os.count("logs-*"), 10);
+
+    // The cluster is down: the batch still succeeds (the lake gets it
+    // through Firehose), and the documents are kept as dead letters.
+    os.faults(json!({"request_status": [{"status": 503, "times": -1}]}));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let (resp, s) = app
+        .handle(event(records(10, 2)), deadline, &mut NoObserver)
+        .await
+        .unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(s.search.unwrap().failed, 4, "{s:?}");
+    let dlq = e.objects(&e.curated, "search-dlq/").await;
+    assert_eq!(dlq.len(), 1, "{:?}", dlq.keys());
+    let letters = gunzip(dlq.values().next().unwrap());
+    assert_eq!(letters.lines().count(), 4);
+    for l in letters.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["error_type"], "not_indexed");
+        assert!(v["reason"].as_str().unwrap().contains("503"), "{v}");
+        assert_eq!(v["doc"]["service"], "payment");
+    }
+}
+
+fn gunzip(b: &[u8]) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(b), &mut s).unwrap();
+    s
+}
