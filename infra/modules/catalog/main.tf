@@ -1,0 +1,316 @@
+# The lake in the Glue Data Catalog and Athena: the logs table over
+# curated/logs/ with partition projection (new dt/hr partitions are queryable
+# the moment a file lands: no crawler, no MSCK REPAIR TABLE), the quarantine
+# table, a workgroup with encrypted results and a scan limit, and the saved
+# queries people ask first.
+
+locals {
+  # Must equal crates/core/src/schema.rs COLUMNS (`loglake schema` prints the
+  # same); tests/test_infra.py compares them.
+  columns = [
+    { name = "ts", type = "timestamp" },
+    { name = "level", type = "string" },
+    { name = "service", type = "string" },
+    { name = "message", type = "string" },
+    { name = "host", type = "string" },
+    { name = "region", type = "string" },
+    { name = "http_method", type = "string" },
+    { name = "http_path", type = "string" },
+    { name = "http_status", type = "smallint" },
+    { name = "latency_ms", type = "double" },
+    { name = "bytes_sent", type = "bigint" },
+    { name = "client_ip", type = "string" },
+    { name = "user_agent", type = "string" },
+    { name = "user_id", type = "string" },
+    { name = "session_id", type = "string" },
+    { name = "trace_id", type = "string" },
+    { name = "request_id", type = "string" },
+    { name = "event_type", type = "string" },
+    { name = "order_id", type = "string" },
+    { name = "sku", type = "string" },
+    { name = "currency", type = "string" },
+    { name = "amount", type = "double" },
+    { name = "error_type", type = "string" },
+    { name = "attributes", type = "map<string,string>" },
+    { name = "source_format", type = "string" },
+    { name = "source_uri", type = "string" },
+    { name = "source_line", type = "bigint" },
+  ]
+
+  # One line per quarantined input line (core's QuarantineRecord).
+  quarantine_columns = [
+    { name = "source_uri", type = "string" },
+    { name = "line", type = "bigint" },
+    { name = "offset", type = "bigint" },
+    { name = "reason", type = "string" },
+    { name = "detail", type = "string" },
+    { name = "raw", type = "string" },
+    { name = "raw_base64", type = "string" },
+    { name = "raw_len", type = "bigint" },
+  ]
+
+  logs_location       = "s3://${var.curated_bucket}/logs/"
+  quarantine_location = "s3://${var.curated_bucket}/quarantine/"
+  logs                = "\"${aws_glue_catalog_database.lake.name}\".\"${aws_glue_catalog_table.logs.name}\""
+}
+
+resource "aws_glue_catalog_database" "lake" {
+  name        = var.database_name
+  description = "loglake: the Parquet lake and its quarantine"
+}
+
+resource "aws_glue_catalog_table" "logs" {
+  name          = "logs"
+  database_name = aws_glue_catalog_database.lake.name
+  description   = "Every log record, one row per input line; partitions dt=yyyy-MM-dd/hr=HH from ts in UTC"
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    "EXTERNAL"                    = "TRUE"
+    "classification"              = "parquet"
+    "parquet.compression"         = "ZSTD"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "${var.lake_start_date},NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "projection.hr.type"          = "integer"
+    "projection.hr.range"         = "0,23"
+    "projection.hr.digits"        = "2"
+    "storage.location.template"   = "${local.logs_location}dt=$${dt}/hr=$${hr}/"
+  }
+
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+
+  partition_keys {
+    name = "hr"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = local.logs_location
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+      parameters = {
+        "serialization.format" = "1"
+      }
+    }
+
+    dynamic "columns" {
+      for_each = local.columns
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
+}
+
+resource "aws_glue_catalog_table" "quarantine" {
+  name          = "quarantine"
+  database_name = aws_glue_catalog_database.lake.name
+  description   = "Every input line that could not become a row, with its source, position and reason"
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    "EXTERNAL"                    = "TRUE"
+    "classification"              = "json"
+    "compressionType"             = "gzip"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "${var.lake_start_date},NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "storage.location.template"   = "${local.quarantine_location}dt=$${dt}/"
+  }
+
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = local.quarantine_location
+    input_format  = "org.apache.hadoop.mapred.TextInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.openx.data.jsonserde.JsonSerDe"
+      parameters = {
+        "ignore.malformed.json" = "true"
+      }
+    }
+
+    dynamic "columns" {
+      for_each = local.quarantine_columns
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
+}
+
+resource "aws_athena_workgroup" "lake" {
+  name          = "${var.name_prefix}-lake"
+  description   = "loglake queries: encrypted results, bounded scans"
+  force_destroy = true
+
+  configuration {
+    enforce_workgroup_configuration    = true
+    publish_cloudwatch_metrics_enabled = true
+    bytes_scanned_cutoff_per_query     = var.bytes_scanned_cutoff
+
+    result_configuration {
+      output_location = "s3://${var.athena_results_bucket}/results/"
+      encryption_configuration {
+        encryption_option = "SSE_KMS"
+        kms_key_arn       = var.kms_key_arn
+      }
+    }
+  }
+}
+
+# The first questions people ask of the lake. `?` is an execution parameter:
+# the console asks for it (e.g. '2024-03-14' for dt, '09' for hr), the CLI
+# takes --execution-parameters. Partition filters keep every scan small.
+locals {
+  named_queries = {
+    errors-per-service-for-a-day = {
+      description = "Errors (ERROR and FATAL) per service on one day. Parameter: dt."
+      query       = <<-SQL
+        SELECT service, count(*) AS errors
+        FROM ${local.logs}
+        WHERE dt = ? AND level IN ('ERROR', 'FATAL')
+        GROUP BY service
+        ORDER BY errors DESC
+      SQL
+    }
+    error-summary-per-service-per-minute = {
+      description = "Per service and minute: records, errors, error rate and average latency. Parameters: dt, hr."
+      query       = <<-SQL
+        SELECT date_trunc('minute', ts) AS minute,
+               service,
+               count(*) AS records,
+               count_if(level IN ('ERROR', 'FATAL')) AS errors,
+               round(100.0 * count_if(level IN ('ERROR', 'FATAL')) / count(*), 2) AS error_pct,
+               round(avg(latency_ms), 1) AS avg_latency_ms
+        FROM ${local.logs}
+        WHERE dt = ? AND hr = ?
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+      SQL
+    }
+    p95-latency-per-endpoint = {
+      description = "p50/p95/p99 latency per endpoint (path without its query string), busiest first. Parameter: dt."
+      query       = <<-SQL
+        SELECT service,
+               http_method,
+               split_part(http_path, '?', 1) AS endpoint,
+               count(*) AS requests,
+               round(approx_percentile(latency_ms, 0.50), 1) AS p50_ms,
+               round(approx_percentile(latency_ms, 0.95), 1) AS p95_ms,
+               round(approx_percentile(latency_ms, 0.99), 1) AS p99_ms
+        FROM ${local.logs}
+        WHERE dt = ? AND latency_ms IS NOT NULL AND http_path IS NOT NULL
+        GROUP BY 1, 2, 3
+        HAVING count(*) >= 20
+        ORDER BY p95_ms DESC
+        LIMIT 100
+      SQL
+    }
+    checkout-conversion-funnel = {
+      description = "Sessions reaching each checkout step (cart, shipping, confirmed order) and the conversion between steps. Parameter: dt."
+      query       = <<-SQL
+        WITH sessions AS (
+          SELECT session_id,
+                 bool_or(http_path LIKE '/checkout/cart%' OR event_type IN ('checkout_started', 'begin_checkout')) AS cart,
+                 bool_or(http_path LIKE '/checkout/shipping%' OR event_type IN ('add_shipping_info', 'shipping_submitted')) AS shipping,
+                 bool_or((http_path LIKE '/checkout/confirm%' AND coalesce(http_status, 200) < 400)
+                         OR event_type IN ('order_placed', 'purchase', 'checkout_completed')) AS confirmed
+          FROM ${local.logs}
+          WHERE dt = ? AND session_id IS NOT NULL
+          GROUP BY session_id
+        )
+        SELECT count_if(cart) AS reached_cart,
+               count_if(cart AND shipping) AS reached_shipping,
+               count_if(cart AND shipping AND confirmed) AS confirmed_orders,
+               round(100.0 * count_if(cart AND shipping) / nullif(count_if(cart), 0), 2) AS cart_to_shipping_pct,
+               round(100.0 * count_if(cart AND shipping AND confirmed) / nullif(count_if(cart AND shipping), 0), 2) AS shipping_to_order_pct,
+               round(100.0 * count_if(cart AND shipping AND confirmed) / nullif(count_if(cart), 0), 2) AS conversion_pct
+        FROM sessions
+      SQL
+    }
+    unique-users-per-minute = {
+      description = "Distinct users per minute (approximate, HyperLogLog). Parameters: dt, hr."
+      query       = <<-SQL
+        SELECT date_trunc('minute', ts) AS minute,
+               approx_distinct(user_id) AS users
+        FROM ${local.logs}
+        WHERE dt = ? AND hr = ? AND user_id IS NOT NULL
+        GROUP BY 1
+        ORDER BY 1
+      SQL
+    }
+    top-failing-paths = {
+      description = "Endpoints with the most server errors (5xx or ERROR/FATAL records), with their share of all requests. Parameter: dt."
+      query       = <<-SQL
+        SELECT service,
+               split_part(http_path, '?', 1) AS endpoint,
+               count_if(http_status >= 500 OR level IN ('ERROR', 'FATAL')) AS failures,
+               count(*) AS requests,
+               round(100.0 * count_if(http_status >= 500 OR level IN ('ERROR', 'FATAL')) / count(*), 2) AS failure_pct
+        FROM ${local.logs}
+        WHERE dt = ? AND http_path IS NOT NULL
+        GROUP BY 1, 2
+        HAVING count_if(http_status >= 500 OR level IN ('ERROR', 'FATAL')) > 0
+        ORDER BY failures DESC
+        LIMIT 25
+      SQL
+    }
+    top-client-ips-by-5xx = {
+      description = "Client IPs receiving the most 5xx responses. Parameter: dt."
+      query       = <<-SQL
+        SELECT client_ip,
+               count(*) AS responses_5xx,
+               count(DISTINCT split_part(http_path, '?', 1)) AS endpoints,
+               min(ts) AS first_seen,
+               max(ts) AS last_seen
+        FROM ${local.logs}
+        WHERE dt = ? AND http_status BETWEEN 500 AND 599 AND client_ip IS NOT NULL
+        GROUP BY client_ip
+        ORDER BY responses_5xx DESC
+        LIMIT 25
+      SQL
+    }
+    quarantine-by-reason = {
+      description = "Quarantined lines per reason and source on one day. Parameter: dt."
+      query       = <<-SQL
+        SELECT reason, source_uri, count(*) AS lines
+        FROM "${aws_glue_catalog_database.lake.name}"."${aws_glue_catalog_table.quarantine.name}"
+        WHERE dt = ?
+        GROUP BY 1, 2
+        ORDER BY lines DESC
+        LIMIT 100
+      SQL
+    }
+  }
+}
+
+resource "aws_athena_named_query" "this" {
+  for_each = local.named_queries
+
+  name        = each.key
+  description = each.value.description
+  workgroup   = aws_athena_workgroup.lake.id
+  database    = aws_glue_catalog_database.lake.name
+  query       = each.value.query
+}

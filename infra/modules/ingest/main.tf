@@ -1,0 +1,191 @@
+# The file path: raw bucket ObjectCreated -> SQS (with a dead-letter queue)
+# -> fn-ingest, which streams each object into the curated lake. The queue
+# decouples S3 from Lambda: bursts wait, failures are retried per message
+# and a poison object ends in the DLQ instead of blocking the others.
+
+locals {
+  queue = "${var.name_prefix}-ingest"
+}
+
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${local.queue}-dlq"
+  message_retention_seconds = 1209600 # 14 days to look at and redrive
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "ingest" {
+  name = local.queue
+  # Lambda's guidance: at least six times the function timeout, so a message
+  # is not redelivered while a retried invocation still holds it.
+  visibility_timeout_seconds = 6 * var.timeout_s
+  message_retention_seconds  = 345600
+  sqs_managed_sse_enabled    = true
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = 5
+  })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.ingest.arn]
+  })
+}
+
+data "aws_iam_policy_document" "queue" {
+  statement {
+    sid       = "RawBucketNotifies"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.ingest.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [var.raw_bucket_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.ingest.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "ingest" {
+  queue_url = aws_sqs_queue.ingest.id
+  policy    = data.aws_iam_policy_document.queue.json
+}
+
+resource "aws_s3_bucket_notification" "raw" {
+  bucket = var.raw_bucket
+
+  queue {
+    queue_arn = aws_sqs_queue.ingest.arn
+    events    = ["s3:ObjectCreated:*"]
+  }
+
+  depends_on = [aws_sqs_queue_policy.ingest]
+}
+
+data "aws_iam_policy_document" "function" {
+  statement {
+    sid = "ConsumeIngestQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [aws_sqs_queue.ingest.arn]
+  }
+
+  statement {
+    sid       = "ReadRaw"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${var.raw_bucket_arn}/*"]
+  }
+
+  statement {
+    # ListBucket turns a missing key into 404 instead of 403, which the
+    # function treats as "object deleted since, skip".
+    sid       = "ListRaw"
+    actions   = ["s3:ListBucket"]
+    resources = [var.raw_bucket_arn]
+  }
+
+  statement {
+    sid = "WriteLake"
+    actions = [
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = [
+      "${var.curated_bucket_arn}/logs/*",
+      "${var.curated_bucket_arn}/quarantine/*",
+      "${var.curated_bucket_arn}/_manifests/*",
+      "${var.curated_bucket_arn}/search-dlq/*",
+    ]
+  }
+
+  statement {
+    sid       = "BucketKeys"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.search.enabled ? [1] : []
+    content {
+      sid       = "IndexIntoSearch"
+      actions   = ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"]
+      resources = ["${var.search.domain_arn}/*"]
+    }
+  }
+}
+
+module "function" {
+  source = "../lambda"
+
+  name_prefix          = var.name_prefix
+  binary               = "fn-ingest"
+  description          = "loglake: S3 objects into the Parquet lake"
+  artifacts_dir        = var.artifacts_dir
+  architecture         = var.architecture
+  memory_mb            = var.memory_mb
+  timeout_s            = var.timeout_s
+  reserved_concurrency = var.reserved_concurrency
+  kms_key_arn          = var.kms_key_arn
+  log_retention_days   = var.log_retention_days
+  policy_json          = data.aws_iam_policy_document.function.json
+  vpc                  = var.vpc
+
+  environment = {
+    CURATED_BUCKET   = var.curated_bucket
+    FORMAT_BY_PREFIX = var.format_by_prefix
+    SERVICE_FROM_KEY = "true"
+    MEMORY_BUDGET_MB = tostring(var.memory_budget_mb)
+    MAX_LINE_BYTES   = "1048576"
+    REDACT           = var.redact
+  }
+
+  search_enabled = var.search.enabled
+  search_environment = {
+    SEARCH_ENDPOINT     = var.search_environment["SEARCH_ENDPOINT"]
+    SEARCH_AUTH         = var.search_environment["SEARCH_AUTH"]
+    SEARCH_SERVICE      = var.search_environment["SEARCH_SERVICE"]
+    SEARCH_INDEX_PREFIX = var.search_environment["SEARCH_INDEX_PREFIX"]
+    SEARCH_MIN_LEVEL    = var.search_environment["SEARCH_MIN_LEVEL"]
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "ingest" {
+  event_source_arn = aws_sqs_queue.ingest.arn
+  function_name    = module.function.function_arn
+  batch_size       = var.batch_size
+  enabled          = true
+
+  # One failed object never re-runs the others in its batch.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.max_concurrency
+  }
+}

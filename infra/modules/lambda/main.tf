@@ -1,0 +1,119 @@
+# One function from its cargo-lambda zip: its own role (logs plus exactly the
+# policy the caller passes), its log group with retention, and the function.
+# Every loglake function is deployed through this module.
+
+locals {
+  name    = "${var.name_prefix}-${var.binary}"
+  package = "${var.artifacts_dir}/${var.binary}/bootstrap.zip"
+  in_vpc  = length(var.vpc.subnet_ids) > 0
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = local.name
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${local.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+data "aws_iam_policy_document" "base" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"] # X-Ray has no resource-level permissions
+  }
+
+  dynamic "statement" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      sid = "VpcNetworkInterfaces"
+      # ENI actions take no resource ARNs known before the ENI exists.
+      actions = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "base" {
+  name   = "base"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.base.json
+}
+
+resource "aws_iam_role_policy" "function" {
+  name   = "function"
+  role   = aws_iam_role.this.id
+  policy = var.policy_json
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:invoked synchronously by event source mappings, whose own DLQ / on-failure destination (SQS) catch failures; an async DLQ would never receive anything
+  #checkov:skip=CKV_AWS_272:zips are built and planned in the same pipeline run from the reviewed commit; code signing needs a Signer profile per account, left to deployments that require it
+  function_name    = local.name
+  description      = var.description
+  role             = aws_iam_role.this.arn
+  filename         = local.package
+  source_code_hash = filebase64sha256(local.package)
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  memory_size      = var.memory_mb
+  timeout          = var.timeout_s
+  kms_key_arn      = var.kms_key_arn
+
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  environment {
+    # An empty value means the same as unset to every Config::from_env, so
+    # it is left out rather than sent.
+    variables = {
+      for k, v in merge(var.environment, var.search_enabled ? var.search_environment : {}) : k => v
+      if v != null && v != ""
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.vpc.subnet_ids
+      security_group_ids = var.vpc.security_group_ids
+    }
+  }
+
+  # Event source mappings check the role can read their source at creation.
+  depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.function, aws_cloudwatch_log_group.this]
+}

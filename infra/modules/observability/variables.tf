@@ -1,0 +1,38 @@
+variable "name_prefix" {
+  type = string
+}
+
+variable "region" {
+  type = string
+}
+
+variable "topic_arn" {
+  description = "Where alarms (and their recovery) are sent."
+  type        = string
+}
+
+variable "functions" {
+  description = "Function names by a static key (ingest, stream, ...)."
+  type        = map(string)
+}
+
+variable "dead_letter_queues" {
+  description = "Dead-letter and on-failure queue names by a static key."
+  type        = map(string)
+}
+
+variable "stream_function_name" {
+  type = string
+}
+
+variable "kinesis_stream_name" {
+  type = string
+}
+
+variable "firehose_name" {
+  type = string
+}
+
+variable "iterator_age_threshold_ms" {
+  type = number
+}

@@ -1,0 +1,167 @@
+# The buckets: raw (what arrives, kept briefly), curated (the lake: Parquet
+# under logs/, quarantine/, _manifests/ and search-dlq/), Athena results, and
+# the access-log bucket the other three log to. All private, TLS-only,
+# encrypted by default.
+
+locals {
+  name = "${var.name_prefix}-%s-${var.account_id}-${var.region}"
+  # SSE-S3 when the deployment chose it; the key otherwise.
+  key = var.encryption == "SSE-KMS" ? var.kms_key_arn : null
+}
+
+module "access_logs" {
+  source = "./bucket"
+
+  name                 = format(local.name, "access-logs")
+  account_id           = var.account_id
+  kms_key_arn          = null # S3 server access logs can only be delivered to SSE-S3 buckets
+  receives_access_logs = true
+}
+
+module "raw" {
+  source = "./bucket"
+
+  name              = format(local.name, "raw")
+  account_id        = var.account_id
+  kms_key_arn       = local.key
+  access_log_bucket = module.access_logs.id
+}
+
+module "curated" {
+  source = "./bucket"
+
+  # The lake is versioned so an overwrite or a delete can be undone.
+  name              = format(local.name, "curated")
+  account_id        = var.account_id
+  kms_key_arn       = local.key
+  versioning        = true
+  access_log_bucket = module.access_logs.id
+}
+
+module "athena_results" {
+  source = "./bucket"
+
+  name              = format(local.name, "athena")
+  account_id        = var.account_id
+  kms_key_arn       = local.key
+  access_log_bucket = module.access_logs.id
+  force_destroy     = true
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "raw" {
+  bucket = module.raw.id
+
+  rule {
+    id     = "expire-raw"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.raw_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "curated" {
+  bucket = module.curated.id
+
+  rule {
+    id     = "lake-intelligent-tiering"
+    status = "Enabled"
+    filter {
+      prefix = "logs/"
+    }
+    # Parquet is read often while fresh and rarely later: Intelligent-Tiering
+    # moves it between tiers without retrieval fees.
+    transition {
+      days          = 0
+      storage_class = "INTELLIGENT_TIERING"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.curated_noncurrent_days
+    }
+  }
+
+  rule {
+    id     = "quarantine-kept-longer"
+    status = "Enabled"
+    filter {
+      prefix = "quarantine/"
+    }
+    expiration {
+      days = var.quarantine_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.curated_noncurrent_days
+    }
+  }
+
+  rule {
+    id     = "search-dead-letters"
+    status = "Enabled"
+    filter {
+      prefix = "search-dlq/"
+    }
+    expiration {
+      days = var.quarantine_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.curated_noncurrent_days
+    }
+  }
+
+  rule {
+    id     = "manifests-and-versions"
+    status = "Enabled"
+    filter {
+      prefix = "_manifests/"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.curated_noncurrent_days
+    }
+  }
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "athena_results" {
+  bucket = module.athena_results.id
+
+  rule {
+    id     = "expire-results"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.athena_results_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
+  bucket = module.access_logs.id
+
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.quarantine_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}

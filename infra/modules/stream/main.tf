@@ -1,0 +1,234 @@
+# The real-time path: producers -> Kinesis -> fn-stream, which normalizes
+# every line and forwards NDJSON to Firehose; Firehose lands gzip batches in
+# the raw bucket under firehose/, where the file path makes them Parquet.
+# Batches that keep failing go to an SQS on-failure queue, never lost and
+# never blocking the shard for long.
+
+locals {
+  stream_name   = "${var.name_prefix}-logs"
+  firehose_name = "${var.name_prefix}-raw"
+}
+
+resource "aws_kinesis_stream" "logs" {
+  name             = local.stream_name
+  shard_count      = var.stream_mode == "PROVISIONED" ? var.shard_count : null
+  retention_period = var.retention_hours
+  encryption_type  = "KMS"
+  kms_key_id       = var.kms_key_arn
+
+  stream_mode_details {
+    stream_mode = var.stream_mode
+  }
+}
+
+# --- Firehose to the raw bucket ----------------------------------------------
+
+resource "aws_cloudwatch_log_group" "firehose" {
+  #checkov:skip=CKV_AWS_338:retention is var.log_retention_days (default 30): operational logs of the pipeline, whose data is kept in the lake; raise it where policy asks for a year
+  name              = "/aws/kinesisfirehose/${local.firehose_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_cloudwatch_log_stream" "firehose" {
+  name           = "DestinationDelivery"
+  log_group_name = aws_cloudwatch_log_group.firehose.name
+}
+
+data "aws_iam_policy_document" "firehose_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["firehose.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "sts:ExternalId"
+      values   = [var.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "firehose" {
+  name               = "${var.name_prefix}-firehose"
+  assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
+}
+
+data "aws_iam_policy_document" "firehose" {
+  statement {
+    sid = "WriteRawBucket"
+    actions = [
+      "s3:AbortMultipartUpload",
+      "s3:GetBucketLocation",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:ListBucketMultipartUploads",
+      "s3:PutObject",
+    ]
+    resources = [var.raw_bucket_arn, "${var.raw_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "EncryptObjects"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "DeliveryErrors"
+    actions   = ["logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "firehose" {
+  name   = "deliver"
+  role   = aws_iam_role.firehose.id
+  policy = data.aws_iam_policy_document.firehose.json
+}
+
+resource "aws_kinesis_firehose_delivery_stream" "raw" {
+  name        = local.firehose_name
+  destination = "extended_s3"
+
+  server_side_encryption {
+    enabled  = true
+    key_type = "CUSTOMER_MANAGED_CMK"
+    key_arn  = var.kms_key_arn
+  }
+
+  extended_s3_configuration {
+    role_arn   = aws_iam_role.firehose.arn
+    bucket_arn = var.raw_bucket_arn
+    # fn-stream already normalized the lines; the file path reads gzip
+    # (multi-member too) and takes the service from each record.
+    prefix              = "firehose/!{timestamp:yyyy/MM/dd/HH}/"
+    error_output_prefix = "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
+    compression_format  = "GZIP"
+    buffering_size      = var.firehose_buffer_size_mb
+    buffering_interval  = var.firehose_buffer_s
+    kms_key_arn         = var.kms_key_arn
+
+    cloudwatch_logging_options {
+      enabled         = true
+      log_group_name  = aws_cloudwatch_log_group.firehose.name
+      log_stream_name = aws_cloudwatch_log_stream.firehose.name
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.firehose]
+}
+
+# --- fn-stream -------------------------------------------------------------
+
+resource "aws_sqs_queue" "failures" {
+  name                      = "${var.name_prefix}-stream-failures"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+data "aws_iam_policy_document" "function" {
+  statement {
+    sid = "ReadStream"
+    actions = [
+      "kinesis:DescribeStream",
+      "kinesis:DescribeStreamSummary",
+      "kinesis:GetRecords",
+      "kinesis:GetShardIterator",
+      "kinesis:ListShards",
+      "kinesis:ListStreams",
+      "kinesis:SubscribeToShard",
+    ]
+    resources = [aws_kinesis_stream.logs.arn]
+  }
+
+  statement {
+    sid       = "ForwardToFirehose"
+    actions   = ["firehose:PutRecordBatch", "firehose:PutRecord"]
+    resources = [aws_kinesis_firehose_delivery_stream.raw.arn]
+  }
+
+  statement {
+    sid       = "WriteQuarantine"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${var.curated_bucket_arn}/quarantine/*", "${var.curated_bucket_arn}/search-dlq/*"]
+  }
+
+  statement {
+    sid       = "OnFailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failures.arn]
+  }
+
+  statement {
+    sid       = "StreamAndBucketKeys"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.search.enabled ? [1] : []
+    content {
+      sid       = "IndexIntoSearch"
+      actions   = ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"]
+      resources = ["${var.search.domain_arn}/*"]
+    }
+  }
+}
+
+module "function" {
+  source = "../lambda"
+
+  name_prefix          = var.name_prefix
+  binary               = "fn-stream"
+  description          = "loglake: Kinesis records normalized and forwarded to Firehose"
+  artifacts_dir        = var.artifacts_dir
+  architecture         = var.architecture
+  memory_mb            = var.memory_mb
+  timeout_s            = var.timeout_s
+  reserved_concurrency = var.reserved_concurrency
+  kms_key_arn          = var.kms_key_arn
+  log_retention_days   = var.log_retention_days
+  policy_json          = data.aws_iam_policy_document.function.json
+  vpc                  = var.vpc
+
+  environment = {
+    DELIVERY_STREAM = aws_kinesis_firehose_delivery_stream.raw.name
+    CURATED_BUCKET  = var.curated_bucket
+    MAX_LINE_BYTES  = "1048576"
+    REDACT          = var.redact
+  }
+
+  search_enabled = var.search.enabled
+  search_environment = {
+    SEARCH_ENDPOINT     = var.search_environment["SEARCH_ENDPOINT"]
+    SEARCH_AUTH         = var.search_environment["SEARCH_AUTH"]
+    SEARCH_SERVICE      = var.search_environment["SEARCH_SERVICE"]
+    SEARCH_INDEX_PREFIX = var.search_environment["SEARCH_INDEX_PREFIX"]
+    SEARCH_MIN_LEVEL    = var.search_environment["SEARCH_MIN_LEVEL"]
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "stream" {
+  event_source_arn                   = aws_kinesis_stream.logs.arn
+  function_name                      = module.function.function_arn
+  starting_position                  = "LATEST"
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.batching_window_s
+  parallelization_factor             = var.parallelization_factor
+
+  # The function names the first record it could not forward; Lambda retries
+  # from there, halves a batch that keeps failing, and gives up on a record
+  # after a bounded number of attempts or age, sending its coordinates to SQS.
+  function_response_types        = ["ReportBatchItemFailures"]
+  bisect_batch_on_function_error = true
+  maximum_retry_attempts         = var.max_retry_attempts
+  maximum_record_age_in_seconds  = var.max_record_age_s
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.failures.arn
+    }
+  }
+}

