@@ -22,7 +22,10 @@ pub struct Mock {
 fn repo_root() -> PathBuf {
     let mut p = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     while !p.join("tests/opensearch_mock.py").exists() {
-        assert!(p.pop(), "tests/opensearch_mock.py not found above the crate");
+        assert!(
+            p.pop(),
+            "tests/opensearch_mock.py not found above the crate"
+        );
     }
     p
 }
