@@ -16,6 +16,7 @@ pub mod quarantine;
 pub mod record;
 pub mod redact;
 pub mod rows;
+pub mod scan;
 pub mod schema;
 pub mod search;
 pub mod store;
