@@ -111,10 +111,8 @@ fn scan_batch(
         .ok_or_else(|| missing("ts (timestamp)"))?;
     let text = |name: &str| col(name).and_then(|c| c.as_string_opt::<i32>());
     let level = text("level");
-    let texts: Vec<Option<&StringArray>> = TextField::ALL
-        .iter()
-        .map(|t| text(t.column()))
-        .collect();
+    let texts: Vec<Option<&StringArray>> =
+        TextField::ALL.iter().map(|t| text(t.column())).collect();
     let status = col("http_status").and_then(|c| c.as_primitive_opt::<Int16Type>());
     let latency = col("latency_ms").and_then(|c| c.as_primitive_opt::<Float64Type>());
     let bytes = col("bytes_sent").and_then(|c| c.as_primitive_opt::<Int64Type>());

@@ -1605,7 +1605,12 @@ fn the_lake_reads_back_as_records_within_a_time_range() {
             i % 10
         ));
     }
-    let m = ingest(source("scan.log", input.as_bytes(), None), &store, &options(false)).unwrap();
+    let m = ingest(
+        source("scan.log", input.as_bytes(), None),
+        &store,
+        &options(false),
+    )
+    .unwrap();
     assert_eq!(m.rows_out, 300);
     // Hours 21:00..23:00 of the first day: 120 rows, in two partitions.
     let (from, to) = (T21, T21 + 2 * HOUR);
@@ -1617,10 +1622,15 @@ fn the_lake_reads_back_as_records_within_a_time_range() {
             seen.push((
                 ts,
                 r.level,
-                r.get(loglake_core::record::TextField::Message).unwrap().to_string(),
+                r.get(loglake_core::record::TextField::Message)
+                    .unwrap()
+                    .to_string(),
                 r.http_status,
                 r.latency_ms,
-                r.attributes.iter().find(|a| a.0 == "k").map(|a| a.1.to_string()),
+                r.attributes
+                    .iter()
+                    .find(|a| a.0 == "k")
+                    .map(|a| a.1.to_string()),
             ));
         })
         .unwrap();
