@@ -4,6 +4,7 @@
 //!
 //! The entry point is [`pipeline::ingest`].
 
+pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod format;

@@ -171,6 +171,15 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     }
 }
 
+/// An observer that may be off.
+impl<O: Observer> Observer for Option<O> {
+    fn observe(&mut self, rec: &Record<'_>, ts: i64, fmt: SourceFormat, origin: &Origin<'_>) {
+        if let Some(o) = self {
+            o.observe(rec, ts, fmt, origin);
+        }
+    }
+}
+
 impl<O: Observer + ?Sized> Observer for &mut O {
     fn observe(&mut self, rec: &Record<'_>, ts: i64, fmt: SourceFormat, origin: &Origin<'_>) {
         (**self).observe(rec, ts, fmt, origin);
