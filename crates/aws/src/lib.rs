@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_S3`) point the same
 //! binaries at a local emulator, where S3 switches to path-style addressing.
 
+pub mod alerts;
 pub mod put;
 mod read;
 pub mod search;
