@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use loglake_aws::alerts::{AlertConfig, AlertError, AlertObserver, AlertStore, Delivered};
 use loglake_aws::search::{SearchClient, SearchConfig, index_all};
 use loglake_aws::{ReadError, S3Store, open_object};
 use loglake_core::events::{self, Invocation, ObjectRef, Skip, Work};
@@ -46,6 +47,10 @@ pub struct Config {
     /// `SEARCH_ENDPOINT` and the other `SEARCH_*` settings: index every
     /// row into OpenSearch as well (off when unset).
     pub search: Option<SearchConfig>,
+    /// `ALERT_RULES`, `ALERT_WINDOWS_TABLE`, `ALERT_STATE_TABLE`,
+    /// `ALERT_TOPIC_ARN`: per-minute window contributions for fn-alerts, and
+    /// instant alerts (off when `ALERT_RULES` is unset).
+    pub alerts: Option<AlertConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +119,13 @@ impl Config {
             name: "SEARCH_*",
             message,
         })?;
+        let alerts = AlertConfig::from_env().map_err(|message| ConfigError::Invalid {
+            name: "ALERT_*",
+            message,
+        })?;
+        if alerts.as_ref().is_some_and(|a| a.windows_table.is_none()) {
+            return Err(ConfigError::Missing("ALERT_WINDOWS_TABLE"));
+        }
         Ok(Config {
             curated_bucket,
             curated_prefix: env_or("CURATED_PREFIX", ""),
@@ -123,6 +135,7 @@ impl Config {
             max_line_bytes: env_num("MAX_LINE_BYTES", 1 << 20)?,
             redact,
             search,
+            alerts,
         })
     }
 
@@ -160,6 +173,8 @@ pub struct App {
     pub s3: aws_sdk_s3::Client,
     /// Present when `config.search` is.
     pub search: Option<SearchClient>,
+    /// Present when `config.alerts` is.
+    pub alerts: Option<AlertStore>,
     pub config: Config,
 }
 
@@ -176,6 +191,7 @@ impl App {
         Ok(App {
             s3: loglake_aws::s3_client(aws),
             search,
+            alerts: config.alerts.clone().map(|a| AlertStore::new(aws, a)),
             config,
         })
     }
@@ -207,12 +223,18 @@ pub enum ObjectError {
         failed: u64,
         reason: String,
     },
+    #[error("{uri}: alert windows or notifications not delivered: {source}")]
+    Alerts {
+        uri: String,
+        #[source]
+        source: AlertError,
+    },
 }
 
 /// What happened to one object.
 #[derive(Debug)]
 pub enum Done {
-    Ingested(Box<Manifest>, Option<SearchCounts>),
+    Ingested(Box<Manifest>, Option<SearchCounts>, Option<Delivered>),
     Skipped(String),
 }
 
@@ -291,10 +313,10 @@ impl App {
         let mut first_err = None;
         for w in work {
             match self.run(w, run).await {
-                Ok(Done::Ingested(m, search)) => summary.push(json!({
+                Ok(Done::Ingested(m, search, alerts)) => summary.push(json!({
                     "source": m.source.uri, "lines_in": m.lines_in, "rows_out": m.rows_out,
                     "quarantined": m.quarantined, "outcome": m.outcome,
-                    "redacted": m.redacted, "search": search,
+                    "redacted": m.redacted, "search": search, "alerts": alerts,
                 })),
                 Ok(Done::Skipped(why)) => summary.push(json!({ "skipped": why })),
                 Err(e) => {
@@ -391,7 +413,11 @@ impl App {
         let task_uri = uri.clone();
         let keys = Keys::new(&opts, &source.name, &source.identity, source.modified_ms);
         let blocking_keys = keys.clone();
-        let (manifest, lake_done, fed) = tokio::task::spawn_blocking(move || {
+        let alert_obs = self
+            .alerts
+            .as_ref()
+            .map(|a| AlertObserver::new(a.cfg.rules.clone()));
+        let (manifest, lake_done, fed, alert_obs) = tokio::task::spawn_blocking(move || {
             // The lake already has this exact object (a message coming back
             // after its indexing failed): parse again for the index only.
             let lake_done = run.redelivery
@@ -399,19 +425,19 @@ impl App {
                 && lake_complete(&store, &blocking_keys.manifest, &source.identity);
             let discard = NullStore;
             let target: &dyn OutputStore = if lake_done { &discard } else { &store };
-            let result = match (tx, search_opts) {
-                (Some(tx), Some(so)) => {
-                    let mut feed = Feed::new(so, |b| {
-                        // The indexer drains until the end, so this only
-                        // fails if it panicked; its report says so.
-                        let _ = tx.blocking_send(b);
-                    });
-                    let m = loglake_core::ingest_observed(source, target, &opts, &mut feed);
-                    m.map(|m| (m, Some(feed.finish())))
-                }
-                _ => loglake_core::ingest(source, target, &opts).map(|m| (m, None)),
-            };
-            result.map(|(m, fed)| (m, lake_done, fed))
+            let mut feed = tx.zip(search_opts).map(|(tx, so)| {
+                Feed::new(so, move |b| {
+                    // The indexer drains until the end, so this only fails
+                    // if it panicked; its report says so.
+                    let _ = tx.blocking_send(b);
+                })
+            });
+            let mut alerts = alert_obs;
+            let m =
+                loglake_core::ingest_observed(source, target, &opts, &mut (&mut feed, &mut alerts));
+            // Finishing the feed sends its last bulk and closes the channel.
+            let fed = feed.map(Feed::finish);
+            m.map(|m| (m, lake_done, fed, alerts))
         })
         .await
         .map_err(|_| ObjectError::Panicked(task_uri))?
@@ -441,8 +467,20 @@ impl App {
             lake = if lake_done { "already complete" } else { "written" },
             "object ingested"
         );
+        let delivered = match (&self.alerts, alert_obs) {
+            (Some(store), Some(obs)) => Some(
+                store
+                    .deliver(&manifest.source.id, obs)
+                    .await
+                    .map_err(|source| ObjectError::Alerts {
+                        uri: uri.clone(),
+                        source,
+                    })?,
+            ),
+            _ => None,
+        };
         let Some(mut report) = report else {
-            return Ok(Done::Ingested(Box::new(manifest), None));
+            return Ok(Done::Ingested(Box::new(manifest), None, delivered));
         };
         let fed = fed.unwrap_or_default();
         report.counts.docs = fed.docs;
@@ -508,7 +546,11 @@ impl App {
                 failed: report.counts.failed,
                 reason,
             }),
-            _ => Ok(Done::Ingested(Box::new(manifest), Some(report.counts))),
+            _ => Ok(Done::Ingested(
+                Box::new(manifest),
+                Some(report.counts),
+                delivered,
+            )),
         }
     }
 }

@@ -46,6 +46,7 @@ async fn env(name: &str) -> Env {
     let app = App {
         s3: s3.clone(),
         search: None,
+        alerts: None,
         config: Config {
             curated_bucket: curated.clone(),
             curated_prefix: String::new(),
@@ -55,6 +56,7 @@ async fn env(name: &str) -> Env {
             max_line_bytes: 1 << 20,
             redact: Default::default(),
             search: None,
+            alerts: None,
         },
     };
     Env {

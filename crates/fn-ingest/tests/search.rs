@@ -76,6 +76,7 @@ impl Env {
             max_line_bytes: 1 << 20,
             redact: Default::default(),
             search: SearchConfig::from_lookup(|k| vars.get(k).cloned()).unwrap(),
+            alerts: None,
         };
         App::new(&self.aws, config).unwrap()
     }

@@ -23,6 +23,7 @@ use loglake_core::stream::{self, FIREHOSE_MAX_RECORD, RecordData};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
+use loglake_aws::alerts::{AlertConfig, AlertObserver, AlertStore};
 pub use loglake_core::pipeline::{NoObserver, Observer};
 
 /// Settings, read once from the environment at start-up.
@@ -40,6 +41,11 @@ pub struct Config {
     /// `SEARCH_ENDPOINT` and the other `SEARCH_*` settings: index each
     /// record within seconds of its arrival (off when unset).
     pub search: Option<SearchConfig>,
+    /// `ALERT_RULES`, `ALERT_STATE_TABLE`, `ALERT_TOPIC_ARN`: instant alerts
+    /// within seconds. (Window counts are not kept here: these records
+    /// reach the lake through Firehose, and fn-ingest counts them there,
+    /// once per delivered object; counting here too would count twice.)
+    pub alerts: Option<AlertConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +74,7 @@ impl Config {
             RedactOptions::parse(&std::env::var("REDACT").unwrap_or_else(|_| "cards".into()))
                 .map_err(|e| ConfigError::Invalid("REDACT", e))?;
         let search = SearchConfig::from_env().map_err(|e| ConfigError::Invalid("SEARCH_*", e))?;
+        let alerts = AlertConfig::from_env().map_err(|e| ConfigError::Invalid("ALERT_*", e))?;
         Ok(Config {
             delivery_stream: need("DELIVERY_STREAM")?,
             curated_bucket: need("CURATED_BUCKET")?,
@@ -75,6 +82,7 @@ impl Config {
             max_line_bytes,
             redact,
             search,
+            alerts,
         })
     }
 }
@@ -86,6 +94,8 @@ pub struct App<F> {
     pub s3: aws_sdk_s3::Client,
     /// Present when `config.search` is.
     pub search: Option<SearchClient>,
+    /// Present when `config.alerts` is.
+    pub alerts: Option<AlertStore>,
     pub config: Config,
     pub backoff: Backoff,
 }
@@ -108,6 +118,8 @@ pub struct Summary {
     pub redacted: RedactCounts,
     /// What the search sink did, when one is configured.
     pub search: Option<SearchCounts>,
+    /// Instant alerts published.
+    pub instant_alerts: u64,
 }
 
 /// A line's place within a stream record: its 1-based number (0 for the
@@ -162,6 +174,7 @@ impl App<loglake_aws::put::Firehose> {
             },
             s3: loglake_aws::s3_client(aws),
             search,
+            alerts: config.alerts.clone().map(|a| AlertStore::new(aws, a)),
             config,
             backoff: Backoff::default(),
         })
@@ -195,6 +208,10 @@ impl<F: BatchPut + Sync> App<F> {
             .as_ref()
             .filter(|_| self.search.is_some())
             .map(|c| Feed::new(c.options.clone(), |b| bulks.push(b)));
+        let mut alerting = self
+            .alerts
+            .as_ref()
+            .map(|a| AlertObserver::instants_only(a.cfg.rules.clone()));
         for (i, r) in event.records.iter().enumerate() {
             let data = &r.kinesis.data.0;
             let uri = coordinates(r);
@@ -268,6 +285,7 @@ impl<F: BatchPut + Sync> App<F> {
                                 if let Some(f) = feed.as_mut() {
                                     f.add(&rec, ts, fmt, &origin);
                                 }
+                                alerting.observe(&rec, ts, fmt, &origin);
                                 observer.observe(&rec, ts, fmt, &origin);
                                 let mut buf = Vec::new();
                                 stream::write_ndjson(&rec, ts, fmt, &mut buf);
@@ -335,6 +353,17 @@ impl<F: BatchPut + Sync> App<F> {
                 let mut f = KinesisBatchItemFailure::default();
                 f.item_identifier = Some(failed.kinesis.sequence_number.clone());
                 response.batch_item_failures.push(f);
+            }
+        }
+        if let (Some(store), Some(seen)) = (&self.alerts, alerting) {
+            // Not worth failing the batch for (that would forward it to
+            // Firehose twice): fn-ingest sees these records again in the
+            // lake and claims the same (rule, group, minute) notifications.
+            match store.deliver("", seen).await {
+                Ok(d) => summary.instant_alerts = d.instant_alerts,
+                Err(e) => {
+                    warn!(error = %e, "instant alerts not sent here; fn-ingest will send them")
+                }
             }
         }
         if let (Some(client), Some(cfg), Some(fed), Some(first)) = (

@@ -96,6 +96,7 @@ impl Env {
             },
             s3: self.s3.clone(),
             search: None,
+            alerts: None,
             config: Config {
                 delivery_stream: self.delivery.clone(),
                 curated_bucket: self.curated.clone(),
@@ -103,6 +104,7 @@ impl Env {
                 max_line_bytes: 1 << 20,
                 redact: Default::default(),
                 search: None,
+                alerts: None,
             },
             backoff: Backoff::default(),
         }
@@ -199,6 +201,7 @@ impl Env {
         let app = fn_ingest::App {
             s3: self.s3.clone(),
             search: None,
+            alerts: None,
             config: fn_ingest::Config {
                 curated_bucket: self.curated.clone(),
                 curated_prefix: String::new(),
@@ -208,6 +211,7 @@ impl Env {
                 max_line_bytes: 1 << 20,
                 redact: Default::default(),
                 search: None,
+                alerts: None,
             },
         };
         let uris: Vec<String> = delivered
@@ -521,6 +525,7 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
         },
         s3: base.s3.clone(),
         search: None,
+        alerts: None,
         config: base.config.clone(),
         backoff: Backoff {
             base: Duration::from_millis(1),
