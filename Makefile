@@ -68,9 +68,15 @@ down:
 	@if [ -f .moto.pid ]; then kill $$(cat .moto.pid) 2>/dev/null || true; rm -f .moto.pid; echo "moto stopped"; fi
 
 demo: build
+	# A fresh file has a new identity: start from an empty lake, or a second
+	# run would add a second copy of the demo data.
+	rm -rf demo-data $(LAKE)
 	mkdir -p demo-data
-	$(BIN) generate --lines $(DEMO_LINES) --malformed 0.01 --seed 7 --out demo-data/shop.ndjson.gz
+	$(BIN) generate --lines $(DEMO_LINES) --malformed 0.01 --seed 7 --incidents --out demo-data/shop.ndjson.gz
 	$(BIN) ingest demo-data/shop.ndjson.gz --lake $(LAKE)
+	@echo
+	@echo "alerts the rules in alerts.toml raise over this lake (the generator injected six incidents):"
+	$(BIN) alerts eval --lake $(LAKE) --rules alerts.toml
 	@echo
 	@echo "query it: make query SQL=\"SELECT service, count(*) AS n FROM logs GROUP BY 1 ORDER BY 2 DESC\""
 

@@ -1,6 +1,7 @@
 //! `loglake`: the local CLI. It only parses arguments and dispatches; the
 //! work is in `loglake-core` (ingest) and `generate`.
 
+mod alerts;
 mod generate;
 mod ingest;
 mod replay;
@@ -34,6 +35,9 @@ enum Cmd {
     /// Set up an OpenSearch cluster for loglake, or index files into it
     #[command(subcommand)]
     Search(search::Cmd),
+    /// Evaluate alert rules over a local lake, or check a rules file
+    #[command(subcommand)]
+    Alerts(alerts::Cmd),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -64,6 +68,10 @@ struct GenerateArgs {
     /// Hours the timestamps span
     #[arg(long, default_value_t = 6.0)]
     span_hours: f64,
+    /// Add fixed incidents (an error burst, a latency spike, a FATAL line, a
+    /// login-failure burst, a silent service) for the rules in alerts.toml
+    #[arg(long)]
+    incidents: bool,
     /// Output file, gzip-compressed when it ends in .gz; standard output when absent or -
     #[arg(long)]
     out: Option<PathBuf>,
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
         Cmd::Ingest(args) => ingest::run(args),
         Cmd::Replay(args) => replay::run(args),
         Cmd::Search(cmd) => search::run(cmd),
+        Cmd::Alerts(cmd) => alerts::run(cmd),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));
@@ -97,6 +106,7 @@ fn run_generate(a: GenerateArgs) -> anyhow::Result<()> {
         seed: a.seed,
         malformed: a.malformed,
         span_hours: a.span_hours,
+        incidents: a.incidents,
         ..Default::default()
     };
     if let Some(s) = &a.start {
