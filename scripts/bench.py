@@ -110,7 +110,20 @@ def main():
     sink_bench = os.environ.get("SINK_BENCH")
     if sink_bench:
         print()
-        subprocess.run([sink_bench, src, "300000"], check=True)
+        p = subprocess.run([sink_bench, src, "300000", os.path.join(ROOT, "alerts.toml")],
+                           check=True, capture_output=True, text=True)
+        ns = None
+        for line in p.stdout.splitlines():
+            if line.startswith("alerts_ns_per_record "):
+                ns = float(line.split()[1])
+            else:
+                print(line)
+        if ns is not None:
+            # Ingest cost per row with one thread, from this run.
+            wall = min(w for w, _ in best[("loglake", 1)])
+            per_row = wall / summary["rows_out"] * 1e9
+            print("alert accumulation adds %.0f ns to %.0f ns per row of 1-thread ingest: %.1f%%"
+                  % (ns, per_row, 100.0 * ns / per_row))
 
 
 if __name__ == "__main__":

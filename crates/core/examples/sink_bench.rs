@@ -11,6 +11,7 @@
 use std::io::{BufRead, BufReader};
 use std::time::Instant;
 
+use loglake_core::alerts::{Rules, Windows};
 use loglake_core::format::{Parsed, Parser};
 use loglake_core::pipeline::{Finisher, Origin};
 use loglake_core::record::{Record, SourceFormat, TextField};
@@ -23,6 +24,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: sink_bench INPUT [LINES]");
     let want: usize = args.next().map_or(300_000, |n| n.parse().unwrap());
+    let rules_path = args.next().unwrap_or_else(|| "alerts.toml".into());
     let file = std::fs::File::open(&path).unwrap();
     let reader: Box<dyn std::io::Read> = if path.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(file))
@@ -128,6 +130,49 @@ fn main() {
             (t - clone_only).max(0.0) / n as f64 * 1e9
         );
     }
+    alerts(&lines, &rules_path);
+}
+
+/// Alert accumulation: every record into the per-minute windows of the
+/// rules, plus the instant-rule check, as fn-ingest does: right after the
+/// record is parsed (so it is in cache), measured as the difference between
+/// parsing with and without it.
+fn alerts(lines: &[String], rules_path: &str) {
+    let rules = std::sync::Arc::new(Rules::from_file(std::path::Path::new(rules_path)).unwrap());
+    let run = |with: bool| -> (f64, usize) {
+        let mut best = f64::MAX;
+        let mut items = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let opts = IngestOptions::default();
+            let mut finisher = Finisher::new(&opts, None);
+            let mut parser = Parser::new(Format::Json);
+            let mut w = Windows::new(rules.clone());
+            let mut r = Record::default();
+            let mut instant = 0;
+            for l in lines {
+                r.clear();
+                if let Ok(Parsed::Row(_)) = parser.parse(l, &mut r)
+                    && let Ok(ts) = finisher.finish(&mut r)
+                    && with
+                {
+                    w.observe(&r, ts);
+                    instant += w.instant_matches(&r).len();
+                }
+            }
+            items = w.contributions().len() + instant;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        (best, items)
+    };
+    let (without, _) = run(false);
+    let (with, items) = run(true);
+    let ns = (with - without).max(0.0) / lines.len() as f64 * 1e9;
+    println!(
+        "alert windows and instant rules: {ns:.0} ns/record on top of parsing ({:.0} ns/record; {items} minute items)",
+        without / lines.len() as f64 * 1e9
+    );
+    println!("alerts_ns_per_record {ns:.1}");
 }
 
 /// The document as a generic JSON tree, the way a naive sink builds it.
