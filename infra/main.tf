@@ -26,6 +26,38 @@ locals {
     domain_arn = one(module.search[*].domain_arn)
   }
 
+  # Content alerts (issue 6): the rules file is inlined into the functions'
+  # environment; read only when alerts are on, so the file may be absent
+  # otherwise.
+  # alerts.toml without its comment and blank lines: the rules travel inline
+  # in the functions' environment, which Lambda caps at 4 KB per function.
+  alert_rules = var.enable_alerts ? join("\n", [
+    for l in split("\n", file(coalesce(var.alert_rules_path, "${path.root}/../alerts.toml"))) :
+    l if trimspace(l) != "" && !startswith(trimspace(l), "#")
+  ]) : null
+
+  # Settings fn-ingest and fn-stream read to write window contributions and
+  # publish instant alerts; applied only when enable_alerts.
+  alerts_environment = {
+    ALERT_RULES         = local.alert_rules
+    ALERT_WINDOWS_TABLE = module.alerts.windows_table_name
+    ALERT_STATE_TABLE   = module.alerts.state_table_name
+    ALERT_TOPIC_ARN     = module.alerts.topic_arn
+  }
+
+  alerts_access = {
+    enabled           = var.enable_alerts
+    windows_table_arn = module.alerts.windows_table_arn
+    state_table_arn   = module.alerts.state_table_arn
+    topic_arn         = module.alerts.topic_arn
+  }
+
+  # Function names by a static key (known at plan), for alarms and outputs.
+  function_names = merge(
+    { ingest = module.ingest.function_name, stream = module.stream.function_name },
+    var.enable_alerts ? { alerts = module.alerts.function_name } : {},
+  )
+
   vpc = {
     subnet_ids         = var.enable_search ? var.search_subnet_ids : []
     security_group_ids = compact([one(module.search[*].client_security_group_id)])
@@ -96,6 +128,8 @@ module "ingest" {
   log_retention_days   = var.log_retention_days
   search               = local.search_access
   search_environment   = local.search_environment
+  alerts               = local.alerts_access
+  alerts_environment   = local.alerts_environment
   vpc                  = local.vpc
 }
 
@@ -129,6 +163,8 @@ module "stream" {
   log_retention_days      = var.log_retention_days
   search                  = local.search_access
   search_environment      = local.search_environment
+  alerts                  = local.alerts_access
+  alerts_environment      = local.alerts_environment
   vpc                     = local.vpc
 }
 
@@ -160,9 +196,15 @@ module "search_setup" {
 module "alerts" {
   source = "./modules/alerts"
 
-  name_prefix = var.name_prefix
-  kms_key_arn = module.kms.key_arn
-  alert_email = var.alert_email
+  name_prefix         = var.name_prefix
+  kms_key_arn         = module.kms.key_arn
+  alert_email         = var.alert_email
+  enabled             = var.enable_alerts
+  rules               = local.alert_rules
+  deletion_protection = var.alert_tables_deletion_protection
+  artifacts_dir       = local.artifacts_dir
+  architecture        = var.lambda_architecture
+  log_retention_days  = var.log_retention_days
 }
 
 module "observability" {
@@ -171,7 +213,9 @@ module "observability" {
   name_prefix               = var.name_prefix
   region                    = var.region
   topic_arn                 = module.alerts.topic_arn
-  functions                 = { ingest = module.ingest.function_name, stream = module.stream.function_name }
+  functions                 = local.function_names
+  scheduled_functions       = var.enable_alerts ? { alerts = module.alerts.function_name } : {}
+  alert_tables              = var.enable_alerts ? { windows = module.alerts.windows_table_name, state = module.alerts.state_table_name } : {}
   dead_letter_queues        = { ingest = module.ingest.dlq_name, stream = module.stream.failure_queue_name }
   stream_function_name      = module.stream.function_name
   kinesis_stream_name       = module.stream.kinesis_stream_name

@@ -36,14 +36,26 @@ output "firehose_name" {
 }
 
 output "function_names" {
-  value = {
-    ingest = module.ingest.function_name
-    stream = module.stream.function_name
-  }
+  value = local.function_names
 }
 
 output "alerts_topic_arn" {
   value = module.alerts.topic_arn
+}
+
+output "alerts_function_name" {
+  description = "fn-alerts, run every minute (null when enable_alerts is false)."
+  value       = module.alerts.function_name
+}
+
+output "alert_windows_table" {
+  description = "Per-minute window contributions (pk minute, sk source identity hash), expiring by TTL on `expires`."
+  value       = module.alerts.windows_table_name
+}
+
+output "alert_state_table" {
+  description = "Alert state per rule and group, and instant-alert dedup markers."
+  value       = module.alerts.state_table_name
 }
 
 output "glue_database" {

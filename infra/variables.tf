@@ -308,6 +308,24 @@ variable "alert_email" {
   default     = ""
 }
 
+variable "enable_alerts" {
+  description = "Content alerts (issue 6): the alert-windows and alert-state DynamoDB tables, fn-alerts on a one-minute schedule, and the ALERT_* settings and permissions of fn-ingest and fn-stream. False leaves only the topic the alarms use."
+  type        = bool
+  default     = true
+}
+
+variable "alert_rules_path" {
+  description = "The alert rules TOML, inlined as ALERT_RULES into fn-alerts, fn-ingest and fn-stream. Default: ../alerts.toml relative to this module (the repository's). Lambda allows 4 KB of environment per function in total, so the file, without its comment and blank lines (Terraform strips them), must stay under 3500 characters (checked at plan)."
+  type        = string
+  default     = null
+}
+
+variable "alert_tables_deletion_protection" {
+  description = "Deletion protection of the alert DynamoDB tables (turn off before destroying the deployment)."
+  type        = bool
+  default     = true
+}
+
 variable "kinesis_iterator_age_alarm_ms" {
   description = "Alarm when fn-stream falls this far behind the stream."
   type        = number

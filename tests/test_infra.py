@@ -185,16 +185,29 @@ def workspace_sources() -> dict[Path, str]:
     return {p: p.read_text() for p in sorted(CRATES.glob("*/src/**/*.rs"))}
 
 
+def workspace_dependencies(crate: Path) -> list[Path]:
+    """The workspace crates a function depends on (loglake-core, loglake-aws):
+    where shared settings types such as SearchConfig and AlertConfig live."""
+    deps = set(tomllib.loads((crate / "Cargo.toml").read_text()).get("dependencies", {}))
+    out = []
+    for manifest in sorted(CRATES.glob("*/Cargo.toml")):
+        if tomllib.loads(manifest.read_text()).get("package", {}).get("name") in deps:
+            out.append(manifest.parent)
+    return out
+
+
 def env_reads(crate: Path) -> tuple[set[str], set[str]]:
     """(variables the function's config reads, those it requires). Settings
-    read by another workspace crate's `Type::from_env()` that the function
-    calls (e.g. the search sink's SearchConfig) count as read too."""
+    read by a `Type::from_env()` of a workspace crate the function depends on
+    (the search sink's SearchConfig, the alerts' AlertConfig in loglake-aws)
+    count as read too; another function's `Config` does not."""
     src = rust_sources(crate)
     reads = {m.group(2) for m in ENV_READ.finditer(src)}
     required = set(ENV_REQUIRED.findall(src))
+    deps = workspace_dependencies(crate)
     for ty in set(re.findall(r"\b([A-Z]\w*)::from_env\s*\(", src)):
         for path, text in workspace_sources().items():
-            if path.is_relative_to(crate):
+            if not any(path.is_relative_to(d) for d in deps):
                 continue
             if re.search(rf"\bimpl\s+{ty}\b", text) and "fn from_env" in text:
                 reads |= {m.group(2) for m in ENV_READ.finditer(text)}
@@ -271,17 +284,34 @@ def test_function_sizes_follow_the_benchmarks():
     # in seconds, and 300 s leaves room for the slowest formats.
     assert sizes["fn-ingest"][0] >= 2048 and sizes["fn-ingest"][1] >= 300
     assert sizes["fn-stream"][0] >= 512 and sizes["fn-stream"][1] >= 60
+    if "fn-alerts" in sizes:
+        # One evaluation a minute over small DynamoDB items.
+        assert sizes["fn-alerts"] == (256, 60)
     for binary, (mem, timeout) in sizes.items():
         assert 128 <= mem <= 10240 and 1 <= timeout <= 900, binary
+
+
+# Settings modules/lambda applies all or nothing behind a switch (the search
+# sink, the alert windows and instant alerts), and the variable that turns the
+# feature on in the function's config: a setting the config requires only
+# once that switch is set (`Missing("ALERT_WINDOWS_TABLE")` when ALERT_RULES
+# is) is set whenever the group is.
+GATED_ENVIRONMENTS = {"search_environment": "SEARCH_ENDPOINT", "alerts_environment": "ALERT_RULES"}
+
+
+def gated_environment(c: Call, group: str) -> set[str]:
+    env = c.args.get(group, {})
+    assert isinstance(env, dict), f"{c.caller}: module {c.name}: {group} must be a literal map"
+    return set(env)
 
 
 def terraform_environment(c: Call) -> set[str]:
     env = c.args.get("environment")
     assert isinstance(env, dict), f"{c.caller}: module {c.name}: environment must be a literal map"
     names = set(env)
-    search = c.args.get("search_environment", {})
-    assert isinstance(search, dict), f"{c.caller}: module {c.name}: search_environment must be a literal map"
-    return names | set(search)
+    for group in GATED_ENVIRONMENTS:
+        names |= gated_environment(c, group)
+    return names
 
 
 @pytest.mark.parametrize("binary", sorted(function_binaries()))
@@ -292,6 +322,12 @@ def test_terraform_sets_every_required_variable(binary):
     c = function_calls().get(binary)
     assert c is not None, f"{binary} is not deployed"
     missing = required - set(c.args["environment"])
+    # Required only once the feature is on: set with its switch, or not at all.
+    src = rust_sources(crate)
+    for group, switch in GATED_ENVIRONMENTS.items():
+        gated = gated_environment(c, group)
+        if switch in gated and switch in src:
+            missing -= gated
     assert not missing, f"{binary} requires {sorted(missing)} but Terraform does not always set them"
 
 
@@ -315,9 +351,12 @@ def test_search_settings_are_set_only_with_search_and_sign_with_sigv4():
     for binary, c in function_calls().items():
         if "search_environment" in c.args:
             assert expr(c.args["search_enabled"]) == "var.search.enabled", binary
-    lam = load(LAMBDA_MODULE).of_type("aws_lambda_function")["this"]
-    variables = expr(single_block(lam, "environment")["variables"])
+    lam = load(LAMBDA_MODULE)
+    fn = lam.of_type("aws_lambda_function")["this"]
+    assert expr(single_block(fn, "environment")["variables"]) == "local.environment"
+    variables = expr(lam.locals["environment"])
     assert "var.search_enabled ? var.search_environment : {}" in variables
+    assert "var.alerts_enabled ? var.alerts_environment : {}" in variables
 
 
 # --- the Glue catalog -----------------------------------------------------------
@@ -566,7 +605,7 @@ def test_star_resources_only_where_no_arn_exists():
 def test_one_role_per_function_with_its_own_resources():
     for binary, c in function_calls().items():
         policy = expr(c.args["policy_json"])
-        assert re.fullmatch(r"data\.aws_iam_policy_document\.\w+\.json", policy), binary
+        assert re.fullmatch(r"data\.aws_iam_policy_document\.\w+(\[0\])?\.json", policy), binary
     lam = load(LAMBDA_MODULE)
     assert list(lam.of_type("aws_iam_role")) == ["this"]
     assert lam.of_type("aws_iam_role")["this"]["name"] == "${local.name}"
@@ -583,6 +622,160 @@ def test_functions_may_sign_requests_to_their_search_domain_only():
         assert search[0]["resources"] == ["${var.search.domain_arn}/*"]
         writes = [s for s in doc["statement"] if any(a == "s3:PutObject" for a in s["actions"])]
         assert any("${var.curated_bucket_arn}/search-dlq/*" in s["resources"] for s in writes), module
+
+
+# --- alerts -------------------------------------------------------------------
+
+ALERT_SETTINGS = {"ALERT_RULES", "ALERT_WINDOWS_TABLE", "ALERT_STATE_TABLE", "ALERT_TOPIC_ARN"}
+
+
+def alerts_module() -> Module:
+    return load(INFRA / "modules" / "alerts")
+
+
+def test_alert_tables_are_encrypted_recoverable_and_expire():
+    tables = alerts_module().of_type("aws_dynamodb_table")
+    assert set(tables) == {"windows", "state"}
+    assert tables["windows"]["name"] == "${var.name_prefix}-alert-windows"
+    assert tables["state"]["name"] == "${var.name_prefix}-alert-state"
+    keys = {n: (t["hash_key"], t.get("range_key")) for n, t in tables.items()}
+    assert keys == {"windows": ("pk", "sk"), "state": ("pk", None)}
+    for name, t in tables.items():
+        assert expr(t["count"]) == "var.enabled ? 1 : 0", name
+        assert t["billing_mode"] == "PAY_PER_REQUEST", name
+        # Only key attributes may be declared (DynamoDB refuses others).
+        assert {a["name"]: a["type"] for a in t["attribute"]} == {k: "S" for k in keys[name] if k}, name
+        ttl = single_block(t, "ttl")
+        assert ttl["attribute_name"] == "expires" and ttl["enabled"] is True, name
+        assert single_block(t, "point_in_time_recovery")["enabled"] is True, name
+        sse = single_block(t, "server_side_encryption")
+        assert sse["enabled"] is True and expr(sse["kms_key_arn"]) == "var.kms_key_arn", name
+        assert expr(t["deletion_protection_enabled"]) == "var.deletion_protection", name
+    assert alerts_module().variables["deletion_protection"]["default"] is True
+    root = load(INFRA)
+    assert root.variables["alert_tables_deletion_protection"]["default"] is True
+    assert expr(root.modules["alerts"]["deletion_protection"]) == "var.alert_tables_deletion_protection"
+
+
+def test_a_schedule_runs_fn_alerts_every_minute():
+    m = alerts_module()
+    fn = m.modules["function"]
+    assert fn["binary"] == "fn-alerts" and expr(fn["count"]) == "var.enabled ? 1 : 0"
+    assert int(resolve(m.path, fn["reserved_concurrency"])) == -1, "correctness comes from conditional writes"
+    rules = m.of_type("aws_cloudwatch_event_rule")
+    assert list(rules) == ["schedule"] and rules["schedule"]["schedule_expression"] == "rate(1 minute)"
+    target = m.of_type("aws_cloudwatch_event_target")["schedule"]
+    assert expr(target["rule"]) == "aws_cloudwatch_event_rule.schedule[0].name"
+    assert expr(target["arn"]) == "module.function[0].function_arn"
+    assert single_block(target, "retry_policy")["maximum_retry_attempts"] == 0
+    permission = m.of_type("aws_lambda_permission")["schedule"]
+    assert permission["action"] == "lambda:InvokeFunction" and permission["principal"] == "events.amazonaws.com"
+    assert expr(permission["function_name"]) == "module.function[0].function_name"
+    assert expr(permission["source_arn"]) == "aws_cloudwatch_event_rule.schedule[0].arn"
+    invoke = m.of_type("aws_lambda_function_event_invoke_config")["function"]
+    assert invoke["maximum_retry_attempts"] == 0
+
+
+def test_fn_alerts_reads_windows_and_writes_state_only():
+    m = alerts_module()
+    env = m.modules["function"]["environment"]
+    assert set(env) == ALERT_SETTINGS
+    assert expr(env["ALERT_RULES"]) == "var.rules"
+    assert expr(env["ALERT_WINDOWS_TABLE"]) == "aws_dynamodb_table.windows[0].name"
+    assert expr(env["ALERT_STATE_TABLE"]) == "aws_dynamodb_table.state[0].name"
+    assert expr(env["ALERT_TOPIC_ARN"]) == "aws_sns_topic.alerts.arn"
+    doc = m.data[("aws_iam_policy_document", "function")]
+    grants = {(tuple(sorted(st["actions"])), tuple(st["resources"])) for st in doc["statement"]}
+    assert grants == {
+        (("dynamodb:Query",), ("${aws_dynamodb_table.windows[0].arn}",)),
+        (("dynamodb:Scan", "dynamodb:UpdateItem"), ("${aws_dynamodb_table.state[0].arn}",)),
+        (("sns:Publish",), ("${aws_sns_topic.alerts.arn}",)),
+        (("kms:Decrypt", "kms:GenerateDataKey"), ("${var.kms_key_arn}",)),
+    }
+
+
+def test_alert_rules_are_inlined_within_the_lambda_environment_limit():
+    root = load(INFRA)
+    assert root.variables["enable_alerts"]["default"] is True
+    rules = expr(root.locals["alert_rules"])
+    assert rules.startswith("var.enable_alerts ?") and rules.endswith(": null"), rules
+    assert 'file(coalesce(var.alert_rules_path, "${path.root}/../alerts.toml"))' in rules
+    assert 'startswith(trimspace(l), "#")' in rules, "comments are stripped before inlining"
+    assert expr(root.modules["alerts"]["rules"]) == "local.alert_rules"
+    assert expr(root.modules["alerts"]["enabled"]) == "var.enable_alerts"
+    validation = alerts_module().variables["rules"]["validation"][0]
+    assert "length(var.rules) < 3500" in expr(validation["condition"])
+    # And every function's whole environment, as Lambda measures it (JSON).
+    lam = load(LAMBDA_MODULE)
+    assert "jsonencode(local.environment)" in expr(lam.locals["environment_size"])
+    lifecycle = single_block(lam.of_type("aws_lambda_function")["this"], "lifecycle")
+    assert expr(lifecycle["precondition"][0]["condition"]) == "local.environment_size <= 4096"
+    toml = ROOT / "alerts.toml"
+    if toml.exists():
+        inline = "\n".join(l for l in toml.read_text().split("\n") if l.strip() and not l.strip().startswith("#"))
+        assert 0 < len(inline) < 3500, f"{toml} without comments is too large to pass inline as ALERT_RULES"
+        # What Terraform inlines is still the same rules to the functions.
+        binary = os.environ.get("LOGLAKE_BIN")
+        if binary:
+            import subprocess, tempfile
+            with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+                f.write(inline)
+                f.flush()
+                checked = subprocess.run([binary, "alerts", "check", "--rules", f.name], capture_output=True, text=True)
+                whole = subprocess.run([binary, "alerts", "check", "--rules", str(toml)], capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stderr
+            assert checked.stdout.split("\n", 1)[1] == whole.stdout.split("\n", 1)[1]
+
+
+def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions():
+    root = load(INFRA)
+    assert set(root.locals["alerts_environment"]) == ALERT_SETTINGS
+    assert expr(root.locals["alerts_access"]["enabled"]) == "var.enable_alerts"
+    for module in ("ingest", "stream"):
+        call = function_calls()[f"fn-{module}"]
+        # fn-stream sends instant alerts only: fn-ingest counts its records
+        # in the windows when Firehose delivers them.
+        settings = ALERT_SETTINGS if module == "ingest" else ALERT_SETTINGS - {"ALERT_WINDOWS_TABLE"}
+        assert expr(call.args["alerts_enabled"]) == "var.alerts.enabled", module
+        assert set(call.args["alerts_environment"]) == settings, module
+        assert not ALERT_SETTINGS & set(call.args["environment"]), f"{module}: ALERT_* must be switched by enable_alerts"
+        assert expr(root.modules[module]["alerts"]) == "local.alerts_access"
+        assert expr(root.modules[module]["alerts_environment"]) == "local.alerts_environment"
+        doc = load(INFRA / "modules" / module).data[("aws_iam_policy_document", "function")]
+        gated = {}
+        for d in doc.get("dynamic", []):
+            if "statement" in d and expr(d["statement"]["for_each"]) == "var.alerts.enabled ? [1] : []":
+                st = d["statement"]["content"][0]
+                gated[tuple(st["resources"])] = sorted(st["actions"])
+        expected = {
+            ("${var.alerts.state_table_arn}",): ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+            ("${var.alerts.topic_arn}",): ["sns:Publish"],
+        }
+        if module == "ingest":
+            expected[("${var.alerts.windows_table_arn}",)] = ["dynamodb:BatchWriteItem"]
+        assert gated == expected, module
+        # Nothing else in the policy names the alert resources.
+        for st in doc["statement"]:
+            assert not any("alerts" in r for r in st["resources"]), module
+
+
+def test_fn_alerts_is_watched():
+    obs_call = load(INFRA).modules["observability"]
+    assert "alerts = module.alerts.function_name" in expr(load(INFRA).locals["function_names"])
+    assert expr(obs_call["functions"]) == "local.function_names"
+    assert "alerts = module.alerts.function_name" in expr(obs_call["scheduled_functions"])
+    alarm = load(INFRA / "modules" / "observability").of_type("aws_cloudwatch_metric_alarm")["schedule_stopped"]
+    assert expr(alarm["for_each"]) == "var.scheduled_functions"
+    assert alarm["metric_name"] == "Invocations" and alarm["statistic"] == "Sum" and alarm["period"] == 300
+    assert alarm["comparison_operator"] == "LessThanThreshold" and alarm["threshold"] == 1
+    assert alarm["treat_missing_data"] == "breaching"
+    outputs = {}
+    for f in sorted(INFRA.glob("*.tf")):
+        for block in unquote(hcl2.loads(f.read_text())).get("output", []):
+            outputs.update(block)
+    assert expr(outputs["alert_windows_table"]["value"]) == "module.alerts.windows_table_name"
+    assert expr(outputs["alert_state_table"]["value"]) == "module.alerts.state_table_name"
+    assert expr(outputs["alerts_function_name"]["value"]) == "module.alerts.function_name"
 
 
 # --- storage, search, observability, checks -------------------------------------

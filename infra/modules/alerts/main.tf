@@ -1,7 +1,9 @@
 # Where every alert goes: one encrypted SNS topic that CloudWatch alarms, the
-# pipeline's approval step and (later) fn-alerts publish to, with an optional
-# e-mail subscription. Adding fn-alerts is described in README.md here: its
-# DynamoDB tables, the function through ../lambda, and its schedule.
+# pipeline's approval step, fn-alerts and the instant rules of fn-ingest and
+# fn-stream publish to, with an optional e-mail subscription. With `enabled`
+# (the root's enable_alerts) it also owns the content alerts of issue 6: the
+# two DynamoDB tables, fn-alerts through ../lambda, and its one-minute
+# schedule. See README.md here.
 
 resource "aws_sns_topic" "alerts" {
   name              = "${var.name_prefix}-alerts"
@@ -65,4 +67,179 @@ resource "aws_sns_topic_subscription" "email" {
   topic_arn = aws_sns_topic.alerts.arn
   protocol  = "email"
   endpoint  = var.alert_email
+}
+
+# --- content alerts (issue 6) -------------------------------------------------
+
+# One item per (minute, source identity): pk = the minute ("2026-11-22T05:21"),
+# sk = the hash of the source identity, data = the contribution as JSON. A
+# redelivered source overwrites its own item, so sums stay exact under
+# at-least-once delivery. Only key attributes are declared; `data` and
+# `expires` are schemaless. In both tables items carry their expiry (epoch
+# seconds) in `expires`; DynamoDB deletes them within days of it, so readers
+# still filter on it.
+resource "aws_dynamodb_table" "windows" {
+  count = var.enabled ? 1 : 0
+
+  name                        = "${var.name_prefix}-alert-windows"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+}
+
+# Alert state per (rule, group), and the instant-alert dedup markers per
+# (rule, group, minute): every transition is a conditional write, so two
+# evaluators (or a retry) publish one notification per transition.
+resource "aws_dynamodb_table" "state" {
+  count = var.enabled ? 1 : 0
+
+  name                        = "${var.name_prefix}-alert-state"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+}
+
+data "aws_iam_policy_document" "function" {
+  count = var.enabled ? 1 : 0
+
+  statement {
+    sid       = "ReadWindows"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.windows[0].arn]
+  }
+
+  statement {
+    # Conditional UpdateItem moves (rule, group) between ok and firing;
+    # Scan finds what is firing for groups that stopped sending data.
+    sid       = "TransitionAlertState"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Scan"]
+    resources = [aws_dynamodb_table.state[0].arn]
+  }
+
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+
+  statement {
+    # The topic and both tables are encrypted with the deployment's key.
+    sid       = "TopicAndTableKeys"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+module "function" {
+  source = "../lambda"
+  count  = var.enabled ? 1 : 0
+
+  name_prefix   = var.name_prefix
+  binary        = "fn-alerts"
+  description   = "loglake: evaluates the alert rules over the window contributions every minute"
+  artifacts_dir = var.artifacts_dir
+  architecture  = var.architecture
+  memory_mb     = 256
+  timeout_s     = 60
+  # No reserved concurrency: correctness comes from conditional writes on the
+  # state table, so an overlapping run (a slow minute next to the next tick)
+  # is harmless, and reserving 1 would only throttle that run and take
+  # capacity from the account pool. The schedule bounds it anyway: one
+  # invocation a minute, no retries, timeout <= the period, so at most two.
+  reserved_concurrency = -1
+  kms_key_arn          = var.kms_key_arn
+  log_retention_days   = var.log_retention_days
+  policy_json          = data.aws_iam_policy_document.function[0].json
+
+  environment = {
+    ALERT_RULES         = var.rules
+    ALERT_WINDOWS_TABLE = aws_dynamodb_table.windows[0].name
+    ALERT_STATE_TABLE   = aws_dynamodb_table.state[0].name
+    ALERT_TOPIC_ARN     = aws_sns_topic.alerts.arn
+  }
+}
+
+# Invoked asynchronously by the schedule. A retried or late evaluation is
+# superseded by the next minute's, which re-reads the same windows: no
+# retries, and an event older than a minute is dropped.
+resource "aws_lambda_function_event_invoke_config" "function" {
+  count = var.enabled ? 1 : 0
+
+  function_name                = module.function[0].function_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 60
+}
+
+resource "aws_cloudwatch_event_rule" "schedule" {
+  count = var.enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-fn-alerts"
+  description         = "Runs fn-alerts every minute"
+  schedule_expression = "rate(1 minute)"
+}
+
+resource "aws_cloudwatch_event_target" "schedule" {
+  count = var.enabled ? 1 : 0
+
+  rule = aws_cloudwatch_event_rule.schedule[0].name
+  arn  = module.function[0].function_arn
+
+  retry_policy {
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = 60
+  }
+}
+
+resource "aws_lambda_permission" "schedule" {
+  count = var.enabled ? 1 : 0
+
+  statement_id  = "InvokeEveryMinute"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function[0].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.schedule[0].arn
 }

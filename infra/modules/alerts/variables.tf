@@ -11,3 +11,39 @@ variable "alert_email" {
   type        = string
   default     = ""
 }
+
+variable "enabled" {
+  description = "Create the content-alert tables, fn-alerts and its schedule (the topic is always created)."
+  type        = bool
+  default     = true
+}
+
+variable "rules" {
+  description = "The alert rules TOML, inlined as ALERT_RULES (null when not enabled). Lambda caps a function's whole environment at 4 KB, and fn-ingest/fn-stream carry the rules beside their own settings, so the text must stay under 3500 characters."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.rules == null || try(length(var.rules) > 0 && length(var.rules) < 3500, false)
+    error_message = "The alert rules must be non-empty and under 3500 characters: Lambda limits a function's environment to 4 KB in total, and the rules are passed inline as ALERT_RULES."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection of the two alert tables."
+  type        = bool
+  default     = true
+}
+
+variable "artifacts_dir" {
+  description = "Where cargo lambda wrote fn-alerts/bootstrap.zip."
+  type        = string
+}
+
+variable "architecture" {
+  type = string
+}
+
+variable "log_retention_days" {
+  type = number
+}

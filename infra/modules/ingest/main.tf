@@ -126,6 +126,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
+    # Also the alert tables and topic (same key) when alerts are on.
     sid       = "BucketKeys"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
@@ -137,6 +138,37 @@ data "aws_iam_policy_document" "function" {
       sid       = "IndexIntoSearch"
       actions   = ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"]
       resources = ["${var.search.domain_arn}/*"]
+    }
+  }
+
+  # Alerts: per-minute window contributions (one item per minute and source,
+  # overwritten on redelivery), instant alerts deduplicated by a conditional
+  # PutItem on the state table, then published. The tables and the topic use
+  # the key granted above.
+  dynamic "statement" {
+    for_each = var.alerts.enabled ? [1] : []
+    content {
+      sid       = "WriteAlertWindows"
+      actions   = ["dynamodb:BatchWriteItem"]
+      resources = [var.alerts.windows_table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.alerts.enabled ? [1] : []
+    content {
+      sid       = "DeduplicateInstantAlerts"
+      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+      resources = [var.alerts.state_table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.alerts.enabled ? [1] : []
+    content {
+      sid       = "PublishInstantAlerts"
+      actions   = ["sns:Publish"]
+      resources = [var.alerts.topic_arn]
     }
   }
 }
@@ -173,6 +205,14 @@ module "function" {
     SEARCH_SERVICE      = var.search_environment["SEARCH_SERVICE"]
     SEARCH_INDEX_PREFIX = var.search_environment["SEARCH_INDEX_PREFIX"]
     SEARCH_MIN_LEVEL    = var.search_environment["SEARCH_MIN_LEVEL"]
+  }
+
+  alerts_enabled = var.alerts.enabled
+  alerts_environment = {
+    ALERT_RULES         = var.alerts_environment["ALERT_RULES"]
+    ALERT_WINDOWS_TABLE = var.alerts_environment["ALERT_WINDOWS_TABLE"]
+    ALERT_STATE_TABLE   = var.alerts_environment["ALERT_STATE_TABLE"]
+    ALERT_TOPIC_ARN     = var.alerts_environment["ALERT_TOPIC_ARN"]
   }
 }
 

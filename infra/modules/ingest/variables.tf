@@ -78,6 +78,21 @@ variable "search_environment" {
   type = map(string)
 }
 
+variable "alerts" {
+  description = "Whether the function writes alert windows and publishes instant alerts, and the tables' and topic's ARNs."
+  type = object({
+    enabled           = bool
+    windows_table_arn = string
+    state_table_arn   = string
+    topic_arn         = string
+  })
+}
+
+variable "alerts_environment" {
+  description = "The ALERT_* settings (applied only when alerts.enabled)."
+  type        = map(string)
+}
+
 variable "vpc" {
   type = object({
     subnet_ids         = list(string)

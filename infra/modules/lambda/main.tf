@@ -6,6 +6,21 @@ locals {
   name    = "${var.name_prefix}-${var.binary}"
   package = "${var.artifacts_dir}/${var.binary}/bootstrap.zip"
   in_vpc  = length(var.vpc.subnet_ids) > 0
+
+  # An empty value means the same as unset to every Config::from_env, so it
+  # is left out rather than sent.
+  environment = {
+    for k, v in merge(
+      var.environment,
+      var.search_enabled ? var.search_environment : {},
+      var.alerts_enabled ? var.alerts_environment : {},
+    ) : k => v
+    if v != null && v != ""
+  }
+  # Lambda refuses an environment over 4 KB, measured as its JSON
+  # ({"KEY":"value",...}); jsonencode escapes <, > and & as \u003c etc.,
+  # which Lambda does not, so those are counted as one character again.
+  environment_size = length(replace(jsonencode(local.environment), "/\\\\u00(3c|3e|26)/", "x"))
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -24,6 +39,7 @@ resource "aws_iam_role" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:retention is var.log_retention_days (default 30): operational logs of the pipeline, whose data is kept in the lake; raise it where policy asks for a year
   name              = "/aws/lambda/${local.name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -72,7 +88,7 @@ resource "aws_iam_role_policy" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:invoked synchronously by event source mappings, whose own DLQ / on-failure destination (SQS) catch failures; an async DLQ would never receive anything
+  #checkov:skip=CKV_AWS_116:fn-ingest and fn-stream are invoked synchronously by event source mappings whose DLQ / on-failure destination (SQS) catch failures; scheduled fn-alerts runs with retries off and the next minute re-evaluates, so a missed tick has nothing to redo
   #checkov:skip=CKV_AWS_272:zips are built and planned in the same pipeline run from the reviewed commit; code signing needs a Signer profile per account, left to deployments that require it
   function_name    = local.name
   description      = var.description
@@ -89,12 +105,7 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
-    # An empty value means the same as unset to every Config::from_env, so
-    # it is left out rather than sent.
-    variables = {
-      for k, v in merge(var.environment, var.search_enabled ? var.search_environment : {}) : k => v
-      if v != null && v != ""
-    }
+    variables = local.environment
   }
 
   tracing_config {
@@ -111,6 +122,13 @@ resource "aws_lambda_function" "this" {
     content {
       subnet_ids         = var.vpc.subnet_ids
       security_group_ids = var.vpc.security_group_ids
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.environment_size <= 4096
+      error_message = "${local.name}: the environment is ${local.environment_size} characters as JSON, over Lambda's 4 KB limit (the inline ALERT_RULES is usually the large one: shorten the alert rules file)."
     }
   }
 

@@ -50,6 +50,17 @@ variable "search_environment" {
   default     = {}
 }
 
+variable "alerts_enabled" {
+  type    = bool
+  default = false
+}
+
+variable "alerts_environment" {
+  description = "Variables set only when alerts_enabled (the alert tables, topic and rules fn-ingest and fn-stream write to)."
+  type        = map(string)
+  default     = {}
+}
+
 variable "policy_json" {
   description = "The function's own permissions (besides writing its logs)."
   type        = string

@@ -1,6 +1,7 @@
 # Alarms on what can go wrong without anyone noticing (function errors and
-# throttles, anything in a dead-letter queue, the stream falling behind,
-# Firehose failing to deliver), all to the alerts topic; and a dashboard of
+# throttles, a scheduled function that stopped running, anything in a
+# dead-letter queue, the stream falling behind, Firehose failing to
+# deliver), all to the alerts topic; and a dashboard of
 # the pipeline's own EMF metrics (namespace loglake, dimensions function and
 # format; crates/core/src/metrics.rs) beside the AWS service metrics.
 
@@ -47,6 +48,27 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+}
+
+# fn-alerts runs every minute; no invocation for 5 minutes means the schedule
+# or the function is gone or disabled, and nothing evaluates the rules. Its
+# failed runs are caught by function_errors above.
+resource "aws_cloudwatch_metric_alarm" "schedule_stopped" {
+  for_each = var.scheduled_functions
+
+  alarm_name          = "${each.value}-not-running"
+  alarm_description   = "${each.value} has not been invoked for 5 minutes (it runs every minute): check its schedule"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Invocations"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions
 }
@@ -171,6 +193,26 @@ locals {
       ]
     }
   }
+
+  alert_tables_widget = {
+    type   = "metric"
+    x      = 0
+    y      = 30
+    width  = 24
+    height = 6
+    properties = {
+      title  = "Alert tables"
+      region = var.region
+      view   = "timeSeries"
+      stat   = "Sum"
+      period = 300
+      metrics = concat(
+        [for t in values(var.alert_tables) : ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", t]],
+        [for t in values(var.alert_tables) : ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", t]],
+        [for t in values(var.alert_tables) : ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", t, { yAxis = "right" }]],
+      )
+    }
+  }
 }
 
 resource "aws_cloudwatch_dashboard" "pipeline" {
@@ -180,6 +222,7 @@ resource "aws_cloudwatch_dashboard" "pipeline" {
       values(local.emf_widget),
       values(local.lambda_widget),
       [local.queue_widget, local.firehose_widget],
+      length(var.alert_tables) > 0 ? [local.alert_tables_widget] : [],
     )
   })
 }

@@ -16,6 +16,18 @@ variable "functions" {
   type        = map(string)
 }
 
+variable "scheduled_functions" {
+  description = "Functions run every minute by a schedule (fn-alerts), by a static key: alarm when one has not been invoked for 5 minutes."
+  type        = map(string)
+  default     = {}
+}
+
+variable "alert_tables" {
+  description = "The alert DynamoDB tables by a static key, for the dashboard (empty: no widget)."
+  type        = map(string)
+  default     = {}
+}
+
 variable "dead_letter_queues" {
   description = "Dead-letter and on-failure queue names by a static key."
   type        = map(string)

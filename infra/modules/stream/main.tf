@@ -162,6 +162,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
+    # Also the alert tables and topic (same key) when alerts are on.
     sid       = "StreamAndBucketKeys"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
@@ -173,6 +174,29 @@ data "aws_iam_policy_document" "function" {
       sid       = "IndexIntoSearch"
       actions   = ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"]
       resources = ["${var.search.domain_arn}/*"]
+    }
+  }
+
+  # Alerts: instant alerts only, deduplicated by a conditional PutItem on the
+  # state table (DeleteItem gives a claim back when SNS fails), then
+  # published. Window counts of these records are written by fn-ingest when
+  # Firehose delivers them, so this function has no access to that table.
+  # The table and the topic use the key granted above.
+  dynamic "statement" {
+    for_each = var.alerts.enabled ? [1] : []
+    content {
+      sid       = "DeduplicateInstantAlerts"
+      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+      resources = [var.alerts.state_table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.alerts.enabled ? [1] : []
+    content {
+      sid       = "PublishInstantAlerts"
+      actions   = ["sns:Publish"]
+      resources = [var.alerts.topic_arn]
     }
   }
 }
@@ -207,6 +231,13 @@ module "function" {
     SEARCH_SERVICE      = var.search_environment["SEARCH_SERVICE"]
     SEARCH_INDEX_PREFIX = var.search_environment["SEARCH_INDEX_PREFIX"]
     SEARCH_MIN_LEVEL    = var.search_environment["SEARCH_MIN_LEVEL"]
+  }
+
+  alerts_enabled = var.alerts.enabled
+  alerts_environment = {
+    ALERT_RULES       = var.alerts_environment["ALERT_RULES"]
+    ALERT_STATE_TABLE = var.alerts_environment["ALERT_STATE_TABLE"]
+    ALERT_TOPIC_ARN   = var.alerts_environment["ALERT_TOPIC_ARN"]
   }
 }
 
