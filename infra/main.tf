@@ -43,6 +43,8 @@ locals {
     ALERT_WINDOWS_TABLE = module.alerts.windows_table_name
     ALERT_STATE_TABLE   = module.alerts.state_table_name
     ALERT_TOPIC_ARN     = module.alerts.topic_arn
+    # Notifications carry an Athena query: point it at this deployment's database.
+    ALERT_ATHENA_DATABASE = local.glue_database
   }
 
   alerts_access = {
@@ -201,6 +203,7 @@ module "alerts" {
   alert_email         = var.alert_email
   enabled             = var.enable_alerts
   rules               = local.alert_rules
+  athena_database     = local.glue_database
   deletion_protection = var.alert_tables_deletion_protection
   artifacts_dir       = local.artifacts_dir
   architecture        = var.lambda_architecture

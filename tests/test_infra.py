@@ -626,7 +626,7 @@ def test_functions_may_sign_requests_to_their_search_domain_only():
 
 # --- alerts -------------------------------------------------------------------
 
-ALERT_SETTINGS = {"ALERT_RULES", "ALERT_WINDOWS_TABLE", "ALERT_STATE_TABLE", "ALERT_TOPIC_ARN"}
+ALERT_SETTINGS = {"ALERT_RULES", "ALERT_WINDOWS_TABLE", "ALERT_STATE_TABLE", "ALERT_TOPIC_ARN", "ALERT_ATHENA_DATABASE"}
 
 
 def alerts_module() -> Module:
@@ -684,6 +684,10 @@ def test_fn_alerts_reads_windows_and_writes_state_only():
     assert expr(env["ALERT_WINDOWS_TABLE"]) == "aws_dynamodb_table.windows[0].name"
     assert expr(env["ALERT_STATE_TABLE"]) == "aws_dynamodb_table.state[0].name"
     assert expr(env["ALERT_TOPIC_ARN"]) == "aws_sns_topic.alerts.arn"
+    assert expr(env["ALERT_ATHENA_DATABASE"]) == "var.athena_database"
+    root = load(INFRA)
+    assert expr(root.modules["alerts"]["athena_database"]) == "local.glue_database"
+    assert expr(root.locals["alerts_environment"]["ALERT_ATHENA_DATABASE"]) == "local.glue_database"
     doc = m.data[("aws_iam_policy_document", "function")]
     grants = {(tuple(sorted(st["actions"])), tuple(st["resources"])) for st in doc["statement"]}
     assert grants == {

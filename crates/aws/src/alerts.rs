@@ -28,8 +28,8 @@ use tracing::{info, warn};
 /// The alert settings of a function, from the environment.
 #[derive(Debug, Clone)]
 pub struct AlertConfig {
-    /// `ALERT_RULES`: the rules file's TOML, inline (Terraform passes
-    /// `alerts.toml`).
+    /// The rules: `ALERT_RULES` (the TOML of `alerts.toml`, inline, as
+    /// Terraform passes it) or `ALERT_RULES_FILE` (a path to it).
     pub rules: Arc<Rules>,
     /// `ALERT_WINDOWS_TABLE`: window contributions (fn-ingest writes,
     /// fn-alerts reads).
@@ -41,7 +41,8 @@ pub struct AlertConfig {
 }
 
 impl AlertConfig {
-    /// `None` when `ALERT_RULES` is unset or empty (alerts off).
+    /// `None` when neither `ALERT_RULES` nor `ALERT_RULES_FILE` is set
+    /// (alerts off).
     pub fn from_env() -> Result<Option<AlertConfig>, String> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -51,12 +52,30 @@ impl AlertConfig {
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<AlertConfig>, String> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let Some(text) = var("ALERT_RULES") else {
-            return Ok(None);
+        let rules = match (var("ALERT_RULES"), var("ALERT_RULES_FILE")) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err("set ALERT_RULES (the rules inline) or ALERT_RULES_FILE \
+                            (a path to them), not both"
+                    .into());
+            }
+            (Some(text), None) => Rules::parse(&text).map_err(|e| format!("ALERT_RULES: {e}"))?,
+            (None, Some(path)) => Rules::from_file(std::path::Path::new(&path))
+                .map_err(|e| format!("ALERT_RULES_FILE: {e}"))?,
         };
-        let rules = Rules::parse(&text).map_err(|e| format!("ALERT_RULES: {e}"))?;
+        let mut rules = rules;
+        // The Glue database Terraform created, for the Athena query in each
+        // notification (the rules file's `athena_database` is a default).
+        if let Some(db) = var("ALERT_ATHENA_DATABASE") {
+            if !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "ALERT_ATHENA_DATABASE: {db:?} is not a Glue database name (letters, digits, _)"
+                ));
+            }
+            rules.settings.athena_database = db;
+        }
         let need =
-            |k: &str| var(k).ok_or_else(|| format!("ALERT_RULES is set, so {k} must be too"));
+            |k: &str| var(k).ok_or_else(|| format!("alert rules are set, so {k} must be too"));
         Ok(Some(AlertConfig {
             rules: Arc::new(rules),
             windows_table: var("ALERT_WINDOWS_TABLE"),

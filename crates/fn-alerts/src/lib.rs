@@ -6,51 +6,43 @@
 //! retried one, never send a duplicate.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use loglake_aws::alerts::{AlertConfig, AlertError, AlertStore};
-use loglake_core::alerts::{
-    Evaluation, GroupKey, Rules, Transition, evaluate, minutes_needed, notify,
-};
+use loglake_core::alerts::{Evaluation, GroupKey, Transition, evaluate, minutes_needed, notify};
 use tracing::{info, warn};
 
-/// Settings, read once from the environment at start-up.
+/// Settings, read once from the environment at start-up: the rules
+/// (`ALERT_RULES` inline or `ALERT_RULES_FILE`), `ALERT_WINDOWS_TABLE`,
+/// `ALERT_STATE_TABLE` and `ALERT_TOPIC_ARN`, all required here.
 #[derive(Debug, Clone)]
-pub struct Config {
-    /// `ALERT_RULES`: the rules (alerts.toml), inline.
-    pub rules: Arc<Rules>,
-    /// `ALERT_WINDOWS_TABLE`: the window contributions fn-ingest writes.
-    pub windows_table: String,
-    /// `ALERT_STATE_TABLE`: alert state per (rule, group).
-    pub state_table: String,
-    /// `ALERT_TOPIC_ARN`: where notifications go.
-    pub topic_arn: String,
-}
+pub struct Config(pub AlertConfig);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("missing environment variable {0}")]
     Missing(&'static str),
-    #[error("invalid environment variable {0}: {1}")]
-    Invalid(&'static str, String),
+    #[error("invalid alert settings: {0}")]
+    Invalid(String),
 }
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
-        let need = |name: &'static str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let rules = Rules::parse(&need("ALERT_RULES")?)
-            .map_err(|e| ConfigError::Invalid("ALERT_RULES", e.to_string()))?;
-        Ok(Config {
-            rules: Arc::new(rules),
-            windows_table: need("ALERT_WINDOWS_TABLE")?,
-            state_table: need("ALERT_STATE_TABLE")?,
-            topic_arn: need("ALERT_TOPIC_ARN")?,
-        })
+        Self::required(AlertConfig::from_env())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Self::required(AlertConfig::from_lookup(get))
+    }
+
+    /// fn-alerts has nothing to do without rules and the windows table.
+    fn required(c: Result<Option<AlertConfig>, String>) -> Result<Config, ConfigError> {
+        let c = c
+            .map_err(ConfigError::Invalid)?
+            .ok_or(ConfigError::Missing("ALERT_RULES (or ALERT_RULES_FILE)"))?;
+        if c.windows_table.is_none() {
+            return Err(ConfigError::Missing("ALERT_WINDOWS_TABLE"));
+        }
+        Ok(Config(c))
     }
 }
 
@@ -74,14 +66,8 @@ pub struct Report {
 
 impl App {
     pub fn new(aws: &aws_config::SdkConfig, c: Config) -> App {
-        let cfg = AlertConfig {
-            rules: c.rules,
-            windows_table: Some(c.windows_table),
-            state_table: c.state_table,
-            topic_arn: c.topic_arn,
-        };
         App {
-            store: AlertStore::new(aws, cfg),
+            store: AlertStore::new(aws, c.0),
         }
     }
 
@@ -172,5 +158,80 @@ impl App {
             report.resolved.push(label);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const RULES: &str = r#"
+[[rule]]
+name = "any-fatal"
+kind = "instant"
+level = "FATAL"
+"#;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    const TABLES: [(&str, &str); 3] = [
+        ("ALERT_WINDOWS_TABLE", "w"),
+        ("ALERT_STATE_TABLE", "s"),
+        ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+    ];
+
+    #[test]
+    fn rules_come_inline_or_from_a_file_and_every_table_is_required() {
+        let inline = config(&[[("ALERT_RULES", RULES)].as_slice(), &TABLES].concat()).unwrap();
+        assert_eq!(inline.0.rules.rules.len(), 1);
+
+        let path = std::env::temp_dir().join(format!("fn-alerts-{}.toml", std::process::id()));
+        std::fs::write(&path, RULES).unwrap();
+        let p = path.to_str().unwrap();
+        let file = config(&[[("ALERT_RULES_FILE", p)].as_slice(), &TABLES].concat()).unwrap();
+        assert_eq!(file.0.rules.rules[0].name, "any-fatal");
+
+        let both = [("ALERT_RULES", RULES), ("ALERT_RULES_FILE", p)];
+        let err = config(&[both.as_slice(), &TABLES].concat()).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+
+        let err = config(&TABLES).unwrap_err();
+        assert!(err.to_string().contains("ALERT_RULES"), "{err}");
+        let err = config(&[("ALERT_RULES", RULES), TABLES[1], TABLES[2]]).unwrap_err();
+        assert!(err.to_string().contains("ALERT_WINDOWS_TABLE"), "{err}");
+        let err = config(&[("ALERT_RULES", RULES), TABLES[0], TABLES[2]]).unwrap_err();
+        assert!(err.to_string().contains("ALERT_STATE_TABLE"), "{err}");
+    }
+
+    #[test]
+    fn a_rules_file_with_a_typo_is_refused_naming_the_rule_and_field() {
+        let typo = "[[rule]]\nname = \"slow\"\nkind = \"latency\"\npercentile = 95\nms = 100\nwindow_minuts = 5\n";
+        let err = config(&[[("ALERT_RULES", typo)].as_slice(), &TABLES].concat()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("slow") && msg.contains("window_minuts"),
+            "{msg}"
+        );
+
+        let missing = std::env::temp_dir().join("fn-alerts-no-such-rules.toml");
+        let err = config(
+            &[
+                [("ALERT_RULES_FILE", missing.to_str().unwrap())].as_slice(),
+                &TABLES,
+            ]
+            .concat(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot read"), "{err}");
     }
 }

@@ -200,6 +200,7 @@ module "function" {
     ALERT_WINDOWS_TABLE = aws_dynamodb_table.windows[0].name
     ALERT_STATE_TABLE   = aws_dynamodb_table.state[0].name
     ALERT_TOPIC_ARN     = aws_sns_topic.alerts.arn
+    ALERT_ATHENA_DATABASE = var.athena_database
   }
 }
 

@@ -29,6 +29,11 @@ variable "rules" {
   }
 }
 
+variable "athena_database" {
+  description = "The Glue database of the lake, named in the Athena query each notification carries (ALERT_ATHENA_DATABASE)."
+  type        = string
+}
+
 variable "deletion_protection" {
   description = "Deletion protection of the two alert tables."
   type        = bool

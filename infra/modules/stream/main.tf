@@ -238,6 +238,7 @@ module "function" {
     ALERT_RULES       = var.alerts_environment["ALERT_RULES"]
     ALERT_STATE_TABLE = var.alerts_environment["ALERT_STATE_TABLE"]
     ALERT_TOPIC_ARN   = var.alerts_environment["ALERT_TOPIC_ARN"]
+    ALERT_ATHENA_DATABASE = var.alerts_environment["ALERT_ATHENA_DATABASE"]
   }
 }
 
