@@ -4,13 +4,9 @@
 //! SNS, read back through an SQS subscription. `make test` starts moto.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_s3::primitives::ByteStream;
 use fn_alerts::{App, Config};
 use loglake_aws::alerts::{AlertConfig, AlertStore};
@@ -45,13 +41,17 @@ level = "FATAL"
 severity = "critical"
 "#;
 
+#[path = "../../../tests/support/alerts.rs"]
+mod alerts_aws;
+
+use alerts_aws::{AlertAws, subjects};
+
 struct Env {
     aws: aws_config::SdkConfig,
     s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
     raw: String,
     curated: String,
-    queue: String,
+    infra: AlertAws,
     alerts: AlertConfig,
 }
 
@@ -71,90 +71,14 @@ async fn env(name: &str) -> Env {
     for b in [&raw, &curated] {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
-    let ddb = aws_sdk_dynamodb::Client::new(&aws);
-    let (windows, state) = (format!("windows-{id}"), format!("state-{id}"));
-    for (t, sk) in [(&windows, true), (&state, false)] {
-        let mut req = ddb
-            .create_table()
-            .table_name(t)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            );
-        if sk {
-            req = req
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("sk")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("sk")
-                        .key_type(KeyType::Range)
-                        .build()
-                        .unwrap(),
-                );
-        }
-        req.send().await.unwrap();
-    }
-    let sns = aws_sdk_sns::Client::new(&aws);
-    let topic = sns
-        .create_topic()
-        .name(format!("alerts-{id}"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_string();
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("inbox-{id}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let arn = format!("arn:aws:sqs:us-east-1:123456789012:inbox-{id}");
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
-        .await
-        .unwrap();
-    let vars = HashMap::from([
-        ("ALERT_RULES", RULES.to_string()),
-        ("ALERT_WINDOWS_TABLE", windows),
-        ("ALERT_STATE_TABLE", state),
-        ("ALERT_TOPIC_ARN", topic),
-    ]);
-    let alerts = AlertConfig::from_lookup(|k| vars.get(k).cloned())
-        .unwrap()
-        .unwrap();
+    let infra = AlertAws::create(&aws, &id).await;
+    let alerts = infra.config(RULES);
     Env {
         aws,
         s3,
-        sqs,
         raw,
         curated,
-        queue,
+        infra,
         alerts,
     }
 }
@@ -176,14 +100,10 @@ impl Env {
     }
 
     fn evaluator(&self) -> App {
+        let vars = self.infra.vars(RULES);
         App::new(
             &self.aws,
-            Config {
-                rules: self.alerts.rules.clone(),
-                windows_table: self.alerts.windows_table.clone().unwrap(),
-                state_table: self.alerts.state_table.clone(),
-                topic_arn: self.alerts.topic_arn.clone(),
-            },
+            Config::from_lookup(|k| vars.get(k).cloned()).unwrap(),
         )
     }
 
@@ -200,36 +120,6 @@ impl Env {
             .handle(json!({ "source_uri": format!("s3://{}/{key}", self.raw) }))
             .await
             .unwrap()
-    }
-
-    /// The notifications delivered so far (SNS envelopes), and clears them.
-    async fn inbox(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        for _ in 0..3 {
-            let r = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for m in r.messages() {
-                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            if r.messages().is_empty() && !out.is_empty() {
-                break;
-            }
-        }
-        out
     }
 }
 
@@ -261,15 +151,6 @@ fn traffic() -> String {
     s
 }
 
-fn subjects(msgs: &[Value]) -> Vec<String> {
-    let mut v: Vec<String> = msgs
-        .iter()
-        .map(|m| m["Subject"].as_str().unwrap_or("").to_string())
-        .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_survive_redelivery_and_each_transition_is_published_once() {
     let e = env("alerts").await;
@@ -284,7 +165,7 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
 
     // The FATAL line: one instant alert, and not again when the same
     // object is delivered twice.
-    let fatal = e.inbox().await;
+    let fatal = e.infra.inbox().await;
     assert_eq!(fatal.len(), 1, "{fatal:?}");
     assert!(fatal[0]["Subject"].as_str().unwrap().contains("any-fatal"));
     assert_eq!(fatal[0]["MessageAttributes"]["rule"]["Value"], "any-fatal");
@@ -305,7 +186,7 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
         before, after,
         "a redelivered source must not add to the sums"
     );
-    assert!(e.inbox().await.is_empty());
+    assert!(e.infra.inbox().await.is_empty());
     assert!(!minutes_needed(rules, end).is_empty());
 
     // Two evaluators at the same moment, during the incident: one
@@ -317,7 +198,7 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
     assert_eq!(ra.fired.len() + rb.fired.len(), 1, "{ra:?} {rb:?}");
     // A retry of the same run publishes nothing new.
     assert!(a.evaluate(now).await.unwrap().fired.is_empty());
-    let firing = e.inbox().await;
+    let firing = e.infra.inbox().await;
     assert_eq!(subjects(&firing).len(), 1, "{firing:?}");
     let subject = firing[0]["Subject"].as_str().unwrap();
     assert!(
@@ -341,7 +222,7 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
     let later = T0 + 24 * MIN;
     let (ra, rb) = tokio::join!(a.evaluate(later), b.evaluate(later));
     assert_eq!(ra.unwrap().resolved.len() + rb.unwrap().resolved.len(), 1);
-    let resolved = e.inbox().await;
+    let resolved = e.infra.inbox().await;
     assert_eq!(resolved.len(), 1, "{resolved:?}");
     assert!(
         resolved[0]["Subject"]

@@ -196,24 +196,28 @@ impl Env {
 
     /// Run fn-ingest on everything Firehose delivered.
     async fn ingest_delivered(&self) -> Vec<Value> {
+        self.ingest_delivered_with(None).await
+    }
+
+    /// The same, with fn-ingest's alerts on.
+    async fn ingest_delivered_with(
+        &self,
+        alerts: Option<loglake_aws::alerts::AlertConfig>,
+    ) -> Vec<Value> {
         let delivered = self.objects(&self.raw, "firehose/").await;
         assert!(!delivered.is_empty(), "firehose delivered nothing");
-        let app = fn_ingest::App {
-            s3: self.s3.clone(),
+        let config = fn_ingest::Config {
+            curated_bucket: self.curated.clone(),
+            curated_prefix: String::new(),
+            format_by_prefix: vec![],
+            service_from_key: false,
+            memory_budget_mb: 16,
+            max_line_bytes: 1 << 20,
+            redact: Default::default(),
             search: None,
-            alerts: None,
-            config: fn_ingest::Config {
-                curated_bucket: self.curated.clone(),
-                curated_prefix: String::new(),
-                format_by_prefix: vec![],
-                service_from_key: false,
-                memory_budget_mb: 16,
-                max_line_bytes: 1 << 20,
-                redact: Default::default(),
-                search: None,
-                alerts: None,
-            },
+            alerts,
         };
+        let app = fn_ingest::App::new(&self.aws, config).unwrap();
         let uris: Vec<String> = delivered
             .keys()
             .map(|k| format!("s3://{}/{k}", self.raw))
@@ -641,4 +645,94 @@ fn gunzip(b: &[u8]) -> String {
     let mut s = String::new();
     std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(b), &mut s).unwrap();
     s
+}
+
+#[path = "../../../tests/support/alerts.rs"]
+mod alerts_aws;
+
+const FATAL_RULES: &str = r#"
+[[rule]]
+name = "any-fatal"
+kind = "instant"
+level = "FATAL"
+severity = "critical"
+"#;
+
+/// Instant alerts leave fn-stream within seconds, once per (rule, group,
+/// minute): not again when Lambda retries the batch, and not again when
+/// fn-ingest reads the same records back from Firehose's objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
+    let e = env("alerts").await;
+    let infra = alerts_aws::AlertAws::create(&e.aws, &format!("stream-{}", e.stream)).await;
+    let mut app = e.app();
+    app.config.alerts = Some(infra.config(FATAL_RULES));
+    app.alerts = Some(loglake_aws::alerts::AlertStore::new(
+        &e.aws,
+        infra.config(FATAL_RULES),
+    ));
+    // 2024-03-15T02:00Z: two FATALs from payment in one minute, one from
+    // cart, and ordinary lines.
+    let t = 1_710_468_000_000i64;
+    let line = |ms: i64, level: &str, service: &str, msg: &str| {
+        format!(
+            "{{\"ts\":{ms},\"level\":\"{level}\",\"service\":\"{service}\",\"msg\":\"{msg}\"}}\n"
+        )
+    };
+    let batch = || {
+        event(vec![
+            e.lambda_record(
+                "shardId-000000000000",
+                "700",
+                format!(
+                    "{}{}",
+                    line(t, "INFO", "payment", "captured"),
+                    line(t + 1_000, "FATAL", "payment", "out of memory")
+                )
+                .as_bytes(),
+            ),
+            e.lambda_record(
+                "shardId-000000000000",
+                "701",
+                line(t + 20_000, "FATAL", "payment", "out of memory again").as_bytes(),
+            ),
+            e.lambda_record(
+                "shardId-000000000000",
+                "702",
+                line(t + 30_000, "FATAL", "cart", "cannot bind port").as_bytes(),
+            ),
+        ])
+    };
+    let (resp, s) = app.handle(batch(), far(), &mut NoObserver).await.unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(s.instant_alerts, 2, "{s:?}");
+    let sent = infra.inbox().await;
+    let subjects = alerts_aws::subjects(&sent);
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects[0].starts_with("[CRITICAL] any-fatal: cart FATAL: cannot bind port"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[1].starts_with("[CRITICAL] any-fatal: payment FATAL: out of memory"),
+        "{subjects:?}"
+    );
+    let body: Value = serde_json::from_str(sent[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(body["rule"], "any-fatal");
+
+    // Lambda retries the batch: nothing new.
+    let (_, s) = app.handle(batch(), far(), &mut NoObserver).await.unwrap();
+    assert_eq!(s.instant_alerts, 0, "{s:?}");
+    assert!(infra.inbox().await.is_empty());
+
+    // fn-ingest reads the same records from the raw bucket: the claims hold.
+    let objects = e
+        .ingest_delivered_with(Some(infra.config(FATAL_RULES)))
+        .await;
+    assert!(!objects.is_empty());
+    for o in &objects {
+        assert_eq!(o["alerts"]["instant_alerts"], 0, "{o}");
+        assert!(o["alerts"]["window_items"].as_u64().unwrap() >= 1, "{o}");
+    }
+    assert!(infra.inbox().await.is_empty());
 }
