@@ -75,7 +75,7 @@ demo: build
 	$(BIN) generate --lines $(DEMO_LINES) --malformed 0.01 --seed 7 --incidents --out demo-data/shop.ndjson.gz
 	$(BIN) ingest demo-data/shop.ndjson.gz --lake $(LAKE)
 	@echo
-	@echo "alerts the rules in alerts.toml raise over this lake (the generator injected six incidents):"
+	@echo "alerts the rules in alerts.toml raise over this lake (the generator injected five incidents, for six rules):"
 	$(BIN) alerts eval --lake $(LAKE) --rules alerts.toml
 	@echo
 	@echo "query it: make query SQL=\"SELECT service, count(*) AS n FROM logs GROUP BY 1 ORDER BY 2 DESC\""
