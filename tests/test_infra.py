@@ -737,11 +737,10 @@ def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions(
     assert expr(root.locals["alerts_access"]["enabled"]) == "var.enable_alerts"
     for module in ("ingest", "stream"):
         call = function_calls()[f"fn-{module}"]
-        # fn-stream sends instant alerts only: fn-ingest counts its records
-        # in the windows when Firehose delivers them.
-        settings = ALERT_SETTINGS if module == "ingest" else ALERT_SETTINGS - {"ALERT_WINDOWS_TABLE"}
+        # Both write window contributions (fn-stream for the records it
+        # forwards, fn-ingest for everything else) and send instant alerts.
         assert expr(call.args["alerts_enabled"]) == "var.alerts.enabled", module
-        assert set(call.args["alerts_environment"]) == settings, module
+        assert set(call.args["alerts_environment"]) == ALERT_SETTINGS, module
         assert not ALERT_SETTINGS & set(call.args["environment"]), f"{module}: ALERT_* must be switched by enable_alerts"
         assert expr(root.modules[module]["alerts"]) == "local.alerts_access"
         assert expr(root.modules[module]["alerts_environment"]) == "local.alerts_environment"
@@ -754,9 +753,8 @@ def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions(
         expected = {
             ("${var.alerts.state_table_arn}",): ["dynamodb:DeleteItem", "dynamodb:PutItem"],
             ("${var.alerts.topic_arn}",): ["sns:Publish"],
+            ("${var.alerts.windows_table_arn}",): ["dynamodb:BatchWriteItem"],
         }
-        if module == "ingest":
-            expected[("${var.alerts.windows_table_arn}",)] = ["dynamodb:BatchWriteItem"]
         assert gated == expected, module
         # Nothing else in the policy names the alert resources.
         for st in doc["statement"]:

@@ -473,7 +473,7 @@ impl AlertStore {
         observed: AlertObserver,
     ) -> Result<Delivered, AlertError> {
         let mut done = Delivered::default();
-        if !observed.instants_only && self.cfg.windows_table.is_some() {
+        if observed.counting != Counting::None && self.cfg.windows_table.is_some() {
             let contributions = observed.windows.contributions();
             if !contributions.is_empty() {
                 done.window_items = self.put_contributions(source_id, &contributions).await?;
@@ -498,15 +498,28 @@ impl AlertStore {
 /// minute); beyond it, a storm is already one notification per minute.
 const MAX_INSTANTS: usize = 1000;
 
+/// Which records an [`AlertObserver`] counts in the windows. Instant rules
+/// see every record in every mode: their notifications are claimed once
+/// per (rule, group, minute), whoever sees the record first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Every record (fn-stream: each Kinesis record is counted there, once).
+    All,
+    /// Every record but those fn-stream already counted: loglake's
+    /// normalized NDJSON, which Firehose lands in the raw bucket (they carry
+    /// `source_format`). fn-ingest.
+    SkipForwarded,
+    /// None: instant rules only.
+    None,
+}
+
 /// Watches a source's records for alerts: window contributions and instant
 /// matches (deduplicated per rule, group and minute before any call).
 pub struct AlertObserver {
     pub windows: Windows,
     pub instants: BTreeMap<(String, String, i64), Notification>,
     rules: Arc<Rules>,
-    /// Only instant rules (the stream path: its records reach the lake
-    /// through Firehose, and fn-ingest counts them there, once per object).
-    instants_only: bool,
+    counting: Counting,
     over_limit: u64,
 }
 
@@ -514,34 +527,29 @@ impl std::fmt::Debug for AlertObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlertObserver")
             .field("instants", &self.instants.len())
-            .field("instants_only", &self.instants_only)
+            .field("counting", &self.counting)
             .finish()
     }
 }
 
 impl AlertObserver {
-    pub fn new(rules: Arc<Rules>) -> Self {
+    pub fn new(rules: Arc<Rules>, counting: Counting) -> Self {
         AlertObserver {
             windows: Windows::new(rules.clone()),
             instants: BTreeMap::new(),
             rules,
-            instants_only: false,
+            counting,
             over_limit: 0,
-        }
-    }
-
-    pub fn instants_only(rules: Arc<Rules>) -> Self {
-        AlertObserver {
-            instants_only: true,
-            ..Self::new(rules)
         }
     }
 }
 
 impl Observer for AlertObserver {
     fn observe(&mut self, rec: &Record<'_>, ts: i64, _: SourceFormat, _: &Origin<'_>) {
-        if !self.instants_only {
-            self.windows.observe(rec, ts);
+        match self.counting {
+            Counting::All => self.windows.observe(rec, ts),
+            Counting::SkipForwarded if rec.source_format.is_none() => self.windows.observe(rec, ts),
+            Counting::SkipForwarded | Counting::None => {}
         }
         for rule in self.windows.instant_matches(rec) {
             let group = match &rule.kind {

@@ -5,6 +5,7 @@
 //! coordinates. The response names the first record that could not be
 //! forwarded, so Lambda retries from there.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
@@ -13,6 +14,7 @@ use loglake_aws::S3Store;
 use loglake_aws::put::{Backoff, BatchPut, put_all};
 use loglake_aws::search::{IndexOptions, SearchClient, SearchConfig, index_all};
 use loglake_core::IngestOptions;
+use loglake_core::alerts::Rules;
 use loglake_core::input::{Line, LineKind};
 use loglake_core::pipeline::{Finisher, Origin};
 use loglake_core::quarantine::{self, Quarantine};
@@ -23,7 +25,7 @@ use loglake_core::stream::{self, FIREHOSE_MAX_RECORD, RecordData};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
-use loglake_aws::alerts::{AlertConfig, AlertObserver, AlertStore};
+use loglake_aws::alerts::{AlertConfig, AlertObserver, AlertStore, Counting};
 pub use loglake_core::pipeline::{NoObserver, Observer};
 
 /// Settings, read once from the environment at start-up.
@@ -41,10 +43,10 @@ pub struct Config {
     /// `SEARCH_ENDPOINT` and the other `SEARCH_*` settings: index each
     /// record within seconds of its arrival (off when unset).
     pub search: Option<SearchConfig>,
-    /// `ALERT_RULES`, `ALERT_STATE_TABLE`, `ALERT_TOPIC_ARN`: instant alerts
-    /// within seconds. (Window counts are not kept here: these records
-    /// reach the lake through Firehose, and fn-ingest counts them there,
-    /// once per delivered object; counting here too would count twice.)
+    /// `ALERT_RULES`, `ALERT_WINDOWS_TABLE`, `ALERT_STATE_TABLE`,
+    /// `ALERT_TOPIC_ARN`: window counts and instant alerts within seconds.
+    /// (fn-ingest does not count these records again when Firehose lands
+    /// them.) Without a windows table, instant alerts only.
     pub alerts: Option<AlertConfig>,
 }
 
@@ -120,6 +122,10 @@ pub struct Summary {
     pub search: Option<SearchCounts>,
     /// Instant alerts published.
     pub instant_alerts: u64,
+    /// Window contribution items written (one per minute the batch spans).
+    pub window_items: u64,
+    /// The alert store could not be written (logged; the batch succeeds).
+    pub alerts_failed: bool,
 }
 
 /// A line's place within a stream record: its 1-based number (0 for the
@@ -208,10 +214,13 @@ impl<F: BatchPut + Sync> App<F> {
             .as_ref()
             .filter(|_| self.search.is_some())
             .map(|c| Feed::new(c.options.clone(), |b| bulks.push(b)));
+        // Window counts happen here, within seconds, for exactly the records
+        // forwarded (fn-ingest skips them when Firehose lands them).
+        let counting = self.window_counting();
         let mut alerting = self
             .alerts
             .as_ref()
-            .map(|a| AlertObserver::instants_only(a.cfg.rules.clone()));
+            .map(|a| AlertObserver::new(a.cfg.rules.clone(), counting));
         for (i, r) in event.records.iter().enumerate() {
             let data = &r.kinesis.data.0;
             let uri = coordinates(r);
@@ -338,6 +347,9 @@ impl<F: BatchPut + Sync> App<F> {
 
         let records: Vec<Vec<u8>> = out.iter().map(|(_, r)| r.clone()).collect();
         let mut response = KinesisEventResponse::default();
+        // Kinesis records before this one reached Firehose; Lambda retries
+        // the batch from it.
+        let mut forwarded_before = event.records.len();
         match put_all(&self.firehose, &records, deadline, self.backoff).await {
             Ok(stats) => info!(
                 records = summary.records,
@@ -348,21 +360,35 @@ impl<F: BatchPut + Sync> App<F> {
                 "batch forwarded"
             ),
             Err(e) => {
-                let failed = &event.records[out[e.first_failed].0];
+                forwarded_before = out[e.first_failed].0;
+                let failed = &event.records[forwarded_before];
                 error!(error = %e, sequence = %failed.kinesis.sequence_number, "batch not fully forwarded; retrying from the first failed record");
                 let mut f = KinesisBatchItemFailure::default();
                 f.item_identifier = Some(failed.kinesis.sequence_number.clone());
                 response.batch_item_failures.push(f);
             }
         }
-        if let (Some(store), Some(seen)) = (&self.alerts, alerting) {
-            // Not worth failing the batch for (that would forward it to
-            // Firehose twice): fn-ingest sees these records again in the
-            // lake and claims the same (rule, group, minute) notifications.
-            match store.deliver("", seen).await {
-                Ok(d) => summary.instant_alerts = d.instant_alerts,
+        if let (Some(store), Some(mut seen), Some(first)) =
+            (&self.alerts, alerting, event.records.first())
+        {
+            if forwarded_before < event.records.len() && counting == Counting::All {
+                // The retry counts the rest: count what was forwarded only.
+                let rules = store.cfg.rules.clone();
+                seen.windows = Self::recount(rules, &out, forwarded_before, &opts).windows;
+            }
+            // The batch's first record names its window items, so a retried
+            // batch overwrites them. Not worth failing the batch for (that
+            // would forward it to Firehose twice): a failure is logged, and
+            // instant alerts are claimed again when fn-ingest reads the
+            // records back.
+            match store.deliver(&coordinates(first), seen).await {
+                Ok(d) => {
+                    summary.instant_alerts = d.instant_alerts;
+                    summary.window_items = d.window_items;
+                }
                 Err(e) => {
-                    warn!(error = %e, "instant alerts not sent here; fn-ingest will send them")
+                    summary.alerts_failed = true;
+                    error!(error = %e, "alert windows or instant alerts not written for this batch")
                 }
             }
         }
@@ -379,6 +405,40 @@ impl<F: BatchPut + Sync> App<F> {
             );
         }
         Ok((response, summary))
+    }
+
+    /// Window counts need the windows table; without it, instant rules only.
+    fn window_counting(&self) -> Counting {
+        match &self.alerts {
+            Some(a) if a.cfg.windows_table.is_some() => Counting::All,
+            _ => Counting::None,
+        }
+    }
+
+    /// Window counts of the forwarded NDJSON of records `..before`, read
+    /// back as fn-ingest would read it: what reached Firehose, exactly.
+    fn recount(
+        rules: Arc<Rules>,
+        out: &[(usize, Vec<u8>)],
+        before: usize,
+        opts: &IngestOptions,
+    ) -> AlertObserver {
+        let mut obs = AlertObserver::new(rules, Counting::All);
+        let mut finisher = Finisher::new(opts, None);
+        for (_, packed) in out.iter().take_while(|(i, _)| *i < before) {
+            for line in packed.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let Ok(text) = std::str::from_utf8(line) else {
+                    continue;
+                };
+                let mut rec = Record::default();
+                if stream::parse_line(text, &mut rec).is_ok()
+                    && let Ok(ts) = finisher.finish(&mut rec)
+                {
+                    obs.windows.observe(&rec, ts);
+                }
+            }
+        }
+        obs
     }
 
     /// Index the batch's documents. This path has no retry of its own (a

@@ -196,10 +196,10 @@ module "function" {
   policy_json          = data.aws_iam_policy_document.function[0].json
 
   environment = {
-    ALERT_RULES         = var.rules
-    ALERT_WINDOWS_TABLE = aws_dynamodb_table.windows[0].name
-    ALERT_STATE_TABLE   = aws_dynamodb_table.state[0].name
-    ALERT_TOPIC_ARN     = aws_sns_topic.alerts.arn
+    ALERT_RULES           = var.rules
+    ALERT_WINDOWS_TABLE   = aws_dynamodb_table.windows[0].name
+    ALERT_STATE_TABLE     = aws_dynamodb_table.state[0].name
+    ALERT_TOPIC_ARN       = aws_sns_topic.alerts.arn
     ALERT_ATHENA_DATABASE = var.athena_database
   }
 }

@@ -209,10 +209,10 @@ module "function" {
 
   alerts_enabled = var.alerts.enabled
   alerts_environment = {
-    ALERT_RULES         = var.alerts_environment["ALERT_RULES"]
-    ALERT_WINDOWS_TABLE = var.alerts_environment["ALERT_WINDOWS_TABLE"]
-    ALERT_STATE_TABLE   = var.alerts_environment["ALERT_STATE_TABLE"]
-    ALERT_TOPIC_ARN     = var.alerts_environment["ALERT_TOPIC_ARN"]
+    ALERT_RULES           = var.alerts_environment["ALERT_RULES"]
+    ALERT_WINDOWS_TABLE   = var.alerts_environment["ALERT_WINDOWS_TABLE"]
+    ALERT_STATE_TABLE     = var.alerts_environment["ALERT_STATE_TABLE"]
+    ALERT_TOPIC_ARN       = var.alerts_environment["ALERT_TOPIC_ARN"]
     ALERT_ATHENA_DATABASE = var.alerts_environment["ALERT_ATHENA_DATABASE"]
   }
 }

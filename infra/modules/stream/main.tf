@@ -177,11 +177,21 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  # Alerts: instant alerts only, deduplicated by a conditional PutItem on the
-  # state table (DeleteItem gives a claim back when SNS fails), then
-  # published. Window counts of these records are written by fn-ingest when
-  # Firehose delivers them, so this function has no access to that table.
-  # The table and the topic use the key granted above.
+  # Alerts: window contributions of each forwarded batch (one item per
+  # minute, keyed by the batch's first record, so a retry overwrites;
+  # fn-ingest skips these records when Firehose lands them), and instant
+  # alerts deduplicated by a conditional PutItem on the state table
+  # (DeleteItem gives a claim back when SNS fails), then published. The
+  # tables and the topic use the key granted above.
+  dynamic "statement" {
+    for_each = var.alerts.enabled ? [1] : []
+    content {
+      sid       = "WriteAlertWindows"
+      actions   = ["dynamodb:BatchWriteItem"]
+      resources = [var.alerts.windows_table_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.alerts.enabled ? [1] : []
     content {
@@ -235,9 +245,10 @@ module "function" {
 
   alerts_enabled = var.alerts.enabled
   alerts_environment = {
-    ALERT_RULES       = var.alerts_environment["ALERT_RULES"]
-    ALERT_STATE_TABLE = var.alerts_environment["ALERT_STATE_TABLE"]
-    ALERT_TOPIC_ARN   = var.alerts_environment["ALERT_TOPIC_ARN"]
+    ALERT_RULES           = var.alerts_environment["ALERT_RULES"]
+    ALERT_WINDOWS_TABLE   = var.alerts_environment["ALERT_WINDOWS_TABLE"]
+    ALERT_STATE_TABLE     = var.alerts_environment["ALERT_STATE_TABLE"]
+    ALERT_TOPIC_ARN       = var.alerts_environment["ALERT_TOPIC_ARN"]
     ALERT_ATHENA_DATABASE = var.alerts_environment["ALERT_ATHENA_DATABASE"]
   }
 }
