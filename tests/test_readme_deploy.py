@@ -58,7 +58,8 @@ def test_every_variable_in_the_settings_table_exists():
         cells = [c.strip() for c in row.split("|")]
         if len(cells) > 3 and re.fullmatch(r"`[a-z0-9_]+`", cells[1]) and cells[2].startswith("`"):
             name, default = cells[1].strip("`"), cells[2].strip("`")
-            assert str(vs[name]) == default, f"{name}: README says {default}, variables.tf says {vs[name]}"
+            real = str(vs[name]).lower() if isinstance(vs[name], bool) else str(vs[name])
+            assert real == default, f"{name}: README says {default}, variables.tf says {real}"
 
 
 def test_every_output_the_reader_is_told_to_use_exists():

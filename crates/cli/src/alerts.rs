@@ -53,7 +53,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 println!(
                     "  {:<32} {:<10} {:<8} cooldown {} min",
                     rule.name,
-                    kind_name(&rule.kind),
+                    rule.kind.as_str(),
                     rule.severity.as_str(),
                     rule.cooldown_minutes
                 );
@@ -61,16 +61,6 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Eval(a) => eval(a),
-    }
-}
-
-fn kind_name(k: &Kind) -> &'static str {
-    match k {
-        Kind::Instant { .. } => "instant",
-        Kind::Threshold { .. } => "threshold",
-        Kind::ErrorRate { .. } => "error_rate",
-        Kind::Latency { .. } => "latency",
-        Kind::Absence { .. } => "absence",
     }
 }
 

@@ -24,32 +24,28 @@ fn rules() -> String {
         .to_string()
 }
 
-#[test]
-fn the_shipped_rules_find_the_injected_incidents_and_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = |p: &str| dir.path().join(p).display().to_string();
-    let lake = d("lake");
+/// `generate` 200,000 lines (seed 7, with `extra` options) and `ingest`
+/// them into `<dir>/<name>`; the lake's path.
+fn generated_lake(dir: &Path, name: &str, extra: &[&str]) -> String {
+    let input = dir.join(format!("{name}.ndjson.gz")).display().to_string();
+    let lake = dir.join(name).display().to_string();
+    let mut args = vec![
+        "generate", "--lines", "200000", "--seed", "7", "--out", &input,
+    ];
+    args.extend_from_slice(extra);
+    assert!(loglake(&args).status.success());
     assert!(
-        loglake(&[
-            "generate",
-            "--lines",
-            "200000",
-            "--seed",
-            "7",
-            "--malformed",
-            "0.01",
-            "--incidents",
-            "--out",
-            &d("shop.ndjson.gz")
-        ])
-        .status
-        .success()
-    );
-    assert!(
-        loglake(&["ingest", &d("shop.ndjson.gz"), "--lake", &lake])
+        loglake(&["ingest", &input, "--lake", &lake])
             .status
             .success()
     );
+    lake
+}
+
+#[test]
+fn the_shipped_rules_find_the_injected_incidents_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = generated_lake(dir.path(), "lake", &["--malformed", "0.01", "--incidents"]);
     let out = loglake(&[
         "alerts",
         "eval",
@@ -94,25 +90,7 @@ fn the_shipped_rules_find_the_injected_incidents_and_nothing_else() {
     assert_eq!(silent["attributes"]["service"], "order-api");
 
     // Without incidents, the same traffic fires nothing.
-    let calm = d("calm");
-    assert!(
-        loglake(&[
-            "generate",
-            "--lines",
-            "200000",
-            "--seed",
-            "7",
-            "--out",
-            &d("calm.ndjson.gz")
-        ])
-        .status
-        .success()
-    );
-    assert!(
-        loglake(&["ingest", &d("calm.ndjson.gz"), "--lake", &calm])
-            .status
-            .success()
-    );
+    let calm = generated_lake(dir.path(), "calm", &[]);
     let out = loglake(&["alerts", "eval", "--lake", &calm, "--rules", &rules()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
