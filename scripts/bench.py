@@ -50,7 +50,8 @@ def main():
     src = os.path.join(a.data, "input-%s-%s.ndjson.gz" % (a.bytes, a.seed))
     if not os.path.exists(src):
         gen = os.path.join(SHARED, "gen_logs.py")
-        tmp = src + ".tmp"
+        # The generator compresses by the name's ending: keep ".gz" last.
+        tmp = src[: -len(".ndjson.gz")] + ".tmp.ndjson.gz"
         print("generating %s of reference logs into %s ..." % (a.bytes, src), file=sys.stderr, flush=True)
         if os.path.exists(gen):
             subprocess.run([sys.executable, gen, "--bytes", a.bytes, "--seed", a.seed, "--out", tmp], check=True)
