@@ -13,17 +13,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
 use aws_sdk_sns::types::MessageAttributeValue;
 use loglake_core::alerts::{
-    Contribution, GroupKey, Notification, Rule, Rules, Transition, WindowSums, Windows,
-    notify_instant,
+    Contribution, GroupKey, InstantKey, Notification, Rule, Rules, Transition, WindowSums, Windows,
+    instant_key, notify_instant,
 };
 use loglake_core::pipeline::{Observer, Origin};
 use loglake_core::record::{Record, SourceFormat};
 use tracing::{info, warn};
+
+use crate::put::{self, Backoff};
 
 /// The alert settings of a function, from the environment.
 #[derive(Debug, Clone)]
@@ -121,12 +122,6 @@ pub fn minute_key(minute_ms: i64) -> String {
     s.get(..16).unwrap_or(&s).to_string()
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// DynamoDB and SNS clients for one function.
 #[derive(Debug, Clone)]
 pub struct AlertStore {
@@ -151,6 +146,17 @@ impl AlertStore {
         }
     }
 
+    /// An observer for one source. Without a windows table nothing is
+    /// counted: only instant rules are watched.
+    pub fn observer(&self, counting: Counting) -> AlertObserver {
+        let counting = if self.cfg.windows_table.is_some() {
+            counting
+        } else {
+            Counting::None
+        };
+        AlertObserver::new(self.cfg.rules.clone(), counting)
+    }
+
     fn windows_table(&self) -> Result<&str, AlertError> {
         self.cfg
             .windows_table
@@ -166,7 +172,8 @@ impl AlertStore {
         contributions: &[Contribution],
     ) -> Result<u64, AlertError> {
         let table = self.windows_table()?.to_string();
-        let expires = (now_ms() / 1000) + i64::from(self.cfg.rules.settings.retention_hours) * 3600;
+        let expires =
+            (crate::now_ms() / 1000) + i64::from(self.cfg.rules.settings.retention_hours) * 3600;
         let dynamo = |message: String| AlertError::Dynamo {
             op: "BatchWriteItem",
             table: table.clone(),
@@ -190,6 +197,7 @@ impl AlertStore {
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         let n = requests.len() as u64;
+        let mut rng = put::seed();
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
             // Unprocessed items (throttling) are sent again, with backoff.
@@ -210,7 +218,7 @@ impl AlertStore {
                     .cloned()
                     .unwrap_or_default();
                 if !pending.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                    tokio::time::sleep(put::jitter(&mut rng, Backoff::default(), attempt)).await;
                 }
             }
             if !pending.is_empty() {
@@ -399,7 +407,7 @@ impl AlertStore {
         minute_ms: i64,
     ) -> Result<bool, AlertError> {
         let table = &self.cfg.state_table;
-        let expires = now_ms() / 1000 + 2 * 86_400;
+        let expires = crate::now_ms() / 1000 + 2 * 86_400;
         let r = self
             .ddb
             .put_item()
@@ -517,7 +525,7 @@ pub enum Counting {
 /// matches (deduplicated per rule, group and minute before any call).
 pub struct AlertObserver {
     pub windows: Windows,
-    pub instants: BTreeMap<(String, String, i64), Notification>,
+    pub instants: BTreeMap<InstantKey, Notification>,
     rules: Arc<Rules>,
     counting: Counting,
     over_limit: u64,
@@ -552,14 +560,7 @@ impl Observer for AlertObserver {
             Counting::SkipForwarded | Counting::None => {}
         }
         for rule in self.windows.instant_matches(rec) {
-            let group = match &rule.kind {
-                loglake_core::alerts::Kind::Instant { group_by, .. } => {
-                    rec.get(*group_by).unwrap_or("(none)")
-                }
-                _ => "(none)",
-            };
-            let minute = ts.div_euclid(60_000) * 60_000;
-            let key = (rule.name.clone(), group.to_string(), minute);
+            let key = instant_key(rule, rec, ts);
             if self.instants.len() >= MAX_INSTANTS && !self.instants.contains_key(&key) {
                 self.over_limit += 1;
                 if self.over_limit == 1 {

@@ -60,11 +60,16 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// The Lambda deadline as an `Instant`, keeping a margin to answer in.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let now_ms = u64::try_from(now_ms()).unwrap_or(0);
     let left = deadline_ms.saturating_sub(now_ms).saturating_sub(2_000);
     Instant::now() + std::time::Duration::from_millis(left)
 }

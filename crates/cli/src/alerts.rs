@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use loglake_core::alerts::{
-    GroupKey, Kind, Rules, Transition, WindowSums, Windows, evaluate, notify, notify_instant,
+    GroupKey, InstantKey, Rules, Transition, WindowSums, Windows, evaluate, floor_minute,
+    instant_key, notify, notify_instant,
 };
 use loglake_core::scan;
 
@@ -91,7 +92,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     // One pass over the rows: the same accumulation fn-ingest does per
     // source, here over the whole range.
     let mut windows = Windows::new(rules.clone());
-    let mut instants: BTreeMap<(String, String, i64), serde_json::Value> = BTreeMap::new();
+    let mut instants: BTreeMap<InstantKey, serde_json::Value> = BTreeMap::new();
     let mut instant_counts: HashMap<String, u64> = HashMap::new();
     let (mut first, mut last, mut rows) = (i64::MAX, i64::MIN, 0u64);
     for f in &files {
@@ -101,13 +102,8 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             windows.observe(rec, ts);
             for rule in windows.instant_matches(rec) {
                 *instant_counts.entry(rule.name.clone()).or_insert(0) += 1;
-                let group = match &rule.kind {
-                    Kind::Instant { group_by, .. } => rec.get(*group_by).unwrap_or("(none)"),
-                    _ => "(none)",
-                };
-                let minute = ts.div_euclid(60_000) * 60_000;
                 instants
-                    .entry((rule.name.clone(), group.to_string(), minute))
+                    .entry(instant_key(rule, rec, ts))
                     .or_insert_with(|| {
                         let n = notify_instant(rule, rec, ts, &rules.settings);
                         serde_json::json!({"subject": n.subject, "body": n.body, "attributes": n.attributes})
@@ -124,9 +120,8 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     // Start once the longest window is full of data: before that, every
     // absence rule would see silence that is only the start of the data.
-    let start =
-        first.div_euclid(60_000) * 60_000 + i64::from(rules.max_window_minutes().max(1)) * 60_000;
-    let end = (last.div_euclid(60_000) + 2) * 60_000;
+    let start = floor_minute(first) + i64::from(rules.max_window_minutes().max(1)) * 60_000;
+    let end = floor_minute(last) + 2 * 60_000;
     println!(
         "{} rows from {} files, {} .. {}; {} rules",
         rows,

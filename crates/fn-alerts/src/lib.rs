@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 
 use loglake_aws::alerts::{AlertConfig, AlertError, AlertStore};
-use loglake_core::alerts::{Evaluation, GroupKey, Transition, evaluate, minutes_needed, notify};
+use loglake_core::alerts::{
+    Evaluation, GroupKey, Transition, evaluate, floor_minute, minutes_needed, notify,
+};
 use tracing::{info, warn};
 
 /// Settings, read once from the environment at start-up: the rules
@@ -76,7 +78,7 @@ impl App {
     pub async fn evaluate(&self, now_ms: i64) -> Result<Report, AlertError> {
         let rules = self.store.cfg.rules.clone();
         let delay = i64::from(rules.settings.evaluation_delay_minutes) * 60_000;
-        let end = now_ms.div_euclid(60_000) * 60_000 - delay;
+        let end = floor_minute(now_ms) - delay;
         let sums = self.store.load(&minutes_needed(&rules, end)).await?;
         let evals = evaluate(&rules, &sums, end);
         let mut report = Report {

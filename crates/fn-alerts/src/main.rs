@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = fn_alerts::App::new(&aws, config);
     let app = &app;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = app.evaluate(loglake_aws::alerts::now_ms()).await?;
+        let report = app.evaluate(loglake_aws::now_ms()).await?;
         Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
     }))
     .await

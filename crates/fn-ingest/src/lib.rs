@@ -6,9 +6,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
-use loglake_aws::alerts::{
-    AlertConfig, AlertError, AlertObserver, AlertStore, Counting, Delivered,
-};
+use loglake_aws::alerts::{AlertConfig, AlertError, AlertStore, Counting, Delivered};
 use loglake_aws::search::{SearchClient, SearchConfig, index_all};
 use loglake_aws::{ReadError, S3Store, open_object};
 use loglake_core::events::{self, Invocation, ObjectRef, Skip, Work};
@@ -420,7 +418,7 @@ impl App {
             .as_ref()
             // Records fn-stream forwarded through Firehose were counted
             // there, within seconds of arriving.
-            .map(|a| AlertObserver::new(a.cfg.rules.clone(), Counting::SkipForwarded));
+            .map(|a| a.observer(Counting::SkipForwarded));
         let (manifest, lake_done, fed, alert_obs) = tokio::task::spawn_blocking(move || {
             // The lake already has this exact object (a message coming back
             // after its indexing failed): parse again for the index only.

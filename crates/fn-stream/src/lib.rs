@@ -5,7 +5,6 @@
 //! coordinates. The response names the first record that could not be
 //! forwarded, so Lambda retries from there.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
@@ -14,7 +13,7 @@ use loglake_aws::S3Store;
 use loglake_aws::put::{Backoff, BatchPut, put_all};
 use loglake_aws::search::{IndexOptions, SearchClient, SearchConfig, index_all};
 use loglake_core::IngestOptions;
-use loglake_core::alerts::Rules;
+use loglake_core::alerts::Windows;
 use loglake_core::input::{Line, LineKind};
 use loglake_core::pipeline::{Finisher, Origin};
 use loglake_core::quarantine::{self, Quarantine};
@@ -25,7 +24,7 @@ use loglake_core::stream::{self, FIREHOSE_MAX_RECORD, RecordData};
 use tokio::runtime::Handle;
 use tracing::{error, info, warn};
 
-use loglake_aws::alerts::{AlertConfig, AlertObserver, AlertStore, Counting};
+use loglake_aws::alerts::{AlertConfig, AlertStore, Counting};
 pub use loglake_core::pipeline::{NoObserver, Observer};
 
 /// Settings, read once from the environment at start-up.
@@ -216,11 +215,7 @@ impl<F: BatchPut + Sync> App<F> {
             .map(|c| Feed::new(c.options.clone(), |b| bulks.push(b)));
         // Window counts happen here, within seconds, for exactly the records
         // forwarded (fn-ingest skips them when Firehose lands them).
-        let counting = self.window_counting();
-        let mut alerting = self
-            .alerts
-            .as_ref()
-            .map(|a| AlertObserver::new(a.cfg.rules.clone(), counting));
+        let mut alerting = self.alerts.as_ref().map(|a| a.observer(Counting::All));
         for (i, r) in event.records.iter().enumerate() {
             let data = &r.kinesis.data.0;
             let uri = coordinates(r);
@@ -371,16 +366,15 @@ impl<F: BatchPut + Sync> App<F> {
         if let (Some(store), Some(mut seen), Some(first)) =
             (&self.alerts, alerting, event.records.first())
         {
-            if forwarded_before < event.records.len() && counting == Counting::All {
+            if forwarded_before < event.records.len() {
                 // The retry counts the rest: count what was forwarded only.
-                let rules = store.cfg.rules.clone();
-                seen.windows = Self::recount(rules, &out, forwarded_before, &opts).windows;
+                seen.windows = recount(store, &out, forwarded_before, &opts);
             }
             // The batch's first record names its window items, so a retried
             // batch overwrites them. Not worth failing the batch for (that
-            // would forward it to Firehose twice): a failure is logged, and
-            // instant alerts are claimed again when fn-ingest reads the
-            // records back.
+            // would forward it to Firehose twice): a failure is logged, its
+            // window counts are lost, and its instant alerts are claimed
+            // again when fn-ingest reads the records back.
             match store.deliver(&coordinates(first), seen).await {
                 Ok(d) => {
                     summary.instant_alerts = d.instant_alerts;
@@ -405,40 +399,6 @@ impl<F: BatchPut + Sync> App<F> {
             );
         }
         Ok((response, summary))
-    }
-
-    /// Window counts need the windows table; without it, instant rules only.
-    fn window_counting(&self) -> Counting {
-        match &self.alerts {
-            Some(a) if a.cfg.windows_table.is_some() => Counting::All,
-            _ => Counting::None,
-        }
-    }
-
-    /// Window counts of the forwarded NDJSON of records `..before`, read
-    /// back as fn-ingest would read it: what reached Firehose, exactly.
-    fn recount(
-        rules: Arc<Rules>,
-        out: &[(usize, Vec<u8>)],
-        before: usize,
-        opts: &IngestOptions,
-    ) -> AlertObserver {
-        let mut obs = AlertObserver::new(rules, Counting::All);
-        let mut finisher = Finisher::new(opts, None);
-        for (_, packed) in out.iter().take_while(|(i, _)| *i < before) {
-            for line in packed.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let Ok(text) = std::str::from_utf8(line) else {
-                    continue;
-                };
-                let mut rec = Record::default();
-                if stream::parse_line(text, &mut rec).is_ok()
-                    && let Ok(ts) = finisher.finish(&mut rec)
-                {
-                    obs.windows.observe(&rec, ts);
-                }
-            }
-        }
-        obs
     }
 
     /// Index the batch's documents. This path has no retry of its own (a
@@ -564,4 +524,30 @@ fn batch_name(first: &KinesisEventRecord, last: &KinesisEventRecord) -> String {
         first.kinesis.sequence_number,
         last.kinesis.sequence_number
     )
+}
+
+/// Window counts of the forwarded NDJSON of records `..before`, read back as
+/// fn-ingest would read it: what reached Firehose, exactly.
+fn recount(
+    store: &AlertStore,
+    out: &[(usize, Vec<u8>)],
+    before: usize,
+    opts: &IngestOptions,
+) -> Windows {
+    let mut obs = store.observer(Counting::All);
+    let mut finisher = Finisher::new(opts, None);
+    for (_, packed) in out.iter().take_while(|(i, _)| *i < before) {
+        for line in packed.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(text) = std::str::from_utf8(line) else {
+                continue;
+            };
+            let mut rec = Record::default();
+            if stream::parse_line(text, &mut rec).is_ok()
+                && let Ok(ts) = finisher.finish(&mut rec)
+            {
+                obs.windows.observe(&rec, ts);
+            }
+        }
+    }
+    obs.windows
 }

@@ -249,7 +249,7 @@ pub(crate) fn trim_num(v: f64) -> String {
 
 /// The start of the minute holding `ms`; always minute-aligned (at the very
 /// bottom of the i64 range, the first aligned minute above).
-pub(crate) fn floor_minute(ms: i64) -> i64 {
+pub fn floor_minute(ms: i64) -> i64 {
     ms.checked_sub(ms.rem_euclid(MINUTE_MS))
         .unwrap_or(ms / MINUTE_MS * MINUTE_MS)
 }

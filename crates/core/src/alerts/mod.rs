@@ -18,7 +18,7 @@ mod window;
 #[cfg(test)]
 mod tests;
 
-pub use eval::{Evaluation, WindowSums, evaluate, minutes_needed};
+pub use eval::{Evaluation, WindowSums, evaluate, floor_minute, minutes_needed};
 pub use notify::{
     MAX_SUBJECT_CHARS, Notification, Transition, athena_query, notify, notify_instant,
 };
@@ -28,6 +28,6 @@ pub use rules::{
 };
 pub use sketch::{Histogram, Hll, MIN_TRACKED_MS, RELATIVE_ERROR, hash64, quantile_rank};
 pub use window::{
-    Contribution, GroupKey, MAX_EXAMPLE_BYTES, MAX_EXAMPLES, MAX_GROUPS, NO_VALUE, OTHER_VALUE,
-    Stats, Windows,
+    Contribution, GroupKey, InstantKey, MAX_EXAMPLE_BYTES, MAX_EXAMPLES, MAX_GROUPS, NO_VALUE,
+    OTHER_VALUE, Stats, Windows, instant_key,
 };

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::eval::{Evaluation, floor_minute, trim_num};
 use super::rules::{Condition, Filter, Kind, Rule, Settings, StatusValue};
-use super::window::{GroupKey, MAX_EXAMPLE_BYTES, NO_VALUE, OTHER_VALUE, clip};
+use super::window::{GroupKey, MAX_EXAMPLE_BYTES, NO_VALUE, OTHER_VALUE};
+use crate::format::clip;
 use crate::record::{Level, Record, TextField};
 use crate::time;
 

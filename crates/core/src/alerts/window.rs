@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::eval::floor_minute;
 use super::rules::{Kind, Rule, Rules};
 use super::sketch::{Histogram, Hll, bucket_of, hash64};
+use crate::format::clip;
 use crate::pipeline::{Observer, Origin};
 use crate::record::{Level, Record, SourceFormat, TextField};
 
@@ -32,6 +33,15 @@ pub const MAX_EXAMPLES: usize = 5;
 pub const MAX_EXAMPLE_BYTES: usize = 240;
 
 const MINUTE_MS: i64 = 60_000;
+
+/// What an instant alert is deduplicated by: (rule, group value, minute).
+pub type InstantKey = (String, String, i64);
+
+/// The [`InstantKey`] of an instant rule's match on `rec` at `ts_ms`.
+pub fn instant_key(rule: &Rule, rec: &Record<'_>, ts_ms: i64) -> InstantKey {
+    let group = rec.get(rule.group_by()).unwrap_or(NO_VALUE);
+    (rule.name.clone(), group.to_owned(), floor_minute(ts_ms))
+}
 
 /// What one group did in one minute. All fields merge by addition (sketches
 /// by their merge).
@@ -475,16 +485,4 @@ impl Observer for Windows {
     fn observe(&mut self, rec: &Record<'_>, ts: i64, _: SourceFormat, _: &Origin<'_>) {
         Windows::observe(self, rec, ts);
     }
-}
-
-/// `s` cut to at most `max` bytes on a char boundary.
-pub(crate) fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while end > 0 && !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+use super::clip;
 use crate::record::{Level, Record, Reject, TextField};
 use crate::time;
 
@@ -490,17 +491,6 @@ fn assign<'a>(rec: &mut Record<'a>, key: Cow<'a, str>, v: Value<'a>) -> Result<(
         }
     }
     Ok(())
-}
-
-fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 impl<'a> Value<'a> {

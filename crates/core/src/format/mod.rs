@@ -11,6 +11,18 @@ use std::str::FromStr;
 
 use crate::record::{Record, Reject, SourceFormat};
 
+/// `s` cut to at most `max` bytes on a char boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The format of a whole object, as chosen by `--format` or by [`detect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
