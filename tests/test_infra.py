@@ -6,7 +6,10 @@ every function binary is deployed from its cargo-lambda zip, every variable a
 function's config requires is set and every variable set is one it reads, the
 Glue table is the lake's schema (from `loglake schema` and from schema.rs),
 partition projection matches, event source mappings report partial batch
-failures, no IAM statement grants `*`, queues outlast their functions.
+failures, queues outlast their functions; the IAM policy templates in
+infra/policies render (as templatefile() does) to valid IAM JSON with exactly
+the variables their Terraform passes, shared statements are written once, no
+statement grants `*`; every alarm keeps its definition and former address.
 `scripts/check-infra.sh` runs terraform fmt and checkov.
 """
 
@@ -173,7 +176,7 @@ ENV_NAME = r'"([A-Z][A-Z0-9_]*)"'
 # std::env::var("X"), need("X"), env_or("X", ..), env_num("X", ..), var("X"),
 # num("X", ..): a lower-case function or closure whose first argument is the name.
 ENV_READ = re.compile(r"\b(?!set_var\b|remove_var\b)([a-z_][a-z0-9_]*)\s*\(\s*" + ENV_NAME)
-ENV_REQUIRED = re.compile(r"(?:\bMissing\s*\(\s*|\bneed\s*\(\s*)" + ENV_NAME)
+ENV_REQUIRED = re.compile(r"(?:\bmissing\s*\(\s*|\brequire\s*\(\s*|\bneed\s*\(\s*)" + ENV_NAME)
 
 
 def rust_sources(crate: Path) -> str:
@@ -198,19 +201,25 @@ def workspace_dependencies(crate: Path) -> list[Path]:
 
 def env_reads(crate: Path) -> tuple[set[str], set[str]]:
     """(variables the function's config reads, those it requires). Settings
-    read by a `Type::from_env()` of a workspace crate the function depends on
-    (the search sink's SearchConfig, the alerts' AlertConfig in loglake-aws)
-    count as read too; another function's `Config` does not."""
+    read by a `Type::from_vars()` of a workspace crate the function depends on
+    (the sinks' SinkConfig, SearchConfig and AlertConfig in loglake-handlers),
+    followed transitively, count as read too; another function's `Config`
+    does not."""
     src = rust_sources(crate)
     reads = {m.group(2) for m in ENV_READ.finditer(src)}
     required = set(ENV_REQUIRED.findall(src))
     deps = workspace_dependencies(crate)
-    for ty in set(re.findall(r"\b([A-Z]\w*)::from_env\s*\(", src)):
+    todo = set(re.findall(r"\b([A-Z]\w*)::from_(?:env|vars)\s*\(", src))
+    seen = set()
+    while todo:
+        ty = todo.pop()
+        seen.add(ty)
         for path, text in workspace_sources().items():
             if not any(path.is_relative_to(d) for d in deps):
                 continue
-            if re.search(rf"\bimpl\s+{ty}\b", text) and "fn from_env" in text:
+            if re.search(rf"\bimpl\s+{ty}\b", text) and re.search(r"fn from_(env|vars)", text):
                 reads |= {m.group(2) for m in ENV_READ.finditer(text)}
+                todo |= set(re.findall(r"\b([A-Z]\w*)::from_(?:env|vars)\s*\(", text)) - seen
     return reads, required
 
 
@@ -450,7 +459,7 @@ def test_quarantine_table_reads_the_quarantine_ndjson():
     assert catalog().locals["quarantine_location"] == "s3://${var.curated_bucket}/quarantine/"
     assert single_block(sd, "ser_de_info")["serialization_library"] == "org.openx.data.jsonserde.JsonSerDe"
     # The fields core's QuarantineRecord serializes.
-    src = (CRATES / "core" / "src" / "quarantine.rs").read_text()
+    src = (CRATES / "core" / "src" / "ingest" / "quarantine.rs").read_text()
     struct = src.split("struct QuarantineRecord", 1)[1].split("}", 1)[0]
     fields = re.findall(r"^\s*(?:pub\s+)?(\w+)\s*:", struct, re.M)
     assert fields and [c for c, _ in columns] == fields
@@ -550,6 +559,335 @@ def test_firehose_lands_gzip_in_the_raw_bucket():
 
 # --- IAM ----------------------------------------------------------------------
 
+# Every permission policy of a role (the functions', Firehose's, the
+# pipeline's) is a JSON template under infra/policies, rendered by Terraform's
+# templatefile() with plain ${name} placeholders; optional parts are separate
+# templates whose statements the Terraform concatenates. Trust and resource
+# policies (assume-role, key, bucket, queue, topic, domain) stay
+# aws_iam_policy_document data sources.
+POLICIES = INFRA / "policies"
+POLICY_PATH = re.compile(r'^"\$\{path\.module\}/\.\./\.\./policies/([\w.-]+\.json\.tftpl)"$')
+
+
+def render_policy(text: str, values: dict[str, str]) -> dict:
+    """A policy template rendered the way Terraform's templatefile() renders
+    it: every ${name} replaced by values[name] ($${ stays a literal ${), then
+    parsed as JSON. A placeholder without a value fails, as in Terraform."""
+    assert "%{" not in text, "policy templates use plain ${name} placeholders, no %{ } directives"
+
+    def value(m):
+        if m.group(1):
+            return "${" + m.group(2) + "}"
+        name = m.group(2)
+        assert re.fullmatch(r"\w+", name), f"${{{name}}}: only plain names, no expressions"
+        if name not in values:
+            raise KeyError(f"the template uses ${{{name}}}, which is not given")
+        return values[name]
+
+    return json.loads(re.sub(r"\$(\$?)\{([^}]*)\}", value, text))
+
+
+def template_placeholders(text: str) -> dict[str, bool]:
+    """Each ${name} of a template -> whether it stands for a whole JSON value
+    (a list, given as jsonencode(...)) rather than sitting inside a string."""
+    out: dict[str, set] = {}
+    in_string = escaped = False
+    i = 0
+    while i < len(text):
+        if text.startswith("$${", i):
+            i += 3
+            continue
+        if text.startswith("${", i):
+            end = text.index("}", i)
+            out.setdefault(text[i + 2 : end], set()).add(not in_string)
+            i = end + 1
+            continue
+        c = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        i += 1
+    for name, kinds in out.items():
+        assert len(kinds) == 1, f"${{{name}}} is used both as a JSON value and inside a string"
+    return {name: kinds.pop() for name, kinds in out.items()}
+
+
+def closing(text: str, start: int) -> int:
+    """Index of the bracket closing the one at text[start], skipping strings
+    (python-hcl2 writes expressions on one line)."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack, in_string, i = [], False, start
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in pairs:
+            stack.append(pairs[c])
+        elif c in ")]}":
+            assert stack and stack.pop() == c, f"unbalanced {text!r}"
+            if not stack:
+                return i
+        i += 1
+    raise AssertionError(f"unbalanced {text!r}")
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """text split at `sep` outside brackets and strings."""
+    parts, depth, in_string, last, i = [], 0, False, 0, 0
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == sep and depth == 0:
+            parts.append(text[last:i])
+            last = i + 1
+        i += 1
+    parts.append(text[last:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+@dataclass(frozen=True)
+class PolicyRender:
+    """One templatefile() of a policy template in a module's HCL."""
+
+    module: Path
+    where: str  # the attribute holding it: module.function.policy_json, local.x, ...
+    template: str  # file name under infra/policies
+    args: tuple  # ((template variable, Terraform expression), ...) as written
+    condition: str | None  # rendered only when this holds: var.alerts_enabled
+
+    @property
+    def text(self) -> str:
+        return (POLICIES / self.template).read_text()
+
+    def values(self, translate=lambda e: e) -> dict[str, str]:
+        """What Terraform substitutes, symbolically: a reference becomes
+        "${reference}" (as the aws_iam_policy_document blocks wrote it), a
+        string literal its text, jsonencode(local.X) the local's list. Inside
+        a JSON string the text is escaped (an ARN never needs it, but a
+        reference such as x["build"].arn does)."""
+        out = {}
+        for name, e in self.args:
+            if m := re.fullmatch(r"jsonencode\(local\.(\w+)\)", e):
+                items = load(self.module).locals[m.group(1)]
+                assert isinstance(items, list), f"{self.where}: local.{m.group(1)} must be a literal list"
+                out[name] = json.dumps(items)
+                continue
+            m = re.fullmatch(r'"(.*)"', e)
+            out[name] = json.dumps(m.group(1) if m else "${" + translate(e) + "}")[1:-1]
+        return out
+
+    def statements(self, translate=lambda e: e) -> list[dict]:
+        return render_policy(self.text, self.values(translate))["Statement"]
+
+
+def hcl_strings(value, where: str):
+    """(where, text) of every string in a parsed HCL value."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, list):
+        for v in value:
+            yield from hcl_strings(v, where)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from hcl_strings(v, f"{where}.{k}")
+
+
+@functools.cache
+def policy_renders() -> tuple[PolicyRender, ...]:
+    """Every templatefile() of infra/policies in the modules the root calls."""
+    out = []
+    for m in all_modules():
+        blocks = [(f"local.{k}", v) for k, v in m.locals.items()]
+        blocks += [(f"module.{k}", v) for k, v in m.modules.items()]
+        blocks += [(f"{t}.{n}", b) for (t, n), b in m.resources.items()]
+        blocks += [(f"data.{t}.{n}", b) for (t, n), b in m.data.items()]
+        for name, body in blocks:
+            for where, text in hcl_strings(body, name):
+                for call in re.finditer(r"\btemplatefile\(", text):
+                    inner = text[call.end() : closing(text, call.end() - 1)]
+                    path, variables = split_top(inner)
+                    found = POLICY_PATH.match(path)
+                    if not found:
+                        assert "policies" not in path, f"{m.path}: {where}: write {path} as \"${{path.module}}/../../policies/NAME\""
+                        continue
+                    assert variables.startswith("{") and variables.endswith("}"), f"{where}: variables must be an object literal"
+                    args = []
+                    for entry in split_top(variables[1:-1]):
+                        key, _, e = entry.partition("=")
+                        args.append((key.strip(), e.strip()))
+                    guard = re.search(r"([\w.\[\]]+) \? jsondecode\($", text[: call.start()])
+                    out.append(PolicyRender(m.path, where, found.group(1), tuple(args), guard and guard.group(1)))
+    return tuple(out)
+
+
+def renders_of(template: str) -> list[PolicyRender]:
+    return [r for r in policy_renders() if r.template == template]
+
+
+def normalized(st: dict) -> dict:
+    """A template's statement in the shape of an aws_iam_policy_document block."""
+    out = {"sid": st.get("Sid"), "effect": st.get("Effect"), "actions": st.get("Action"), "resources": st.get("Resource")}
+    for key, name in (("NotAction", "not_actions"), ("NotResource", "not_resources"), ("Condition", "condition")):
+        if key in st:
+            out[name] = st[key]
+    return out
+
+
+def through(call: Call):
+    """A modules/lambda expression in its caller's terms: var.X.rest -> the
+    caller's argument X, .rest."""
+
+    def translate(e: str) -> str:
+        m = re.fullmatch(r"var\.(\w+)((?:\.\w+)*)", e)
+        if m and m.group(1) in call.args:
+            return expr(call.args[m.group(1)]) + m.group(2)
+        return e
+
+    return translate
+
+
+def function_policy(binary: str, search: bool = False, alerts: bool = False) -> list[dict]:
+    """The statements of a function's "function" role policy, with its
+    caller's expressions for the ARNs: its own template (the policy_json the
+    caller renders), then what modules/lambda adds with search and alerts."""
+    c = function_calls()[binary]
+    own = [r for r in policy_renders() if r.module == c.caller and r.where == f"module.{c.name}.policy_json"]
+    assert len(own) == 1 and own[0].condition is None, f"{binary}: policy_json must be one unconditional templatefile()"
+    statements = own[0].statements()
+    switches = {"var.search_enabled": search, "var.alerts_enabled": alerts}
+    for r in policy_renders():
+        if r.module == LAMBDA_MODULE and r.where == "aws_iam_role_policy.function.policy":
+            assert r.condition in switches, f"modules/lambda adds {r.template} under {r.condition!r}"
+            # Added when the feature is on and the caller switches it (the
+            # switch defaults to false in modules/lambda).
+            wired = c.args.get(r.condition.removeprefix("var."), False) not in (False, None)
+            if switches[r.condition] and wired:
+                statements += r.statements(through(c))
+    return statements
+
+
+def test_policy_templates_render_to_valid_iam_json():
+    templates = sorted(POLICIES.glob("*.json.tftpl"))
+    assert len(templates) >= 10
+    assert {p.name for p in POLICIES.iterdir()} - {p.name for p in templates} <= {"README.md"}, "infra/policies holds templates only"
+    rendered = 0
+    for path in templates:
+        renders = renders_of(path.name)
+        assert renders, f"{path.name} is rendered nowhere"
+        for r in renders:
+            doc = render_policy(path.read_text(), r.values())
+            assert set(doc) == {"Version", "Statement"} and doc["Version"] == "2012-10-17", path.name
+            assert isinstance(doc["Statement"], list) and doc["Statement"], path.name
+            sids = [st.get("Sid") for st in doc["Statement"]]
+            assert all(sids) and len(set(sids)) == len(sids), f"{path.name}: every statement has its own Sid"
+            for st in doc["Statement"]:
+                assert {"Effect", "Action", "Resource"} <= set(st), f"{path.name}: {st}"
+                assert set(st) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, f"{path.name}: {st}"
+                assert st["Effect"] in ("Allow", "Deny"), path.name
+                assert isinstance(st["Action"], list) and st["Action"], f"{path.name}: Action must be a list"
+                for a in st["Action"]:
+                    assert a != "*" and re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", a), f"{path.name}: action {a!r}"
+                assert isinstance(st["Resource"], list) and st["Resource"], f"{path.name}: Resource must be a list"
+                assert all(isinstance(x, str) and x for x in st["Resource"]), path.name
+                rendered += 1
+    assert rendered > 30
+
+
+def test_every_template_variable_is_passed_by_the_terraform_that_renders_it():
+    assert len(policy_renders()) >= 12
+    for r in policy_renders():
+        wanted = template_placeholders(r.text)
+        given = dict(r.args)
+        # templatefile() fails on a placeholder it is not given; an extra
+        # argument is a typo or a leftover.
+        assert set(wanted) <= set(given), f"{r.module.name}: {r.where}: {r.template} needs {sorted(set(wanted) - set(given))}"
+        assert set(given) <= set(wanted), f"{r.module.name}: {r.where}: {r.template} has no {sorted(set(given) - set(wanted))}"
+        for name, whole_value in wanted.items():
+            # A placeholder standing for a JSON value gets JSON; one inside a
+            # string gets an ARN or a name.
+            assert whole_value == given[name].startswith("jsonencode("), f"{r.template}: ${{{name}}} = {given[name]}"
+
+
+def test_alert_and_search_writer_statements_are_defined_once():
+    shared = {"alerts-writer.json.tftpl": "var.alerts_enabled", "search-writer.json.tftpl": "var.search_enabled"}
+    for template, switch in shared.items():
+        sids = [st["Sid"] for st in render_policy((POLICIES / template).read_text(), {n: "x" for n in template_placeholders((POLICIES / template).read_text())})["Statement"]]
+        # Their statements are written in that one template and nowhere else.
+        for f in sorted(INFRA.rglob("*")):
+            if f.suffix in (".tf", ".tftpl") and f.name != template:
+                text = f.read_text()
+                for sid in sids:
+                    assert f'"{sid}"' not in text and f"sid = {sid}" not in text.replace('"', ""), f"{f}: {sid} is written again"
+        # Rendered once, in modules/lambda, added to the function's own
+        # policy when its settings group is on.
+        renders = renders_of(template)
+        assert [(r.module, r.where, r.condition) for r in renders] == [(LAMBDA_MODULE, "aws_iam_role_policy.function.policy", switch)]
+    policy = expr(load(LAMBDA_MODULE).of_type("aws_iam_role_policy")["function"]["policy"])
+    assert policy.startswith('jsonencode({Version = "2012-10-17", Statement = concat(jsondecode(var.policy_json).Statement, ')
+    # fn-ingest and fn-stream both write alerts and index into search: the
+    # same statements, switched and pointed at the same resources.
+    for binary in ("fn-ingest", "fn-stream"):
+        args = function_calls()[binary].args
+        assert expr(args["alerts_enabled"]) == "var.alerts.enabled" and expr(args["alerts_arns"]) == "var.alerts", binary
+        assert expr(args["search_enabled"]) == "var.search.enabled" and expr(args["search_domain_arn"]) == "var.search.domain_arn", binary
+    assert "alerts_arns" not in function_calls()["fn-alerts"].args
+
+
+def test_role_policies_come_from_the_templates():
+    for m in all_modules():
+        for name, rp in m.of_type("aws_iam_role_policy").items():
+            policy = expr(rp["policy"])
+            renders = [r for r in policy_renders() if r.module == m.path and r.where == f"aws_iam_role_policy.{name}.policy"]
+            if local := re.fullmatch(r"local\.(\w+)", policy):
+                renders = [r for r in policy_renders() if r.module == m.path and r.where == f"local.{local.group(1)}"]
+            if "var.policy_json" in policy:
+                # modules/lambda: the template its caller rendered, first.
+                assert policy.startswith("jsonencode(") and "jsondecode(var.policy_json).Statement" in policy, name
+            else:
+                assert [r for r in renders if r.condition is None], f"{m.path.name}.{name}: render its policy from infra/policies"
+            assert "aws_iam_policy_document" not in policy, f"{m.path.name}.{name}"
+        assert not m.of_type("aws_iam_policy"), f"{m.path}: role policies are inline (aws_iam_role_policy)"
+
+
+def policy_statements():
+    """Every IAM statement: the aws_iam_policy_document blocks left (trust and
+    resource policies) and every rendered policy template."""
+    for m in all_modules():
+        for (dtype, name), doc in m.data.items():
+            if dtype != "aws_iam_policy_document":
+                continue
+            statements = list(doc.get("statement", []))
+            for d in doc.get("dynamic", []):
+                if "statement" in d:
+                    statements.extend(d["statement"].get("content", []))
+            for st in statements:
+                yield f"{m.path.relative_to(INFRA)}:{name}", st
+    for r in policy_renders():
+        for st in r.statements():
+            yield f"{r.module.relative_to(INFRA)}:{r.where}:{r.template}", normalized(st)
+
+
 # Statements that may name "*" as their resource: key policies ("*" is the
 # key itself) and actions AWS grants on no narrower resource.
 STAR_RESOURCE_SIDS = {
@@ -563,19 +901,6 @@ STAR_RESOURCE_SIDS = {
 }
 
 
-def policy_statements():
-    for m in all_modules():
-        for (dtype, name), doc in m.data.items():
-            if dtype != "aws_iam_policy_document":
-                continue
-            statements = list(doc.get("statement", []))
-            for d in doc.get("dynamic", []):
-                if "statement" in d:
-                    statements.extend(d["statement"].get("content", []))
-            for st in statements:
-                yield f"{m.path.relative_to(INFRA)}:{name}", st
-
-
 def test_no_iam_statement_allows_every_action():
     count = 0
     for where, st in policy_statements():
@@ -586,8 +911,8 @@ def test_no_iam_statement_allows_every_action():
         for a in actions:
             assert a != "*" and re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", a), f"{where}: action {a!r}"
     assert count > 20
-    # Nor a hand-written JSON policy anywhere.
-    for f in INFRA.rglob("*.tf"):
+    # Nor a hand-written JSON policy anywhere, templates included.
+    for f in [*INFRA.rglob("*.tf"), *POLICIES.glob("*.tftpl")]:
         text = f.read_text()
         assert not re.search(r'"?Action"?\s*[:=]\s*\[?\s*"\*"', text), f"{f}: Action = \"*\""
 
@@ -605,23 +930,32 @@ def test_star_resources_only_where_no_arn_exists():
 def test_one_role_per_function_with_its_own_resources():
     for binary, c in function_calls().items():
         policy = expr(c.args["policy_json"])
-        assert re.fullmatch(r"data\.aws_iam_policy_document\.\w+(\[0\])?\.json", policy), binary
+        assert re.fullmatch(rf'templatefile\("\$\{{path\.module\}}/\.\./\.\./policies/{binary}\.json\.tftpl", \{{.*\}}\)', policy), binary
     lam = load(LAMBDA_MODULE)
     assert list(lam.of_type("aws_iam_role")) == ["this"]
     assert lam.of_type("aws_iam_role")["this"]["name"] == "${local.name}"
+    assert set(lam.of_type("aws_iam_role_policy")) == {"base", "function"}
+    for name, rp in lam.of_type("aws_iam_role_policy").items():
+        assert expr(rp["role"]) == "aws_iam_role.this.id", name
+    # The base policy: its own log group, and network interfaces only in a VPC.
+    base = {r.template: r for r in policy_renders() if r.module == LAMBDA_MODULE and r.where == "aws_iam_role_policy.base.policy"}
+    assert set(base) == {"fn-base.json.tftpl", "fn-vpc.json.tftpl"}
+    assert base["fn-base.json.tftpl"].condition is None and base["fn-vpc.json.tftpl"].condition == "local.in_vpc"
+    logs = [st for st in base["fn-base.json.tftpl"].statements() if st["Sid"] == "WriteOwnLogs"]
+    assert logs and logs[0]["Resource"] == ["${aws_cloudwatch_log_group.this.arn}:*"]
 
 
 def test_functions_may_sign_requests_to_their_search_domain_only():
-    for module in ("ingest", "stream"):
-        m = load(INFRA / "modules" / module)
-        doc = m.data[("aws_iam_policy_document", "function")]
-        dyn = [d["statement"] for d in doc.get("dynamic", []) if "statement" in d]
-        search = [d["content"][0] for d in dyn if d["content"][0].get("sid") == "IndexIntoSearch"]
-        assert len(search) == 1, module
-        assert sorted(search[0]["actions"]) == ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"]
-        assert search[0]["resources"] == ["${var.search.domain_arn}/*"]
-        writes = [s for s in doc["statement"] if any(a == "s3:PutObject" for a in s["actions"])]
-        assert any("${var.curated_bucket_arn}/search-dlq/*" in s["resources"] for s in writes), module
+    for binary in ("fn-ingest", "fn-stream"):
+        assert not [st for st in function_policy(binary, search=False, alerts=True) if st["Sid"] == "IndexIntoSearch"], binary
+        doc = function_policy(binary, search=True)
+        search = [st for st in doc if st["Sid"] == "IndexIntoSearch"]
+        assert len(search) == 1, binary
+        assert sorted(search[0]["Action"]) == ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"]
+        assert search[0]["Resource"] == ["${var.search.domain_arn}/*"]
+        writes = [s for s in doc if any(a == "s3:PutObject" for a in s["Action"])]
+        assert any("${var.curated_bucket_arn}/search-dlq/*" in s["Resource"] for s in writes), binary
+    assert not [st for st in function_policy("fn-alerts", search=True, alerts=True) if st["Sid"] == "IndexIntoSearch"]
 
 
 # --- alerts -------------------------------------------------------------------
@@ -688,8 +1022,7 @@ def test_fn_alerts_reads_windows_and_writes_state_only():
     root = load(INFRA)
     assert expr(root.modules["alerts"]["athena_database"]) == "local.glue_database"
     assert expr(root.locals["alerts_environment"]["ALERT_ATHENA_DATABASE"]) == "local.glue_database"
-    doc = m.data[("aws_iam_policy_document", "function")]
-    grants = {(tuple(sorted(st["actions"])), tuple(st["resources"])) for st in doc["statement"]}
+    grants = {(tuple(sorted(st["Action"])), tuple(st["Resource"])) for st in function_policy("fn-alerts", search=True, alerts=True)}
     assert grants == {
         (("dynamodb:Query",), ("${aws_dynamodb_table.windows[0].arn}",)),
         (("dynamodb:Scan", "dynamodb:UpdateItem"), ("${aws_dynamodb_table.state[0].arn}",)),
@@ -744,12 +1077,12 @@ def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions(
         assert not ALERT_SETTINGS & set(call.args["environment"]), f"{module}: ALERT_* must be switched by enable_alerts"
         assert expr(root.modules[module]["alerts"]) == "local.alerts_access"
         assert expr(root.modules[module]["alerts_environment"]) == "local.alerts_environment"
-        doc = load(INFRA / "modules" / module).data[("aws_iam_policy_document", "function")]
+        # What enable_alerts adds to the function's policy (and only then).
+        without = function_policy(f"fn-{module}", search=True, alerts=False)
         gated = {}
-        for d in doc.get("dynamic", []):
-            if "statement" in d and expr(d["statement"]["for_each"]) == "var.alerts.enabled ? [1] : []":
-                st = d["statement"]["content"][0]
-                gated[tuple(st["resources"])] = sorted(st["actions"])
+        for st in function_policy(f"fn-{module}", search=True, alerts=True):
+            if st not in without:
+                gated[tuple(st["Resource"])] = sorted(st["Action"])
         expected = {
             ("${var.alerts.state_table_arn}",): ["dynamodb:DeleteItem", "dynamodb:PutItem"],
             ("${var.alerts.topic_arn}",): ["sns:Publish"],
@@ -757,8 +1090,8 @@ def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions(
         }
         assert gated == expected, module
         # Nothing else in the policy names the alert resources.
-        for st in doc["statement"]:
-            assert not any("alerts" in r for r in st["resources"]), module
+        for st in without:
+            assert not any("alerts" in r for r in st["Resource"]), module
 
 
 def test_fn_alerts_is_watched():
@@ -766,8 +1099,8 @@ def test_fn_alerts_is_watched():
     assert "alerts = module.alerts.function_name" in expr(load(INFRA).locals["function_names"])
     assert expr(obs_call["functions"]) == "local.function_names"
     assert "alerts = module.alerts.function_name" in expr(obs_call["scheduled_functions"])
-    alarm = load(INFRA / "modules" / "observability").of_type("aws_cloudwatch_metric_alarm")["schedule_stopped"]
-    assert expr(alarm["for_each"]) == "var.scheduled_functions"
+    alarm = alarm_kinds()["not_running"]
+    assert expr(alarm["targets"]) == "var.scheduled_functions"
     assert alarm["metric_name"] == "Invocations" and alarm["statistic"] == "Sum" and alarm["period"] == 300
     assert alarm["comparison_operator"] == "LessThanThreshold" and alarm["threshold"] == 1
     assert alarm["treat_missing_data"] == "breaching"
@@ -778,6 +1111,152 @@ def test_fn_alerts_is_watched():
     assert expr(outputs["alert_windows_table"]["value"]) == "module.alerts.windows_table_name"
     assert expr(outputs["alert_state_table"]["value"]) == "module.alerts.state_table_name"
     assert expr(outputs["alerts_function_name"]["value"]) == "module.alerts.function_name"
+
+
+# --- alarms -------------------------------------------------------------------
+
+OBSERVABILITY = INFRA / "modules" / "observability"
+
+
+def alarm_kinds() -> dict[str, dict]:
+    """modules/observability's alarm kinds, each as the arguments its alarms
+    get: alarm_defaults, then the kind's entry, then what local.alarms derives
+    for each target ("${target}"), read through the one alarm resource
+    (metric_name = each.value.metric, ...). "targets" is what it watches."""
+    obs = load(OBSERVABILITY)
+    resources = obs.of_type("aws_cloudwatch_metric_alarm")
+    assert list(resources) == ["this"], "every alarm is an entry of local.alarm_kinds"
+    alarm = resources["this"]
+    assert expr(alarm["for_each"]) == "local.alarms"
+    derive = expr(obs.locals["alarms"])
+    for piece in (
+        "for kind, a in local.alarm_kinds",
+        'for key, target in a.targets : "${kind}/${key}" => merge(local.alarm_defaults, a, {',
+        'name = "${target}-${a.suffix}"',
+        'description = "${target} ${a.description}"',
+        "dimensions = {(a.dimension) = target}",
+    ):
+        assert piece in derive, f"local.alarms: {piece}"
+    out = {}
+    for kind, entry in obs.locals["alarm_kinds"].items():
+        value = {
+            **obs.locals["alarm_defaults"],
+            **entry,
+            "name": "${target}-" + entry["suffix"],
+            "description": "${target} " + entry["description"],
+            "dimensions": {entry["dimension"]: "${target}"},
+        }
+        args = {"targets": entry["targets"]}
+        for arg, v in alarm.items():
+            if arg == "for_each":
+                continue
+            field_ = re.fullmatch(r"each\.value\.(\w+)", expr(v)) if isinstance(v, str) else None
+            if field_:
+                assert field_.group(1) in value, f"{kind}: no {field_.group(1)} (nor a default) for {arg}"
+                args[arg] = value[field_.group(1)]
+            else:
+                args[arg] = v
+        out[kind] = args
+    return out
+
+
+# Every alarm the observability module made before its alarms became one map:
+# what it watches, its name, its metric, and when it fires.
+EXPECTED_ALARMS = {
+    "errors": {
+        "targets": "${var.functions}",
+        "alarm_name": "${target}-errors",
+        "alarm_description": "${target} returned errors (a failed object or batch; see its log group)",
+        "namespace": "AWS/Lambda", "metric_name": "Errors", "dimensions": {"FunctionName": "${target}"},
+        "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "throttles": {
+        "targets": "${var.functions}",
+        "alarm_name": "${target}-throttles",
+        "alarm_description": "${target} was throttled (account or reserved concurrency exhausted)",
+        "namespace": "AWS/Lambda", "metric_name": "Throttles", "dimensions": {"FunctionName": "${target}"},
+        "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "not_running": {
+        "targets": "${var.scheduled_functions}",
+        "alarm_name": "${target}-not-running",
+        "alarm_description": "${target} has not been invoked for 5 minutes (it runs every minute): check its schedule",
+        "namespace": "AWS/Lambda", "metric_name": "Invocations", "dimensions": {"FunctionName": "${target}"},
+        "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 1,
+        "comparison_operator": "LessThanThreshold", "treat_missing_data": "breaching",
+    },
+    "dead_letters": {
+        "targets": "${var.dead_letter_queues}",
+        "alarm_name": "${target}-not-empty",
+        "alarm_description": "${target} holds messages that could not be processed: inspect them, fix, then redrive",
+        "namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible", "dimensions": {"QueueName": "${target}"},
+        "statistic": "Maximum", "period": 60, "evaluation_periods": 1, "threshold": 0,
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "iterator_age": {
+        "targets": {"stream": "${var.stream_function_name}"},
+        "alarm_name": "${target}-iterator-age",
+        "alarm_description": "${target} is falling behind ${var.kinesis_stream_name}: records wait longer than the threshold",
+        "namespace": "AWS/Lambda", "metric_name": "IteratorAge", "dimensions": {"FunctionName": "${target}"},
+        "statistic": "Maximum", "period": 60, "evaluation_periods": 5, "threshold": "${var.iterator_age_threshold_ms}",
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "firehose_delivery": {
+        "targets": {"firehose": "${var.firehose_name}"},
+        "alarm_name": "${target}-delivery-failures",
+        "alarm_description": "${target} failed to deliver to the raw bucket (DeliveryToS3.Success below 1)",
+        "namespace": "AWS/Firehose", "metric_name": "DeliveryToS3.Success", "dimensions": {"DeliveryStreamName": "${target}"},
+        "statistic": "Minimum", "period": 300, "evaluation_periods": 1, "threshold": 1,
+        "comparison_operator": "LessThanThreshold", "treat_missing_data": "notBreaching",
+    },
+}
+
+# The resources they were, and the kind each is now.
+FORMER_ALARMS = {
+    "function_errors": "errors",
+    "function_throttles": "throttles",
+    "schedule_stopped": "not_running",
+    "dead_letters": "dead_letters",
+    "iterator_age": "iterator_age",
+    "firehose_delivery": "firehose_delivery",
+}
+
+
+def test_every_alarm_keeps_its_name_metric_threshold_and_actions():
+    kinds = alarm_kinds()
+    assert set(kinds) == set(EXPECTED_ALARMS)
+    for kind, expected in EXPECTED_ALARMS.items():
+        got = kinds[kind]
+        assert {k: got.get(k) for k in expected} == expected, kind
+        assert got["alarm_actions"] == got["ok_actions"] == "${local.actions}", kind
+    assert load(OBSERVABILITY).locals["actions"] == ["${var.topic_arn}"]
+    # The targets are static keys (known at plan) for what the root passes.
+    root = load(INFRA).modules["observability"]
+    assert expr(root["functions"]) == "local.function_names"
+    assert set(root["dead_letter_queues"]) == {"ingest", "stream"}
+
+
+def test_alarms_moved_from_their_former_addresses():
+    moved = []
+    for f in sorted(OBSERVABILITY.glob("*.tf")):
+        moved += unquote(hcl2.loads(f.read_text())).get("moved", [])
+    kinds = alarm_kinds()
+    static_keys = {"ingest", "stream", "alerts"}  # the root's keys for functions and queues
+    seen = set()
+    for block in moved:
+        old = re.fullmatch(r'aws_cloudwatch_metric_alarm\.(\w+)(?:\["(\w+)"\])?', expr(block["from"]))
+        new = re.fullmatch(r'aws_cloudwatch_metric_alarm\.this\["(\w+)/(\w+)"\]', expr(block["to"]))
+        assert old and new, block
+        assert FORMER_ALARMS[old.group(1)] == new.group(1), block
+        targets = kinds[new.group(1)]["targets"]
+        keys = set(targets) if isinstance(targets, dict) else static_keys
+        assert new.group(2) in keys and old.group(2) in (None, new.group(2)), block
+        assert old.group(0) not in seen, f"{old.group(0)} moved twice"
+        seen.add(old.group(0))
+    assert {re.sub(r"\[.*", "", a).split(".")[1] for a in seen} == set(FORMER_ALARMS)
+    assert len(seen) == 11, "errors and throttles of 3 functions, 1 schedule, 2 queues, iterator age, Firehose"
 
 
 # --- storage, search, observability, checks -------------------------------------
@@ -851,10 +1330,9 @@ def test_dashboard_uses_the_emf_metrics_the_functions_emit():
     assert emf["metrics"] == metrics
     search = obs.locals["search"]
     assert "{${local.emf.namespace}," + ",".join(dimensions) + "}" in search
-    alarms = obs.of_type("aws_cloudwatch_metric_alarm")
-    metric_names = {a.get("metric_name") for a in alarms.values()}
+    metric_names = {a["metric_name"] for a in alarm_kinds().values()}
     assert {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "IteratorAge", "DeliveryToS3.Success"} <= metric_names
-    for name, a in alarms.items():
+    for name, a in obs.of_type("aws_cloudwatch_metric_alarm").items():
         assert a["alarm_actions"] == "${local.actions}", name
 
 

@@ -143,37 +143,6 @@ resource "aws_dynamodb_table" "state" {
   }
 }
 
-data "aws_iam_policy_document" "function" {
-  count = var.enabled ? 1 : 0
-
-  statement {
-    sid       = "ReadWindows"
-    actions   = ["dynamodb:Query"]
-    resources = [aws_dynamodb_table.windows[0].arn]
-  }
-
-  statement {
-    # Conditional UpdateItem moves (rule, group) between ok and firing;
-    # Scan finds what is firing for groups that stopped sending data.
-    sid       = "TransitionAlertState"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:Scan"]
-    resources = [aws_dynamodb_table.state[0].arn]
-  }
-
-  statement {
-    sid       = "PublishAlerts"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
-  }
-
-  statement {
-    # The topic and both tables are encrypted with the deployment's key.
-    sid       = "TopicAndTableKeys"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-}
-
 module "function" {
   source = "../lambda"
   count  = var.enabled ? 1 : 0
@@ -193,7 +162,16 @@ module "function" {
   reserved_concurrency = -1
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
-  policy_json          = data.aws_iam_policy_document.function[0].json
+
+  # Query the windows; move (rule, group) between ok and firing with a
+  # conditional UpdateItem and Scan for what is firing; publish; and the key
+  # of the topic and both tables. See infra/policies/README.md.
+  policy_json = templatefile("${path.module}/../../policies/fn-alerts.json.tftpl", {
+    windows_table_arn = aws_dynamodb_table.windows[0].arn
+    state_table_arn   = aws_dynamodb_table.state[0].arn
+    topic_arn         = aws_sns_topic.alerts.arn
+    kms_key_arn       = var.kms_key_arn
+  })
 
   environment = {
     ALERT_RULES           = var.rules

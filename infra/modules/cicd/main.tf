@@ -94,38 +94,18 @@ resource "aws_cloudwatch_log_group" "build" {
   kms_key_id        = var.kms_key_arn
 }
 
-# What both CodeBuild stages need: their logs, the artifacts, the key, and
-# the Terraform state (read, plus the S3 lock file next to it).
-data "aws_iam_policy_document" "codebuild_common" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = [for g in aws_cloudwatch_log_group.build : "${g.arn}:*"]
-  }
-
-  statement {
-    sid       = "Artifacts"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
-    resources = ["${module.artifacts.arn}/*"]
-  }
-
-  statement {
-    sid       = "StateRead"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [local.state_object, "${local.state_object}.tflock"]
-  }
-
-  statement {
-    sid       = "StateBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketVersioning"]
-    resources = ["arn:${var.partition}:s3:::${var.state_bucket}"]
-  }
-
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-  }
+# The role policies are rendered from infra/policies/cicd-*.json.tftpl (see
+# its README). What both CodeBuild stages need: their logs, the artifacts,
+# the key, and the Terraform state (read, plus the S3 lock file next to it).
+locals {
+  codebuild_common_policy = templatefile("${path.module}/../../policies/cicd-build-common.json.tftpl", {
+    build_log_group_arn  = aws_cloudwatch_log_group.build["build"].arn
+    deploy_log_group_arn = aws_cloudwatch_log_group.build["deploy"].arn
+    artifact_bucket_arn  = module.artifacts.arn
+    state_object_arn     = local.state_object
+    state_bucket_arn     = "arn:${var.partition}:s3:::${var.state_bucket}"
+    kms_key_arn          = var.kms_key_arn
+  })
 }
 
 # Read access to what the deployment manages, for `terraform plan` to refresh.
@@ -164,119 +144,10 @@ locals {
     "${local.arn}:ec2:${local.at}:security-group-rule/*",
     "${local.arn}:ec2:${local.at}:vpc/*",
   ]
-}
 
-data "aws_iam_policy_document" "read" {
-  statement {
-    sid = "ReadManaged"
-    actions = [
-      "s3:Get*", "s3:List*", "s3:Describe*",
-      "sqs:Get*", "sqs:List*", "sqs:Describe*",
-      "lambda:Get*", "lambda:List*", "lambda:Describe*",
-      "iam:Get*", "iam:List*", "iam:Describe*",
-      "logs:Get*", "logs:List*", "logs:Describe*",
-      "kinesis:Get*", "kinesis:List*", "kinesis:Describe*",
-      "firehose:Get*", "firehose:List*", "firehose:Describe*",
-      "glue:Get*", "glue:List*", "glue:Describe*",
-      "athena:Get*", "athena:List*", "athena:Describe*",
-      "sns:Get*", "sns:List*", "sns:Describe*",
-      "dynamodb:Describe*", "dynamodb:List*",
-      "events:Describe*", "events:List*",
-      "cloudwatch:Get*", "cloudwatch:List*", "cloudwatch:Describe*",
-      "kms:Get*", "kms:List*", "kms:Describe*",
-      "es:Get*", "es:List*", "es:Describe*",
-      "codebuild:Get*", "codebuild:List*", "codebuild:Describe*",
-      "codepipeline:Get*", "codepipeline:List*", "codepipeline:Describe*",
-      "codestar-connections:Get*", "codestar-connections:List*", "codestar-connections:Describe*",
-      "codeconnections:Get*", "codeconnections:List*", "codeconnections:Describe*",
-      "ec2:Describe*",
-    ]
-    resources = local.managed_resources
-  }
-
-  statement {
-    sid = "ReadUnscoped"
-    # These actions support no resource-level permissions.
-    actions = [
-      "sts:GetCallerIdentity",
-      "ec2:DescribeSecurityGroups",
-      "ec2:DescribeSecurityGroupRules",
-      "ec2:DescribeSubnets",
-      "ec2:DescribeVpcs",
-      "ec2:DescribeNetworkInterfaces",
-      "kms:ListAliases",
-      "logs:DescribeLogGroups",
-      "logs:DescribeResourcePolicies",
-      "lambda:ListEventSourceMappings",
-      "sqs:ListQueues",
-      "es:ListDomainNames",
-    ]
-    resources = ["*"]
-  }
-}
-
-# Changes to what the deployment manages, for the deploy stage only.
-data "aws_iam_policy_document" "write" {
-  statement {
-    sid = "ManageNamedResources"
-    actions = [
-      "s3:CreateBucket", "s3:DeleteBucket", "s3:Put*", "s3:DeleteBucketPolicy", "s3:DeleteObject", "s3:DeleteObjectVersion",
-      "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue", "sqs:AddPermission", "sqs:RemovePermission",
-      "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
-      "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:TagResource", "lambda:UntagResource",
-      "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
-      "lambda:AddPermission", "lambda:RemovePermission", "lambda:PutFunctionEventInvokeConfig",
-      "lambda:UpdateFunctionEventInvokeConfig", "lambda:DeleteFunctionEventInvokeConfig",
-      "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-      "iam:TagRole", "iam:UntagRole", "iam:PassRole",
-      "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:DisassociateKmsKey",
-      "logs:CreateLogStream", "logs:DeleteLogStream", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
-      "kinesis:CreateStream", "kinesis:DeleteStream", "kinesis:UpdateShardCount", "kinesis:UpdateStreamMode", "kinesis:StartStreamEncryption",
-      "kinesis:IncreaseStreamRetentionPeriod", "kinesis:DecreaseStreamRetentionPeriod", "kinesis:AddTagsToStream", "kinesis:RemoveTagsFromStream",
-      "firehose:CreateDeliveryStream", "firehose:DeleteDeliveryStream", "firehose:UpdateDestination", "firehose:StartDeliveryStreamEncryption",
-      "firehose:StopDeliveryStreamEncryption", "firehose:TagDeliveryStream", "firehose:UntagDeliveryStream",
-      "glue:CreateDatabase", "glue:UpdateDatabase", "glue:DeleteDatabase", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
-      "athena:CreateWorkGroup", "athena:UpdateWorkGroup", "athena:DeleteWorkGroup", "athena:CreateNamedQuery", "athena:UpdateNamedQuery",
-      "athena:DeleteNamedQuery", "athena:TagResource", "athena:UntagResource",
-      "sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:Unsubscribe", "sns:TagResource", "sns:UntagResource",
-      "dynamodb:CreateTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups",
-      "dynamodb:TagResource", "dynamodb:UntagResource",
-      "events:PutRule", "events:DeleteRule", "events:EnableRule", "events:DisableRule", "events:PutTargets", "events:RemoveTargets",
-      "events:TagResource", "events:UntagResource",
-      "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards",
-      "cloudwatch:TagResource", "cloudwatch:UntagResource",
-      "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias", "kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:TagResource",
-      "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CreateGrant", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:UpdateKeyDescription",
-      "es:CreateDomain", "es:DeleteDomain", "es:UpdateDomainConfig", "es:AddTags", "es:RemoveTags", "es:ESHttpGet", "es:ESHttpPut", "es:ESHttpPost", "es:ESHttpDelete",
-      "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject",
-      "codepipeline:CreatePipeline", "codepipeline:UpdatePipeline", "codepipeline:DeletePipeline", "codepipeline:TagResource", "codepipeline:UntagResource",
-      "codestar-connections:CreateConnection", "codestar-connections:DeleteConnection", "codestar-connections:TagResource",
-      "codestar-connections:PassConnection", "codeconnections:CreateConnection", "codeconnections:DeleteConnection",
-      "codeconnections:TagResource", "codeconnections:PassConnection",
-      "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-      "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:CreateTags",
-    ]
-    resources = local.managed_resources
-  }
-
-  statement {
-    sid = "CreateUnscoped"
-    # Creating a key or an event source mapping, and the account's log
-    # resource policy, take no resource ARN known in advance.
-    actions = [
-      "kms:CreateKey",
-      "lambda:CreateEventSourceMapping",
-      "logs:PutResourcePolicy",
-      "logs:DeleteResourcePolicy",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "OpenSearchServiceLinkedRole"
-    actions   = ["iam:CreateServiceLinkedRole"]
-    resources = ["${local.arn}:iam::${var.account_id}:role/aws-service-role/opensearchservice.amazonaws.com/*"]
-  }
+  plan_read_policy = templatefile("${path.module}/../../policies/cicd-plan-read.json.tftpl", {
+    managed_resources = jsonencode(local.managed_resources)
+  })
 }
 
 resource "aws_iam_role" "build" {
@@ -287,13 +158,13 @@ resource "aws_iam_role" "build" {
 resource "aws_iam_role_policy" "build_common" {
   name   = "common"
   role   = aws_iam_role.build.id
-  policy = data.aws_iam_policy_document.codebuild_common.json
+  policy = local.codebuild_common_policy
 }
 
 resource "aws_iam_role_policy" "build_read" {
   name   = "plan-read"
   role   = aws_iam_role.build.id
-  policy = data.aws_iam_policy_document.read.json
+  policy = local.plan_read_policy
 }
 
 resource "aws_iam_role" "deploy" {
@@ -304,51 +175,24 @@ resource "aws_iam_role" "deploy" {
 resource "aws_iam_role_policy" "deploy_common" {
   name   = "common"
   role   = aws_iam_role.deploy.id
-  policy = data.aws_iam_policy_document.codebuild_common.json
+  policy = local.codebuild_common_policy
 }
 
 resource "aws_iam_role_policy" "deploy_read" {
   name   = "plan-read"
   role   = aws_iam_role.deploy.id
-  policy = data.aws_iam_policy_document.read.json
+  policy = local.plan_read_policy
 }
 
+# Changes to what the deployment manages, for the deploy stage only.
 resource "aws_iam_role_policy" "deploy_write" {
-  name   = "apply-write"
-  role   = aws_iam_role.deploy.id
-  policy = data.aws_iam_policy_document.write.json
-}
-
-data "aws_iam_policy_document" "pipeline" {
-  statement {
-    sid       = "Artifacts"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:PutObject", "s3:PutObjectAcl"]
-    resources = [module.artifacts.arn, "${module.artifacts.arn}/*"]
-  }
-
-  statement {
-    sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "Source"
-    actions   = ["codestar-connections:UseConnection", "codeconnections:UseConnection"]
-    resources = [local.connection_arn]
-  }
-
-  statement {
-    sid       = "Builds"
-    actions   = ["codebuild:StartBuild", "codebuild:BatchGetBuilds"]
-    resources = [aws_codebuild_project.build.arn, aws_codebuild_project.deploy.arn]
-  }
-
-  statement {
-    sid       = "ApprovalNotice"
-    actions   = ["sns:Publish"]
-    resources = [var.approval_topic_arn]
-  }
+  name = "apply-write"
+  role = aws_iam_role.deploy.id
+  policy = templatefile("${path.module}/../../policies/cicd-apply-write.json.tftpl", {
+    managed_resources = jsonencode(local.managed_resources)
+    partition         = var.partition
+    account_id        = var.account_id
+  })
 }
 
 resource "aws_iam_role" "pipeline" {
@@ -357,9 +201,16 @@ resource "aws_iam_role" "pipeline" {
 }
 
 resource "aws_iam_role_policy" "pipeline" {
-  name   = "pipeline"
-  role   = aws_iam_role.pipeline.id
-  policy = data.aws_iam_policy_document.pipeline.json
+  name = "pipeline"
+  role = aws_iam_role.pipeline.id
+  policy = templatefile("${path.module}/../../policies/cicd-pipeline.json.tftpl", {
+    artifact_bucket_arn = module.artifacts.arn
+    kms_key_arn         = var.kms_key_arn
+    connection_arn      = local.connection_arn
+    build_project_arn   = aws_codebuild_project.build.arn
+    deploy_project_arn  = aws_codebuild_project.deploy.arn
+    approval_topic_arn  = var.approval_topic_arn
+  })
 }
 
 # --- builds ------------------------------------------------------------------

@@ -84,95 +84,6 @@ resource "aws_s3_bucket_notification" "raw" {
   depends_on = [aws_sqs_queue_policy.ingest]
 }
 
-data "aws_iam_policy_document" "function" {
-  statement {
-    sid = "ConsumeIngestQueue"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility",
-    ]
-    resources = [aws_sqs_queue.ingest.arn]
-  }
-
-  statement {
-    sid       = "ReadRaw"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${var.raw_bucket_arn}/*"]
-  }
-
-  statement {
-    # ListBucket turns a missing key into 404 instead of 403, which the
-    # function treats as "object deleted since, skip".
-    sid       = "ListRaw"
-    actions   = ["s3:ListBucket"]
-    resources = [var.raw_bucket_arn]
-  }
-
-  statement {
-    sid = "WriteLake"
-    actions = [
-      "s3:PutObject",
-      "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
-    ]
-    resources = [
-      "${var.curated_bucket_arn}/logs/*",
-      "${var.curated_bucket_arn}/quarantine/*",
-      "${var.curated_bucket_arn}/_manifests/*",
-      "${var.curated_bucket_arn}/search-dlq/*",
-    ]
-  }
-
-  statement {
-    # Also the alert tables and topic (same key) when alerts are on.
-    sid       = "BucketKeys"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  dynamic "statement" {
-    for_each = var.search.enabled ? [1] : []
-    content {
-      sid       = "IndexIntoSearch"
-      actions   = ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"]
-      resources = ["${var.search.domain_arn}/*"]
-    }
-  }
-
-  # Alerts: per-minute window contributions (one item per minute and source,
-  # overwritten on redelivery), instant alerts deduplicated by a conditional
-  # PutItem on the state table, then published. The tables and the topic use
-  # the key granted above.
-  dynamic "statement" {
-    for_each = var.alerts.enabled ? [1] : []
-    content {
-      sid       = "WriteAlertWindows"
-      actions   = ["dynamodb:BatchWriteItem"]
-      resources = [var.alerts.windows_table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.alerts.enabled ? [1] : []
-    content {
-      sid       = "DeduplicateInstantAlerts"
-      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
-      resources = [var.alerts.state_table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.alerts.enabled ? [1] : []
-    content {
-      sid       = "PublishInstantAlerts"
-      actions   = ["sns:Publish"]
-      resources = [var.alerts.topic_arn]
-    }
-  }
-}
-
 module "function" {
   source = "../lambda"
 
@@ -186,8 +97,17 @@ module "function" {
   reserved_concurrency = var.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
-  policy_json          = data.aws_iam_policy_document.function.json
   vpc                  = var.vpc
+
+  # The queue, the raw objects, the lake's prefixes and the key (which also
+  # encrypts the alert tables and topic); modules/lambda adds the search and
+  # alert grants with their settings. infra/policies/README.md says why each.
+  policy_json = templatefile("${path.module}/../../policies/fn-ingest.json.tftpl", {
+    queue_arn          = aws_sqs_queue.ingest.arn
+    raw_bucket_arn     = var.raw_bucket_arn
+    curated_bucket_arn = var.curated_bucket_arn
+    kms_key_arn        = var.kms_key_arn
+  })
 
   environment = {
     CURATED_BUCKET   = var.curated_bucket
@@ -198,7 +118,8 @@ module "function" {
     REDACT           = var.redact
   }
 
-  search_enabled = var.search.enabled
+  search_enabled    = var.search.enabled
+  search_domain_arn = var.search.domain_arn
   search_environment = {
     SEARCH_ENDPOINT     = var.search_environment["SEARCH_ENDPOINT"]
     SEARCH_AUTH         = var.search_environment["SEARCH_AUTH"]
@@ -208,6 +129,7 @@ module "function" {
   }
 
   alerts_enabled = var.alerts.enabled
+  alerts_arns    = var.alerts
   alerts_environment = {
     ALERT_RULES           = var.alerts_environment["ALERT_RULES"]
     ALERT_WINDOWS_TABLE   = var.alerts_environment["ALERT_WINDOWS_TABLE"]

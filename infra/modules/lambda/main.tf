@@ -1,6 +1,7 @@
 # One function from its cargo-lambda zip: its own role (logs plus exactly the
-# policy the caller passes), its log group with retention, and the function.
-# Every loglake function is deployed through this module.
+# policy the caller passes, and the search and alert grants that go with
+# those settings), its log group with retention, and the function. Every
+# loglake function is deployed through this module.
 
 locals {
   name    = "${var.name_prefix}-${var.binary}"
@@ -45,46 +46,44 @@ resource "aws_cloudwatch_log_group" "this" {
   kms_key_id        = var.kms_key_arn
 }
 
-data "aws_iam_policy_document" "base" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-
-  statement {
-    sid       = "Tracing"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["*"] # X-Ray has no resource-level permissions
-  }
-
-  dynamic "statement" {
-    for_each = local.in_vpc ? [1] : []
-    content {
-      sid = "VpcNetworkInterfaces"
-      # ENI actions take no resource ARNs known before the ENI exists.
-      actions = [
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-      ]
-      resources = ["*"]
-    }
-  }
-}
-
+# Every permission policy comes from the templates in infra/policies (see
+# its README): the base one (its logs and traces, and the network interfaces
+# when in a VPC), and the function's own, to which the grants that go with
+# a settings group are added when the group is on: indexing into the search
+# domain, writing alert windows and publishing instant alerts.
 resource "aws_iam_role_policy" "base" {
-  name   = "base"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.base.json
+  name = "base"
+  role = aws_iam_role.this.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      jsondecode(templatefile("${path.module}/../../policies/fn-base.json.tftpl", {
+        log_group_arn = aws_cloudwatch_log_group.this.arn
+      })).Statement,
+      #checkov:skip=CKV_AWS_290:ENI actions for vpc_config, as in AWS's AWSLambdaVPCAccessExecutionRole: the function's interfaces do not exist before Lambda creates them, and DescribeNetworkInterfaces takes no resource; only when the function is in a VPC
+      #checkov:skip=CKV_AWS_355:ENI actions for vpc_config, as in AWS's AWSLambdaVPCAccessExecutionRole: the function's interfaces do not exist before Lambda creates them, and DescribeNetworkInterfaces takes no resource; only when the function is in a VPC
+      local.in_vpc ? jsondecode(templatefile("${path.module}/../../policies/fn-vpc.json.tftpl", {})).Statement : [],
+    )
+  })
 }
 
 resource "aws_iam_role_policy" "function" {
-  name   = "function"
-  role   = aws_iam_role.this.id
-  policy = var.policy_json
+  name = "function"
+  role = aws_iam_role.this.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      jsondecode(var.policy_json).Statement,
+      var.search_enabled ? jsondecode(templatefile("${path.module}/../../policies/search-writer.json.tftpl", {
+        domain_arn = var.search_domain_arn
+      })).Statement : [],
+      var.alerts_enabled ? jsondecode(templatefile("${path.module}/../../policies/alerts-writer.json.tftpl", {
+        windows_table_arn = var.alerts_arns.windows_table_arn
+        state_table_arn   = var.alerts_arns.state_table_arn
+        topic_arn         = var.alerts_arns.topic_arn
+      })).Statement : [],
+    )
+  })
 }
 
 resource "aws_lambda_function" "this" {

@@ -50,6 +50,12 @@ variable "search_environment" {
   default     = {}
 }
 
+variable "search_domain_arn" {
+  description = "The domain the function indexes into when search_enabled (infra/policies/search-writer.json.tftpl)."
+  type        = string
+  default     = null
+}
+
 variable "alerts_enabled" {
   type    = bool
   default = false
@@ -61,8 +67,18 @@ variable "alerts_environment" {
   default     = {}
 }
 
+variable "alerts_arns" {
+  description = "The alert tables and topic the function writes windows to and publishes instant alerts on when alerts_enabled (infra/policies/alerts-writer.json.tftpl)."
+  type = object({
+    windows_table_arn = string
+    state_table_arn   = string
+    topic_arn         = string
+  })
+  default = null
+}
+
 variable "policy_json" {
-  description = "The function's own permissions (besides writing its logs)."
+  description = "The function's own permissions (besides writing its logs), a policy rendered from its template in infra/policies; the search and alert grants are added here with search_enabled and alerts_enabled."
   type        = string
 }
 

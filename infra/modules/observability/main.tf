@@ -6,119 +6,118 @@
 # format; crates/core/src/metrics.rs) beside the AWS service metrics.
 
 locals {
-  # Static keys, so for_each is known before the functions and queues exist.
-  functions = var.functions
-  queues    = var.dead_letter_queues
-  actions   = [var.topic_arn]
+  actions = [var.topic_arn]
   emf = {
     namespace = "loglake"
     metrics   = ["LinesIn", "RowsOut", "Quarantined", "BytesIn", "BytesDecoded", "DurationMs"]
   }
+
+  # Every alarm, one entry per kind: what it watches (targets: a static key,
+  # so for_each is known before the functions and queues exist, => the name
+  # of the function, queue or stream, which starts the alarm's name and
+  # description), its metric and dimension, and when it fires; what an entry
+  # leaves out is alarm_defaults. Each target of a kind is one alarm, keyed
+  # "<kind>/<target key>" and named "<target>-<suffix>".
+  alarm_defaults = {
+    statistic          = "Sum"
+    period             = 300
+    evaluation_periods = 1
+    threshold          = 0
+    comparison         = "GreaterThanThreshold"
+    treat_missing_data = "notBreaching"
+  }
+
+  alarm_kinds = {
+    errors = {
+      targets     = var.functions
+      suffix      = "errors"
+      description = "returned errors (a failed object or batch; see its log group)"
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      dimension   = "FunctionName"
+    }
+    throttles = {
+      targets     = var.functions
+      suffix      = "throttles"
+      description = "was throttled (account or reserved concurrency exhausted)"
+      namespace   = "AWS/Lambda"
+      metric      = "Throttles"
+      dimension   = "FunctionName"
+    }
+    # fn-alerts runs every minute; no invocation for 5 minutes means the
+    # schedule or the function is gone or disabled, and nothing evaluates the
+    # rules. Its failed runs are caught by errors above.
+    not_running = {
+      targets            = var.scheduled_functions
+      suffix             = "not-running"
+      description        = "has not been invoked for 5 minutes (it runs every minute): check its schedule"
+      namespace          = "AWS/Lambda"
+      metric             = "Invocations"
+      dimension          = "FunctionName"
+      threshold          = 1
+      comparison         = "LessThanThreshold"
+      treat_missing_data = "breaching"
+    }
+    dead_letters = {
+      targets     = var.dead_letter_queues
+      suffix      = "not-empty"
+      description = "holds messages that could not be processed: inspect them, fix, then redrive"
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimension   = "QueueName"
+      statistic   = "Maximum"
+      period      = 60
+    }
+    iterator_age = {
+      targets            = { stream = var.stream_function_name }
+      suffix             = "iterator-age"
+      description        = "is falling behind ${var.kinesis_stream_name}: records wait longer than the threshold"
+      namespace          = "AWS/Lambda"
+      metric             = "IteratorAge"
+      dimension          = "FunctionName"
+      statistic          = "Maximum"
+      period             = 60
+      evaluation_periods = 5
+      threshold          = var.iterator_age_threshold_ms
+    }
+    firehose_delivery = {
+      targets     = { firehose = var.firehose_name }
+      suffix      = "delivery-failures"
+      description = "failed to deliver to the raw bucket (DeliveryToS3.Success below 1)"
+      namespace   = "AWS/Firehose"
+      metric      = "DeliveryToS3.Success"
+      dimension   = "DeliveryStreamName"
+      statistic   = "Minimum"
+      threshold   = 1
+      comparison  = "LessThanThreshold"
+    }
+  }
+
+  alarms = merge([
+    for kind, a in local.alarm_kinds : {
+      for key, target in a.targets : "${kind}/${key}" => merge(local.alarm_defaults, a, {
+        name        = "${target}-${a.suffix}"
+        description = "${target} ${a.description}"
+        dimensions  = { (a.dimension) = target }
+      })
+    }
+  ]...)
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = local.functions
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
 
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "${each.value} returned errors (a failed object or batch; see its log group)"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = local.functions
-
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "${each.value} was throttled (account or reserved concurrency exhausted)"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-# fn-alerts runs every minute; no invocation for 5 minutes means the schedule
-# or the function is gone or disabled, and nothing evaluates the rules. Its
-# failed runs are caught by function_errors above.
-resource "aws_cloudwatch_metric_alarm" "schedule_stopped" {
-  for_each = var.scheduled_functions
-
-  alarm_name          = "${each.value}-not-running"
-  alarm_description   = "${each.value} has not been invoked for 5 minutes (it runs every minute): check its schedule"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Invocations"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  for_each = local.queues
-
-  alarm_name          = "${each.value}-not-empty"
-  alarm_description   = "${each.value} holds messages that could not be processed: inspect them, fix, then redrive"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "iterator_age" {
-  alarm_name          = "${var.stream_function_name}-iterator-age"
-  alarm_description   = "${var.stream_function_name} is falling behind ${var.kinesis_stream_name}: records wait longer than the threshold"
-  namespace           = "AWS/Lambda"
-  metric_name         = "IteratorAge"
-  dimensions          = { FunctionName = var.stream_function_name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 5
-  threshold           = var.iterator_age_threshold_ms
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "firehose_delivery" {
-  alarm_name          = "${var.firehose_name}-delivery-failures"
-  alarm_description   = "${var.firehose_name} failed to deliver to the raw bucket (DeliveryToS3.Success below 1)"
-  namespace           = "AWS/Firehose"
-  metric_name         = "DeliveryToS3.Success"
-  dimensions          = { DeliveryStreamName = var.firehose_name }
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "notBreaching"
+  alarm_name          = each.value.name
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
+  treat_missing_data  = each.value.treat_missing_data
   alarm_actions       = local.actions
   ok_actions          = local.actions
 }

@@ -55,37 +55,14 @@ resource "aws_iam_role" "firehose" {
   assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
 }
 
-data "aws_iam_policy_document" "firehose" {
-  statement {
-    sid = "WriteRawBucket"
-    actions = [
-      "s3:AbortMultipartUpload",
-      "s3:GetBucketLocation",
-      "s3:GetObject",
-      "s3:ListBucket",
-      "s3:ListBucketMultipartUploads",
-      "s3:PutObject",
-    ]
-    resources = [var.raw_bucket_arn, "${var.raw_bucket_arn}/*"]
-  }
-
-  statement {
-    sid       = "EncryptObjects"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "DeliveryErrors"
-    actions   = ["logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
-  }
-}
-
 resource "aws_iam_role_policy" "firehose" {
-  name   = "deliver"
-  role   = aws_iam_role.firehose.id
-  policy = data.aws_iam_policy_document.firehose.json
+  name = "deliver"
+  role = aws_iam_role.firehose.id
+  policy = templatefile("${path.module}/../../policies/firehose-delivery.json.tftpl", {
+    raw_bucket_arn = var.raw_bucket_arn
+    kms_key_arn    = var.kms_key_arn
+    log_group_arn  = aws_cloudwatch_log_group.firehose.arn
+  })
 }
 
 resource "aws_kinesis_firehose_delivery_stream" "raw" {
@@ -128,89 +105,6 @@ resource "aws_sqs_queue" "failures" {
   sqs_managed_sse_enabled   = true
 }
 
-data "aws_iam_policy_document" "function" {
-  statement {
-    sid = "ReadStream"
-    actions = [
-      "kinesis:DescribeStream",
-      "kinesis:DescribeStreamSummary",
-      "kinesis:GetRecords",
-      "kinesis:GetShardIterator",
-      "kinesis:ListShards",
-      "kinesis:ListStreams",
-      "kinesis:SubscribeToShard",
-    ]
-    resources = [aws_kinesis_stream.logs.arn]
-  }
-
-  statement {
-    sid       = "ForwardToFirehose"
-    actions   = ["firehose:PutRecordBatch", "firehose:PutRecord"]
-    resources = [aws_kinesis_firehose_delivery_stream.raw.arn]
-  }
-
-  statement {
-    sid       = "WriteQuarantine"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = ["${var.curated_bucket_arn}/quarantine/*", "${var.curated_bucket_arn}/search-dlq/*"]
-  }
-
-  statement {
-    sid       = "OnFailureDestination"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.failures.arn]
-  }
-
-  statement {
-    # Also the alert tables and topic (same key) when alerts are on.
-    sid       = "StreamAndBucketKeys"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  dynamic "statement" {
-    for_each = var.search.enabled ? [1] : []
-    content {
-      sid       = "IndexIntoSearch"
-      actions   = ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"]
-      resources = ["${var.search.domain_arn}/*"]
-    }
-  }
-
-  # Alerts: window contributions of each forwarded batch (one item per
-  # minute, keyed by the batch's first record, so a retry overwrites;
-  # fn-ingest skips these records when Firehose lands them), and instant
-  # alerts deduplicated by a conditional PutItem on the state table
-  # (DeleteItem gives a claim back when SNS fails), then published. The
-  # tables and the topic use the key granted above.
-  dynamic "statement" {
-    for_each = var.alerts.enabled ? [1] : []
-    content {
-      sid       = "WriteAlertWindows"
-      actions   = ["dynamodb:BatchWriteItem"]
-      resources = [var.alerts.windows_table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.alerts.enabled ? [1] : []
-    content {
-      sid       = "DeduplicateInstantAlerts"
-      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
-      resources = [var.alerts.state_table_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.alerts.enabled ? [1] : []
-    content {
-      sid       = "PublishInstantAlerts"
-      actions   = ["sns:Publish"]
-      resources = [var.alerts.topic_arn]
-    }
-  }
-}
-
 module "function" {
   source = "../lambda"
 
@@ -224,8 +118,19 @@ module "function" {
   reserved_concurrency = var.reserved_concurrency
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
-  policy_json          = data.aws_iam_policy_document.function.json
   vpc                  = var.vpc
+
+  # The stream, Firehose, the lake's quarantine, the on-failure queue and the
+  # key (which also encrypts the alert tables and topic); modules/lambda adds
+  # the search and alert grants with their settings. See
+  # infra/policies/README.md.
+  policy_json = templatefile("${path.module}/../../policies/fn-stream.json.tftpl", {
+    stream_arn         = aws_kinesis_stream.logs.arn
+    firehose_arn       = aws_kinesis_firehose_delivery_stream.raw.arn
+    curated_bucket_arn = var.curated_bucket_arn
+    failure_queue_arn  = aws_sqs_queue.failures.arn
+    kms_key_arn        = var.kms_key_arn
+  })
 
   environment = {
     DELIVERY_STREAM = aws_kinesis_firehose_delivery_stream.raw.name
@@ -234,7 +139,8 @@ module "function" {
     REDACT          = var.redact
   }
 
-  search_enabled = var.search.enabled
+  search_enabled    = var.search.enabled
+  search_domain_arn = var.search.domain_arn
   search_environment = {
     SEARCH_ENDPOINT     = var.search_environment["SEARCH_ENDPOINT"]
     SEARCH_AUTH         = var.search_environment["SEARCH_AUTH"]
@@ -244,6 +150,7 @@ module "function" {
   }
 
   alerts_enabled = var.alerts.enabled
+  alerts_arns    = var.alerts
   alerts_environment = {
     ALERT_RULES           = var.alerts_environment["ALERT_RULES"]
     ALERT_WINDOWS_TABLE   = var.alerts_environment["ALERT_WINDOWS_TABLE"]
