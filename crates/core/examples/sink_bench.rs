@@ -6,26 +6,27 @@
 //! - PII redaction with the default options (cards) and with all on.
 //!
 //! usage: sink_bench INPUT.ndjson[.gz] [LINES]
-#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::time::Instant;
 
-use loglake_core::alerts::{Rules, Windows};
-use loglake_core::format::{Parsed, Parser};
-use loglake_core::pipeline::{Finisher, Origin};
+use loglake_core::ingest::format::{Parsed, Parser};
+use loglake_core::ingest::{Finisher, Origin};
 use loglake_core::record::{Record, SourceFormat, TextField};
 use loglake_core::redact::{RedactOptions, Redactor};
-use loglake_core::search::{Feed, SearchOptions};
+use loglake_core::sinks::alerts::{Rules, Windows};
+use loglake_core::sinks::search::{Feed, SearchOptions};
 use loglake_core::{Format, IngestOptions};
 use serde_json::{Map, Value, json};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: sink_bench INPUT [LINES]");
-    let want: usize = args.next().map_or(300_000, |n| n.parse().unwrap());
+    let want: usize = args
+        .next()
+        .map_or(300_000, |n| n.parse().expect("a record count"));
     let rules_path = args.next().unwrap_or_else(|| "alerts.toml".into());
-    let file = std::fs::File::open(&path).unwrap();
+    let file = std::fs::File::open(&path).expect("the input file");
     let reader: Box<dyn std::io::Read> = if path.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
@@ -83,7 +84,8 @@ fn main() {
         let mut body = Vec::new();
         let mut bytes = 0;
         for (i, (r, ts)) in recs.iter().enumerate() {
-            let id = loglake_core::search::doc_id("s3://raw/x#etag=abc", &(i * 200).to_string());
+            let id =
+                loglake_core::sinks::search::doc_id("s3://raw/x#etag=abc", &(i * 200).to_string());
             let index = SearchOptions::default().index_for(*ts);
             let action = json!({"create": {"_index": index, "_id": id}});
             let doc = naive_doc(r, *ts, i as u64 + 1);
@@ -108,7 +110,7 @@ fn main() {
     let _ = naive_bytes;
 
     for (name, spec) in [("cards (default)", "cards"), ("cards,emails,ips", "all")] {
-        let opts = RedactOptions::parse(spec).unwrap();
+        let opts = RedactOptions::parse(spec).expect("a redaction spec");
         let (t, masked) = best(&mut || {
             let mut red = Redactor::new(opts);
             for (r, _) in &recs {
@@ -138,7 +140,9 @@ fn main() {
 /// record is parsed (so it is in cache), measured as the difference between
 /// parsing with and without it.
 fn alerts(lines: &[String], rules_path: &str) {
-    let rules = std::sync::Arc::new(Rules::from_file(std::path::Path::new(rules_path)).unwrap());
+    let rules = std::sync::Arc::new(
+        Rules::from_file(std::path::Path::new(rules_path)).expect("the rules file"),
+    );
     let run = |with: bool| -> (f64, usize) {
         let mut best = f64::MAX;
         let mut items = 0;

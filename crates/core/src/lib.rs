@@ -2,30 +2,28 @@
 //! no network. Raw log bytes in; partitioned Parquet, a quarantine and a
 //! manifest out, through the [`store::OutputStore`] trait.
 //!
-//! The entry point is [`pipeline::ingest`].
+//! The crate is layered; a module imports only from the layers above it:
+//!
+//! 1. vocabulary: [`record`] (the one record), [`time`], [`schema`] (the one
+//!    column list), [`store`] (where outputs go), [`error`];
+//! 2. [`redact`]: PII masking of a record;
+//! 3. [`ingest`]: one source's bytes to rows, the manifest and the
+//!    quarantine; the entry point is [`ingest::ingest`];
+//! 4. [`sinks`]: search documents, forwarded NDJSON, alert windows;
+//!    [`triggers`]: decoding the events that invoke the functions;
+//!    [`metrics`]: CloudWatch EMF lines.
 
-pub mod alerts;
 pub mod error;
-pub mod events;
-pub mod format;
-pub mod input;
-pub mod lake;
-pub mod manifest;
+pub mod ingest;
 pub mod metrics;
-pub mod pipeline;
-pub mod quarantine;
 pub mod record;
 pub mod redact;
-pub mod rows;
-pub mod scan;
 pub mod schema;
-pub mod search;
+pub mod sinks;
 pub mod store;
-pub mod stream;
 pub mod time;
+pub mod triggers;
 
 pub use error::Error;
-pub use format::Format;
-pub use manifest::Manifest;
-pub use pipeline::{IngestOptions, Source, ingest, ingest_observed};
+pub use ingest::{Format, IngestOptions, Manifest, Source, ingest, ingest_observed};
 pub use store::{LocalStore, MemoryStore, NullStore, OutputStore};

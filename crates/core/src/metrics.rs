@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::manifest::Manifest;
+use crate::ingest::manifest::Manifest;
 
 /// The EMF line for one ingested source, in namespace `loglake`.
 pub fn emf(function: &str, m: &Manifest, timestamp_ms: i64) -> String {

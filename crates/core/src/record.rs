@@ -222,6 +222,14 @@ impl<'a> Record<'a> {
         self.attributes.push((k.into(), v.into()));
     }
 
+    /// Whether this record was already forwarded by fn-stream: it arrived as
+    /// loglake's normalized NDJSON (through Firehose), so it was indexed and
+    /// counted for alerts there, within seconds, and its service was set
+    /// where it was first parsed. The one place this is decided.
+    pub fn is_forwarded(&self) -> bool {
+        self.source_format.is_some()
+    }
+
     /// Reset for reuse without giving back the attributes' capacity.
     pub fn clear(&mut self) {
         self.ts = None;

@@ -75,6 +75,10 @@ struct LocalFile {
 }
 
 impl Write for LocalFile {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "implementing write: a short write is passed on to the caller"
+    )]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.out.as_mut().map_or(Ok(0), |o| o.write(buf))
     }
@@ -264,7 +268,6 @@ impl OutputStore for MemoryStore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

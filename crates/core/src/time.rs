@@ -79,6 +79,16 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// Milliseconds in a minute.
+pub const MINUTE_MS: i64 = 60_000;
+
+/// The start of the minute holding `ms`; always minute-aligned (at the very
+/// bottom of the i64 range, the first aligned minute above).
+pub fn floor_minute(ms: i64) -> i64 {
+    ms.checked_sub(ms.rem_euclid(MINUTE_MS))
+        .unwrap_or(ms / MINUTE_MS * MINUTE_MS)
+}
+
 /// A fixed-width run of ASCII digits as a number.
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() {

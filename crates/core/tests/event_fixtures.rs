@@ -1,22 +1,24 @@
 //! Every real-shaped event in `events/` decodes to the object it names, the
 //! way fn-ingest will see it (and `cargo lambda invoke --data-file` sends it).
-#![allow(clippy::unwrap_used)]
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
-use loglake_core::events::{Invocation, Skip, Work, classify, work_in_body};
+use loglake_core::triggers::objects::{Invocation, Skip, Work, classify, work_in_body};
 
 fn load(name: &str) -> serde_json::Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../events")
         .join(name);
-    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// The work an event asks for, looking through SQS bodies.
 fn work(name: &str) -> Vec<Work> {
-    match classify(&load(name)).unwrap() {
+    match classify(&load(name)).expect("a known event shape") {
         Invocation::Sqs(msgs) => msgs
             .iter()
-            .flat_map(|m| work_in_body(&m.body).unwrap())
+            .flat_map(|m| work_in_body(&m.body).expect("a known message body"))
             .collect(),
         Invocation::Direct(w) => w,
     }

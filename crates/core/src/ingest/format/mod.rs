@@ -1,0 +1,244 @@
+//! Log formats: detection per object and one parser per format, all filling
+//! the same [`Record`].
+
+pub mod alb;
+pub mod clf;
+pub mod cloudfront;
+pub mod json;
+pub mod text;
+
+use std::str::FromStr;
+
+use crate::record::{Record, Reject, SourceFormat};
+
+/// `s` cut to at most `max` bytes on a char boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The format of a whole object, as chosen by `--format` or by [`detect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Combined,
+    Alb,
+    Cloudfront,
+    Text,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        self.source_format().as_str()
+    }
+
+    fn source_format(self) -> SourceFormat {
+        match self {
+            Format::Json => SourceFormat::Json,
+            Format::Combined => SourceFormat::Combined,
+            Format::Alb => SourceFormat::Alb,
+            Format::Cloudfront => SourceFormat::Cloudfront,
+            Format::Text => SourceFormat::Text,
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "json" | "ndjson" | "jsonl" => Format::Json,
+            "combined" | "common" | "clf" | "apache" | "nginx" => Format::Combined,
+            "alb" => Format::Alb,
+            "cloudfront" => Format::Cloudfront,
+            "text" => Format::Text,
+            _ => {
+                return Err(format!(
+                    "unknown format {s:?} (expected json, combined, alb, cloudfront or text)"
+                ));
+            }
+        })
+    }
+}
+
+/// Choose an object's format from a sample of its first lines: the format
+/// most non-blank lines look like, with text as the fallback. CloudFront's
+/// `#Version`/`#Fields` header decides at once.
+pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
+    let mut votes = [0usize; 4];
+    let mut n = 0;
+    for line in lines {
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with("#Version:") || line.starts_with("#Fields:") {
+            return Format::Cloudfront;
+        }
+        n += 1;
+        let i = if json::looks_like(line) {
+            0
+        } else if alb::looks_like(line) {
+            1
+        } else if cloudfront::looks_like(line) {
+            2
+        } else if clf::looks_like(line) {
+            3
+        } else {
+            continue;
+        };
+        votes[i] += 1;
+    }
+    let (best, count) = votes
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+        .map_or((0, 0), |(i, c)| (i, *c));
+    // Half the sample must agree: one JSON-looking line in a text log does not
+    // make the object JSON.
+    if n == 0 || count * 2 < n {
+        return Format::Text;
+    }
+    [
+        Format::Json,
+        Format::Alb,
+        Format::Cloudfront,
+        Format::Combined,
+    ][best]
+}
+
+/// One object's line parser: the chosen format plus the state a format keeps
+/// across lines (CloudFront's field order).
+#[derive(Debug)]
+pub struct Parser {
+    format: Format,
+    cloudfront: cloudfront::CloudFront,
+}
+
+/// What a line turned into.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A record in this format.
+    Row(SourceFormat),
+    /// A header or comment line that carries no log record.
+    Header,
+}
+
+impl Parser {
+    pub fn new(format: Format) -> Self {
+        Parser {
+            format,
+            cloudfront: cloudfront::CloudFront::default(),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Parse one non-blank line. `rec` must be cleared.
+    ///
+    /// In a JSON object, a line that does not start with `{` is a text record
+    /// (a plain logger's line or a stack-trace continuation, written to the
+    /// same stream), while a line that starts with `{` but is not valid JSON
+    /// is rejected: keeping half an object as text would only hide the loss.
+    pub fn parse<'a>(&mut self, line: &'a str, rec: &mut Record<'a>) -> Result<Parsed, Reject> {
+        match self.format {
+            Format::Json => {
+                if line.trim_start().starts_with('{') {
+                    json::parse(line, rec)?;
+                } else {
+                    return text::parse(line, rec).map(|_| Parsed::Row(SourceFormat::Text));
+                }
+            }
+            Format::Combined => clf::parse(line, rec)?,
+            Format::Alb => alb::parse(line, rec)?,
+            Format::Cloudfront => {
+                if self.cloudfront.header(line) {
+                    return Ok(Parsed::Header);
+                }
+                self.cloudfront.parse(line, rec)?;
+            }
+            Format::Text => text::parse(line, rec)?,
+        }
+        Ok(Parsed::Row(self.format.source_format()))
+    }
+}
+
+/// Parse one line whose format is not known in advance: JSON if it is an
+/// object, else whichever access-log format it looks like, else text.
+pub fn parse_line<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<SourceFormat, Reject> {
+    // Called per line: dispatch straight to the parser, without the
+    // per-object state a `Parser` keeps.
+    Ok(match detect([line]) {
+        Format::Json => {
+            json::parse(line, rec)?;
+            SourceFormat::Json
+        }
+        Format::Combined => {
+            clf::parse(line, rec)?;
+            SourceFormat::Combined
+        }
+        Format::Alb => {
+            alb::parse(line, rec)?;
+            SourceFormat::Alb
+        }
+        // A CloudFront line needs its file's header; alone it is text.
+        Format::Cloudfront | Format::Text => {
+            text::parse(line, rec)?;
+            SourceFormat::Text
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Level;
+
+    #[test]
+    fn detection() {
+        let json = r#"{"timestamp":"2024-03-14T21:00:00Z","level":"INFO"}"#;
+        let clf = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "-" "curl/8""#;
+        let alb = r#"http 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#;
+        let text = "2024-03-14 21:00:01 ERROR [main] boom";
+        assert_eq!(detect([json, json, "", text]), Format::Json);
+        assert_eq!(detect([clf, clf]), Format::Combined);
+        assert_eq!(detect([alb]), Format::Alb);
+        assert_eq!(
+            detect(["#Version: 1.0", "#Fields: date time"]),
+            Format::Cloudfront
+        );
+        assert_eq!(detect([text, text, json]), Format::Text);
+        assert_eq!(detect(["", "  "]), Format::Text);
+        assert_eq!(detect(std::iter::empty()), Format::Text);
+    }
+
+    #[test]
+    fn access_log_and_text_lines_alone() {
+        let mut rec = Record::default();
+        let clf =
+            r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "curl/8""#;
+        assert_eq!(parse_line(clf, &mut rec).unwrap(), SourceFormat::Combined);
+        let mut rec = Record::default();
+        assert_eq!(
+            parse_line("ERROR something broke", &mut rec).unwrap(),
+            SourceFormat::Text
+        );
+        assert_eq!(rec.level, Some(Level::Error));
+    }
+
+    #[test]
+    fn format_names() {
+        assert_eq!("nginx".parse::<Format>(), Ok(Format::Combined));
+        assert!("xml".parse::<Format>().is_err());
+        assert_eq!(Format::Cloudfront.as_str(), "cloudfront");
+    }
+}

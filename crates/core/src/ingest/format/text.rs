@@ -1,0 +1,359 @@
+//! The fallback for lines in no known format: the whole line is the message,
+//! with the level and time sniffed from its start when they are there. Never
+//! rejects: an unknown line is still a log line.
+
+use crate::record::{Level, Record, Reject, TextField};
+use crate::time::{parse_clf, parse_iso8601};
+
+/// How far into a line a level is looked for: loggers put it near the start,
+/// and further in the words are the message's own ("retrying after ERROR").
+const LEVEL_WINDOW: usize = 120;
+
+/// Parse any line into `rec` (already cleared). Always `Ok`; the `Result`
+/// keeps the signature of the other formats.
+pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Reject> {
+    let message = line.trim_end();
+    rec.set(TextField::Message, message);
+    rec.level = sniff_level(message);
+    rec.ts = sniff_timestamp(message);
+    Ok(())
+}
+
+/// The level a line announces near its start, if any. Recognized, first one
+/// wins:
+/// - a klog/glog prefix (`E0314 21:00:01.123456 ...`);
+/// - a bracketed level name in any case (`[error]`, `[WARN]`, `[Info ]`);
+/// - an upper-case level word standing alone (`ERROR`, `WARN`, `WARNING`,
+///   `INFO`, `DEBUG`, `TRACE`, `FATAL`, `CRITICAL`, `SEVERE`), lower case
+///   being too common in messages;
+/// - a `level=`/`lvl=`/`severity=`/`loglevel=` key, logfmt or JSON style
+///   (`level=warn`, `"level":"error"`), with any value [`Level::parse`] knows.
+pub fn sniff_level(line: &str) -> Option<Level> {
+    let b = line.as_bytes();
+    if let Some(level) = klog(b) {
+        return Some(level);
+    }
+    let mut i = 0;
+    while i < b.len().min(LEVEL_WINDOW) {
+        if b[i] == b'[' {
+            if let Some(level) = bracketed(line, i) {
+                return Some(level);
+            }
+            i += 1;
+        } else if is_word(b[i]) {
+            // `i` and `end` sit next to ASCII bytes, so both are char
+            // boundaries even in a line with multi-byte characters.
+            let end = b[i..]
+                .iter()
+                .position(|&c| !is_word(c))
+                .map_or(b.len(), |n| i + n);
+            let word = &line[i..end];
+            if let Some(level) = upper_word(word).or_else(|| key_value(b, word, end)) {
+                return Some(level);
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The time of a line that starts with one (after blanks or a byte-order
+/// mark): `2024-03-14 21:00:01,123`, `2024-03-14T21:00:01.123Z`, with an
+/// offset, `2024/03/14 21:00:01`, any of those in brackets, or a bracketed CLF
+/// time `[10/Oct/2000:13:55:36 -0700]`. Times without an offset are UTC.
+pub fn sniff_timestamp(line: &str) -> Option<i64> {
+    let s = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if let Some(inner) = s.strip_prefix('[') {
+        let close = inner.bytes().take(48).position(|c| c == b']')?;
+        let inner = &inner[..close];
+        return match leading_iso(inner) {
+            Some(n) => parse_iso8601(&inner[..n]),
+            None => parse_clf(inner),
+        };
+    }
+    parse_iso8601(&s[..leading_iso(s)?])
+}
+
+/// Length of an ISO-8601-like date-time at the start of `s`:
+/// `YYYY-MM-DD` or `YYYY/MM/DD`, `T` or a space, `HH:MM:SS`, an optional
+/// `.fff` or `,fff` fraction and an optional `Z`, `±HH`, `±HHMM` or `±HH:MM`.
+fn leading_iso(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, set: &[u8]| b.get(i).is_some_and(|c| set.contains(c));
+    let shape = digits(0..4)
+        && at(4, b"-/")
+        && digits(5..7)
+        && b.get(7) == b.get(4)
+        && digits(8..10)
+        && at(10, b"T ")
+        && digits(11..13)
+        && at(13, b":")
+        && digits(14..16)
+        && at(16, b":")
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let mut n = 19;
+    if at(n, b".,") && digits(n + 1..n + 2) {
+        n += 1;
+        while digits(n..n + 1) {
+            n += 1;
+        }
+    }
+    if at(n, b"Zz") {
+        n += 1;
+    } else if at(n, b"+-") && digits(n + 1..n + 3) {
+        n += 3;
+        if at(n, b":") && digits(n + 1..n + 3) {
+            n += 3;
+        } else if digits(n..n + 2) {
+            n += 2;
+        }
+    }
+    Some(n)
+}
+
+/// klog/glog: `Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg`, where L is one
+/// of I, W, E, F.
+fn klog(b: &[u8]) -> Option<Level> {
+    if b.len() < 7
+        || b[5] != b' '
+        || !b[1..5].iter().all(u8::is_ascii_digit)
+        || !b[6].is_ascii_digit()
+    {
+        return None;
+    }
+    Some(match b[0] {
+        b'I' => Level::Info,
+        b'W' => Level::Warn,
+        b'E' => Level::Error,
+        b'F' => Level::Fatal,
+        _ => return None,
+    })
+}
+
+/// `[name]` at byte `open` of `line`, where name is a level name of three or
+/// more letters in any case (`[E]` or `[30]` say too little to trust).
+fn bracketed(line: &str, open: usize) -> Option<Level> {
+    let rest = line.get(open + 1..)?;
+    let close = rest.bytes().take(16).position(|c| c == b']')?;
+    let name = rest[..close].trim_matches(' ');
+    if name.len() < 3 || !name.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Level::parse(name)
+}
+
+fn upper_word(word: &str) -> Option<Level> {
+    match word {
+        "ERROR" | "WARN" | "WARNING" | "INFO" | "DEBUG" | "TRACE" | "FATAL" | "CRITICAL"
+        | "SEVERE" => Level::parse(word),
+        _ => None,
+    }
+}
+
+/// `level=error`, `lvl=warn`, `"level":"error"`, `"severity": "ERROR"`:
+/// `word` is a level key ending at byte `end` of the line `b`.
+fn key_value(b: &[u8], word: &str, end: usize) -> Option<Level> {
+    const KEYS: [&str; 5] = ["level", "lvl", "severity", "loglevel", "log_level"];
+    if !KEYS.iter().any(|k| word.eq_ignore_ascii_case(k)) {
+        return None;
+    }
+    let mut i = end;
+    if b.get(i) == Some(&b'"') {
+        i += 1;
+    }
+    if !matches!(b.get(i), Some(b'=' | b':')) {
+        return None;
+    }
+    i += 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'"') {
+        i += 1;
+    }
+    let len = b
+        .get(i..)?
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    // ASCII bytes only, so this is valid UTF-8.
+    std::str::from_utf8(&b[i..i + len])
+        .ok()
+        .and_then(Level::parse)
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::ingest::format::clf::fuzz_lines;
+
+    const T0: i64 = 1_710_450_000_000; // 2024-03-14T21:00:00Z
+
+    #[test]
+    fn whole_line_is_the_message() {
+        let line = "2024-03-14 21:00:01,123 ERROR [main] c.e.Shop - payment failed: timeout  \r\n";
+        let mut rec = Record::default();
+        parse(line, &mut rec).unwrap();
+        assert_eq!(
+            rec.get(TextField::Message),
+            Some("2024-03-14 21:00:01,123 ERROR [main] c.e.Shop - payment failed: timeout")
+        );
+        assert!(matches!(
+            rec.text[TextField::Message as usize],
+            Some(Cow::Borrowed(_))
+        ));
+        assert_eq!(rec.level, Some(Level::Error));
+        assert_eq!(rec.ts, Some(T0 + 1123));
+        assert!(rec.attributes.is_empty());
+
+        let mut rec = Record::default();
+        parse("    at com.example.Shop.pay(Shop.java:42)", &mut rec).unwrap();
+        assert_eq!(
+            rec.get(TextField::Message),
+            Some("    at com.example.Shop.pay(Shop.java:42)")
+        );
+        assert_eq!((rec.ts, rec.level), (None, None));
+
+        let mut rec = Record::default();
+        parse("", &mut rec).unwrap();
+        assert_eq!(rec.get(TextField::Message), Some(""));
+    }
+
+    #[test]
+    fn levels() {
+        for (line, want) in [
+            ("2024-03-14 21:00:01 ERROR boom", Some(Level::Error)),
+            ("2024-03-14 21:00:01 WARN disk 91%", Some(Level::Warn)),
+            ("2024-03-14 21:00:01 WARNING disk 91%", Some(Level::Warn)),
+            ("INFO: server started", Some(Level::Info)),
+            ("DEBUG cache miss", Some(Level::Debug)),
+            ("TRACE enter pay()", Some(Level::Trace)),
+            ("FATAL out of memory", Some(Level::Fatal)),
+            ("CRITICAL db down", Some(Level::Fatal)),
+            ("SEVERE: cannot bind", Some(Level::Error)),
+            (
+                "[2024-03-14 21:00:01] [error] [client 1.2.3.4] denied",
+                Some(Level::Error),
+            ),
+            (
+                "[Thu Mar 14 21:00:01 2024] [warn] mod_ssl: skipped",
+                Some(Level::Warn),
+            ),
+            ("[WARN ] low disk", Some(Level::Warn)),
+            ("[main] INFO c.e.App - up", Some(Level::Info)),
+            ("[I] tornado says hi", None),
+            ("[30] numbers are not levels", None),
+            (
+                "time=2024-03-14T21:00:01Z level=error msg=\"boom\"",
+                Some(Level::Error),
+            ),
+            ("ts=1 lvl=warn msg=x", Some(Level::Warn)),
+            ("ts=1 level=\"info\" msg=x", Some(Level::Info)),
+            ("log.level=debug service=shop", Some(Level::Debug)),
+            (r#"{"severity": "ERROR", "broken json"#, Some(Level::Error)),
+            (r#"{"level":"warn","msg":"x"#, Some(Level::Warn)),
+            ("level=50 pino-style", Some(Level::Error)),
+            ("level= nothing", None),
+            (
+                "E0314 21:00:01.123456   12345 main.go:42] failed",
+                Some(Level::Error),
+            ),
+            (
+                "W0314 21:00:01.123456   12345 main.go:42] slow",
+                Some(Level::Warn),
+            ),
+            ("I0314 21:00:01.123456   1 main.go:1] ok", Some(Level::Info)),
+            ("X0314 21:00:01.123456   1 main.go:1] ok", None),
+            ("an error happened but nobody shouted", None),
+            ("ERRORS are plural, INFORMATION is long", None),
+            ("MY_ERROR_CODE 17", None),
+            ("first INFO then ERROR", Some(Level::Info)),
+            ("level=bogus but later WARN", Some(Level::Warn)),
+            ("", None),
+            ("é ERROR after a multi-byte char", Some(Level::Error)),
+        ] {
+            assert_eq!(sniff_level(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn level_window() {
+        let far = format!("{} ERROR", "x".repeat(LEVEL_WINDOW));
+        assert_eq!(sniff_level(&far), None);
+        let near = format!("{} ERROR", "x".repeat(LEVEL_WINDOW - 10));
+        assert_eq!(sniff_level(&near), Some(Level::Error));
+        // A word that starts inside the window counts even if it ends outside.
+        let edge = format!("{} WARNING", "x".repeat(LEVEL_WINDOW - 4));
+        assert_eq!(sniff_level(&edge), Some(Level::Warn));
+    }
+
+    #[test]
+    fn timestamps() {
+        for (line, want) in [
+            ("2024-03-14 21:00:01,123 INFO x", Some(T0 + 1123)),
+            ("2024-03-14T21:00:01.123Z x", Some(T0 + 1123)),
+            ("2024-03-14T21:00:01.123456789Z x", Some(T0 + 1123)),
+            ("2024-03-14T22:00:01+01:00 x", Some(T0 + 1000)),
+            ("2024-03-14T14:00:01-0700 x", Some(T0 + 1000)),
+            ("2024-03-14T23:00:01+02 x", Some(T0 + 1000)),
+            ("2024/03/14 21:00:01 x", Some(T0 + 1000)),
+            ("2024-03-14 21:00:01", Some(T0 + 1000)),
+            (
+                "2024-03-14 21:00:01 - dash after a space is not an offset",
+                Some(T0 + 1000),
+            ),
+            ("[2024-03-14 21:00:01] x", Some(T0 + 1000)),
+            ("[2024-03-14T21:00:01.5Z] x", Some(T0 + 1500)),
+            ("[14/Mar/2024:21:00:01 +0000] x", Some(T0 + 1000)),
+            ("[10/Oct/2000:13:55:36 -0700] x", Some(971_211_336_000)),
+            ("  2024-03-14 21:00:01 indented", Some(T0 + 1000)),
+            ("\u{feff}2024-03-14 21:00:01 with a BOM", Some(T0 + 1000)),
+            ("2024-02-30 21:00:01 no such day", None),
+            ("2024-03-14 25:00:01 no such hour", None),
+            ("2024-03/14 21:00:01 mixed separators", None),
+            ("2024-03-14 21:00 no seconds", None),
+            ("[main] 2024-03-14 21:00:01 not leading", None),
+            ("[2024-03-14 21:00:01 unclosed", None),
+            ("[yesterday] x", None),
+            ("ERROR 2024-03-14 21:00:01 not leading", None),
+            ("", None),
+            ("[", None),
+        ] {
+            assert_eq!(sniff_timestamp(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn never_rejects_never_panics() {
+        let samples = [
+            "2024-03-14 21:00:01,123 ERROR [main] boom",
+            "[14/Mar/2024:21:00:01 +0000] [warn] x",
+            "E0314 21:00:01.123456 1 a.go:1] y",
+            "time=2024-03-14T21:00:01Z level=error msg=\"é\"",
+        ];
+        for line in samples {
+            for end in (0..=line.len()).filter(|&i| line.is_char_boundary(i)) {
+                let mut rec = Record::default();
+                assert_eq!(parse(&line[..end], &mut rec), Ok(()));
+            }
+        }
+        for s in fuzz_lines(b"[]-/: .,TZ+0123456789ERORWANlevl=\"\xc3\xa9", 3000) {
+            let mut rec = Record::default();
+            assert_eq!(parse(&s, &mut rec), Ok(()));
+            assert_eq!(rec.get(TextField::Message), Some(s.trim_end()));
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Reading an object: compression detected by magic bytes, streamed through
+//! the decoder, and framed into blocks of lines with a bounded line length.
+//!
+//! Memory held here is one read buffer plus the block being filled, whatever
+//! the size of the object or of its longest line.
+
+use std::io::{self, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The compression of an object, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn detect(head: &[u8]) -> Compression {
+        match head {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// Counts the bytes that pass through a reader, readable from another thread.
+#[derive(Debug)]
+pub struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R> CountingReader<R> {
+    pub fn new(inner: R) -> (Self, Arc<AtomicU64>) {
+        let count = Arc::new(AtomicU64::new(0));
+        (
+            CountingReader {
+                inner,
+                count: count.clone(),
+            },
+            count,
+        )
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+const READ_BUF: usize = 256 * 1024;
+
+/// Wrap a raw object stream in the decoder its magic bytes call for. Gzip
+/// input may hold several members (Firehose, `cat a.gz b.gz`), zstd several
+/// frames; both are read to the end.
+pub fn decode<'r>(
+    mut raw: impl Read + Send + 'r,
+) -> io::Result<(Compression, Box<dyn Read + Send + 'r>)> {
+    // Read the magic by hand: a short first read must not hide it.
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match raw.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let c = Compression::detect(&head[..n]);
+    let r = BufReader::with_capacity(READ_BUF, io::Cursor::new(head).take(n as u64).chain(raw));
+    let out: Box<dyn Read + Send + 'r> = match c {
+        Compression::None => Box::new(r),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+    };
+    Ok((c, out))
+}
+
+/// One framed line within a [`Block`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    /// Byte range of the line's text in [`Block::buf`], without the line
+    /// terminator (LF or CRLF). For an oversized line, only its first
+    /// `max_line` bytes.
+    pub start: u32,
+    pub end: u32,
+    /// Offset of the line's first byte in the decoded stream.
+    pub offset: u64,
+    /// 1-based line number in the decoded stream.
+    pub number: u64,
+    pub kind: LineKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Complete,
+    /// Longer than the maximum; `len` is its full length in bytes.
+    Oversized {
+        len: u64,
+    },
+    /// The input broke off (corrupt or truncated compression) inside this line.
+    Truncated,
+}
+
+/// A run of whole lines, handed from the reader to the parser in one piece.
+#[derive(Debug, Default)]
+pub struct Block {
+    pub buf: Vec<u8>,
+    pub lines: Vec<Line>,
+}
+
+impl Block {
+    pub fn bytes(&self, l: &Line) -> &[u8] {
+        &self.buf[l.start as usize..l.end as usize]
+    }
+}
+
+/// Bytes read from the decoder per call.
+const CHUNK: usize = 256 * 1024;
+
+/// The part of an oversized line seen so far.
+#[derive(Debug, Clone, Copy)]
+struct Over {
+    /// Bytes of the line seen so far, a trailing CR included.
+    len: u64,
+    offset: u64,
+    /// Whether the last byte seen was a CR, which is not part of the line if
+    /// an LF follows.
+    last_cr: bool,
+}
+
+/// Splits a decoded stream into [`Block`]s of lines of at most `max_line`
+/// bytes. Longer lines are reported with their first `max_line` bytes and
+/// their length, and the rest of them is never held in memory.
+#[derive(Debug)]
+pub struct Framer<R> {
+    r: R,
+    max_line: usize,
+    target: usize,
+    carry: Vec<u8>,
+    carry_offset: u64,
+    /// An oversized line still being skipped.
+    over: Option<Over>,
+    next_number: u64,
+    eof: bool,
+    error: Option<io::Error>,
+    decoded: u64,
+}
+
+impl<R: Read> Framer<R> {
+    /// `target` is the block size to aim for; a block holds at least one line.
+    pub fn new(r: R, max_line: usize, target: usize) -> Self {
+        Framer {
+            r,
+            max_line: max_line.max(1),
+            target,
+            carry: Vec::new(),
+            carry_offset: 0,
+            over: None,
+            next_number: 1,
+            eof: false,
+            error: None,
+            decoded: 0,
+        }
+    }
+
+    /// Decoded bytes read so far.
+    pub fn decoded_bytes(&self) -> u64 {
+        self.decoded
+    }
+
+    /// The decoding error that ended the input early, if any (a truncated or
+    /// corrupt gzip/zstd stream). Other I/O errors are returned by
+    /// [`Framer::next_block`] instead, as they say nothing about the data.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    /// Append up to one chunk of decoded bytes to `buf`. `read_to_end` fills
+    /// spare capacity without zeroing it first, and keeps what was read
+    /// before an error.
+    fn read_some(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let before = buf.len();
+        let r = (&mut self.r).take(CHUNK as u64).read_to_end(buf);
+        let n = buf.len() - before;
+        self.decoded += n as u64;
+        match r {
+            Ok(_) => {
+                // Short of the chunk only at the end of the input.
+                self.eof = n < CHUNK;
+                Ok(n)
+            }
+            Err(e) if is_corrupt_input(&e) => {
+                self.eof = true;
+                self.error = Some(e);
+                Ok(n)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn push(
+        &mut self,
+        lines: &mut Vec<Line>,
+        start: usize,
+        end: usize,
+        offset: u64,
+        kind: LineKind,
+    ) {
+        lines.push(Line {
+            start: start as u32,
+            end: end as u32,
+            offset,
+            number: self.next_number,
+            kind,
+        });
+        self.next_number += 1;
+    }
+
+    /// The next block of lines, or `None` at the end of the input.
+    pub fn next_block(&mut self) -> io::Result<Option<Block>> {
+        if self.eof && self.carry.is_empty() && self.over.is_none() {
+            return Ok(None);
+        }
+        let max = self.max_line;
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut lines = Vec::new();
+        // Stream offset of buf[0], plus what was dropped from an oversized line.
+        let base = self.carry_offset;
+        let mut shift = 0u64;
+        let mut start = 0usize;
+        let mut scan = buf.len();
+        if base == 0 && self.next_number == 1 && buf.is_empty() {
+            // Look for a UTF-8 byte order mark at the very start of the stream.
+            while buf.len() < 3 && !self.eof {
+                self.read_some(&mut buf)?;
+            }
+            if buf.starts_with(b"\xEF\xBB\xBF") {
+                start = 3;
+            }
+            scan = start;
+        }
+        loop {
+            while let Some(i) = memchr::memchr(b'\n', &buf[scan..]) {
+                let nl = scan + i;
+                let mut end = nl;
+                if end > start && buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                match self.over.take() {
+                    Some(o) => {
+                        let cr = if nl > scan {
+                            buf[nl - 1] == b'\r'
+                        } else {
+                            o.last_cr
+                        };
+                        let len = o.len + (nl - scan) as u64 - u64::from(cr);
+                        self.push(
+                            &mut lines,
+                            start,
+                            start + max,
+                            o.offset,
+                            LineKind::Oversized { len },
+                        );
+                    }
+                    None if end - start > max => {
+                        let len = (end - start) as u64;
+                        let offset = base + shift + start as u64;
+                        self.push(
+                            &mut lines,
+                            start,
+                            start + max,
+                            offset,
+                            LineKind::Oversized { len },
+                        );
+                    }
+                    None => {
+                        let offset = base + shift + start as u64;
+                        self.push(&mut lines, start, end, offset, LineKind::Complete);
+                    }
+                }
+                start = nl + 1;
+                scan = start;
+            }
+            // No line end in buf[start..]: bound what an unfinished line holds.
+            // A trailing CR may be the first half of a CRLF, so it does not
+            // count against the maximum yet.
+            let unfinished = buf.len() - start;
+            let last_cr = buf.last() == Some(&b'\r') && unfinished > 0;
+            if unfinished > max && (self.over.is_some() || unfinished - usize::from(last_cr) > max)
+            {
+                let dropped = unfinished - max;
+                match &mut self.over {
+                    Some(o) => {
+                        o.len += dropped as u64;
+                        o.last_cr = last_cr;
+                    }
+                    None => {
+                        self.over = Some(Over {
+                            len: unfinished as u64,
+                            offset: base + shift + start as u64,
+                            last_cr,
+                        });
+                    }
+                }
+                shift += dropped as u64;
+                buf.truncate(start + max);
+            }
+            scan = buf.len();
+            if self.eof || (!lines.is_empty() && buf.len() >= self.target) {
+                break;
+            }
+            self.read_some(&mut buf)?;
+        }
+        if self.eof {
+            // The last line may lack a newline; it is complete unless the
+            // decoder failed.
+            if start < buf.len() || self.over.is_some() {
+                let truncated = self.error.is_some();
+                let mut end = buf.len();
+                if !truncated && end > start && buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                let (kind, offset, end) = match self.over.take() {
+                    Some(o) if truncated => (LineKind::Truncated, o.offset, start + max),
+                    None if truncated => (
+                        LineKind::Truncated,
+                        base + shift + start as u64,
+                        end.min(start + max),
+                    ),
+                    Some(o) => (
+                        LineKind::Oversized {
+                            len: o.len - u64::from(o.last_cr),
+                        },
+                        o.offset,
+                        start + max,
+                    ),
+                    None => (LineKind::Complete, base + shift + start as u64, end),
+                };
+                self.push(&mut lines, start, end, offset, kind);
+            }
+        } else {
+            self.carry = buf[start..].to_vec();
+            self.carry_offset = base + shift + start as u64;
+            buf.truncate(start);
+        }
+        Ok(Some(Block { buf, lines }))
+    }
+}
+
+/// Errors a decoder raises for bad data, as opposed to failures to read.
+fn is_corrupt_input(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+    ) || e.to_string().contains("Unknown frame descriptor")
+}

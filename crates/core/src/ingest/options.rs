@@ -1,0 +1,58 @@
+//! How a source is ingested: every setting of the ingest path, with the
+//! defaults the CLI and the functions use.
+
+use super::format::Format;
+use super::lake::LakeOptions;
+use crate::redact::RedactOptions;
+
+/// 2000-01-01T00:00:00Z: older event times are taken to be wrong clocks.
+pub const DEFAULT_MIN_TS_MS: i64 = 946_684_800_000;
+/// 2100-01-01T00:00:00Z: the upper bound when the source's time is unknown.
+pub const DEFAULT_MAX_TS_MS: i64 = 4_102_444_800_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// How to ingest a source. `Default` is what the CLI and functions use.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Parse every line as this format instead of sniffing the first lines.
+    pub format: Option<Format>,
+    /// Lines longer than this are quarantined (their first bytes kept).
+    pub max_line_bytes: usize,
+    /// Rows buffered across all open partitions before the largest is flushed.
+    pub memory_budget: usize,
+    /// A partition's buffer is flushed as one row group at this size.
+    pub row_group_bytes: usize,
+    /// Run decode, parse and encode on three threads.
+    pub pipelined: bool,
+    pub lake: LakeOptions,
+    pub quarantine_prefix: String,
+    pub manifest_prefix: String,
+    /// The service of records that name none (e.g. from the S3 key prefix).
+    pub default_service: Option<String>,
+    /// Event times before this are quarantined as out of range.
+    pub min_ts_ms: i64,
+    /// Event times more than this after the source was last modified are
+    /// quarantined as out of range (clock skew allowance).
+    pub max_future_ms: i64,
+    /// PII masked in every row before any sink sees it (cards by default).
+    pub redact: RedactOptions,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            format: None,
+            max_line_bytes: 1 << 20,
+            memory_budget: 64 << 20,
+            row_group_bytes: 24 << 20,
+            pipelined: true,
+            lake: LakeOptions::default(),
+            quarantine_prefix: "quarantine".into(),
+            manifest_prefix: "_manifests".into(),
+            default_service: None,
+            min_ts_ms: DEFAULT_MIN_TS_MS,
+            max_future_ms: DAY_MS,
+            redact: RedactOptions::default(),
+        }
+    }
+}

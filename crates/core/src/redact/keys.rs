@@ -1,0 +1,131 @@
+//! Attribute keys: which name a client address (their values are
+//! truncated as IPs) and which name an identifier (their values are never
+//! scanned for cards).
+
+/// Client-address keys, lowercase with `_`, `-` and `.` removed.
+const IP_KEYS: [&str; 16] = [
+    "xforwardedfor",
+    "forwardedfor",
+    "clientip",
+    "clientaddr",
+    "clientaddress",
+    "remoteaddr",
+    "remoteaddress",
+    "remoteip",
+    "ip",
+    "ipaddress",
+    "sourceip",
+    "srcip",
+    "trueclientip",
+    "xrealip",
+    "realip",
+    "cfconnectingip",
+];
+
+/// Room for the longest name in [`IP_KEYS`].
+const IP_KEY_MAX: usize = 16;
+
+/// `key` lowercased without `_`, `-` and `.`, in `buf`; `None` when longer
+/// than any name in [`IP_KEYS`].
+fn normalize_key<'b>(key: &str, buf: &'b mut [u8; IP_KEY_MAX]) -> Option<&'b [u8]> {
+    let mut n = 0usize;
+    for c in key.bytes() {
+        if matches!(c, b'_' | b'-' | b'.') {
+            continue;
+        }
+        *buf.get_mut(n)? = c.to_ascii_lowercase();
+        n += 1;
+    }
+    buf.get(..n)
+}
+
+/// A key naming a client address: the whole key (`client.ip`,
+/// `X-Forwarded-For`, `remoteAddr`) or its last dotted segment
+/// (`headers.x-forwarded-for`).
+pub(super) fn is_ip_key(key: &str) -> bool {
+    let mut buf = [0u8; IP_KEY_MAX];
+    let matches =
+        |norm: Option<&[u8]>| norm.is_some_and(|k| IP_KEYS.iter().any(|n| n.as_bytes() == k));
+    if matches(normalize_key(key, &mut buf)) {
+        return true;
+    }
+    match key.rsplit_once('.') {
+        Some((_, last)) => matches(normalize_key(last, &mut buf)),
+        None => false,
+    }
+}
+
+/// A key naming an identifier, whose value is not scanned for cards: its
+/// last dotted segment is `id`, `uuid`, `guid` or `sku`, or ends in `_id`,
+/// `-id`, `_sku` or camelCase `Id`/`ID` (`span_id`, `parentId`, `traceID`,
+/// `product_sku`). `paid` or `valid` do not count.
+pub(super) fn is_id_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key).as_bytes();
+    let ends_ci = |suffix: &[u8]| {
+        last.len() >= suffix.len()
+            && last
+                .get(last.len() - suffix.len()..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(suffix))
+    };
+    if [&b"id"[..], b"uuid", b"guid", b"sku"]
+        .iter()
+        .any(|w| last.eq_ignore_ascii_case(w))
+    {
+        return true;
+    }
+    if ends_ci(b"_id") || ends_ci(b"-id") || ends_ci(b"_sku") || ends_ci(b"-sku") {
+        return true;
+    }
+    // camelCase: a lowercase letter or digit, then `Id` or `ID`.
+    match *last {
+        [.., p, b'I', b'd' | b'D'] => p.is_ascii_lowercase() || p.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_rules() {
+        for k in [
+            "x_forwarded_for",
+            "X-Forwarded-For",
+            "x.forwarded.for",
+            "client_ip",
+            "clientIp",
+            "client.ip",
+            "remote_addr",
+            "remoteAddr",
+            "IP",
+            "source_ip",
+            "True-Client-IP",
+            "true_client_ip",
+            "headers.x-forwarded-for",
+            "http.client_ip",
+        ] {
+            assert!(is_ip_key(k), "{k}");
+        }
+        for k in ["ship", "zip", "description", "ip_country", "client_port"] {
+            assert!(!is_ip_key(k), "{k}");
+        }
+        for k in [
+            "span_id",
+            "parent-id",
+            "spanId",
+            "traceID",
+            "id",
+            "ID",
+            "uuid",
+            "otel.span_id",
+            "product_sku",
+            "span2Id",
+        ] {
+            assert!(is_id_key(k), "{k}");
+        }
+        for k in ["paid", "valid", "card", "message", "payment", "Id2", ""] {
+            assert!(!is_id_key(k), "{k}");
+        }
+    }
+}

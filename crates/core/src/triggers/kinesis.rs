@@ -1,0 +1,164 @@
+//! Kinesis records as loglake receives them: one record's data decoded into
+//! lines (a JSON line, several lines, or a gzip CloudWatch Logs
+//! subscription payload), each with the time and attributes its envelope
+//! gives it.
+
+use std::io::Read;
+
+use serde::Deserialize;
+
+use crate::record::Reject;
+
+/// A CloudWatch Logs payload is at most 1 MB compressed; its JSON is
+/// bounded well above that.
+const MAX_CWLOGS_JSON: u64 = 32 << 20;
+
+/// One line of a stream record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamLine {
+    pub bytes: Vec<u8>,
+    /// 0-based index of the line within its record.
+    pub index: u64,
+    /// The time CloudWatch Logs recorded for the event, if it came from there.
+    pub event_ms: Option<i64>,
+    /// Attributes the envelope adds (log group, log stream, event id).
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+/// What a stream record holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordData {
+    Lines(Vec<StreamLine>),
+    /// A CloudWatch Logs `CONTROL_MESSAGE`: acknowledged, no data.
+    Control,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CwLogs {
+    message_type: String,
+    #[serde(default)]
+    log_group: String,
+    #[serde(default)]
+    log_stream: String,
+    #[serde(default)]
+    log_events: Vec<CwEvent>,
+}
+
+#[derive(Deserialize)]
+struct CwEvent {
+    #[serde(default)]
+    id: String,
+    timestamp: i64,
+    message: String,
+}
+
+/// Decode one record's (already base64-decoded) data.
+pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        let mut json = Vec::new();
+        flate2::read::MultiGzDecoder::new(data)
+            .take(MAX_CWLOGS_JSON)
+            .read_to_end(&mut json)
+            .map_err(|e| Reject::Malformed(format!("gzip record does not decompress: {e}")))?;
+        let cw: CwLogs = serde_json::from_slice(&json).map_err(|e| {
+            Reject::Malformed(format!("gzip record is not a cloudwatch logs payload: {e}"))
+        })?;
+        return match cw.message_type.as_str() {
+            "CONTROL_MESSAGE" => Ok(RecordData::Control),
+            "DATA_MESSAGE" => Ok(RecordData::Lines(
+                cw.log_events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, e)| StreamLine {
+                        bytes: e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+                        index: i as u64,
+                        event_ms: Some(e.timestamp),
+                        attributes: vec![
+                            ("log_group", cw.log_group.clone()),
+                            ("log_stream", cw.log_stream.clone()),
+                            ("cw_event_id", e.id),
+                        ],
+                    })
+                    .collect(),
+            )),
+            other => Err(Reject::Malformed(format!(
+                "unknown cloudwatch logs messageType {other:?}"
+            ))),
+        };
+    }
+    Ok(RecordData::Lines(
+        data.split(|b| *b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .enumerate()
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .map(|(i, l)| StreamLine {
+                bytes: l.to_vec(),
+                index: i as u64,
+                event_ms: None,
+                attributes: Vec::new(),
+            })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gz(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn plain_records_split_into_lines() {
+        let RecordData::Lines(l) = decode_record(b"{\"a\":1}\r\n\n  \nsecond line").unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.len(), 2);
+        assert_eq!((l[0].bytes.as_slice(), l[0].index), (&b"{\"a\":1}"[..], 0));
+        assert_eq!(
+            (l[1].bytes.as_slice(), l[1].index),
+            (&b"second line"[..], 3)
+        );
+    }
+
+    #[test]
+    fn cloudwatch_logs_payloads() {
+        let payload = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/checkout",
+        "logStream": "2024/03/15/[$LATEST]abc", "subscriptionFilters": ["to-kinesis"],
+        "logEvents": [
+            {"id": "1", "timestamp": 1_710_450_000_000i64, "message": "{\"level\":\"error\",\"msg\":\"boom\"}\n"},
+            {"id": "2", "timestamp": 1_710_450_000_500i64, "message": "START RequestId: 42 Version: $LATEST"}
+        ]});
+        let RecordData::Lines(l) = decode_record(&gz(payload.to_string().as_bytes())).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].bytes, b"{\"level\":\"error\",\"msg\":\"boom\"}");
+        assert_eq!(l[1].event_ms, Some(1_710_450_000_500));
+        assert!(
+            l[1].attributes
+                .contains(&("log_group", "/aws/lambda/checkout".to_string()))
+        );
+        let control = serde_json::json!({"messageType": "CONTROL_MESSAGE", "logGroup": "", "logStream": "", "logEvents": []});
+        assert_eq!(
+            decode_record(&gz(control.to_string().as_bytes())).unwrap(),
+            RecordData::Control
+        );
+        assert!(matches!(
+            decode_record(&gz(b"not json")),
+            Err(Reject::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_record(&[0x1f, 0x8b, 1, 2, 3]),
+            Err(Reject::Malformed(_))
+        ));
+    }
+}
