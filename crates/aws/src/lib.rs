@@ -1,24 +1,36 @@
-//! loglake-aws: the AWS side of the effects core defines. S3 objects are
-//! read as a stream into core's decoder and written through core's
-//! [`OutputStore`](loglake_core::OutputStore) trait with multipart uploads.
+//! loglake-aws: the effects of `loglake_handlers::effects` on AWS. Raw
+//! objects are read from S3 as a stream ([`S3Objects`]); outputs are written
+//! through core's [`OutputStore`](loglake_core::OutputStore) with multipart
+//! uploads ([`S3Store`]); records are forwarded to Firehose or Kinesis
+//! ([`put`]); alert windows and state live in DynamoDB ([`dynamo`]),
+//! notifications go to SNS ([`sns`]), and documents to OpenSearch
+//! ([`opensearch`]).
 //!
 //! Clients are configured once from the environment: the standard
 //! `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_S3`) point the same
 //! binaries at a local emulator, where S3 switches to path-style addressing.
+//!
+//! May import: `loglake-core`, `loglake-handlers` (the traits it
+//! implements) and the AWS SDK. No decisions: those are the handlers'.
 
-pub mod alerts;
+pub mod dynamo;
+pub mod opensearch;
 pub mod put;
 mod read;
-pub mod search;
+pub mod sns;
 mod store;
 
-pub use read::{BodyReader, OpenedObject, ReadError, open_object};
+pub use read::{BodyReader, S3Objects, open_object};
 pub use store::S3Store;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use loglake_handlers::alerts::{AlertConfig, AlertSink};
+use loglake_handlers::config::ConfigError;
+use loglake_handlers::search::{SearchConfig, SearchSink};
+use loglake_handlers::sinks::{SinkConfig, Sinks};
 
 /// Whether an endpoint override is set for S3: then buckets are addressed by
 /// path, as local emulators expect, not by virtual host.
@@ -60,16 +72,47 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// The search sink for `cfg`: an OpenSearch client signed with `aws`'s
+/// credentials when SigV4 is asked for.
+pub fn search_sink(
+    aws: &aws_config::SdkConfig,
+    cfg: SearchConfig,
+) -> Result<SearchSink, ConfigError> {
+    let client = opensearch::search_client(&cfg, aws)
+        .map_err(|e| ConfigError::invalid("SEARCH_ENDPOINT", &cfg.endpoint, e.to_string()))?;
+    Ok(SearchSink {
+        sender: Arc::new(client),
+        config: cfg,
+    })
 }
 
-/// The Lambda deadline as an `Instant`, keeping a margin to answer in.
-pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
-    let now_ms = u64::try_from(now_ms()).unwrap_or(0);
-    let left = deadline_ms.saturating_sub(now_ms).saturating_sub(2_000);
-    Instant::now() + std::time::Duration::from_millis(left)
+/// The alert sink for `cfg`: its DynamoDB tables and SNS topic.
+pub fn alert_sink(aws: &aws_config::SdkConfig, cfg: AlertConfig) -> AlertSink {
+    let ddb = aws_sdk_dynamodb::Client::new(aws);
+    AlertSink {
+        windows: cfg.windows_table.map(|table| {
+            Arc::new(dynamo::DynamoWindows {
+                client: ddb.clone(),
+                table,
+                retention_hours: cfg.rules.settings.retention_hours,
+            }) as _
+        }),
+        state: Arc::new(dynamo::DynamoState {
+            client: ddb,
+            table: cfg.state_table,
+        }),
+        publisher: Arc::new(sns::SnsPublisher {
+            client: aws_sdk_sns::Client::new(aws),
+            topic_arn: cfg.topic_arn,
+        }),
+        rules: cfg.rules,
+    }
+}
+
+/// Every sink `cfg` turns on.
+pub fn sinks(aws: &aws_config::SdkConfig, cfg: SinkConfig) -> Result<Sinks, ConfigError> {
+    Ok(Sinks {
+        search: cfg.search.map(|c| search_sink(aws, c)).transpose()?,
+        alerts: cfg.alerts.map(|a| alert_sink(aws, a)),
+    })
 }

@@ -1,44 +1,34 @@
-//! Reading an S3 object as a stream: the body is pulled by a task on the
-//! runtime and handed to the (blocking) pipeline through a small bounded
-//! channel, so at most a few chunks are ever in memory.
+//! The [`ObjectReader`] effect on S3: an object read as a stream. The body
+//! is pulled by a task on the runtime and handed to the (blocking) pipeline
+//! through a small bounded channel, so at most a few chunks are ever in
+//! memory.
 
 use std::io::{self, Read};
 
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use loglake_core::events::ObjectRef;
+use loglake_core::triggers::objects::ObjectRef;
+use loglake_handlers::effects::{BoxFuture, ObjectReader, Opened, ReadError};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// Body chunks buffered between the network and the parser.
 const CHUNKS_IN_FLIGHT: usize = 8;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The object is gone (deleted before we got to it): skip, do not retry.
-    #[error("s3://{bucket}/{key} does not exist")]
-    NotFound { bucket: String, key: String },
-    /// Anything else (access denied, throttling, network): retry later.
-    #[error("cannot get s3://{bucket}/{key}: {message}")]
-    Failed {
-        bucket: String,
-        key: String,
-        message: String,
-    },
+/// Raw objects in S3.
+#[derive(Debug, Clone)]
+pub struct S3Objects {
+    pub client: Client,
 }
 
-/// An object being read, with the metadata its identity needs.
-#[derive(Debug)]
-pub struct OpenedObject {
-    pub etag: Option<String>,
-    pub version_id: Option<String>,
-    pub last_modified_ms: Option<i64>,
-    pub size: Option<u64>,
-    pub reader: BodyReader,
+impl ObjectReader for S3Objects {
+    fn open<'a>(&'a self, obj: &'a ObjectRef) -> BoxFuture<'a, Result<Opened, ReadError>> {
+        Box::pin(open_object(&self.client, obj))
+    }
 }
 
 /// `GetObject`, returning as soon as the headers are in; the body streams.
-pub async fn open_object(client: &Client, obj: &ObjectRef) -> Result<OpenedObject, ReadError> {
+pub async fn open_object(client: &Client, obj: &ObjectRef) -> Result<Opened, ReadError> {
     let mut req = client.get_object().bucket(&obj.bucket).key(&obj.key);
     if let Some(v) = &obj.version_id {
         req = req.version_id(v);
@@ -79,15 +69,15 @@ pub async fn open_object(client: &Client, obj: &ObjectRef) -> Result<OpenedObjec
             }
         }
     });
-    Ok(OpenedObject {
+    Ok(Opened {
         etag,
         version_id,
         last_modified_ms,
         size,
-        reader: BodyReader {
+        reader: Box::new(BodyReader {
             rx,
             cur: Bytes::new(),
-        },
+        }),
     })
 }
 

@@ -89,6 +89,10 @@ impl OutputStore for S3Store {
                 .await
             {
                 Ok(out) => {
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "get() is for small objects (manifests); data objects are streamed by S3Objects"
+                    )]
                     let b = out
                         .body
                         .collect()

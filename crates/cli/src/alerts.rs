@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use loglake_core::alerts::{
-    GroupKey, InstantKey, Rules, Transition, WindowSums, Windows, evaluate, floor_minute,
-    instant_key, notify, notify_instant,
+use loglake_core::ingest::scan;
+use loglake_core::sinks::alerts::{
+    GroupKey, InstantKey, Rules, Transition, WindowSums, Windows, evaluate, instant_key, notify,
+    notify_instant,
 };
-use loglake_core::scan;
+use loglake_core::time::floor_minute;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {

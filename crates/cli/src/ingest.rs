@@ -2,23 +2,23 @@
 //! lake, with a human or JSON summary.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use loglake_core::lake::OutputKind;
+use loglake_core::ingest::lake::OutputKind;
 use loglake_core::redact::{RedactCounts, RedactOptions};
-use loglake_core::search::SearchCounts;
-
-use crate::search::{Indexed, Sink};
+use loglake_core::sinks::search::SearchCounts;
 use loglake_core::{Format, IngestOptions, LocalStore, Manifest, Source};
-use sha2::{Digest, Sha256};
+use loglake_handlers::search::Indexed;
+
+use crate::search::Sink;
+use crate::sources::{InputFile, expand};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -147,7 +147,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut summary = Summary::of(&manifests, &a.lake, elapsed);
+    let mut summary = IngestSummary::of(&manifests, &a.lake, elapsed);
     if sink.is_some() {
         let mut c = SearchCounts::default();
         for (_, ix) in &indexed {
@@ -187,63 +187,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 /// One source's manifest, and what indexing it did when a search sink is on.
 type Ingested = (Manifest, Option<Indexed>);
 
-/// One input, resolved before any work starts.
-#[derive(Debug)]
-struct InputFile {
-    path: Option<PathBuf>,
-    display: String,
-    size: Option<u64>,
-}
-
-/// Files as given, directories walked in name order (hidden entries
-/// skipped), `-` as standard input.
-fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<InputFile>> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.as_os_str() == "-" {
-            out.push(InputFile {
-                path: None,
-                display: "<stdin>".into(),
-                size: None,
-            });
-            continue;
-        }
-        let meta = fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
-        if meta.is_dir() {
-            walk(p, &mut out).with_context(|| format!("cannot list {}", p.display()))?;
-        } else {
-            out.push(InputFile {
-                path: Some(p.clone()),
-                display: p.display().to_string(),
-                size: Some(meta.len()),
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<InputFile>) -> io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let p = e.path();
-        let meta = fs::metadata(&p)?;
-        if meta.is_dir() {
-            walk(&p, out)?;
-        } else if meta.is_file() {
-            out.push(InputFile {
-                display: p.display().to_string(),
-                path: Some(p),
-                size: Some(meta.len()),
-            });
-        }
-    }
-    Ok(())
-}
-
 fn ingest_one(
     f: &InputFile,
     store: &LocalStore,
@@ -251,10 +194,7 @@ fn ingest_one(
     progress: Option<&ProgressBar>,
     sink: Option<&Sink>,
 ) -> anyhow::Result<Ingested> {
-    let source = match &f.path {
-        Some(p) => file_source(p)?,
-        None => stdin_source()?,
-    };
+    let source = crate::sources::open(f)?;
     let source = match progress {
         Some(pb) => Source {
             reader: Box::new(pb.wrap_read(source.reader)),
@@ -264,75 +204,16 @@ fn ingest_one(
     };
     match sink {
         Some(sink) => {
-            let (m, ix) = sink.ingest(source, store, store, opts)?;
+            let (m, ix) = sink.ingest(source, store, std::sync::Arc::new(store.clone()), opts)?;
             Ok((m, Some(ix)))
         }
         None => Ok((loglake_core::ingest(source, store, opts)?, None)),
     }
 }
 
-/// A local file's identity is its absolute path, size and modification
-/// time: the same unchanged file ingested again overwrites its outputs.
-pub fn file_source(p: &Path) -> anyhow::Result<Source> {
-    let abs = fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))?;
-    let file = File::open(&abs).with_context(|| format!("cannot open {}", p.display()))?;
-    let meta = file.metadata()?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-    let uri = format!("file://{}", abs.display());
-    Ok(Source {
-        identity: format!(
-            "{uri}?size={}&mtime_ns={}",
-            meta.len(),
-            mtime.map_or(0, |d| d.as_nanos())
-        ),
-        name: abs
-            .file_name()
-            .map_or_else(|| "input".into(), |n| n.to_string_lossy().into_owned()),
-        size: Some(meta.len()),
-        modified_ms: mtime.map(|d| d.as_millis() as i64),
-        uri,
-        reader: Box::new(file),
-    })
-}
-
-/// Standard input has no name or time, so its identity is its content:
-/// spooled to a temporary file (bounded memory) while hashing.
-fn stdin_source() -> anyhow::Result<Source> {
-    let mut spool = tempfile::tempfile().context("cannot create a temporary file for stdin")?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    let mut stdin = io::stdin().lock();
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("cannot read standard input"),
-        };
-        hash.update(&buf[..n]);
-        spool.write_all(&buf[..n])?;
-        size += n as u64;
-    }
-    use std::io::Seek;
-    spool.rewind()?;
-    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Source {
-        uri: format!("stdin://sha256/{digest}"),
-        identity: format!("sha256:{digest}"),
-        name: "stdin".into(),
-        size: Some(size),
-        modified_ms: None,
-        reader: Box::new(spool),
-    })
-}
-
 /// What one `loglake ingest` did, over all its sources.
 #[derive(Debug, serde::Serialize)]
-struct Summary {
+struct IngestSummary {
     sources: usize,
     lines_in: u64,
     rows_out: u64,
@@ -363,15 +244,15 @@ struct PartitionRows {
 struct ManifestRef {
     source: String,
     format: String,
-    outcome: loglake_core::manifest::Outcome,
+    outcome: loglake_core::ingest::manifest::Outcome,
     lines_in: u64,
     rows_out: u64,
     quarantined: u64,
 }
 
-impl Summary {
-    fn of(ms: &[Manifest], lake: &Path, elapsed: Duration) -> Summary {
-        let mut s = Summary {
+impl IngestSummary {
+    fn of(ms: &[Manifest], lake: &Path, elapsed: Duration) -> IngestSummary {
+        let mut s = IngestSummary {
             sources: ms.len(),
             lines_in: 0,
             rows_out: 0,

@@ -6,6 +6,7 @@ mod generate;
 mod ingest;
 mod replay;
 mod search;
+mod sources;
 
 use std::io::{self, Write};
 use std::path::PathBuf;

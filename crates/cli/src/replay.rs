@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use loglake_aws::put::{Backoff, BatchPut, Firehose, Kinesis, PutStats, put_all};
-use loglake_core::stream::{
+use loglake_aws::put::{Firehose, Kinesis};
+use loglake_core::sinks::forward::{
     FIREHOSE_MAX_BATCH_BYTES, FIREHOSE_MAX_BATCH_RECORDS, FIREHOSE_MAX_RECORD,
 };
+use loglake_handlers::effects::Forwarder;
+use loglake_handlers::forward::{PutStats, put_all};
+use loglake_handlers::retry::Backoff;
 
 use crate::generate;
 
@@ -49,7 +52,7 @@ pub struct Args {
 
 /// What a replay did.
 #[derive(Debug, Default, serde::Serialize)]
-struct Summary {
+struct ReplaySummary {
     sent: u64,
     retried: u64,
     failed: u64,
@@ -69,7 +72,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         (Some(p), _) => {
             let f =
                 std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-            loglake_core::input::decode(f)
+            loglake_core::ingest::input::decode(f)
                 .with_context(|| format!("cannot read {}", p.display()))?
                 .1
         }
@@ -138,12 +141,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn send<P: BatchPut>(
-    sink: &P,
+async fn send(
+    sink: &dyn Forwarder,
     input: Box<dyn Read + Send>,
     a: &Args,
     max_record: usize,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<ReplaySummary> {
     let progress =
         (!a.no_progress && !a.json && io::IsTerminal::is_terminal(&io::stderr())).then(|| {
             let pb = ProgressBar::new_spinner();
@@ -154,7 +157,7 @@ async fn send<P: BatchPut>(
             pb.enable_steady_tick(Duration::from_millis(200));
             pb
         });
-    let mut s = Summary::default();
+    let mut s = ReplaySummary::default();
     let started = Instant::now();
     let mut lines = BufReader::with_capacity(1 << 20, input);
     let mut batch: Vec<Vec<u8>> = Vec::new();

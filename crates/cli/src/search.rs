@@ -5,18 +5,19 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use loglake_aws::search::{IndexReport, SearchClient, SearchConfig, index_all};
-use loglake_core::pipeline::Keys;
-use loglake_core::search::{
-    Bulk, BulkBuilder, Feed, SearchCounts, dead_letter_key, index_template, ism_policy,
-    write_dead_letters,
-};
+use loglake_aws::opensearch::SearchClient;
+use loglake_core::ingest::Keys;
+use loglake_core::ingest::source::name_stem;
+use loglake_core::sinks::search::{BulkBuilder, SearchCounts, index_template, ism_policy};
 use loglake_core::{IngestOptions, LocalStore, Manifest, OutputStore, Source};
+use loglake_handlers::config::{ConfigError, Vars};
+use loglake_handlers::search::session::{DeadLetters, Retry};
+use loglake_handlers::search::{Indexed, SearchConfig, SearchSink};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 /// Where to index: flags over the `SEARCH_*` environment the functions use.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -46,7 +47,7 @@ pub struct SearchArgs {
 
 impl SearchArgs {
     /// The settings, or `None` when no endpoint is given anywhere.
-    pub fn config(&self) -> anyhow::Result<Option<SearchConfig>> {
+    pub fn config(&self) -> Result<Option<SearchConfig>, ConfigError> {
         let flag = |k: &str| -> Option<String> {
             match k {
                 "SEARCH_ENDPOINT" => self.search_endpoint.clone(),
@@ -59,8 +60,8 @@ impl SearchArgs {
                 _ => None,
             }
         };
-        SearchConfig::from_lookup(|k| flag(k).or_else(|| std::env::var(k).ok()))
-            .map_err(anyhow::Error::msg)
+        let get = |k: &str| flag(k).or_else(|| std::env::var(k).ok());
+        SearchConfig::from_vars(Vars::new(&get))
     }
 }
 
@@ -69,15 +70,7 @@ impl SearchArgs {
 pub struct Sink {
     rt: tokio::runtime::Runtime,
     client: SearchClient,
-    pub cfg: SearchConfig,
-}
-
-/// What indexing one source did.
-#[derive(Debug)]
-pub struct Indexed {
-    pub counts: SearchCounts,
-    pub failure: Option<String>,
-    pub dead_letters: Option<String>,
+    sink: SearchSink,
 }
 
 impl Sink {
@@ -88,8 +81,16 @@ impl Sink {
             .build()
             .context("cannot start the indexer's runtime")?;
         let aws = rt.block_on(loglake_aws::load_config());
-        let client = cfg.client(&aws)?;
-        Ok(Sink { rt, client, cfg })
+        let client = loglake_aws::opensearch::search_client(&cfg, &aws)?;
+        let sink = SearchSink {
+            sender: Arc::new(client.clone()),
+            config: cfg,
+        };
+        Ok(Sink { rt, client, sink })
+    }
+
+    pub fn config(&self) -> &SearchConfig {
+        &self.sink.config
     }
 
     /// Ingest `source` into `store`, indexing every row as it goes; dead
@@ -98,68 +99,31 @@ impl Sink {
         &self,
         source: Source,
         store: &dyn OutputStore,
-        dlq: &dyn OutputStore,
+        dlq: Arc<dyn OutputStore>,
         opts: &IngestOptions,
     ) -> anyhow::Result<(Manifest, Indexed)> {
         let name = Keys::new(opts, &source.name, &source.identity, source.modified_ms).name;
-        let (tx, rx) = mpsc::channel::<Bulk>(self.cfg.concurrency);
-        let task = self.rt.spawn(index_all(
-            self.client.clone(),
-            rx,
-            far(),
-            self.cfg.index_options(),
-        ));
-        let mut feed = Feed::new(self.cfg.options.clone(), |b| {
-            let _ = tx.blocking_send(b);
-        });
+        let mut session = {
+            let _rt = self.rt.enter();
+            self.sink.session(far(), Retry::ByCaller)
+        };
+        let mut feed = session.feed(false);
         let manifest = loglake_core::ingest_observed(source, store, opts, &mut feed);
         let fed = feed.finish();
-        drop(tx);
-        let report = self
-            .rt
-            .block_on(task)
-            .context("the indexer stopped unexpectedly")?;
-        let manifest = manifest?;
-        let modified = manifest
-            .source
-            .modified
-            .as_deref()
+        let at_ms = manifest
+            .as_ref()
+            .ok()
+            .and_then(|m| m.source.modified.as_deref())
             .and_then(loglake_core::time::parse_iso8601);
-        let indexed = self.settle(report, fed, dlq, modified, &name)?;
-        Ok((manifest, indexed))
-    }
-
-    /// Account for every document fed, and write the dead letters.
-    fn settle(
-        &self,
-        mut report: IndexReport,
-        fed: SearchCounts,
-        dlq: &dyn OutputStore,
-        modified_ms: Option<i64>,
-        name: &str,
-    ) -> anyhow::Result<Indexed> {
-        report.counts.docs = fed.docs;
-        report.counts.filtered = fed.filtered;
-        let c = &report.counts;
-        let seen = c.indexed + c.already_indexed + c.dead_lettered + c.failed;
-        if seen < fed.docs {
-            report.counts.failed += fed.docs - seen;
-            report
-                .failure
-                .get_or_insert_with(|| "the indexer stopped before every document was sent".into());
-        }
-        let dead_letters = if report.dead_letters.is_empty() {
-            None
-        } else {
-            let key = dead_letter_key(&self.cfg.dead_letter_prefix, modified_ms, name);
-            write_dead_letters(dlq, &key, &report.dead_letters)?;
-            Some(dlq.uri(&key))
-        };
-        Ok(Indexed {
-            counts: report.counts,
-            failure: report.failure,
-            dead_letters,
-        })
+        let indexed = self.rt.block_on(session.settle(
+            fed,
+            DeadLetters {
+                store: dlq,
+                name,
+                at_ms,
+            },
+        ))?;
+        Ok((manifest?, indexed))
     }
 }
 
@@ -314,8 +278,9 @@ fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
 fn bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
     let cfg = need(&a.search)?;
     let sink = Sink::new(cfg)?;
-    let dlq =
-        LocalStore::new(&a.lake).with_context(|| format!("cannot create {}", a.lake.display()))?;
+    let dlq: Arc<dyn OutputStore> = Arc::new(
+        LocalStore::new(&a.lake).with_context(|| format!("cannot create {}", a.lake.display()))?,
+    );
     let opts = IngestOptions {
         redact: loglake_core::redact::RedactOptions::parse(&a.redact)
             .map_err(anyhow::Error::msg)?,
@@ -326,11 +291,11 @@ fn bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
         let (what, indexed) = if a.dead_letters {
             (
                 format!("{} (dead letters)", input.display()),
-                resend(&sink, input, &dlq)?,
+                resend(&sink, input, dlq.clone())?,
             )
         } else {
-            let source = crate::ingest::file_source(input)?;
-            let (m, indexed) = sink.ingest(source, &loglake_core::NullStore, &dlq, &opts)?;
+            let source = crate::sources::file_source(input)?;
+            let (m, indexed) = sink.ingest(source, &loglake_core::NullStore, dlq.clone(), &opts)?;
             (
                 format!(
                     "{} ({} rows, {} quarantined)",
@@ -386,7 +351,7 @@ pub fn report(what: &str, i: &Indexed, json: bool) -> anyhow::Result<()> {
 
 /// Send a dead-letter file's documents again, under their own index and id
 /// (so nothing indexed meanwhile is duplicated).
-fn resend(sink: &Sink, path: &PathBuf, dlq: &dyn OutputStore) -> anyhow::Result<Indexed> {
+fn resend(sink: &Sink, path: &PathBuf, dlq: Arc<dyn OutputStore>) -> anyhow::Result<Indexed> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
@@ -394,7 +359,7 @@ fn resend(sink: &Sink, path: &PathBuf, dlq: &dyn OutputStore) -> anyhow::Result<
     } else {
         Box::new(file)
     };
-    let mut builder = BulkBuilder::new(&sink.cfg.options);
+    let mut builder = BulkBuilder::new(&sink.config().options);
     let mut bulks = Vec::new();
     let mut fed = SearchCounts::default();
     for (n, line) in BufReader::new(reader).lines().enumerate() {
@@ -417,17 +382,15 @@ fn resend(sink: &Sink, path: &PathBuf, dlq: &dyn OutputStore) -> anyhow::Result<
         bulks.extend(builder.push(index, id, doc.to_string().as_bytes()));
     }
     bulks.extend(builder.finish());
-    let (tx, rx) = mpsc::channel(bulks.len().max(1));
-    for b in bulks {
-        tx.try_send(b).context("queueing a bulk request")?;
-    }
-    drop(tx);
-    let report = sink.rt.block_on(index_all(
-        sink.client.clone(),
-        rx,
-        far(),
-        sink.cfg.index_options(),
-    ));
-    let stem = loglake_core::pipeline::name_stem(&path.display().to_string());
-    sink.settle(report, fed, dlq, None, &format!("{stem}-resent"))
+    let stem = name_stem(&path.display().to_string());
+    let dlq = DeadLetters {
+        store: dlq,
+        name: format!("{stem}-resent"),
+        at_ms: None,
+    };
+    Ok(sink.rt.block_on(async {
+        let mut session = sink.sink.session(far(), Retry::ByCaller);
+        session.send(bulks).await;
+        session.settle(fed, dlq).await
+    })?)
 }

@@ -1,6 +1,6 @@
 //! fn-alerts's Lambda entry point: configuration and clients once, then
 //! every scheduled invocation (EventBridge, each minute) to
-//! [`fn_alerts::App::evaluate`].
+//! [`loglake_handlers::alerts::evaluate::Evaluator::evaluate`].
 // The SDK and runtime futures nest deeper than the default limit allows.
 #![recursion_limit = "256"]
 
@@ -12,10 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     loglake_aws::init_tracing();
     let config = fn_alerts::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
-    let app = fn_alerts::App::new(&aws, config);
+    let app = fn_alerts::app(&aws, config)?;
     let app = &app;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let report = app.evaluate(loglake_aws::now_ms()).await?;
+        let report = app.evaluate(loglake_handlers::now_ms()).await?;
         Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
     }))
     .await

@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
         }
     };
     let aws = loglake_aws::load_config().await;
-    let app = match fn_ingest::App::new(&aws, config) {
+    let app = match fn_ingest::app(&aws, config) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");

@@ -1,5 +1,5 @@
 //! fn-ingest's Lambda entry point: configuration and clients once, then
-//! every invocation to [`fn_ingest::App::handle_until`].
+//! every invocation to [`loglake_handlers::ingest::Ingest::handle_until`].
 // The SDK and runtime futures nest deeper than the default limit allows.
 #![recursion_limit = "256"]
 
@@ -11,11 +11,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     loglake_aws::init_tracing();
     let config = fn_ingest::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
-    let app = fn_ingest::App::new(&aws, config)?;
+    let app = fn_ingest::app(&aws, config)?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = loglake_aws::deadline_from_epoch_ms(event.context.deadline);
-        app.handle_until(event.payload, deadline).await
+        let deadline = loglake_handlers::deadline_from_epoch_ms(event.context.deadline);
+        Ok::<_, lambda_runtime::Error>(app.handle_until(event.payload, deadline).await?)
     }))
     .await
 }

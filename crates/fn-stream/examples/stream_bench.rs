@@ -5,7 +5,6 @@
 //! process's CPU seconds over the timed part (so lines/s per vCPU).
 //! Environment: STREAM, DELIVERY_STREAM, CURATED_BUCKET, and the AWS ones.
 #![recursion_limit = "256"]
-#![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ fn cpu_seconds() -> f64 {
 #[tokio::main]
 async fn main() {
     let stream = std::env::var("STREAM").expect("STREAM");
-    let config = fn_stream::Config::from_env().unwrap();
+    let config = fn_stream::Config::from_env().expect("fn-stream settings");
     let aws = loglake_aws::load_config().await;
     let kinesis = aws_sdk_kinesis::Client::new(&aws);
     let shards = kinesis
@@ -34,7 +33,7 @@ async fn main() {
         .stream_name(&stream)
         .send()
         .await
-        .unwrap();
+        .expect("a Kinesis or Firehose call");
     let mut records = Vec::new();
     for shard in shards.shards() {
         let mut it = kinesis
@@ -44,7 +43,7 @@ async fn main() {
             .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
             .send()
             .await
-            .unwrap()
+            .expect("a Kinesis or Firehose call")
             .shard_iterator()
             .map(str::to_string);
         while let Some(i) = it {
@@ -54,7 +53,7 @@ async fn main() {
                 .limit(10_000)
                 .send()
                 .await
-                .unwrap();
+                .expect("a Kinesis or Firehose call");
             if r.records().is_empty() {
                 break;
             }
@@ -75,17 +74,17 @@ async fn main() {
     }
     let events: Vec<KinesisEvent> = records
         .chunks(500)
-        .map(|c| serde_json::from_value(json!({ "Records": c })).unwrap())
+        .map(|c| serde_json::from_value(json!({ "Records": c })).expect("a Kinesis event"))
         .collect();
-    let app = fn_stream::App::new(&aws, config).unwrap();
+    let app = fn_stream::app(&aws, config).expect("fn-stream clients");
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let mut lines = 0;
     for e in events {
         let deadline = Instant::now() + Duration::from_secs(60);
         let (resp, s) = app
-            .handle(e, deadline, &mut fn_stream::NoObserver)
+            .handle(e, deadline)
             .await
-            .unwrap();
+            .expect("a Kinesis or Firehose call");
         assert!(resp.batch_item_failures.is_empty());
         lines += s.forwarded;
     }

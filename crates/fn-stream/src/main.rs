@@ -1,5 +1,5 @@
 //! fn-stream's Lambda entry point: configuration and clients once, then
-//! every Kinesis batch to [`fn_stream::App::handle`].
+//! every Kinesis batch to [`loglake_handlers::stream::Stream::handle`].
 // The SDK and runtime futures nest deeper than the default limit allows.
 #![recursion_limit = "256"]
 
@@ -11,14 +11,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     loglake_aws::init_tracing();
     let config = fn_stream::Config::from_env()?;
     let aws = loglake_aws::load_config().await;
-    let app = fn_stream::App::new(&aws, config)?;
+    let app = fn_stream::app(&aws, config)?;
     let app = &app;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
-            let deadline = loglake_aws::deadline_from_epoch_ms(event.context.deadline);
-            let (response, _) = app
-                .handle(event.payload, deadline, &mut fn_stream::NoObserver)
-                .await?;
+            let deadline = loglake_handlers::deadline_from_epoch_ms(event.context.deadline);
+            let (response, _) = app.handle(event.payload, deadline).await?;
             Ok::<_, lambda_runtime::Error>(response)
         },
     ))

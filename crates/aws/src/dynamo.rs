@@ -1,0 +1,397 @@
+//! Alert windows and alert state in DynamoDB: the [`WindowStore`] and
+//! [`StateStore`] effects.
+//!
+//! - The windows table holds one item per (minute, source): `pk` is the
+//!   minute, `sk` the source's identity hash, `data` its [`Contribution`].
+//! - The state table holds one item per (rule, group): `ok` or `firing`.
+//!   A transition is a conditional update, so of two evaluators running at
+//!   once (or a retried one) exactly one makes it. Instant alerts are
+//!   deduplicated per (rule, group, minute) with a conditional put in the
+//!   same table.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
+use loglake_core::sinks::alerts::{Contribution, GroupKey, Rule, Transition, WindowSums};
+use loglake_handlers::alerts::AlertError;
+use loglake_handlers::effects::{BoxFuture, StateStore, WindowStore};
+use loglake_handlers::now_ms;
+use loglake_handlers::retry::{Backoff, jitter, seed};
+
+fn sdk_error<E: std::error::Error + 'static>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> String {
+    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
+}
+
+fn conditional_failed<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// The minute `minute_ms` falls in, as the windows table's partition key:
+/// `2026-11-22T05:21`.
+pub fn minute_key(minute_ms: i64) -> String {
+    let s = loglake_core::time::format_rfc3339_ms(minute_ms);
+    s.get(..16).unwrap_or(&s).to_string()
+}
+
+/// The windows table.
+#[derive(Debug, Clone)]
+pub struct DynamoWindows {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+    /// How long items are kept (the rules' `retention_hours`).
+    pub retention_hours: u32,
+}
+
+impl WindowStore for DynamoWindows {
+    fn put<'a>(
+        &'a self,
+        source_id: &'a str,
+        contributions: &'a [Contribution],
+    ) -> BoxFuture<'a, Result<u64, AlertError>> {
+        Box::pin(self.put_contributions(source_id, contributions))
+    }
+
+    fn load<'a>(&'a self, minutes: &'a [i64]) -> BoxFuture<'a, Result<WindowSums, AlertError>> {
+        Box::pin(self.load_minutes(minutes))
+    }
+}
+
+impl DynamoWindows {
+    /// Write one source's contributions, one item per minute under the
+    /// source's id: a second delivery of the source replaces them.
+    async fn put_contributions(
+        &self,
+        source_id: &str,
+        contributions: &[Contribution],
+    ) -> Result<u64, AlertError> {
+        let table = self.table.clone();
+        let expires = (now_ms() / 1000) + i64::from(self.retention_hours) * 3600;
+        let dynamo = |message: String| AlertError::Dynamo {
+            op: "BatchWriteItem",
+            table: table.clone(),
+            message,
+        };
+        let mut requests = Vec::with_capacity(contributions.len());
+        for c in contributions {
+            let item = HashMap::from([
+                ("pk".to_string(), AttributeValue::S(minute_key(c.minute_ms))),
+                ("sk".to_string(), AttributeValue::S(source_id.to_string())),
+                ("data".to_string(), AttributeValue::S(c.to_json())),
+                (
+                    "expires".to_string(),
+                    AttributeValue::N(expires.to_string()),
+                ),
+            ]);
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| dynamo(e.to_string()))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let n = requests.len() as u64;
+        let mut rng = seed();
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            // Unprocessed items (throttling) are sent again, with backoff.
+            for attempt in 0..8u32 {
+                if pending.is_empty() {
+                    break;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&table, pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| dynamo(sdk_error(&e)))?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|m| m.get(&table))
+                    .cloned()
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(jitter(&mut rng, Backoff::default(), attempt)).await;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(dynamo(format!(
+                    "{} items still unprocessed after retries",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(n)
+    }
+
+    /// The summed contributions of `minutes`: each minute's items, from
+    /// every source.
+    async fn load_minutes(&self, minutes: &[i64]) -> Result<WindowSums, AlertError> {
+        let table = self.table.clone();
+        let mut sums = WindowSums::new();
+        for &m in minutes {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&table)
+                .key_condition_expression("pk = :m")
+                .expression_attribute_values(":m", AttributeValue::S(minute_key(m)))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AlertError::Dynamo {
+                    op: "Query",
+                    table: table.clone(),
+                    message: sdk_error(&e),
+                })?;
+                for item in page.items() {
+                    let Some(AttributeValue::S(data)) = item.get("data") else {
+                        continue;
+                    };
+                    let c =
+                        Contribution::from_json(data).map_err(|message| AlertError::Corrupt {
+                            table: table.clone(),
+                            message,
+                        })?;
+                    sums.add(&c);
+                }
+            }
+        }
+        Ok(sums)
+    }
+}
+
+/// The state table.
+#[derive(Debug, Clone)]
+pub struct DynamoState {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl StateStore for DynamoState {
+    fn transition<'a>(
+        &'a self,
+        rule: &'a Rule,
+        group: &'a GroupKey,
+        to: Transition,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, AlertError>> {
+        Box::pin(self.transition_state(rule, group, to, now_ms))
+    }
+
+    fn undo<'a>(
+        &'a self,
+        rule: &'a Rule,
+        group: &'a GroupKey,
+        to: Transition,
+        at_ms: i64,
+    ) -> BoxFuture<'a, Result<(), AlertError>> {
+        Box::pin(self.undo_state(rule, group, to, at_ms))
+    }
+
+    fn firing(&self) -> BoxFuture<'_, Result<Vec<(String, GroupKey)>, AlertError>> {
+        Box::pin(self.firing_groups())
+    }
+
+    fn claim_instant<'a>(
+        &'a self,
+        rule: &'a str,
+        group: &'a str,
+        minute_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, AlertError>> {
+        Box::pin(self.claim(rule, group, minute_ms))
+    }
+
+    fn release_instant<'a>(
+        &'a self,
+        rule: &'a str,
+        group: &'a str,
+        minute_ms: i64,
+    ) -> BoxFuture<'a, Result<(), AlertError>> {
+        Box::pin(self.release(rule, group, minute_ms))
+    }
+}
+
+impl DynamoState {
+    fn state_key(rule: &str, group: &GroupKey) -> String {
+        format!("{rule}#{}={}", group.field, group.value)
+    }
+
+    /// Move (rule, group) to `to`. True when this call made the transition
+    /// (and so must notify); false when it was already there, or a firing
+    /// falls within the rule's cooldown after the last resolution.
+    async fn transition_state(
+        &self,
+        rule: &Rule,
+        group: &GroupKey,
+        to: Transition,
+        now: i64,
+    ) -> Result<bool, AlertError> {
+        let table = &self.table;
+        let req = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(Self::state_key(&rule.name, group)))
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":firing", AttributeValue::S("firing".into()))
+            .return_values(ReturnValue::None);
+        let req = match to {
+            Transition::Firing => {
+                let edge = now - i64::from(rule.cooldown_minutes) * 60_000;
+                req.update_expression("SET #s = :firing, changed_ms = :now, fired_ms = :now")
+                    .condition_expression(
+                        "attribute_not_exists(pk) OR (#s <> :firing AND (attribute_not_exists(resolved_ms) OR resolved_ms <= :edge))",
+                    )
+                    .expression_attribute_values(":edge", AttributeValue::N(edge.to_string()))
+            }
+            Transition::Resolved => req
+                .update_expression("SET #s = :ok, changed_ms = :now, resolved_ms = :now")
+                .condition_expression("#s = :firing")
+                .expression_attribute_values(":ok", AttributeValue::S("ok".into())),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(AlertError::Dynamo {
+                op: "UpdateItem",
+                table: table.clone(),
+                message: sdk_error(&e),
+            }),
+        }
+    }
+
+    /// Undo a transition whose notification could not be sent, so the next
+    /// evaluation makes (and announces) it again.
+    async fn undo_state(
+        &self,
+        rule: &Rule,
+        group: &GroupKey,
+        to: Transition,
+        at: i64,
+    ) -> Result<(), AlertError> {
+        let (back, clear) = match to {
+            Transition::Firing => ("ok", "fired_ms"),
+            Transition::Resolved => ("firing", "resolved_ms"),
+        };
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(Self::state_key(&rule.name, group)))
+            .update_expression(format!("SET #s = :back REMOVE {clear}"))
+            .condition_expression("changed_ms = :at")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":back", AttributeValue::S(back.into()))
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(AlertError::Dynamo {
+                op: "UpdateItem",
+                table: self.table.clone(),
+                message: sdk_error(&e),
+            }),
+        }
+    }
+
+    /// Every (rule, group) currently firing, so a group that stopped
+    /// sending data can be resolved too.
+    async fn firing_groups(&self) -> Result<Vec<(String, GroupKey)>, AlertError> {
+        let table = &self.table;
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .filter_expression("#s = :firing")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":firing", AttributeValue::S("firing".into()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AlertError::Dynamo {
+                op: "Scan",
+                table: table.clone(),
+                message: sdk_error(&e),
+            })?;
+            for item in page.items() {
+                let Some(AttributeValue::S(pk)) = item.get("pk") else {
+                    continue;
+                };
+                let Some((rule, group)) = pk.split_once('#') else {
+                    continue;
+                };
+                let Some((field, value)) = group.split_once('=') else {
+                    continue;
+                };
+                out.push((
+                    rule.to_string(),
+                    GroupKey {
+                        field: field.to_string(),
+                        value: value.to_string(),
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn instant_key(rule: &str, group: &str, minute_ms: i64) -> String {
+        format!("instant#{rule}#{group}#{}", minute_key(minute_ms))
+    }
+
+    /// Claim the one notification of an instant rule for (group, minute);
+    /// true when this call claimed it.
+    async fn claim(&self, rule: &str, group: &str, minute_ms: i64) -> Result<bool, AlertError> {
+        let table = &self.table;
+        let expires = now_ms() / 1000 + 2 * 86_400;
+        let r = self
+            .client
+            .put_item()
+            .table_name(table)
+            .item(
+                "pk",
+                AttributeValue::S(Self::instant_key(rule, group, minute_ms)),
+            )
+            .item("expires", AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(AlertError::Dynamo {
+                op: "PutItem",
+                table: table.clone(),
+                message: sdk_error(&e),
+            }),
+        }
+    }
+
+    /// Give back a claim whose notification could not be sent.
+    async fn release(&self, rule: &str, group: &str, minute_ms: i64) -> Result<(), AlertError> {
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                AttributeValue::S(Self::instant_key(rule, group, minute_ms)),
+            )
+            .send()
+            .await;
+        r.map(drop).map_err(|e| AlertError::Dynamo {
+            op: "DeleteItem",
+            table: self.table.clone(),
+            message: sdk_error(&e),
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! Alerts in the functions: the settings, the observer that watches a
+//! source's rows (window contributions and instant matches), delivering
+//! what it saw to the window and state stores, and the scheduled
+//! evaluation ([`evaluate`]).
+//!
+//! - A source's window contributions are one item per (minute, source): a
+//!   redelivered source overwrites its own items instead of adding to the
+//!   sums, so the counts stay exact under at-least-once delivery.
+//! - Instant alerts are claimed once per (rule, group, minute) with a
+//!   conditional write, whoever sees the record first, and the claim is
+//!   given back when the notification cannot be sent.
+
+pub mod evaluate;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use loglake_core::ingest::{Observer, Origin};
+use loglake_core::record::{Record, SourceFormat};
+use loglake_core::sinks::alerts::{
+    InstantKey, Notification, Rules, Windows, instant_key, notify_instant,
+};
+use tracing::{info, warn};
+
+use crate::config::{ConfigError, Vars};
+pub use crate::effects::AlertError;
+use crate::effects::{Publisher, StateStore, WindowStore};
+
+/// The alert settings of a function.
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    /// The rules: `ALERT_RULES` (the TOML of `alerts.toml`, inline, as
+    /// Terraform passes it) or `ALERT_RULES_FILE` (a path to it).
+    pub rules: Arc<Rules>,
+    /// `ALERT_WINDOWS_TABLE`: window contributions (the ingest functions
+    /// write, fn-alerts reads).
+    pub windows_table: Option<String>,
+    /// `ALERT_STATE_TABLE`: alert state and instant-alert deduplication.
+    pub state_table: String,
+    /// `ALERT_TOPIC_ARN`: where notifications go.
+    pub topic_arn: String,
+}
+
+impl AlertConfig {
+    /// The settings in `vars`; `None` when neither `ALERT_RULES` nor
+    /// `ALERT_RULES_FILE` is set (alerts off).
+    pub fn from_vars(vars: Vars<'_>) -> Result<Option<AlertConfig>, ConfigError> {
+        let mut rules = match (vars.get("ALERT_RULES"), vars.get("ALERT_RULES_FILE")) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(path)) => {
+                return Err(ConfigError::invalid(
+                    "ALERT_RULES_FILE",
+                    &path,
+                    "set ALERT_RULES (the rules inline) or ALERT_RULES_FILE (a path to them), not both",
+                ));
+            }
+            (Some(text), None) => Rules::parse(&text).map_err(|e| ConfigError {
+                variable: "ALERT_RULES".into(),
+                value: None,
+                reason: e.to_string(),
+            })?,
+            (None, Some(path)) => Rules::from_file(std::path::Path::new(&path))
+                .map_err(|e| ConfigError::invalid("ALERT_RULES_FILE", &path, e.to_string()))?,
+        };
+        // The Glue database Terraform created, for the Athena query in each
+        // notification (the rules file's `athena_database` is a default).
+        if let Some(db) = vars.parse_with("ALERT_ATHENA_DATABASE", |db| {
+            if db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Ok(db.to_string())
+            } else {
+                Err("is not a Glue database name (letters, digits, _)".into())
+            }
+        })? {
+            rules.settings.athena_database = db;
+        }
+        let need = |k: &str| {
+            vars.get(k)
+                .ok_or_else(|| ConfigError::missing(k, "alert rules are set, so it must be too"))
+        };
+        Ok(Some(AlertConfig {
+            rules: Arc::new(rules),
+            windows_table: vars.get("ALERT_WINDOWS_TABLE"),
+            state_table: need("ALERT_STATE_TABLE")?,
+            topic_arn: need("ALERT_TOPIC_ARN")?,
+        }))
+    }
+}
+
+/// The alert sink of a function: the rules and the stores they write to.
+#[derive(Clone)]
+pub struct AlertSink {
+    pub rules: Arc<Rules>,
+    /// Absent without a windows table: instant rules only.
+    pub windows: Option<Arc<dyn WindowStore>>,
+    pub state: Arc<dyn StateStore>,
+    pub publisher: Arc<dyn Publisher>,
+}
+
+impl std::fmt::Debug for AlertSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSink")
+            .field("rules", &self.rules.rules.len())
+            .field("windows", &self.windows.is_some())
+            .finish()
+    }
+}
+
+/// What delivering one source's alert data did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    pub window_items: u64,
+    pub instant_alerts: u64,
+}
+
+impl AlertSink {
+    /// An observer for one source. Without a windows table nothing is
+    /// counted: only instant rules are watched.
+    pub fn observer(&self, counting: WindowCounting) -> AlertObserver {
+        let counting = if self.windows.is_some() {
+            counting
+        } else {
+            WindowCounting::None
+        };
+        AlertObserver::new(self.rules.clone(), counting)
+    }
+
+    /// Write a source's windows and send its instant alerts (each at most
+    /// once per rule, group and minute, whoever else saw it too).
+    pub async fn deliver(
+        &self,
+        source_id: &str,
+        observed: AlertObserver,
+    ) -> Result<Delivered, AlertError> {
+        let mut done = Delivered::default();
+        if let (true, Some(store)) = (observed.counting != WindowCounting::None, &self.windows) {
+            let contributions = observed.windows.contributions();
+            if !contributions.is_empty() {
+                done.window_items = store.put(source_id, &contributions).await?;
+            }
+        }
+        for ((rule, group, minute), n) in observed.instants {
+            if !self.state.claim_instant(&rule, &group, minute).await? {
+                continue;
+            }
+            if let Err(e) = self.publisher.publish(&n).await {
+                if let Err(release) = self.state.release_instant(&rule, &group, minute).await {
+                    warn!(rule, group, error = %release, "an instant-alert claim could not be released");
+                }
+                return Err(e);
+            }
+            info!(rule, group, "instant alert published");
+            done.instant_alerts += 1;
+        }
+        Ok(done)
+    }
+}
+
+/// Instant alerts kept per source: at most this many distinct (rule, group,
+/// minute); beyond it, a storm is already one notification per minute.
+const MAX_INSTANTS: usize = 1000;
+
+/// Which records an [`AlertObserver`] counts in the windows. Instant rules
+/// see every record in every mode: their notifications are claimed once
+/// per (rule, group, minute), whoever sees the record first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowCounting {
+    /// Every record (fn-stream: each Kinesis record is counted there, once).
+    All,
+    /// Every record but those fn-stream already counted
+    /// ([`Record::is_forwarded`]): fn-ingest.
+    SkipForwarded,
+    /// None: instant rules only.
+    None,
+}
+
+/// Watches a source's records for alerts: window contributions and instant
+/// matches (deduplicated per rule, group and minute before any call).
+pub struct AlertObserver {
+    pub windows: Windows,
+    pub instants: BTreeMap<InstantKey, Notification>,
+    rules: Arc<Rules>,
+    counting: WindowCounting,
+    over_limit: u64,
+}
+
+impl std::fmt::Debug for AlertObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertObserver")
+            .field("instants", &self.instants.len())
+            .field("counting", &self.counting)
+            .finish()
+    }
+}
+
+impl AlertObserver {
+    pub fn new(rules: Arc<Rules>, counting: WindowCounting) -> Self {
+        AlertObserver {
+            windows: Windows::new(rules.clone()),
+            instants: BTreeMap::new(),
+            rules,
+            counting,
+            over_limit: 0,
+        }
+    }
+}
+
+impl Observer for AlertObserver {
+    fn observe(&mut self, rec: &Record<'_>, ts: i64, _: SourceFormat, _: &Origin<'_>) {
+        match self.counting {
+            WindowCounting::All => self.windows.observe(rec, ts),
+            WindowCounting::SkipForwarded if !rec.is_forwarded() => self.windows.observe(rec, ts),
+            WindowCounting::SkipForwarded | WindowCounting::None => {}
+        }
+        for rule in self.windows.instant_matches(rec) {
+            let key = instant_key(rule, rec, ts);
+            if self.instants.len() >= MAX_INSTANTS && !self.instants.contains_key(&key) {
+                self.over_limit += 1;
+                if self.over_limit == 1 {
+                    warn!(
+                        rule = rule.name,
+                        "over {MAX_INSTANTS} distinct instant alerts in one source; later ones are not sent"
+                    );
+                }
+                continue;
+            }
+            self.instants
+                .entry(key)
+                .or_insert_with(|| notify_instant(rule, rec, ts, &self.rules.settings));
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The effects the functions have on the world, one small trait each: read
+//! an object, forward records, send a bulk body, store alert windows, move
+//! alert state, publish a notification. (Writing outputs is core's
+//! [`OutputStore`](loglake_core::OutputStore).) `loglake-aws` implements
+//! them over the AWS SDK; tests implement them in memory and inject any
+//! error, delay or partial answer.
+//!
+//! The traits are object-safe (`Arc<dyn ...>`), so a handler is built from
+//! whichever implementations the caller has: their futures are boxed, which
+//! costs nothing that matters at one call per object, batch or request.
+
+use std::future::Future;
+use std::io::Read;
+use std::pin::Pin;
+use std::time::Duration;
+
+use loglake_core::sinks::alerts::{
+    Contribution, GroupKey, Notification, Rule, Transition, WindowSums,
+};
+use loglake_core::triggers::objects::ObjectRef;
+
+use bytes::Bytes;
+
+/// A boxed, sendable future: what every effect returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An object being read: the metadata its identity needs, and its body as a
+/// blocking stream (read it from a blocking thread).
+pub struct Opened {
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub last_modified_ms: Option<i64>,
+    pub size: Option<u64>,
+    pub reader: Box<dyn Read + Send>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("etag", &self.etag)
+            .field("version_id", &self.version_id)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// Why an object could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The object is gone (deleted before we got to it): skip, do not retry.
+    #[error("s3://{bucket}/{key} does not exist")]
+    NotFound { bucket: String, key: String },
+    /// Anything else (access denied, throttling, network): retry later.
+    #[error("cannot get s3://{bucket}/{key}: {message}")]
+    Failed {
+        bucket: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Reading raw objects (S3 `GetObject`), streamed.
+pub trait ObjectReader: Send + Sync {
+    /// Returns as soon as the headers are in; the body streams.
+    fn open<'a>(&'a self, obj: &'a ObjectRef) -> BoxFuture<'a, Result<Opened, ReadError>>;
+}
+
+/// One batch put of records (Firehose `PutRecordBatch`, Kinesis
+/// `PutRecords`): per record, `None` if delivered or the error. An `Err` is
+/// the whole call failing (throttled, 5xx, network).
+pub trait Forwarder: Send + Sync {
+    fn put<'a>(
+        &'a self,
+        records: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, String>>;
+}
+
+/// Sending one `_bulk` body to the search cluster.
+pub trait BulkSend: Send + Sync {
+    fn send_bulk(&self, body: Vec<u8>) -> BoxFuture<'_, Result<Reply, SearchError>>;
+}
+
+/// The alert windows table: one item per (minute, source).
+pub trait WindowStore: Send + Sync {
+    /// Write one source's contributions under its id, replacing what an
+    /// earlier delivery of it wrote; returns the items written.
+    fn put<'a>(
+        &'a self,
+        source_id: &'a str,
+        contributions: &'a [Contribution],
+    ) -> BoxFuture<'a, Result<u64, AlertError>>;
+
+    /// The summed contributions of `minutes`, from every source.
+    fn load<'a>(&'a self, minutes: &'a [i64]) -> BoxFuture<'a, Result<WindowSums, AlertError>>;
+}
+
+/// The alert state table: one state per (rule, group), and the claims that
+/// send an instant alert once per (rule, group, minute).
+pub trait StateStore: Send + Sync {
+    /// Move (rule, group) to `to`. True when this call made the transition
+    /// (and so must notify); false when it was already there, or a firing
+    /// falls within the rule's cooldown after the last resolution.
+    fn transition<'a>(
+        &'a self,
+        rule: &'a Rule,
+        group: &'a GroupKey,
+        to: Transition,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, AlertError>>;
+
+    /// Undo a transition made at `at_ms` whose notification was not sent.
+    fn undo<'a>(
+        &'a self,
+        rule: &'a Rule,
+        group: &'a GroupKey,
+        to: Transition,
+        at_ms: i64,
+    ) -> BoxFuture<'a, Result<(), AlertError>>;
+
+    /// Every (rule, group) currently firing.
+    fn firing(&self) -> BoxFuture<'_, Result<Vec<(String, GroupKey)>, AlertError>>;
+
+    /// Claim the one notification of an instant rule for (group, minute);
+    /// true when this call claimed it.
+    fn claim_instant<'a>(
+        &'a self,
+        rule: &'a str,
+        group: &'a str,
+        minute_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, AlertError>>;
+
+    /// Give back a claim whose notification could not be sent.
+    fn release_instant<'a>(
+        &'a self,
+        rule: &'a str,
+        group: &'a str,
+        minute_ms: i64,
+    ) -> BoxFuture<'a, Result<(), AlertError>>;
+}
+
+/// Sending a notification (SNS).
+pub trait Publisher: Send + Sync {
+    fn publish<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), AlertError>>;
+}
+
+/// Why an alert store or publisher call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("DynamoDB {op} on {table}: {message}")]
+    Dynamo {
+        op: &'static str,
+        table: String,
+        message: String,
+    },
+    #[error("SNS publish to {topic}: {message}")]
+    Publish { topic: String, message: String },
+    #[error("a window item in {table} is unreadable: {message}")]
+    Corrupt { table: String, message: String },
+    #[error("alerts need {0}, which is not configured")]
+    NotConfigured(&'static str),
+}
+
+/// Why a bulk request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("invalid search endpoint {0:?}: {1}")]
+    Endpoint(String, String),
+    #[error("{method} {url}: {message}")]
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
+    #[error("{method} {url}: no answer within {timeout:?}")]
+    Timeout {
+        method: String,
+        url: String,
+        timeout: Duration,
+    },
+    #[error("signing the request: {0}")]
+    Signing(String),
+}
+
+/// A response: status and body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body, shortened for an error message.
+    pub fn excerpt(&self) -> String {
+        let s = String::from_utf8_lossy(&self.body);
+        let s = s.trim();
+        match s.char_indices().nth(300) {
+            Some((i, _)) => format!("{}...", &s[..i]),
+            None => s.to_string(),
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}

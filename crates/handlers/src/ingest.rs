@@ -1,0 +1,413 @@
+//! fn-ingest's decisions: which objects an event names, each object streamed
+//! through core's pipeline into the lake, its rows into the search index and
+//! the alert windows, and the answer per SQS message, so one bad object
+//! never fails or re-runs the others.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use loglake_core::ingest::lake::LakeOptions;
+use loglake_core::ingest::source::{lake_complete, object_identity};
+use loglake_core::redact::RedactOptions;
+use loglake_core::sinks::search::SearchCounts;
+use loglake_core::triggers::objects::{self, Invocation, ObjectRef, Skip, Work};
+use loglake_core::{Format, IngestOptions, Manifest, NullStore, OutputStore, Source};
+use serde_json::{Value, json};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::alerts::{AlertError, AlertSink, Delivered, WindowCounting};
+use crate::effects::{ObjectReader, ReadError};
+use crate::search::SearchSink;
+use crate::search::session::{DeadLetters, Retry};
+
+/// How objects become rows: the pipeline settings of fn-ingest.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// The format of objects under a key prefix, instead of sniffing.
+    pub format_by_prefix: Vec<(String, Format)>,
+    /// Records without a service get the first segment of the object key
+    /// (`checkout/2024/...` -> `checkout`).
+    pub service_from_key: bool,
+    /// Buffered rows across partitions, MiB.
+    pub memory_budget_mb: usize,
+    pub max_line_bytes: usize,
+    /// PII masked before the lake and the index.
+    pub redact: RedactOptions,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            format_by_prefix: Vec::new(),
+            service_from_key: true,
+            memory_budget_mb: 64,
+            max_line_bytes: 1 << 20,
+            redact: RedactOptions::default(),
+        }
+    }
+}
+
+impl IngestSettings {
+    /// The pipeline options for one object key.
+    pub fn options_for(&self, key: &str) -> IngestOptions {
+        let budget = self.memory_budget_mb.max(4) << 20;
+        IngestOptions {
+            format: self
+                .format_by_prefix
+                .iter()
+                .find(|(p, _)| key.starts_with(p.as_str()))
+                .map(|(_, f)| *f),
+            default_service: self
+                .service_from_key
+                .then(|| key.split_once('/').map(|(first, _)| first.to_string()))
+                .flatten()
+                .filter(|s| !s.is_empty()),
+            memory_budget: budget,
+            row_group_bytes: budget * 3 / 8,
+            max_line_bytes: self.max_line_bytes,
+            redact: self.redact,
+            lake: LakeOptions {
+                // Each open file holds up to one 5 MiB upload part.
+                max_open_files: 8,
+                ..Default::default()
+            },
+            ..IngestOptions::default()
+        }
+    }
+}
+
+/// fn-ingest: the effects it has, and its settings.
+#[derive(Clone)]
+pub struct Ingest {
+    /// Where raw objects are read from.
+    pub objects: Arc<dyn ObjectReader>,
+    /// The curated bucket: the lake, the quarantine, the manifests and the
+    /// search dead letters.
+    pub lake: Arc<dyn OutputStore>,
+    pub settings: IngestSettings,
+    pub search: Option<SearchSink>,
+    pub alerts: Option<AlertSink>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("settings", &self.settings)
+            .field("search", &self.search)
+            .field("alerts", &self.alerts)
+            .finish()
+    }
+}
+
+/// How long an invocation may take when the caller gives no deadline.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(15 * 60);
+
+/// Why one object (or one SQS message) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error(transparent)]
+    Event(#[from] objects::EventError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("ingesting {uri}: {source}")]
+    Ingest {
+        uri: String,
+        #[source]
+        source: loglake_core::Error,
+    },
+    #[error("the ingest task for {0} panicked")]
+    Panicked(String),
+    /// The lake has the object; some rows are not in the index yet. A retry
+    /// of the message indexes them without rewriting the lake.
+    #[error("{uri}: {failed} rows not indexed: {reason}")]
+    Search {
+        uri: String,
+        failed: u64,
+        reason: String,
+    },
+    #[error("{uri}: alert windows or notifications not delivered: {source}")]
+    Alerts {
+        uri: String,
+        #[source]
+        source: AlertError,
+    },
+}
+
+/// Why an invocation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    Event(#[from] objects::EventError),
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    #[error("encoding the response: {0}")]
+    Response(#[from] serde_json::Error),
+}
+
+/// What happened to one object.
+#[derive(Debug)]
+pub enum Done {
+    Ingested {
+        manifest: Box<Manifest>,
+        search: Option<SearchCounts>,
+        alerts: Option<Delivered>,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+/// What one object's run needs besides the object.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    deadline: Instant,
+    /// Delivered through SQS, where a failed message comes back: when the
+    /// lake already holds this exact object, only the index is redone.
+    /// Direct invocations (replays) always rewrite.
+    redelivery: bool,
+}
+
+impl Ingest {
+    /// Handle one invocation. SQS batches answer with `batchItemFailures`;
+    /// other invocations fail as a whole if any object failed.
+    pub async fn handle(&self, event: Value) -> Result<Value, HandleError> {
+        self.handle_until(event, Instant::now() + DEFAULT_BUDGET)
+            .await
+    }
+
+    /// [`Ingest::handle`] with the invocation's deadline, which bounds the
+    /// search sink's retries.
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        deadline: Instant,
+    ) -> Result<Value, HandleError> {
+        match objects::classify(&event)? {
+            Invocation::Sqs(messages) => {
+                let mut failures = Vec::new();
+                for m in messages {
+                    let span = info_span!("message", message_id = %m.message_id);
+                    let ok = async {
+                        match objects::work_in_body(&m.body) {
+                            Ok(work) => {
+                                let run = Run {
+                                    deadline,
+                                    redelivery: true,
+                                };
+                                self.run_all(work, run).await.is_ok()
+                            }
+                            Err(e) => {
+                                error!(error = %e, "message is not an event we know; left for the dead-letter queue");
+                                false
+                            }
+                        }
+                    }
+                    .instrument(span)
+                    .await;
+                    if !ok {
+                        let mut f = BatchItemFailure::default();
+                        f.item_identifier = m.message_id;
+                        failures.push(f);
+                    }
+                }
+                let mut r = SqsBatchResponse::default();
+                r.batch_item_failures = failures;
+                Ok(serde_json::to_value(r)?)
+            }
+            Invocation::Direct(work) => {
+                let run = Run {
+                    deadline,
+                    redelivery: false,
+                };
+                let done = self.run_all(work, run).await?;
+                Ok(json!({ "objects": done }))
+            }
+        }
+    }
+
+    /// Every object of one event; the first failure is returned after the
+    /// rest were tried.
+    async fn run_all(&self, work: Vec<Work>, run: Run) -> Result<Vec<Value>, ObjectError> {
+        let mut summary = Vec::new();
+        let mut first_err = None;
+        for w in work {
+            match self.run(w, run).await {
+                Ok(Done::Ingested {
+                    manifest: m,
+                    search,
+                    alerts,
+                }) => summary.push(json!({
+                    "source": m.source.uri, "lines_in": m.lines_in, "rows_out": m.rows_out,
+                    "quarantined": m.quarantined, "outcome": m.outcome,
+                    "redacted": m.redacted, "search": search, "alerts": alerts,
+                })),
+                Ok(Done::Skipped { reason }) => summary.push(json!({ "skipped": reason })),
+                Err(e) => {
+                    error!(error = %e, "object failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
+    }
+
+    async fn run(&self, w: Work, run: Run) -> Result<Done, ObjectError> {
+        let obj = match w {
+            Work::Ingest(o) => o,
+            Work::Skip(s) => {
+                let reason = match s {
+                    Skip::TestEvent => "s3:TestEvent".to_string(),
+                    Skip::FolderMarker(u) => format!("folder marker {u}"),
+                    Skip::Empty(u) => format!("empty object {u}"),
+                    Skip::NotCreated(u) => format!("not an object creation: {u}"),
+                };
+                info!(reason = %reason, "skipped");
+                return Ok(Done::Skipped { reason });
+            }
+        };
+        let span = info_span!("object", bucket = %obj.bucket, key = %obj.key, size = obj.size);
+        self.ingest_object(obj, run).instrument(span).await
+    }
+
+    /// Stream one object through the pipeline into the lake, and into the
+    /// search index and the alert windows when they are configured.
+    async fn ingest_object(&self, obj: ObjectRef, run: Run) -> Result<Done, ObjectError> {
+        let opened = match self.objects.open(&obj).await {
+            Ok(o) => o,
+            Err(ReadError::NotFound { .. }) => {
+                warn!("object no longer exists; skipped");
+                return Ok(Done::Skipped {
+                    reason: format!("no such key {}", obj.uri()),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let uri = obj.uri();
+        // Same object, same identity: a redelivered event overwrites.
+        let identity = object_identity(
+            &uri,
+            opened.version_id.as_deref().or(obj.version_id.as_deref()),
+            opened.etag.as_deref().or(obj.etag.as_deref()),
+        );
+        let source = Source {
+            identity,
+            name: obj.key.clone(),
+            size: opened.size.or(obj.size),
+            modified_ms: opened.last_modified_ms,
+            uri: uri.clone(),
+            reader: opened.reader,
+        };
+        let opts = self.settings.options_for(&obj.key);
+        let keys = loglake_core::ingest::Keys::new(
+            &opts,
+            &source.name,
+            &source.identity,
+            source.modified_ms,
+        );
+        let mut session = self
+            .search
+            .as_ref()
+            .map(|s| s.session(run.deadline, Retry::ByCaller));
+        // Records fn-stream forwarded through Firehose were indexed and
+        // counted there, within seconds of arriving, under their own ids.
+        let feed = session.as_mut().map(|s| s.feed(true));
+        let alerting = self
+            .alerts
+            .as_ref()
+            .map(|a| a.observer(WindowCounting::SkipForwarded));
+        let store = self.lake.clone();
+        let manifest_key = keys.manifest.clone();
+        let indexing = session.is_some();
+        let (manifest, lake_done, fed, alerting) = tokio::task::spawn_blocking(move || {
+            // The lake already has this exact object (a message coming back
+            // after its indexing failed): parse again for the index only.
+            let lake_done = run.redelivery
+                && indexing
+                && lake_complete(store.as_ref(), &manifest_key, &source.identity);
+            let discard = NullStore;
+            let target: &dyn OutputStore = if lake_done { &discard } else { store.as_ref() };
+            let mut feed = feed;
+            let mut alerting = alerting;
+            let m = loglake_core::ingest_observed(
+                source,
+                target,
+                &opts,
+                &mut (&mut feed, &mut alerting),
+            );
+            // Finishing the feed sends its last bulk and closes the channel.
+            let fed = feed.map(|f| f.finish());
+            m.map(|m| (m, lake_done, fed, alerting))
+        })
+        .await
+        .map_err(|_| ObjectError::Panicked(uri.clone()))?
+        .map_err(|source| ObjectError::Ingest {
+            uri: uri.clone(),
+            source,
+        })?;
+        let now = crate::now_ms();
+        if !lake_done {
+            // CloudWatch Embedded Metric Format: a metric from a log line.
+            println!(
+                "{}",
+                loglake_core::metrics::emf("fn-ingest", &manifest, now)
+            );
+        }
+        info!(
+            lines_in = manifest.lines_in,
+            rows_out = manifest.rows_out,
+            quarantined = manifest.quarantined,
+            outcome = ?manifest.outcome,
+            lake = if lake_done { "already complete" } else { "written" },
+            "object ingested"
+        );
+        let delivered = match (&self.alerts, alerting) {
+            (Some(sink), Some(obs)) => Some(sink.deliver(&manifest.source.id, obs).await.map_err(
+                |source| ObjectError::Alerts {
+                    uri: uri.clone(),
+                    source,
+                },
+            )?),
+            _ => None,
+        };
+        let Some(session) = session else {
+            return Ok(Done::Ingested {
+                manifest: Box::new(manifest),
+                search: None,
+                alerts: delivered,
+            });
+        };
+        let dlq = DeadLetters {
+            store: self.lake.clone(),
+            name: keys.name,
+            at_ms: manifest
+                .source
+                .modified
+                .as_deref()
+                .and_then(loglake_core::time::parse_iso8601),
+        };
+        let indexed = session
+            .settle(fed.unwrap_or_default(), dlq)
+            .await
+            .map_err(|source| ObjectError::Ingest {
+                uri: uri.clone(),
+                source,
+            })?;
+        println!("{}", indexed.emf("fn-ingest", &uri, now));
+        match indexed.failure {
+            Some(reason) if indexed.counts.failed > 0 => Err(ObjectError::Search {
+                uri,
+                failed: indexed.counts.failed,
+                reason,
+            }),
+            _ => Ok(Done::Ingested {
+                manifest: Box::new(manifest),
+                search: Some(indexed.counts),
+                alerts: delivered,
+            }),
+        }
+    }
+}

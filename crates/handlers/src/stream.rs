@@ -1,0 +1,458 @@
+//! fn-stream's decisions: Kinesis records into normalized NDJSON on a
+//! Firehose delivery stream (which lands gzip batches in the raw bucket,
+//! where fn-ingest makes them Parquet). Every line is parsed and finished
+//! by core, exactly as in files; lines that cannot be are quarantined with
+//! their Kinesis coordinates. The response names the first record that
+//! could not be forwarded, so Lambda retries from there.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use loglake_core::ingest::format::parse_line;
+use loglake_core::ingest::input::{Line, LineKind};
+use loglake_core::ingest::quarantine::{self, Quarantine};
+use loglake_core::ingest::{Finisher, Observer, Origin};
+use loglake_core::record::{Record, Reject, SourceFormat};
+use loglake_core::redact::{RedactCounts, RedactOptions};
+use loglake_core::sinks::alerts::Windows;
+use loglake_core::sinks::forward::{self, FIREHOSE_MAX_RECORD};
+use loglake_core::sinks::search::SearchCounts;
+use loglake_core::triggers::kinesis::{RecordData, decode_record};
+use loglake_core::{IngestOptions, OutputStore};
+use tracing::{error, info, warn};
+
+use crate::alerts::{AlertObserver, AlertSink, WindowCounting};
+use crate::effects::Forwarder;
+use crate::forward::put_all;
+use crate::retry::Backoff;
+use crate::search::SearchSink;
+use crate::search::session::{DeadLetters, Retry};
+
+/// How records become lines: the pipeline settings of fn-stream.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub max_line_bytes: usize,
+    /// PII masked before anything is forwarded.
+    pub redact: RedactOptions,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            max_line_bytes: 1 << 20,
+            redact: RedactOptions::default(),
+        }
+    }
+}
+
+/// fn-stream: the effects it has, and its settings.
+#[derive(Clone)]
+pub struct Stream {
+    /// The Firehose delivery stream.
+    pub forwarder: Arc<dyn Forwarder>,
+    /// The curated bucket: quarantine and search dead letters.
+    pub curated: Arc<dyn OutputStore>,
+    pub settings: StreamSettings,
+    pub search: Option<SearchSink>,
+    /// Window counts and instant alerts within seconds (fn-ingest does not
+    /// count these records again when Firehose lands them).
+    pub alerts: Option<AlertSink>,
+    pub backoff: Backoff,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("settings", &self.settings)
+            .field("search", &self.search)
+            .field("alerts", &self.alerts)
+            .finish()
+    }
+}
+
+/// Why a batch failed as a whole (Lambda retries all of it).
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("quarantining the batch's bad lines: {0}")]
+    Quarantine(#[source] loglake_core::Error),
+    #[error("indexing the batch: {0}")]
+    Search(#[source] loglake_core::Error),
+    #[error("the batch's normalizing task failed: {0}")]
+    Panicked(String),
+}
+
+/// A line that could not become a record, with where it came from.
+struct Bad {
+    uri: String,
+    line: Line,
+    raw: Vec<u8>,
+    reject: Reject,
+}
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchSummary {
+    pub records: usize,
+    pub lines: u64,
+    pub forwarded: u64,
+    pub quarantined: u64,
+    pub redacted: RedactCounts,
+    /// What the search sink did, when one is configured.
+    pub search: Option<SearchCounts>,
+    /// Instant alerts published.
+    pub instant_alerts: u64,
+    /// Window contribution items written (one per minute the batch spans).
+    pub window_items: u64,
+    /// The alert store could not be written (logged; the batch succeeds).
+    pub alerts_failed: bool,
+}
+
+/// A line's place within a stream record: its 1-based number (0 for the
+/// record as a whole); a record has no byte offsets worth keeping.
+fn record_line(number: u64, kind: LineKind) -> Line {
+    Line {
+        start: 0,
+        end: 0,
+        offset: 0,
+        number,
+        kind,
+    }
+}
+
+fn shard_of(r: &KinesisEventRecord) -> &str {
+    r.event_id
+        .as_deref()
+        .and_then(|id| id.split_once(':').map(|(s, _)| s))
+        .unwrap_or("unknown-shard")
+}
+
+fn stream_of(r: &KinesisEventRecord) -> &str {
+    r.event_source_arn
+        .as_deref()
+        .and_then(|arn| arn.rsplit_once('/').map(|(_, s)| s))
+        .unwrap_or("unknown-stream")
+}
+
+fn coordinates(r: &KinesisEventRecord) -> String {
+    format!(
+        "kinesis://{}/{}/{}",
+        stream_of(r),
+        shard_of(r),
+        r.kinesis.sequence_number
+    )
+}
+
+fn arrival_ms(r: &KinesisEventRecord) -> i64 {
+    r.kinesis.approximate_arrival_timestamp.0.timestamp_millis()
+}
+
+/// A batch's output name: its stream, shard, and first and last sequence
+/// numbers, so a retried batch overwrites its own files.
+fn batch_name(first: &KinesisEventRecord, last: &KinesisEventRecord) -> String {
+    format!(
+        "kinesis-{}-{}-{}-{}",
+        stream_of(first),
+        shard_of(first),
+        first.kinesis.sequence_number,
+        last.kinesis.sequence_number
+    )
+}
+
+/// A batch after normalizing, before anything is forwarded.
+struct Normalized {
+    event: KinesisEvent,
+    /// Firehose records, each tagged with the Kinesis record it came from.
+    out: Vec<(usize, Vec<u8>)>,
+    bad: Vec<Bad>,
+    lines: u64,
+    forwarded: u64,
+    redacted: RedactCounts,
+    fed: Option<SearchCounts>,
+    alerting: Option<AlertObserver>,
+}
+
+impl Stream {
+    /// Normalize, quarantine and forward one batch of Kinesis records.
+    pub async fn handle(
+        &self,
+        event: KinesisEvent,
+        deadline: Instant,
+    ) -> Result<(KinesisEventResponse, BatchSummary), StreamError> {
+        // This path has no retry of its own for the index (a failed batch
+        // would forward its records to Firehose twice), so documents not
+        // indexed in time are kept as dead letters.
+        let mut session = self
+            .search
+            .as_ref()
+            .map(|s| s.session(deadline, Retry::Never));
+        let feed = session.as_mut().map(|s| s.feed(false));
+        // Window counts happen here, within seconds, for exactly the records
+        // forwarded (fn-ingest skips them when Firehose lands them).
+        let alerting = self
+            .alerts
+            .as_ref()
+            .map(|a| a.observer(WindowCounting::All));
+        let settings = self.settings.clone();
+        let n = tokio::task::spawn_blocking(move || normalize(event, &settings, feed, alerting))
+            .await
+            .map_err(|e| StreamError::Panicked(e.to_string()))?;
+        let event = &n.event;
+        let mut summary = BatchSummary {
+            records: event.records.len(),
+            lines: n.lines,
+            forwarded: n.forwarded,
+            quarantined: n.bad.len() as u64,
+            redacted: n.redacted,
+            ..BatchSummary::default()
+        };
+        let (Some(first), Some(last)) = (event.records.first(), event.records.last()) else {
+            return Ok((KinesisEventResponse::default(), summary));
+        };
+        if !n.bad.is_empty() {
+            self.quarantine(first, last, n.bad).await?;
+        }
+
+        let records: Vec<Vec<u8>> = n.out.iter().map(|(_, r)| r.clone()).collect();
+        let mut response = KinesisEventResponse::default();
+        // Kinesis records before this one reached Firehose; Lambda retries
+        // the batch from it.
+        let mut forwarded_before = event.records.len();
+        match put_all(self.forwarder.as_ref(), &records, deadline, self.backoff).await {
+            Ok(stats) => info!(
+                records = summary.records,
+                lines = summary.lines,
+                quarantined = summary.quarantined,
+                firehose_calls = stats.calls,
+                retried = stats.retried,
+                "batch forwarded"
+            ),
+            Err(e) => {
+                forwarded_before = n.out[e.first_failed].0;
+                let failed = &event.records[forwarded_before];
+                error!(error = %e, sequence = %failed.kinesis.sequence_number, "batch not fully forwarded; retrying from the first failed record");
+                let mut f = KinesisBatchItemFailure::default();
+                f.item_identifier = Some(failed.kinesis.sequence_number.clone());
+                response.batch_item_failures.push(f);
+            }
+        }
+        if let (Some(sink), Some(mut seen)) = (&self.alerts, n.alerting) {
+            if forwarded_before < event.records.len() {
+                // The retry counts the rest: count what was forwarded only.
+                seen.windows = recount(sink, &n.out, forwarded_before);
+            }
+            // The batch's first record names its window items, so a retried
+            // batch overwrites them. Not worth failing the batch for (that
+            // would forward it to Firehose twice): a failure is logged, its
+            // window counts are lost, and its instant alerts are claimed
+            // again when fn-ingest reads the records back.
+            match sink.deliver(&coordinates(first), seen).await {
+                Ok(d) => {
+                    summary.instant_alerts = d.instant_alerts;
+                    summary.window_items = d.window_items;
+                }
+                Err(e) => {
+                    summary.alerts_failed = true;
+                    error!(error = %e, "alert windows or instant alerts not written for this batch")
+                }
+            }
+        }
+        if let Some(session) = session {
+            let dlq = DeadLetters {
+                store: self.curated.clone(),
+                name: batch_name(first, last),
+                at_ms: Some(arrival_ms(first)),
+            };
+            let indexed = session
+                .settle(n.fed.unwrap_or_default(), dlq)
+                .await
+                .map_err(StreamError::Search)?;
+            summary.search = Some(indexed.counts);
+        }
+        Ok((response, summary))
+    }
+
+    /// Write the batch's bad lines to `quarantine/dt=.../kinesis-...ndjson.gz`,
+    /// named by the batch's first and last sequence numbers so a retried
+    /// batch overwrites its own file.
+    async fn quarantine(
+        &self,
+        first: &KinesisEventRecord,
+        last: &KinesisEventRecord,
+        bad: Vec<Bad>,
+    ) -> Result<(), StreamError> {
+        let key = quarantine::key(
+            &IngestOptions::default().quarantine_prefix,
+            Some(arrival_ms(first)),
+            &batch_name(first, last),
+        );
+        let store = self.curated.clone();
+        let n = bad.len();
+        let k = key.clone();
+        let redact = self.settings.redact;
+        tokio::task::spawn_blocking(move || {
+            let mut q = Quarantine::new(store.as_ref(), k, String::new()).redacting(redact);
+            for b in &bad {
+                q.add_from(Some(&b.uri), &b.line, &b.raw, &b.reject)?;
+            }
+            q.finish().map(drop)
+        })
+        .await
+        .map_err(|e| StreamError::Panicked(e.to_string()))?
+        .map_err(StreamError::Quarantine)?;
+        warn!(key, lines = n, "lines quarantined");
+        Ok(())
+    }
+}
+
+/// Parse, finish and redact every line of the batch (on a blocking thread:
+/// the search feed waits for its indexer), showing each record to the
+/// search feed and the alert observer, and pack the normalized NDJSON into
+/// Firehose records.
+fn normalize(
+    event: KinesisEvent,
+    settings: &StreamSettings,
+    mut feed: Option<crate::search::session::SessionFeed>,
+    mut alerting: Option<AlertObserver>,
+) -> Normalized {
+    let max_line = settings.max_line_bytes;
+    let opts = IngestOptions {
+        max_line_bytes: max_line,
+        redact: settings.redact,
+        ..IngestOptions::default()
+    };
+    let mut finisher = Finisher::new(&opts, None);
+    let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut bad: Vec<Bad> = Vec::new();
+    let (mut lines, mut forwarded) = (0u64, 0u64);
+    let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
+    for (i, r) in event.records.iter().enumerate() {
+        let data = &r.kinesis.data.0;
+        let uri = coordinates(r);
+        let decoded = match decode_record(data) {
+            Ok(RecordData::Control) => continue,
+            Ok(RecordData::Lines(l)) => l,
+            Err(reject) => {
+                lines += 1;
+                bad.push(Bad {
+                    uri: uri.clone(),
+                    line: record_line(0, LineKind::Complete),
+                    raw: clip(data),
+                    reject,
+                });
+                continue;
+            }
+        };
+        let mut ndjson = Vec::new();
+        // One record's lines are one run: a line without a time (a
+        // stack-trace continuation) takes the time of the line before.
+        finisher.restart(Some(arrival_ms(r)));
+        for l in &decoded {
+            lines += 1;
+            let kind = if l.bytes.len() > max_line {
+                LineKind::Oversized {
+                    len: l.bytes.len() as u64,
+                }
+            } else {
+                LineKind::Complete
+            };
+            let line = record_line(l.index + 1, kind);
+            let result = if line.kind != LineKind::Complete {
+                Err(Reject::OversizedLine)
+            } else {
+                match std::str::from_utf8(&l.bytes) {
+                    Err(_) => Err(Reject::InvalidUtf8),
+                    Ok(text) => {
+                        let mut rec = Record::default();
+                        parse_line(text, &mut rec).and_then(|fmt| {
+                            for (k, v) in &l.attributes {
+                                rec.attr(*k, v.as_str());
+                            }
+                            // CloudWatch recorded when the event happened:
+                            // that is its time when the message names none.
+                            if rec.ts.is_none() {
+                                rec.ts = l.event_ms;
+                            }
+                            let ts = finisher.finish(&mut rec)?;
+                            let fmt = if l.event_ms.is_some() {
+                                SourceFormat::Cwlogs
+                            } else {
+                                fmt
+                            };
+                            // The record's coordinates and the line's index
+                            // name it: a retried batch has both.
+                            let origin = Origin {
+                                identity: &uri,
+                                uri: &uri,
+                                line: l.index + 1,
+                                position: l.index,
+                            };
+                            feed.observe(&rec, ts, fmt, &origin);
+                            alerting.observe(&rec, ts, fmt, &origin);
+                            let mut buf = Vec::new();
+                            forward::write_ndjson(&rec, ts, fmt, &mut buf);
+                            Ok(buf)
+                        })
+                    }
+                }
+            };
+            match result {
+                Ok(buf) => ndjson.push(buf),
+                Err(reject) => bad.push(Bad {
+                    uri: uri.clone(),
+                    raw: clip(&l.bytes),
+                    line,
+                    reject,
+                }),
+            }
+        }
+        let (records, too_big) = forward::pack_lines(&ndjson, FIREHOSE_MAX_RECORD);
+        forwarded += (ndjson.len() - too_big.len()) as u64;
+        for j in too_big {
+            bad.push(Bad {
+                uri: uri.clone(),
+                line: record_line(
+                    0,
+                    LineKind::Oversized {
+                        len: ndjson[j].len() as u64,
+                    },
+                ),
+                raw: clip(&ndjson[j]),
+                reject: Reject::OversizedLine,
+            });
+        }
+        out.extend(records.into_iter().map(|rec| (i, rec)));
+    }
+    Normalized {
+        event,
+        out,
+        bad,
+        lines,
+        forwarded,
+        redacted: finisher.redacted(),
+        fed: feed.map(|f| f.finish()),
+        alerting,
+    }
+}
+
+/// Window counts of the forwarded NDJSON of records `..before`, read back as
+/// fn-ingest would read it: what reached Firehose, exactly.
+fn recount(sink: &AlertSink, out: &[(usize, Vec<u8>)], before: usize) -> Windows {
+    let mut obs = sink.observer(WindowCounting::All);
+    let mut finisher = Finisher::new(&IngestOptions::default(), None);
+    for (_, packed) in out.iter().take_while(|(i, _)| *i < before) {
+        for line in packed.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(text) = std::str::from_utf8(line) else {
+                continue;
+            };
+            let mut rec = Record::default();
+            if parse_line(text, &mut rec).is_ok()
+                && let Ok(ts) = finisher.finish(&mut rec)
+            {
+                obs.windows.observe(&rec, ts);
+            }
+        }
+    }
+    obs.windows
+}
