@@ -1,7 +1,8 @@
 //! `loglake generate --incidents` -> `ingest` -> `alerts eval`: the shipped
 //! rules find exactly the incidents the generator injects, and nothing in
 //! the ordinary traffic; a broken rules file is refused with its rule named.
-#![allow(clippy::unwrap_used)]
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};

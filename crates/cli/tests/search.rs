@@ -1,14 +1,12 @@
 //! `loglake search setup|bulk` and `ingest --search-endpoint` against the
 //! strict OpenSearch test server (tests/opensearch_mock.py).
-#![allow(clippy::unwrap_used)]
-
-#[path = "../../../tests/support/opensearch.rs"]
-mod opensearch;
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use opensearch::Mock;
+use loglake_testkit::opensearch::Mock;
 use serde_json::{Value, json};
 
 fn loglake(args: &[&str]) -> Output {

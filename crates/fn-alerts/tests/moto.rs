@@ -2,18 +2,19 @@
 //! contributions to DynamoDB and publishes instant alerts; fn-alerts sums
 //! the windows, moves alert state with conditional writes and publishes to
 //! SNS, read back through an SQS subscription. `make test` starts moto.
-#![allow(clippy::unwrap_used)]
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
-use fn_alerts::{App, Config};
-use loglake_aws::alerts::{AlertConfig, AlertStore};
-use loglake_core::alerts::{Rules, minutes_needed};
+use fn_alerts::Config;
+use loglake_core::sinks::alerts::{Rules, minutes_needed};
+use loglake_handlers::alerts::AlertConfig;
+use loglake_handlers::alerts::evaluate::Evaluator;
+use loglake_handlers::ingest::{Ingest, IngestSettings};
+use loglake_testkit::LocalAws;
+use loglake_testkit::alerts::{AlertAws, subjects};
 use serde_json::{Value, json};
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// 2026-11-21T10:00:00Z
 const T0: i64 = 1_795_255_200_000;
@@ -41,14 +42,8 @@ level = "FATAL"
 severity = "critical"
 "#;
 
-#[path = "../../../tests/support/alerts.rs"]
-mod alerts_aws;
-
-use alerts_aws::{AlertAws, subjects};
-
 struct Env {
-    aws: aws_config::SdkConfig,
-    s3: aws_sdk_s3::Client,
+    local: LocalAws,
     raw: String,
     curated: String,
     infra: AlertAws,
@@ -56,26 +51,13 @@ struct Env {
 }
 
 async fn env(name: &str) -> Env {
-    assert!(
-        std::env::var("LOGLAKE_TEST_ENDPOINT").is_ok(),
-        "these tests need the local AWS: run them with `make test`"
-    );
-    let aws = loglake_aws::load_config().await;
-    let id = format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let s3 = loglake_aws::s3_client(&aws);
-    let (raw, curated) = (format!("raw-{id}"), format!("curated-{id}"));
-    for b in [&raw, &curated] {
-        s3.create_bucket().bucket(b).send().await.unwrap();
-    }
-    let infra = AlertAws::create(&aws, &id).await;
+    let local = LocalAws::new(name).await;
+    let raw = local.bucket("raw").await;
+    let curated = local.bucket("curated").await;
+    let infra = AlertAws::create(&local.aws, &local.id).await;
     let alerts = infra.config(RULES);
     Env {
-        aws,
-        s3,
+        local,
         raw,
         curated,
         infra,
@@ -84,38 +66,30 @@ async fn env(name: &str) -> Env {
 }
 
 impl Env {
-    fn ingest_app(&self) -> fn_ingest::App {
-        let config = fn_ingest::Config {
-            curated_bucket: self.curated.clone(),
-            curated_prefix: String::new(),
-            format_by_prefix: vec![],
-            service_from_key: true,
-            memory_budget_mb: 16,
-            max_line_bytes: 1 << 20,
-            redact: Default::default(),
-            search: None,
-            alerts: Some(self.alerts.clone()),
-        };
-        fn_ingest::App::new(&self.aws, config).unwrap()
+    fn ingest_app(&self) -> Ingest {
+        let mut app = self.local.ingest(
+            &self.curated,
+            IngestSettings {
+                memory_budget_mb: 16,
+                ..IngestSettings::default()
+            },
+        );
+        app.alerts = Some(loglake_aws::alert_sink(
+            &self.local.aws,
+            self.alerts.clone(),
+        ));
+        app
     }
 
-    fn evaluator(&self) -> App {
-        let vars = self.infra.vars(RULES);
-        App::new(
-            &self.aws,
-            Config::from_lookup(|k| vars.get(k).cloned()).unwrap(),
-        )
+    fn evaluator(&self) -> Evaluator {
+        let vars: Vec<(&str, String)> = self.infra.vars(RULES).into_iter().collect();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let config = loglake_testkit::settings(&pairs, Config::from_vars);
+        fn_alerts::app(&self.local.aws, config).unwrap()
     }
 
     async fn ingest(&self, key: &str, body: String) -> Value {
-        self.s3
-            .put_object()
-            .bucket(&self.raw)
-            .key(key)
-            .body(ByteStream::from(body.into_bytes()))
-            .send()
-            .await
-            .unwrap();
+        self.local.put(&self.raw, key, body.into_bytes()).await;
         self.ingest_app()
             .handle(json!({ "source_uri": format!("s3://{}/{key}", self.raw) }))
             .await
@@ -174,7 +148,7 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
         "critical"
     );
 
-    let store = AlertStore::new(&e.aws, e.alerts.clone());
+    let store = e.evaluator().windows;
     let rules: &Rules = &e.alerts.rules;
     let end = T0 + 30 * MIN;
     let minutes: Vec<i64> = (0..30).map(|m| T0 + m * MIN).collect();

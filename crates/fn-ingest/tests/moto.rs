@@ -1,67 +1,43 @@
 //! fn-ingest against a local AWS (moto server): real S3 notifications to a
 //! real SQS queue, the handler run on the messages, Parquet read back from
 //! S3. `make test` starts the server and sets `LOGLAKE_TEST_ENDPOINT`.
-#![allow(clippy::unwrap_used)]
-
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use arrow_array::RecordBatch;
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-use fn_ingest::{App, Config};
+use loglake_handlers::ingest::{Ingest, IngestSettings};
+use loglake_testkit::LocalAws;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
 struct Env {
+    local: LocalAws,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
-    app: App,
+    app: Ingest,
     raw: String,
     curated: String,
 }
 
 /// A fresh raw and curated bucket per test.
 async fn env(name: &str) -> Env {
-    assert!(
-        std::env::var("LOGLAKE_TEST_ENDPOINT").is_ok(),
-        "these tests need the local AWS: run them with `make test` (or `make up` and export AWS_ENDPOINT_URL and LOGLAKE_TEST_ENDPOINT)"
-    );
-    let conf = loglake_aws::load_config().await;
-    let s3 = loglake_aws::s3_client(&conf);
-    let sqs = aws_sdk_sqs::Client::new(&conf);
-    let id = format!(
-        "{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let raw = format!("raw-{name}-{id}");
-    let curated = format!("curated-{name}-{id}");
-    for b in [&raw, &curated] {
-        s3.create_bucket().bucket(b).send().await.unwrap();
-    }
-    let app = App {
-        s3: s3.clone(),
-        search: None,
-        alerts: None,
-        config: Config {
-            curated_bucket: curated.clone(),
-            curated_prefix: String::new(),
-            format_by_prefix: vec![],
-            service_from_key: true,
+    let local = LocalAws::new(name).await;
+    let raw = local.bucket("raw").await;
+    let curated = local.bucket("curated").await;
+    let app = local.ingest(
+        &curated,
+        IngestSettings {
             memory_budget_mb: 16,
-            max_line_bytes: 1 << 20,
-            redact: Default::default(),
-            search: None,
-            alerts: None,
+            ..IngestSettings::default()
         },
-    };
+    );
     Env {
-        s3,
-        sqs,
+        s3: local.s3.clone(),
+        sqs: aws_sdk_sqs::Client::new(&local.aws),
+        local,
         app,
         raw,
         curated,
@@ -70,46 +46,12 @@ async fn env(name: &str) -> Env {
 
 impl Env {
     async fn put(&self, key: &str, body: Vec<u8>) {
-        self.s3
-            .put_object()
-            .bucket(&self.raw)
-            .key(key)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .unwrap();
+        self.local.put(&self.raw, key, body).await;
     }
 
     /// Every object of the curated bucket.
     async fn curated_objects(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let mut pages = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.curated)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for o in page.unwrap().contents() {
-                let key = o.key().unwrap().to_string();
-                let body = self
-                    .s3
-                    .get_object()
-                    .bucket(&self.curated)
-                    .key(&key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .body
-                    .collect()
-                    .await
-                    .unwrap()
-                    .into_bytes()
-                    .to_vec();
-                out.insert(key, body);
-            }
-        }
-        out
+        self.local.objects(&self.curated, "").await
     }
 
     /// A queue that receives the raw bucket's ObjectCreated notifications.

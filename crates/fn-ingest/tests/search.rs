@@ -1,141 +1,72 @@
 //! fn-ingest with the search sink: moto for S3, the strict OpenSearch test
 //! server (tests/opensearch_mock.py) for the index. `make test` provides
 //! both.
-#![allow(clippy::unwrap_used)]
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
-#[path = "../../../tests/support/opensearch.rs"]
-mod opensearch;
-
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::primitives::ByteStream;
-use fn_ingest::{App, Config};
-use loglake_aws::search::SearchConfig;
-use opensearch::Mock;
+use fn_ingest::Config;
+use loglake_handlers::ingest::Ingest;
+use loglake_testkit::opensearch::Mock;
+use loglake_testkit::{LocalAws, settings, sqs_s3_event};
 use serde_json::{Value, json};
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A test server set up as `loglake search setup` sets up a cluster: our
 /// index template (strict types, `dynamic: false`) on `logs-*`.
 fn cluster(args: &[&str]) -> Mock {
     let os = Mock::start(args);
-    let t = loglake_core::search::index_template(&Default::default()).unwrap();
+    let t = loglake_core::sinks::search::index_template(&Default::default()).unwrap();
     let (st, body) = os.call("PUT", "/_index_template/loglake-logs", Some(&t));
     assert_eq!(st, 200, "{body}");
     os
 }
 
 struct Env {
-    s3: aws_sdk_s3::Client,
-    aws: aws_config::SdkConfig,
+    local: LocalAws,
     raw: String,
     curated: String,
 }
 
 async fn env(name: &str) -> Env {
-    assert!(
-        std::env::var("LOGLAKE_TEST_ENDPOINT").is_ok(),
-        "these tests need the local AWS: run them with `make test`"
-    );
-    let aws = loglake_aws::load_config().await;
-    let s3 = loglake_aws::s3_client(&aws);
-    let id = format!(
-        "{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let raw = format!("raw-{name}-{id}");
-    let curated = format!("curated-{name}-{id}");
-    for b in [&raw, &curated] {
-        s3.create_bucket().bucket(b).send().await.unwrap();
-    }
+    let local = LocalAws::new(name).await;
+    let raw = local.bucket("raw").await;
+    let curated = local.bucket("curated").await;
     Env {
-        s3,
-        aws,
+        local,
         raw,
         curated,
     }
 }
 
 impl Env {
-    fn app(&self, search: &[(&str, &str)]) -> App {
-        let vars: HashMap<String, String> = search
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = Config {
-            curated_bucket: self.curated.clone(),
-            curated_prefix: String::new(),
-            format_by_prefix: vec![],
-            service_from_key: true,
-            memory_budget_mb: 16,
-            max_line_bytes: 1 << 20,
-            redact: Default::default(),
-            search: SearchConfig::from_lookup(|k| vars.get(k).cloned()).unwrap(),
-            alerts: None,
-        };
-        App::new(&self.aws, config).unwrap()
+    fn app(&self, search: &[(&str, &str)]) -> Ingest {
+        let pairs = [
+            &[
+                ("CURATED_BUCKET", self.curated.as_str()),
+                ("MEMORY_BUDGET_MB", "16"),
+            ],
+            search,
+        ]
+        .concat();
+        let config = settings(&pairs, Config::from_vars);
+        fn_ingest::app(&self.local.aws, config).unwrap()
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
-        self.s3
-            .put_object()
-            .bucket(&self.raw)
-            .key(key)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .unwrap();
+        self.local.put(&self.raw, key, body).await;
     }
 
     /// Key -> (last modified, body) of every curated object.
     async fn curated(&self) -> BTreeMap<String, (String, Vec<u8>)> {
-        let mut out = BTreeMap::new();
-        let list = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.curated)
-            .send()
-            .await
-            .unwrap();
-        for o in list.contents() {
-            let key = o.key().unwrap().to_string();
-            let got = self
-                .s3
-                .get_object()
-                .bucket(&self.curated)
-                .key(&key)
-                .send()
-                .await
-                .unwrap();
-            let modified = got
-                .last_modified()
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            let body = got.body.collect().await.unwrap().into_bytes().to_vec();
-            out.insert(key, (modified, body));
-        }
-        out
+        self.local.objects_with_time(&self.curated, "").await
     }
 
     /// The SQS message AWS would deliver for `key` in the raw bucket.
     fn sqs_event(&self, key: &str) -> Value {
-        let body = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
-            "awsRegion": "us-east-1", "eventTime": "2026-11-21T00:00:00.000Z",
-            "eventName": "ObjectCreated:Put",
-            "s3": {"s3SchemaVersion": "1.0",
-                   "bucket": {"name": self.raw, "arn": format!("arn:aws:s3:::{}", self.raw)},
-                   "object": {"key": key, "size": 1, "sequencer": "1"}}}]});
-        json!({"Records": [{
-            "messageId": "m-1", "receiptHandle": "h", "body": body.to_string(),
-            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-            "md5OfBody": "", "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
-        }]})
+        sqs_s3_event(&self.raw, key)
     }
 }
 

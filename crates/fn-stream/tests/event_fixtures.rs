@@ -1,10 +1,12 @@
 //! The Kinesis events in `events/` deserialize as Lambda delivers them and
 //! decode to the lines they carry.
-#![allow(clippy::unwrap_used)]
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
+use loglake_core::ingest::format::parse_line;
 use loglake_core::record::Record;
-use loglake_core::stream::{RecordData, decode_record, parse_line};
+use loglake_core::triggers::kinesis::{RecordData, decode_record};
 
 fn load(name: &str) -> KinesisEvent {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

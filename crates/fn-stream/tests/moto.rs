@@ -2,11 +2,12 @@
 //! Kinesis, fn-stream on the records, Firehose into the raw bucket, fn-ingest
 //! into the lake; and what happens to CloudWatch Logs payloads, garbage and
 //! Firehose failures. `make test` starts the server and sets the variables.
-#![allow(clippy::unwrap_used)]
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
@@ -14,17 +15,23 @@ use arrow_array::types::{Int16Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine;
-use fn_stream::{App, Config, NoObserver};
-use loglake_aws::put::{Backoff, BatchPut, Firehose};
+use fn_stream::Config;
+use loglake_aws::put::Firehose;
 use loglake_core::{IngestOptions, MemoryStore, Source};
+use loglake_handlers::alerts::{AlertConfig, AlertSink};
+use loglake_handlers::effects::{BoxFuture, Forwarder};
+use loglake_handlers::ingest::IngestSettings;
+use loglake_handlers::retry::Backoff;
+use loglake_handlers::stream::Stream;
+use loglake_testkit::alerts::{AlertAws, subjects};
+use loglake_testkit::opensearch::Mock;
+use loglake_testkit::{LocalAws, settings};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
 struct Env {
+    local: LocalAws,
     aws: aws_config::SdkConfig,
-    s3: aws_sdk_s3::Client,
     kinesis: aws_sdk_kinesis::Client,
     raw: String,
     curated: String,
@@ -37,21 +44,10 @@ fn bin() -> String {
 }
 
 async fn env(name: &str) -> Env {
-    assert!(
-        std::env::var("LOGLAKE_TEST_ENDPOINT").is_ok(),
-        "these tests need the local AWS: run them with `make test`"
-    );
-    let aws = loglake_aws::load_config().await;
-    let s3 = loglake_aws::s3_client(&aws);
-    let id = format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let (raw, curated) = (format!("raw-{id}"), format!("curated-{id}"));
-    for b in [&raw, &curated] {
-        s3.create_bucket().bucket(b).send().await.unwrap();
-    }
+    let local = LocalAws::new(name).await;
+    let aws = local.aws.clone();
+    let id = local.id.clone();
+    let (raw, curated) = (local.bucket("raw").await, local.bucket("curated").await);
     let kinesis = aws_sdk_kinesis::Client::new(&aws);
     let stream = format!("logs-{id}");
     kinesis
@@ -77,8 +73,8 @@ async fn env(name: &str) -> Env {
         .await
         .unwrap();
     Env {
+        local,
         aws,
-        s3,
         kinesis,
         raw,
         curated,
@@ -88,51 +84,26 @@ async fn env(name: &str) -> Env {
 }
 
 impl Env {
-    fn app(&self) -> App<Firehose> {
-        App {
-            firehose: Firehose {
-                client: aws_sdk_firehose::Client::new(&self.aws),
-                stream: self.delivery.clone(),
-            },
-            s3: self.s3.clone(),
-            search: None,
-            alerts: None,
-            config: Config {
-                delivery_stream: self.delivery.clone(),
-                curated_bucket: self.curated.clone(),
-                curated_prefix: String::new(),
-                max_line_bytes: 1 << 20,
-                redact: Default::default(),
-                search: None,
-                alerts: None,
-            },
-            backoff: Backoff::default(),
+    fn app(&self) -> Stream {
+        let config = settings(
+            &[
+                ("DELIVERY_STREAM", self.delivery.as_str()),
+                ("CURATED_BUCKET", self.curated.as_str()),
+            ],
+            Config::from_vars,
+        );
+        fn_stream::app(&self.aws, config).unwrap()
+    }
+
+    fn firehose(&self) -> Firehose {
+        Firehose {
+            client: aws_sdk_firehose::Client::new(&self.aws),
+            stream: self.delivery.clone(),
         }
     }
 
     async fn objects(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let list = self
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        for o in list.contents() {
-            let k = o.key().unwrap().to_string();
-            let b = self
-                .s3
-                .get_object()
-                .bucket(bucket)
-                .key(&k)
-                .send()
-                .await
-                .unwrap();
-            out.insert(k, b.body.collect().await.unwrap().into_bytes().to_vec());
-        }
-        out
+        self.local.objects(bucket, prefix).await
     }
 
     /// Every record of the stream, as Lambda's Kinesis event would carry it.
@@ -200,24 +171,18 @@ impl Env {
     }
 
     /// The same, with fn-ingest's alerts on.
-    async fn ingest_delivered_with(
-        &self,
-        alerts: Option<loglake_aws::alerts::AlertConfig>,
-    ) -> Vec<Value> {
+    async fn ingest_delivered_with(&self, alerts: Option<AlertConfig>) -> Vec<Value> {
         let delivered = self.objects(&self.raw, "firehose/").await;
         assert!(!delivered.is_empty(), "firehose delivered nothing");
-        let config = fn_ingest::Config {
-            curated_bucket: self.curated.clone(),
-            curated_prefix: String::new(),
-            format_by_prefix: vec![],
-            service_from_key: false,
-            memory_budget_mb: 16,
-            max_line_bytes: 1 << 20,
-            redact: Default::default(),
-            search: None,
-            alerts,
-        };
-        let app = fn_ingest::App::new(&self.aws, config).unwrap();
+        let mut app = self.local.ingest(
+            &self.curated,
+            IngestSettings {
+                service_from_key: false,
+                memory_budget_mb: 16,
+                ..IngestSettings::default()
+            },
+        );
+        app.alerts = alerts.map(|a| loglake_aws::alert_sink(&self.aws, a));
         let uris: Vec<String> = delivered
             .keys()
             .map(|k| format!("s3://{}/{k}", self.raw))
@@ -320,10 +285,7 @@ async fn replay_kinesis_firehose_lake_equals_direct_ingest() {
     assert_eq!(records.len(), n as usize);
     let app = e.app();
     for chunk in records.chunks(500) {
-        let (resp, s) = app
-            .handle(event(chunk.to_vec()), far(), &mut NoObserver)
-            .await
-            .unwrap();
+        let (resp, s) = app.handle(event(chunk.to_vec()), far()).await.unwrap();
         assert!(resp.batch_item_failures.is_empty());
         assert_eq!((s.forwarded, s.quarantined), (chunk.len() as u64, 0));
     }
@@ -405,11 +367,7 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
             b"{\"ts\":1710468000,\"msg\":\"after the garbage\"}\n",
         ),
     ];
-    let (resp, s) = e
-        .app()
-        .handle(event(records), far(), &mut NoObserver)
-        .await
-        .unwrap();
+    let (resp, s) = e.app().handle(event(records), far()).await.unwrap();
     assert!(
         resp.batch_item_failures.is_empty(),
         "garbage does not fail the batch"
@@ -421,7 +379,7 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
     assert_eq!(q.len(), 1);
     let mut text = String::new();
     std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(&q.values().next().unwrap()[..]),
+        &mut flate2::read::MultiGzDecoder::new(&q.values().next().unwrap()[..]),
         &mut text,
     )
     .unwrap();
@@ -482,8 +440,17 @@ struct Refuses {
     inner: Firehose,
 }
 
-impl BatchPut for Refuses {
-    async fn put(&self, records: &[&[u8]]) -> Result<Vec<Option<String>>, String> {
+impl Forwarder for Refuses {
+    fn put<'a>(
+        &'a self,
+        records: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, String>> {
+        Box::pin(self.refuse(records))
+    }
+}
+
+impl Refuses {
+    async fn refuse(&self, records: &[&[u8]]) -> Result<Vec<Option<String>>, String> {
         let ok: Vec<&[u8]> = records
             .iter()
             .copied()
@@ -521,28 +488,22 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
             )
         })
         .collect();
-    let base = e.app();
-    let infra = alerts_aws::AlertAws::create(&e.aws, &format!("refuse-{}", e.stream)).await;
-    let store = loglake_aws::alerts::AlertStore::new(&e.aws, infra.config(FATAL_RULES));
-    let app = App {
-        firehose: Refuses {
+    let infra = AlertAws::create(&e.aws, &format!("refuse-{}", e.stream)).await;
+    let store = infra.sink(&e.aws, FATAL_RULES);
+    let app = Stream {
+        forwarder: Arc::new(Refuses {
             marker: b"poison",
-            inner: base.firehose.clone(),
-        },
-        s3: base.s3.clone(),
-        search: None,
+            inner: e.firehose(),
+        }),
         alerts: Some(store.clone()),
-        config: base.config.clone(),
         backoff: Backoff {
             base: Duration::from_millis(1),
             cap: Duration::from_millis(5),
         },
+        ..e.app()
     };
     let deadline = Instant::now() + Duration::from_millis(300);
-    let (resp, _) = app
-        .handle(event(records.clone()), deadline, &mut NoObserver)
-        .await
-        .unwrap();
+    let (resp, _) = app.handle(event(records.clone()), deadline).await.unwrap();
     let ids: Vec<_> = resp
         .batch_item_failures
         .iter()
@@ -558,40 +519,37 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
     let none = |n| BTreeMap::from([("(none)".to_string(), n)]);
     assert_eq!(counted(&store, minute).await, none(3));
     // The retry, with Firehose well again, counts the rest.
-    let retry = App {
+    let retry = Stream {
         alerts: Some(store.clone()),
         ..e.app()
     };
     let (resp, s) = retry
-        .handle(event(records[3..].to_vec()), far(), &mut NoObserver)
+        .handle(event(records[3..].to_vec()), far())
         .await
         .unwrap();
     assert!(resp.batch_item_failures.is_empty(), "{s:?}");
     assert_eq!(counted(&store, minute).await, none(6));
 }
 
-#[path = "../../../tests/support/opensearch.rs"]
-mod opensearch;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_are_searchable_once_and_kept_when_the_cluster_is_down() {
-    let os = opensearch::Mock::start(&[]);
-    let t = loglake_core::search::index_template(&Default::default()).unwrap();
+    let os = Mock::start(&[]);
+    let t = loglake_core::sinks::search::index_template(&Default::default()).unwrap();
     assert_eq!(
         os.call("PUT", "/_index_template/loglake-logs", Some(&t)).0,
         200
     );
     let e = env("search").await;
     let mut app = e.app();
-    let vars = [
-        ("SEARCH_ENDPOINT", os.url.clone()),
-        ("SEARCH_AUTH", "none".to_string()),
-    ];
-    app.config.search = loglake_aws::search::SearchConfig::from_lookup(|k| {
-        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-    })
+    let search = settings(
+        &[
+            ("SEARCH_ENDPOINT", os.url.as_str()),
+            ("SEARCH_AUTH", "none"),
+        ],
+        loglake_handlers::search::SearchConfig::from_vars,
+    )
     .unwrap();
-    app.search = Some(app.config.search.as_ref().unwrap().client(&e.aws).unwrap());
+    app.search = Some(loglake_aws::search_sink(&e.aws, search).unwrap());
     // Five records of two lines each; one carries a card number.
     let records = |first: u32, n: u32| -> Vec<Value> {
         (first..first + n)
@@ -607,10 +565,7 @@ async fn records_are_searchable_once_and_kept_when_the_cluster_is_down() {
             })
             .collect()
     };
-    let (resp, s) = app
-        .handle(event(records(0, 5)), far(), &mut NoObserver)
-        .await
-        .unwrap();
+    let (resp, s) = app.handle(event(records(0, 5)), far()).await.unwrap();
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(s.search.unwrap().indexed, 10, "{s:?}");
     assert_eq!(s.redacted.cards, 5);
@@ -629,10 +584,7 @@ async fn records_are_searchable_once_and_kept_when_the_cluster_is_down() {
     );
 
     // Lambda retries the batch: the same documents, not new ones.
-    let (_, s) = app
-        .handle(event(records(0, 5)), far(), &mut NoObserver)
-        .await
-        .unwrap();
+    let (_, s) = app.handle(event(records(0, 5)), far()).await.unwrap();
     assert_eq!(s.search.unwrap().already_indexed, 10);
     assert_eq!(os.count("logs-*"), 10);
 
@@ -640,10 +592,7 @@ async fn records_are_searchable_once_and_kept_when_the_cluster_is_down() {
     // through Firehose), and the documents are kept as dead letters.
     os.faults(json!({"request_status": [{"status": 503, "times": -1}]}));
     let deadline = Instant::now() + Duration::from_secs(2);
-    let (resp, s) = app
-        .handle(event(records(10, 2)), deadline, &mut NoObserver)
-        .await
-        .unwrap();
+    let (resp, s) = app.handle(event(records(10, 2)), deadline).await.unwrap();
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(s.search.unwrap().failed, 4, "{s:?}");
     let dlq = e.objects(&e.curated, "search-dlq/").await;
@@ -664,9 +613,6 @@ fn gunzip(b: &[u8]) -> String {
     s
 }
 
-#[path = "../../../tests/support/alerts.rs"]
-mod alerts_aws;
-
 const FATAL_RULES: &str = r#"
 [[rule]]
 name = "any-fatal"
@@ -682,13 +628,21 @@ percent = 50.0
 "#;
 
 /// Records per service counted in the windows table for `minute`.
-async fn counted(store: &loglake_aws::alerts::AlertStore, minute: i64) -> BTreeMap<String, u64> {
-    let sums = store.load(&[minute]).await.unwrap();
+async fn counted(sink: &AlertSink, minute: i64) -> BTreeMap<String, u64> {
+    let sums = sink
+        .windows
+        .as_ref()
+        .unwrap()
+        .load(&[minute])
+        .await
+        .unwrap();
     ["payment", "cart", "(none)"]
         .iter()
         .filter_map(|s| {
-            let key =
-                loglake_core::alerts::GroupKey::new(loglake_core::record::TextField::Service, *s);
+            let key = loglake_core::sinks::alerts::GroupKey::new(
+                loglake_core::record::TextField::Service,
+                *s,
+            );
             sums.get(minute, &key).map(|st| (s.to_string(), st.total))
         })
         .collect()
@@ -701,13 +655,9 @@ async fn counted(store: &loglake_aws::alerts::AlertStore, minute: i64) -> BTreeM
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
     let e = env("alerts").await;
-    let infra = alerts_aws::AlertAws::create(&e.aws, &format!("stream-{}", e.stream)).await;
+    let infra = AlertAws::create(&e.aws, &format!("stream-{}", e.stream)).await;
     let mut app = e.app();
-    app.config.alerts = Some(infra.config(FATAL_RULES));
-    app.alerts = Some(loglake_aws::alerts::AlertStore::new(
-        &e.aws,
-        infra.config(FATAL_RULES),
-    ));
+    app.alerts = Some(infra.sink(&e.aws, FATAL_RULES));
     // 2024-03-15T02:00Z: two FATALs from payment in one minute, one from
     // cart, and ordinary lines.
     let t = 1_710_468_000_000i64;
@@ -740,7 +690,7 @@ async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
             ),
         ])
     };
-    let (resp, s) = app.handle(batch(), far(), &mut NoObserver).await.unwrap();
+    let (resp, s) = app.handle(batch(), far()).await.unwrap();
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(s.instant_alerts, 2, "{s:?}");
     assert_eq!(s.window_items, 1, "{s:?}");
@@ -748,7 +698,7 @@ async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
     let want = BTreeMap::from([("cart".to_string(), 1), ("payment".to_string(), 3)]);
     assert_eq!(counted(store, t).await, want);
     let sent = infra.inbox().await;
-    let subjects = alerts_aws::subjects(&sent);
+    let subjects = subjects(&sent);
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert!(
         subjects[0].starts_with("[CRITICAL] any-fatal: cart FATAL: cannot bind port"),
@@ -762,7 +712,7 @@ async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
     assert_eq!(body["rule"], "any-fatal");
 
     // Lambda retries the batch: nothing new.
-    let (_, s) = app.handle(batch(), far(), &mut NoObserver).await.unwrap();
+    let (_, s) = app.handle(batch(), far()).await.unwrap();
     assert_eq!(s.instant_alerts, 0, "{s:?}");
     assert!(infra.inbox().await.is_empty());
     assert_eq!(counted(store, t).await, want, "a retried batch overwrites");

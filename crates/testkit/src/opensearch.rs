@@ -1,8 +1,6 @@
 //! The strict OpenSearch test server (`tests/opensearch_mock.py`) for Rust
 //! tests: started per test on a free loopback port, stopped on drop (and
-//! when the test process dies, through its stdin). Shared by the crates'
-//! integration tests with `#[path = ...] mod opensearch;`.
-#![allow(dead_code, clippy::unwrap_used)]
+//! when the test process dies, through its stdin).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// A running test server.
+#[derive(Debug)]
 pub struct Mock {
     child: Child,
     /// `http://127.0.0.1:PORT`

@@ -1,17 +1,17 @@
-//! The AWS side of alerts for Rust tests against moto: the windows and
+//! The AWS side of alerts for tests against the local AWS: the windows and
 //! state tables, the topic, and an SQS queue subscribed to it to read what
-//! was published. Shared by the crates' integration tests with
-//! `#[path = ...] mod alerts_aws;`.
-#![allow(dead_code, clippy::unwrap_used)]
+//! was published.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use loglake_aws::alerts::AlertConfig;
+use loglake_handlers::alerts::{AlertConfig, AlertSink};
+use loglake_handlers::config::Vars;
 use serde_json::Value;
 
+#[derive(Debug)]
 pub struct AlertAws {
     sqs: aws_sdk_sqs::Client,
     pub windows: String,
@@ -106,9 +106,13 @@ impl AlertAws {
     /// The configuration fn-ingest and fn-stream read from [`Self::vars`].
     pub fn config(&self, rules: &str) -> AlertConfig {
         let vars = self.vars(rules);
-        AlertConfig::from_lookup(|k| vars.get(k).cloned())
-            .unwrap()
-            .unwrap()
+        let get = |k: &str| vars.get(k).cloned();
+        AlertConfig::from_vars(Vars::new(&get)).unwrap().unwrap()
+    }
+
+    /// The alert sink of a function, on these tables and this topic.
+    pub fn sink(&self, aws: &aws_config::SdkConfig, rules: &str) -> AlertSink {
+        loglake_aws::alert_sink(aws, self.config(rules))
     }
 
     /// What was published since the last call (SNS envelopes: `Subject`,
