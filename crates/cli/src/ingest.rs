@@ -47,6 +47,10 @@ pub struct Args {
     /// Service of records that name none
     #[arg(long)]
     service: Option<String>,
+    /// Zone of text-log times written without one: an IANA name
+    /// (Europe/Berlin), UTC, or an offset (+01:00)
+    #[arg(long, default_value = "UTC")]
+    timezone: String,
     /// zstd level of the Parquet files
     #[arg(long, default_value_t = 1)]
     zstd_level: i32,
@@ -80,6 +84,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         pipelined: a.threads >= 2,
         default_service: a.service.clone(),
         redact: RedactOptions::parse(&a.redact).map_err(anyhow::Error::msg)?,
+        timezone: a
+            .timezone
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--timezone: {e}"))?,
         ..IngestOptions::default()
     };
     let sink = a.search.config()?.map(Sink::new).transpose()?;

@@ -41,7 +41,7 @@ fn main() {
     // Parse once; every measurement below starts from finished records.
     let opts = IngestOptions::default();
     let mut finisher = Finisher::new(&opts, None);
-    let mut parser = Parser::new(Format::Json);
+    let mut parser = Parser::new(Format::Json, Default::default());
     let mut recs: Vec<(Record<'_>, i64)> = Vec::with_capacity(lines.len());
     for l in &lines {
         let mut r = Record::default();
@@ -150,7 +150,7 @@ fn alerts(lines: &[String], rules_path: &str) {
             let t = Instant::now();
             let opts = IngestOptions::default();
             let mut finisher = Finisher::new(&opts, None);
-            let mut parser = Parser::new(Format::Json);
+            let mut parser = Parser::new(Format::Json, Default::default());
             let mut w = Windows::new(rules.clone());
             let mut r = Record::default();
             let mut instant = 0;

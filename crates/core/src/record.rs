@@ -53,7 +53,7 @@ impl Level {
     }
 
     /// bunyan/pino use 10..=60, syslog severities are 0..=7 (0 = emergency).
-    fn from_number(n: u32) -> Option<Level> {
+    pub fn from_number(n: u32) -> Option<Level> {
         Some(match n {
             0..=2 => Level::Fatal,
             3 => Level::Error,

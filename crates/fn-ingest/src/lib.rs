@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use loglake_aws::{S3Objects, S3Store};
 use loglake_core::Format;
+use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::redact::RedactOptions;
 use loglake_handlers::config::{ConfigError, Vars};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
@@ -23,7 +24,8 @@ pub struct Config {
     /// `FORMAT_BY_PREFIX` (`alb/=alb,cloudfront/=cloudfront`: the format of
     /// objects under a key prefix, instead of sniffing), `SERVICE_FROM_KEY`
     /// (default true), `MEMORY_BUDGET_MB` (default 64), `MAX_LINE_BYTES`
-    /// (default 1048576), `REDACT` (default `cards`).
+    /// (default 1048576), `REDACT` (default `cards`), `TIMEZONE` (of text
+    /// times written without one; default UTC).
     pub ingest: IngestSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
@@ -46,6 +48,9 @@ impl Config {
             max_line_bytes: vars.number("MAX_LINE_BYTES", 1 << 20, 0..=usize::MAX)?,
             redact: vars
                 .parse_with("REDACT", RedactOptions::parse)?
+                .unwrap_or_default(),
+            timezone: vars
+                .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                 .unwrap_or_default(),
         };
         let sinks = SinkConfig::from_vars(vars)?;
@@ -140,6 +145,7 @@ mod tests {
             ("SEARCH_MIN_LEVEL", "LOUD"),
             ("SEARCH_INDEX_PREFIX", "Logs-"),
             ("SEARCH_CONCURRENCY", "two"),
+            ("TIMEZONE", "Mars/Olympus"),
         ] {
             let search = [("SEARCH_ENDPOINT", "http://127.0.0.1:9200"), (var, value)];
             let pairs: &[(&str, &str)] = if var.starts_with("SEARCH_") {

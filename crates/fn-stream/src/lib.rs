@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use loglake_aws::S3Store;
 use loglake_aws::put::Firehose;
+use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::redact::RedactOptions;
 use loglake_handlers::config::{ConfigError, Vars};
 use loglake_handlers::retry::Backoff;
@@ -22,7 +23,8 @@ pub struct Config {
     pub curated_bucket: String,
     pub curated_prefix: String,
     /// `MAX_LINE_BYTES` (default 1048576), `REDACT` (default `cards`): PII
-    /// masked before anything is forwarded.
+    /// masked before anything is forwarded, `TIMEZONE` (of text times
+    /// written without one; default UTC).
     pub stream: StreamSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`): each
     /// record is indexed and counted within seconds of its arrival (fn-ingest
@@ -45,6 +47,9 @@ impl Config {
                 max_line_bytes: vars.number("MAX_LINE_BYTES", 1 << 20, 0..=usize::MAX)?,
                 redact: vars
                     .parse_with("REDACT", RedactOptions::parse)?
+                    .unwrap_or_default(),
+                timezone: vars
+                    .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                     .unwrap_or_default(),
             },
             sinks: SinkConfig::from_vars(vars)?,
@@ -108,6 +113,7 @@ mod tests {
             ("REDACT", "everything"),
             ("SEARCH_SERVICE", "solr"),
             ("SEARCH_TIMEOUT_SECS", "soon"),
+            ("TIMEZONE", "+25:00"),
         ] {
             let pairs = [
                 REQUIRED[0],

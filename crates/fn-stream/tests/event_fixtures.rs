@@ -27,9 +27,9 @@ fn decoded(name: &str) -> Vec<Option<(usize, usize)>> {
                 lines
                     .iter()
                     .filter(|l| {
-                        std::str::from_utf8(&l.bytes)
-                            .ok()
-                            .is_some_and(|t| parse_line(t, &mut Record::default()).is_ok())
+                        std::str::from_utf8(&l.bytes).ok().is_some_and(|t| {
+                            parse_line(t, &mut Record::default(), &Default::default()).is_ok()
+                        })
                     })
                     .count(),
             )),

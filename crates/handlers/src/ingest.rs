@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::ingest::lake::LakeOptions;
 use loglake_core::ingest::source::{lake_complete, object_identity};
 use loglake_core::redact::RedactOptions;
@@ -34,6 +35,8 @@ pub struct IngestSettings {
     pub max_line_bytes: usize,
     /// PII masked before the lake and the index.
     pub redact: RedactOptions,
+    /// The zone of text times written without one.
+    pub timezone: Zone,
 }
 
 impl Default for IngestSettings {
@@ -44,6 +47,7 @@ impl Default for IngestSettings {
             memory_budget_mb: 64,
             max_line_bytes: 1 << 20,
             redact: RedactOptions::default(),
+            timezone: Zone::Utc,
         }
     }
 }
@@ -67,6 +71,7 @@ impl IngestSettings {
             row_group_bytes: budget * 3 / 8,
             max_line_bytes: self.max_line_bytes,
             redact: self.redact,
+            timezone: self.timezone.clone(),
             lake: LakeOptions {
                 // Each open file holds up to one 5 MiB upload part.
                 max_open_files: 8,

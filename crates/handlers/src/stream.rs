@@ -11,6 +11,7 @@ use std::time::Instant;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use loglake_core::ingest::format::parse_line;
+use loglake_core::ingest::format::stamp::{Context, Zone};
 use loglake_core::ingest::input::{Line, LineKind};
 use loglake_core::ingest::quarantine::{self, Quarantine};
 use loglake_core::ingest::{Finisher, Observer, Origin};
@@ -36,6 +37,8 @@ pub struct StreamSettings {
     pub max_line_bytes: usize,
     /// PII masked before anything is forwarded.
     pub redact: RedactOptions,
+    /// The zone of text times written without one.
+    pub timezone: Zone,
 }
 
 impl Default for StreamSettings {
@@ -43,6 +46,7 @@ impl Default for StreamSettings {
         StreamSettings {
             max_line_bytes: 1 << 20,
             redact: RedactOptions::default(),
+            timezone: Zone::Utc,
         }
     }
 }
@@ -348,6 +352,11 @@ fn normalize(
         // One record's lines are one run: a line without a time (a
         // stack-trace continuation) takes the time of the line before.
         finisher.restart(Some(arrival_ms(r)));
+        // Year-less text times take their year from the record's arrival.
+        let context = Context {
+            zone: settings.timezone.clone(),
+            reference_ms: Some(arrival_ms(r)),
+        };
         for l in &decoded {
             lines += 1;
             let kind = if l.bytes.len() > max_line {
@@ -365,7 +374,7 @@ fn normalize(
                     Err(_) => Err(Reject::InvalidUtf8),
                     Ok(text) => {
                         let mut rec = Record::default();
-                        parse_line(text, &mut rec).and_then(|fmt| {
+                        parse_line(text, &mut rec, &context).and_then(|fmt| {
                             for (k, v) in &l.attributes {
                                 rec.attr(*k, v.as_str());
                             }
@@ -447,7 +456,7 @@ fn recount(sink: &AlertSink, out: &[(usize, Vec<u8>)], before: usize) -> Windows
                 continue;
             };
             let mut rec = Record::default();
-            if parse_line(text, &mut rec).is_ok()
+            if parse_line(text, &mut rec, &Context::default()).is_ok()
                 && let Ok(ts) = finisher.finish(&mut rec)
             {
                 obs.windows.observe(&rec, ts);

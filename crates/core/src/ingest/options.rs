@@ -2,6 +2,7 @@
 //! defaults the CLI and the functions use.
 
 use super::format::Format;
+use super::format::stamp::Zone;
 use super::lake::LakeOptions;
 use crate::redact::RedactOptions;
 
@@ -36,6 +37,8 @@ pub struct IngestOptions {
     pub max_future_ms: i64,
     /// PII masked in every row before any sink sees it (cards by default).
     pub redact: RedactOptions,
+    /// The zone of text times written without one (UTC by default).
+    pub timezone: Zone,
 }
 
 impl Default for IngestOptions {
@@ -53,6 +56,7 @@ impl Default for IngestOptions {
             min_ts_ms: DEFAULT_MIN_TS_MS,
             max_future_ms: DAY_MS,
             redact: RedactOptions::default(),
+            timezone: Zone::Utc,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use super::finish::Finisher;
+use super::format::stamp::Context;
 use super::format::{self, Format, Parsed, Parser};
 use super::input::{self, Block, CountingReader, Framer, Line, LineKind};
 use super::lake::{LakeWriter, Output, Partition};
@@ -61,7 +62,9 @@ pub fn ingest_observed(
 
     let mut stage = ParseStage {
         opts,
-        parser: opts.format.map(Parser::new),
+        parser: opts
+            .format
+            .map(|f| Parser::new(f, text_context(opts, source.modified_ms))),
         quarantine: Quarantine::new(store, keys.quarantine.clone(), uri.clone())
             .redacting(opts.redact),
         buffers: HashMap::new(),
@@ -71,6 +74,7 @@ pub fn ingest_observed(
         observer,
         identity: &source.identity,
         uri: &source.uri,
+        modified_ms: source.modified_ms,
     };
     let lake = LakeWriter::new(store, keys.name.clone(), opts.lake.clone())?;
 
@@ -289,6 +293,17 @@ struct ParseStage<'o, 's> {
     observer: &'o mut dyn Observer,
     identity: &'o str,
     uri: &'o str,
+    /// The source's time: the year of year-less text timestamps.
+    modified_ms: Option<i64>,
+}
+
+/// What a source's text lines' times need: the zone of times written
+/// without one, and the source's time for layouts without a year.
+fn text_context(opts: &IngestOptions, modified_ms: Option<i64>) -> Context {
+    Context {
+        zone: opts.timezone.clone(),
+        reference_ms: modified_ms,
+    }
 }
 
 /// How many first lines decide an object's format.
@@ -302,13 +317,16 @@ impl ParseStage<'_, '_> {
     ) -> Result<(), Error> {
         let mut parser = match self.parser.take() {
             Some(p) => p,
-            None => Parser::new(format::detect(
-                block
-                    .lines
-                    .iter()
-                    .take(SNIFF_LINES)
-                    .filter_map(|l| std::str::from_utf8(block.bytes(l)).ok()),
-            )),
+            None => Parser::new(
+                format::detect(
+                    block
+                        .lines
+                        .iter()
+                        .take(SNIFF_LINES)
+                        .filter_map(|l| std::str::from_utf8(block.bytes(l)).ok()),
+                ),
+                text_context(self.opts, self.modified_ms),
+            ),
         };
         let mut rec = Record::default();
         let mut result = Ok(());

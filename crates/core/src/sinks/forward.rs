@@ -129,7 +129,7 @@ mod tests {
     fn normalized_ndjson_round_trips_through_the_json_parser() {
         let line = r#"{"@timestamp":"2024-03-14T21:00:00.123Z","severity":"warning","app":"cart","msg":"tab\t \"q\" é","status":"404","duration_ms":12.5,"bytes":5,"ip":"::1","quantity":2,"tags":["a"]}"#;
         let mut rec = Record::default();
-        let fmt = parse_line(line, &mut rec).unwrap();
+        let fmt = parse_line(line, &mut rec, &Default::default()).unwrap();
         assert_eq!(fmt, SourceFormat::Json);
         rec.attr("log_group", "/g");
         let mut out = Vec::new();

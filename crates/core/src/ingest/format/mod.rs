@@ -5,6 +5,7 @@ pub mod alb;
 pub mod clf;
 pub mod cloudfront;
 pub mod json;
+pub mod stamp;
 pub mod text;
 
 use std::str::FromStr;
@@ -115,11 +116,13 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
 }
 
 /// One object's line parser: the chosen format plus the state a format keeps
-/// across lines (CloudFront's field order).
+/// across lines (CloudFront's field order), and what text lines' times need
+/// (the zone, the object's time for year-less layouts).
 #[derive(Debug)]
 pub struct Parser {
     format: Format,
     cloudfront: cloudfront::CloudFront,
+    context: stamp::Context,
 }
 
 /// What a line turned into.
@@ -132,10 +135,11 @@ pub enum Parsed {
 }
 
 impl Parser {
-    pub fn new(format: Format) -> Self {
+    pub fn new(format: Format, context: stamp::Context) -> Self {
         Parser {
             format,
             cloudfront: cloudfront::CloudFront::default(),
+            context,
         }
     }
 
@@ -155,7 +159,8 @@ impl Parser {
                 if line.trim_start().starts_with('{') {
                     json::parse(line, rec)?;
                 } else {
-                    return text::parse(line, rec).map(|_| Parsed::Row(SourceFormat::Text));
+                    return text::parse(line, rec, &self.context)
+                        .map(|_| Parsed::Row(SourceFormat::Text));
                 }
             }
             Format::Combined => clf::parse(line, rec)?,
@@ -166,15 +171,20 @@ impl Parser {
                 }
                 self.cloudfront.parse(line, rec)?;
             }
-            Format::Text => text::parse(line, rec)?,
+            Format::Text => text::parse(line, rec, &self.context)?,
         }
         Ok(Parsed::Row(self.format.source_format()))
     }
 }
 
 /// Parse one line whose format is not known in advance: JSON if it is an
-/// object, else whichever access-log format it looks like, else text.
-pub fn parse_line<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<SourceFormat, Reject> {
+/// object, else whichever access-log format it looks like, else text (its
+/// time resolved with `ctx`).
+pub fn parse_line<'a>(
+    line: &'a str,
+    rec: &mut Record<'a>,
+    ctx: &stamp::Context,
+) -> Result<SourceFormat, Reject> {
     // Called per line: dispatch straight to the parser, without the
     // per-object state a `Parser` keeps.
     Ok(match detect([line]) {
@@ -192,7 +202,7 @@ pub fn parse_line<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<SourceForma
         }
         // A CloudFront line needs its file's header; alone it is text.
         Format::Cloudfront | Format::Text => {
-            text::parse(line, rec)?;
+            text::parse(line, rec, ctx)?;
             SourceFormat::Text
         }
     })
@@ -226,10 +236,13 @@ mod tests {
         let mut rec = Record::default();
         let clf =
             r#"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "curl/8""#;
-        assert_eq!(parse_line(clf, &mut rec).unwrap(), SourceFormat::Combined);
+        assert_eq!(
+            parse_line(clf, &mut rec, &Default::default()).unwrap(),
+            SourceFormat::Combined
+        );
         let mut rec = Record::default();
         assert_eq!(
-            parse_line("ERROR something broke", &mut rec).unwrap(),
+            parse_line("ERROR something broke", &mut rec, &Default::default()).unwrap(),
             SourceFormat::Text
         );
         assert_eq!(rec.level, Some(Level::Error));

@@ -1,7 +1,10 @@
 //! The fallback for lines in no known format: the whole line is the message,
-//! with the level and time sniffed from its start when they are there. Never
-//! rejects: an unknown line is still a log line.
+//! with the time ([`stamp`](super::stamp)), the level and, for syslog, the
+//! host, program and pid taken from where the common layouts put them. An
+//! unknown line is still a log line: the only rejection is a timestamp whose
+//! values cannot be (February 30), which is quarantined with the reason.
 
+use super::stamp::{self, Context, Layout};
 use crate::record::{Level, Record, Reject, TextField};
 use crate::time::{parse_clf, parse_iso8601};
 
@@ -9,14 +12,50 @@ use crate::time::{parse_clf, parse_iso8601};
 /// and further in the words are the message's own ("retrying after ERROR").
 const LEVEL_WINDOW: usize = 120;
 
-/// Parse any line into `rec` (already cleared). Always `Ok`; the `Result`
-/// keeps the signature of the other formats.
-pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Reject> {
-    let message = line.trim_end();
-    rec.set(TextField::Message, message);
-    rec.level = sniff_level(message);
-    rec.ts = sniff_timestamp(message);
+/// Parse any line into `rec` (already cleared), times without a zone or a
+/// year resolved with `ctx`.
+pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(), Reject> {
+    let line = line.trim_end();
+    rec.set(TextField::Message, line);
+    rec.level = sniff_level(line);
+    let Some(found) = stamp::find(line) else {
+        return Ok(());
+    };
+    let bad = |b: stamp::BadStamp| Reject::InvalidTimestamp(format!("{:?}: {}", b.text, b.why));
+    let s = found.map_err(bad)?;
+    rec.ts = Some(ctx.resolve(&s, line).map_err(bad)?);
+    let pri = syslog_pri(line);
+    if s.layout == Layout::Rfc3164 || pri.is_some() {
+        let rfc5424 = pri.is_some_and(|(_, version)| version);
+        if let Some(h) = stamp::syslog_header(line, s.end, rfc5424) {
+            rec.set(TextField::Host, h.host);
+            if let Some(p) = h.program {
+                rec.set(TextField::Service, p);
+            }
+            if let Some(pid) = h.pid {
+                rec.attr("pid", pid);
+            }
+            rec.set(TextField::Message, &line[h.message..]);
+            if rec.level.is_none() {
+                rec.level = sniff_level(&line[h.message..]);
+            }
+        }
+    }
+    if let Some((severity, _)) = pri {
+        // The priority's severity is what the sender meant; a level word in
+        // the message is only a guess.
+        rec.level = Level::from_number(severity).or(rec.level);
+    }
     Ok(())
+}
+
+/// A syslog `<PRI>` at the start of the line: (severity 0-7, whether the
+/// RFC 5424 version `1 ` follows).
+fn syslog_pri(line: &str) -> Option<(u32, bool)> {
+    let rest = line.strip_prefix('<')?;
+    let close = rest.bytes().take(4).position(|c| c == b'>')?;
+    let pri: u32 = rest[..close].parse().ok()?;
+    (pri <= 191).then(|| (pri % 8, rest[close + 1..].starts_with("1 ")))
 }
 
 /// The level a line announces near its start, if any. Recognized, first one
@@ -202,11 +241,18 @@ mod tests {
 
     const T0: i64 = 1_710_450_000_000; // 2024-03-14T21:00:00Z
 
+    fn ctx() -> Context {
+        Context {
+            reference_ms: Some(T0),
+            ..Context::default()
+        }
+    }
+
     #[test]
     fn whole_line_is_the_message() {
         let line = "2024-03-14 21:00:01,123 ERROR [main] c.e.Shop - payment failed: timeout  \r\n";
         let mut rec = Record::default();
-        parse(line, &mut rec).unwrap();
+        parse(line, &mut rec, &ctx()).unwrap();
         assert_eq!(
             rec.get(TextField::Message),
             Some("2024-03-14 21:00:01,123 ERROR [main] c.e.Shop - payment failed: timeout")
@@ -220,7 +266,12 @@ mod tests {
         assert!(rec.attributes.is_empty());
 
         let mut rec = Record::default();
-        parse("    at com.example.Shop.pay(Shop.java:42)", &mut rec).unwrap();
+        parse(
+            "    at com.example.Shop.pay(Shop.java:42)",
+            &mut rec,
+            &ctx(),
+        )
+        .unwrap();
         assert_eq!(
             rec.get(TextField::Message),
             Some("    at com.example.Shop.pay(Shop.java:42)")
@@ -228,7 +279,7 @@ mod tests {
         assert_eq!((rec.ts, rec.level), (None, None));
 
         let mut rec = Record::default();
-        parse("", &mut rec).unwrap();
+        parse("", &mut rec, &ctx()).unwrap();
         assert_eq!(rec.get(TextField::Message), Some(""));
     }
 
@@ -347,13 +398,17 @@ mod tests {
         for line in samples {
             for end in (0..=line.len()).filter(|&i| line.is_char_boundary(i)) {
                 let mut rec = Record::default();
-                assert_eq!(parse(&line[..end], &mut rec), Ok(()));
+                assert_eq!(parse(&line[..end], &mut rec, &ctx()), Ok(()));
             }
         }
         for s in fuzz_lines(b"[]-/: .,TZ+0123456789ERORWANlevl=\"\xc3\xa9", 3000) {
             let mut rec = Record::default();
-            assert_eq!(parse(&s, &mut rec), Ok(()));
-            assert_eq!(rec.get(TextField::Message), Some(s.trim_end()));
+            // Random text never panics; the one rejection is a time that
+            // cannot be, and every other line keeps all of itself.
+            match parse(&s, &mut rec, &ctx()) {
+                Ok(()) => assert_eq!(rec.get(TextField::Message), Some(s.trim_end())),
+                Err(r) => assert!(matches!(r, Reject::InvalidTimestamp(_)), "{s:?}: {r:?}"),
+            }
         }
     }
 }
