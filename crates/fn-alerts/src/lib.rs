@@ -48,7 +48,6 @@ pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Evaluator, Con
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
 
@@ -60,12 +59,7 @@ level = "FATAL"
 "#;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let get = |k: &str| vars.get(k).cloned();
-        Config::from_vars(Vars::new(&get))
+        Config::from_vars(Vars::new(&loglake_testkit::vars(vars)))
     }
 
     const TABLES: [(&str, &str); 3] = [

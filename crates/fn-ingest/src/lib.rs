@@ -109,13 +109,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        };
-        Config::from_vars(Vars::new(&get))
+        Config::from_vars(Vars::new(&loglake_testkit::vars(pairs)))
     }
 
     fn refused(pairs: &[(&str, &str)]) -> ConfigError {
