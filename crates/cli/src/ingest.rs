@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use loglake_core::ingest::lake::OutputKind;
+use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::redact::{RedactCounts, RedactOptions};
 use loglake_core::sinks::search::SearchCounts;
 use loglake_core::{Format, IngestOptions, LocalStore, Manifest, Source};
@@ -51,6 +52,13 @@ pub struct Args {
     /// (Europe/Berlin), UTC, or an offset (+01:00)
     #[arg(long, default_value = "UTC")]
     timezone: String,
+    /// Lines one multiline event (a stack trace) may hold; 1 turns joining
+    /// continuation lines off
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    multiline_max_lines: u32,
+    /// Bytes one multiline event may hold
+    #[arg(long, default_value_t = 256 << 10, value_parser = clap::value_parser!(u32).range(1..=64 << 20))]
+    multiline_max_bytes: u32,
     /// zstd level of the Parquet files
     #[arg(long, default_value_t = 1)]
     zstd_level: i32,
@@ -88,6 +96,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .timezone
             .parse()
             .map_err(|e| anyhow::anyhow!("--timezone: {e}"))?,
+        multiline: MultilineLimits {
+            max_lines: a.multiline_max_lines as usize,
+            max_bytes: a.multiline_max_bytes as usize,
+        },
         ..IngestOptions::default()
     };
     let sink = a.search.config()?.map(Sink::new).transpose()?;
@@ -227,6 +239,8 @@ struct IngestSummary {
     rows_out: u64,
     quarantined: u64,
     quarantined_by_reason: BTreeMap<String, u64>,
+    /// Lines joined into the multiline event before them.
+    merged: u64,
     skipped_blank: u64,
     skipped_header: u64,
     bytes_in: u64,
@@ -256,6 +270,7 @@ struct ManifestRef {
     lines_in: u64,
     rows_out: u64,
     quarantined: u64,
+    merged: u64,
 }
 
 impl IngestSummary {
@@ -266,6 +281,7 @@ impl IngestSummary {
             rows_out: 0,
             quarantined: 0,
             quarantined_by_reason: BTreeMap::new(),
+            merged: 0,
             skipped_blank: 0,
             skipped_header: 0,
             bytes_in: 0,
@@ -284,6 +300,7 @@ impl IngestSummary {
             s.lines_in += m.lines_in;
             s.rows_out += m.rows_out;
             s.quarantined += m.quarantined;
+            s.merged += m.merged;
             s.skipped_blank += m.skipped_blank;
             s.skipped_header += m.skipped_header;
             s.bytes_in += m.bytes_in;
@@ -308,6 +325,7 @@ impl IngestSummary {
                 lines_in: m.lines_in,
                 rows_out: m.rows_out,
                 quarantined: m.quarantined,
+                merged: m.merged,
             });
         }
         s.partitions = parts
@@ -341,6 +359,13 @@ impl IngestSummary {
         writeln!(out, "  quarantined  {:>12}", self.quarantined)?;
         for (r, n) in &self.quarantined_by_reason {
             writeln!(out, "    {r:<28} {n:>8}")?;
+        }
+        if self.merged > 0 {
+            writeln!(
+                out,
+                "  merged       {:>12}  (continuation lines joined into multiline events)",
+                self.merged
+            )?;
         }
         if self.skipped_blank + self.skipped_header > 0 {
             writeln!(
@@ -388,8 +413,8 @@ impl IngestSummary {
         {
             writeln!(
                 out,
-                "  {}: {} format, {} rows, {} quarantined, {:?}",
-                m.source, m.format, m.rows_out, m.quarantined, m.outcome
+                "  {}: {} format, {} rows, {} quarantined, {} merged, {:?}",
+                m.source, m.format, m.rows_out, m.quarantined, m.merged, m.outcome
             )?;
         }
         Ok(())

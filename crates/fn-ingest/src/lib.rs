@@ -7,6 +7,7 @@ use std::sync::Arc;
 use loglake_aws::{S3Objects, S3Store};
 use loglake_core::Format;
 use loglake_core::ingest::format::stamp::Zone;
+use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::redact::RedactOptions;
 use loglake_handlers::config::{ConfigError, Vars};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
@@ -25,7 +26,9 @@ pub struct Config {
     /// objects under a key prefix, instead of sniffing), `SERVICE_FROM_KEY`
     /// (default true), `MEMORY_BUDGET_MB` (default 64), `MAX_LINE_BYTES`
     /// (default 1048576), `REDACT` (default `cards`), `TIMEZONE` (of text
-    /// times written without one; default UTC).
+    /// times written without one; default UTC), `MULTILINE_MAX_LINES`
+    /// (default 500; 1 turns multiline events off) and
+    /// `MULTILINE_MAX_BYTES` (default 262144).
     pub ingest: IngestSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
@@ -52,6 +55,10 @@ impl Config {
             timezone: vars
                 .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                 .unwrap_or_default(),
+            multiline: MultilineLimits {
+                max_lines: vars.number("MULTILINE_MAX_LINES", 500, 1..=100_000)?,
+                max_bytes: vars.number("MULTILINE_MAX_BYTES", 256 << 10, 1..=64 << 20)?,
+            },
         };
         let sinks = SinkConfig::from_vars(vars)?;
         if sinks

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::ingest::lake::LakeOptions;
+use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::ingest::source::{lake_complete, object_identity};
 use loglake_core::redact::RedactOptions;
 use loglake_core::sinks::search::SearchCounts;
@@ -37,6 +38,8 @@ pub struct IngestSettings {
     pub redact: RedactOptions,
     /// The zone of text times written without one.
     pub timezone: Zone,
+    /// How large a multiline event (a stack trace) may grow.
+    pub multiline: MultilineLimits,
 }
 
 impl Default for IngestSettings {
@@ -48,6 +51,7 @@ impl Default for IngestSettings {
             max_line_bytes: 1 << 20,
             redact: RedactOptions::default(),
             timezone: Zone::Utc,
+            multiline: MultilineLimits::default(),
         }
     }
 }
@@ -72,6 +76,7 @@ impl IngestSettings {
             max_line_bytes: self.max_line_bytes,
             redact: self.redact,
             timezone: self.timezone.clone(),
+            multiline: self.multiline,
             lake: LakeOptions {
                 // Each open file holds up to one 5 MiB upload part.
                 max_open_files: 8,

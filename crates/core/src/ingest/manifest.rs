@@ -1,5 +1,5 @@
 //! The per-source manifest: what went in, what came out, and why anything
-//! did not. `lines_in == rows_out + quarantined` always holds.
+//! did not. `lines_in == rows_out + quarantined + merged` always holds.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,10 @@ pub struct Manifest {
     pub lines_in: u64,
     pub rows_out: u64,
     pub quarantined: u64,
+    /// Lines joined to the line before them into one multiline event (a
+    /// stack trace's frames): in `lines_in`, but not rows of their own.
+    #[serde(default)]
+    pub merged: u64,
     pub quarantined_by_reason: BTreeMap<String, u64>,
     pub skipped_blank: u64,
     /// Header and comment lines of formats that have them (CloudFront).
@@ -72,7 +76,7 @@ pub struct SourceInfo {
 impl Manifest {
     /// The accounting every test and every caller may rely on.
     pub fn balanced(&self) -> bool {
-        self.lines_in == self.rows_out + self.quarantined
+        self.lines_in == self.rows_out + self.quarantined + self.merged
             && self.lines_total == self.lines_in + self.skipped_blank + self.skipped_header
             && self.rows_out == self.partitions.values().sum::<u64>()
     }

@@ -1,6 +1,6 @@
 //! The ingest path: one source's bytes to rows. Decode and frame
 //! ([`input`]), sniff and parse ([`format`]), finish each record's time and
-//! defaults ([`finish`]), buffer rows per partition ([`rows`]), write Parquet
+//! defaults ([`finish`]), join multiline events ([`multiline`]), buffer rows per partition ([`rows`]), write Parquet
 //! ([`lake`]), quarantine what cannot be a row ([`quarantine`]) and account
 //! for every line ([`manifest`]); [`pipeline`] runs those stages, and
 //! [`observe`] is where the sinks attach.
@@ -13,6 +13,7 @@ pub mod format;
 pub mod input;
 pub mod lake;
 pub mod manifest;
+pub mod multiline;
 pub mod observe;
 pub mod options;
 pub mod pipeline;

@@ -4,6 +4,7 @@
 use super::format::Format;
 use super::format::stamp::Zone;
 use super::lake::LakeOptions;
+use super::multiline::MultilineLimits;
 use crate::redact::RedactOptions;
 
 /// 2000-01-01T00:00:00Z: older event times are taken to be wrong clocks.
@@ -39,6 +40,8 @@ pub struct IngestOptions {
     pub redact: RedactOptions,
     /// The zone of text times written without one (UTC by default).
     pub timezone: Zone,
+    /// How large a multiline event of a text source may grow.
+    pub multiline: MultilineLimits,
 }
 
 impl Default for IngestOptions {
@@ -57,6 +60,7 @@ impl Default for IngestOptions {
             max_future_ms: DAY_MS,
             redact: RedactOptions::default(),
             timezone: Zone::Utc,
+            multiline: MultilineLimits::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ use super::format::{self, Format, Parsed, Parser};
 use super::input::{self, Block, CountingReader, Framer, Line, LineKind};
 use super::lake::{LakeWriter, Output, Partition};
 use super::manifest::{MANIFEST_VERSION, Manifest, Outcome, SourceInfo};
+use super::multiline::{self, Joiner};
 use super::observe::{NoObserver, Observer, Origin};
 use super::options::IngestOptions;
 use super::quarantine::Quarantine;
@@ -67,6 +68,8 @@ pub fn ingest_observed(
             .map(|f| Parser::new(f, text_context(opts, source.modified_ms))),
         quarantine: Quarantine::new(store, keys.quarantine.clone(), uri.clone())
             .redacting(opts.redact),
+        joiner: None,
+        event: Event::default(),
         buffers: HashMap::new(),
         buffered: 0,
         finisher: Finisher::new(opts, source.modified_ms),
@@ -127,6 +130,7 @@ pub fn ingest_observed(
         lines_in: c.lines_total - c.blank - c.header,
         rows_out: c.rows,
         quarantined,
+        merged: c.merged,
         quarantined_by_reason: by_reason,
         skipped_blank: c.blank,
         skipped_header: c.header,
@@ -275,6 +279,8 @@ struct Counts {
     blank: u64,
     header: u64,
     rows: u64,
+    /// Lines joined to the event before them (multiline events).
+    merged: u64,
     ts_min: Option<i64>,
     ts_max: Option<i64>,
     partitions: BTreeMap<Partition, u64>,
@@ -285,6 +291,10 @@ struct Counts {
 struct ParseStage<'o, 's> {
     opts: &'o IngestOptions,
     parser: Option<Parser>,
+    /// Event boundaries of a text source, chosen with the format.
+    joiner: Option<Joiner>,
+    /// The multiline event in progress.
+    event: Event,
     quarantine: Quarantine<'s>,
     buffers: HashMap<Partition, RowBuffer>,
     buffered: usize,
@@ -318,18 +328,31 @@ impl ParseStage<'_, '_> {
         let mut parser = match self.parser.take() {
             Some(p) => p,
             None => Parser::new(
-                format::detect(
-                    block
-                        .lines
-                        .iter()
-                        .take(SNIFF_LINES)
-                        .filter_map(|l| std::str::from_utf8(block.bytes(l)).ok()),
-                ),
+                format::detect(sample(block)),
                 text_context(self.opts, self.modified_ms),
             ),
         };
+        if self.counts.lines_total == 0
+            && parser.format() == Format::Text
+            && self.opts.multiline.max_lines > 1
+        {
+            self.joiner = Some(Joiner::new(
+                self.opts.multiline,
+                multiline::timestamped(sample(block)),
+            ));
+        }
+        let result = self.lines(block, &mut parser, sink);
+        self.parser = Some(parser);
+        result
+    }
+
+    fn lines(
+        &mut self,
+        block: &Block,
+        parser: &mut Parser,
+        sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let mut rec = Record::default();
-        let mut result = Ok(());
         for line in &block.lines {
             self.counts.lines_total += 1;
             let raw = block.bytes(line);
@@ -339,40 +362,117 @@ impl ParseStage<'_, '_> {
                 LineKind::Complete => {
                     if raw.iter().all(u8::is_ascii_whitespace) {
                         self.counts.blank += 1;
+                        if let Some(j) = &mut self.joiner {
+                            j.blank();
+                        }
                         continue;
                     }
                     match std::str::from_utf8(raw) {
                         Err(_) => Err(RowError::Reject(Reject::InvalidUtf8)),
-                        Ok(text) => {
-                            rec.clear();
-                            match parser.parse(text, &mut rec) {
-                                Ok(Parsed::Header) => {
-                                    self.counts.header += 1;
-                                    continue;
+                        Ok(text) => match &mut self.joiner {
+                            Some(j) => {
+                                if j.joins(text) {
+                                    self.event.join(text);
+                                    self.counts.merged += 1;
+                                } else {
+                                    self.end_event(parser, sink)?;
+                                    self.event.start(*line, text);
                                 }
-                                Ok(Parsed::Row(fmt)) => self.row(&mut rec, line, fmt, sink),
-                                Err(r) => Err(RowError::Reject(r)),
+                                continue;
                             }
-                        }
+                            None => {
+                                rec.clear();
+                                self.parse(parser, text, &mut rec, line, sink)
+                            }
+                        },
                     }
                 }
             };
-            match outcome {
-                Ok(()) => {}
-                Err(RowError::Reject(r)) => {
-                    if let Err(e) = self.quarantine.add(line, raw, &r) {
-                        result = Err(e);
-                        break;
-                    }
-                }
-                Err(RowError::Fatal(e)) => {
-                    result = Err(e);
-                    break;
-                }
-            }
+            self.settle(outcome, line, raw)?;
         }
-        self.parser = Some(parser);
-        result
+        Ok(())
+    }
+
+    /// Parse one line (or event) and make it a row; a header is counted.
+    fn parse<'a>(
+        &mut self,
+        parser: &mut Parser,
+        text: &'a str,
+        rec: &mut Record<'a>,
+        line: &Line,
+        sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
+    ) -> Result<(), RowError> {
+        match parser.parse(text, rec) {
+            Ok(Parsed::Header) => {
+                self.counts.header += 1;
+                Ok(())
+            }
+            Ok(Parsed::Row(fmt)) => self.row(rec, line, fmt, sink),
+            Err(r) => Err(RowError::Reject(r)),
+        }
+    }
+
+    /// Quarantine a rejected line; a fatal error stops the source.
+    fn settle(
+        &mut self,
+        outcome: Result<(), RowError>,
+        line: &Line,
+        raw: &[u8],
+    ) -> Result<(), Error> {
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(RowError::Reject(r)) => self.quarantine.add(line, raw, &r),
+            Err(RowError::Fatal(e)) => Err(e),
+        }
+    }
+
+    /// Parse the multiline event in progress, if any, as one record.
+    fn end_event(
+        &mut self,
+        parser: &mut Parser,
+        sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let Some(first) = self.event.first.take() else {
+            return Ok(());
+        };
+        let text = std::mem::take(&mut self.event.text);
+        let mut rec = Record::default();
+        let outcome = self.parse(parser, &text, &mut rec, &first, sink);
+        drop(rec);
+        let settled = self.settle(outcome, &first, text.as_bytes());
+        // Keep the buffer's capacity for the next event.
+        self.event.text = text;
+        self.event.text.clear();
+        settled
+    }
+}
+
+/// The first lines of a block that decide a source's format and habits.
+fn sample(block: &Block) -> impl Iterator<Item = &str> {
+    block
+        .lines
+        .iter()
+        .take(SNIFF_LINES)
+        .filter_map(|l| std::str::from_utf8(block.bytes(l)).ok())
+}
+
+/// A multiline event being gathered: its first line and its text so far.
+#[derive(Debug, Default)]
+struct Event {
+    first: Option<Line>,
+    text: String,
+}
+
+impl Event {
+    fn start(&mut self, line: Line, text: &str) {
+        self.first = Some(line);
+        self.text.clear();
+        self.text.push_str(text.trim_end());
+    }
+
+    fn join(&mut self, text: &str) {
+        self.text.push('\n');
+        self.text.push_str(text.trim_end());
     }
 }
 
@@ -455,11 +555,17 @@ impl ParseStage<'_, '_> {
         Ok(())
     }
 
-    /// Flush every partition, in partition order.
+    /// At the end of the input: the last event, then every partition, in
+    /// partition order.
     fn flush_all(
         &mut self,
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        if let Some(mut parser) = self.parser.take() {
+            let ended = self.end_event(&mut parser, sink);
+            self.parser = Some(parser);
+            ended?;
+        }
         let mut parts: Vec<Partition> = self.buffers.keys().copied().collect();
         parts.sort();
         for p in parts {
