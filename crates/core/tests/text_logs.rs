@@ -157,3 +157,116 @@ fn impossible_times_are_quarantined_with_the_reason() {
     assert!(details[0].contains("no such day"), "{details:?}");
     assert!(details[1].contains("hour out of range"), "{details:?}");
 }
+
+/// A 40-line Java stack trace (log4j's layout, the JVM's trace format:
+/// frames, `Caused by:`, `... N more`) after the line that logged it.
+fn java_trace() -> String {
+    let mut t = String::from(
+        "2024-03-14 21:00:01,123 ERROR [http-nio-8080-exec-7] com.shop.checkout.PaymentController - payment failed for order 1042\n\
+         java.lang.IllegalStateException: card declined by issuer\n",
+    );
+    for i in 0..24 {
+        t.push_str(&format!(
+            "\tat com.shop.checkout.Step{i}.run(Step{i}.java:{})\n",
+            40 + i
+        ));
+    }
+    t.push_str("Caused by: java.net.SocketTimeoutException: Read timed out\n");
+    for i in 0..12 {
+        t.push_str(&format!(
+            "\tat java.base/java.net.SocketInputStream.read{i}(SocketInputStream.java:{})\n",
+            168 + i
+        ));
+    }
+    t.push_str("\t... 21 more\n");
+    t
+}
+
+#[test]
+fn a_java_stack_trace_is_one_row() {
+    let trace = java_trace();
+    assert_eq!(trace.lines().count(), 40);
+    let text = format!(
+        "2024-03-14 21:00:00,001 INFO  [main] com.shop.checkout.App - started\n\
+         {trace}\
+         2024-03-14 21:00:02,000 INFO  [main] com.shop.checkout.App - next order\n"
+    );
+    for pipelined in [false, true] {
+        let (m, rows, _) = ingest_text("checkout.log", &text, &options(pipelined));
+        assert_eq!(
+            (m.lines_in, m.rows_out, m.merged, m.quarantined),
+            (42, 3, 39, 0)
+        );
+        let e = &rows[1];
+        assert_eq!(e.line, 2);
+        assert_eq!(format_rfc3339_ms(e.ts), "2024-03-14T21:00:01.123Z");
+        let msg = e.message.as_deref().unwrap();
+        assert!(msg.starts_with("payment failed for order 1042\njava.lang.IllegalStateException"));
+        assert!(msg.ends_with("\n\t... 21 more"), "{msg:?}");
+        assert_eq!(msg.lines().count(), 40);
+        assert_eq!(e.attr("thread"), Some("http-nio-8080-exec-7"));
+        assert_eq!(
+            e.attr("logger"),
+            Some("com.shop.checkout.PaymentController")
+        );
+        assert_eq!(rows[2].line, 42);
+        assert_eq!(m.ts_inferred, 0);
+    }
+}
+
+#[test]
+fn a_python_traceback_is_one_row() {
+    // logging's default layout, then `logger.exception()`'s traceback.
+    let text = "2024-03-14 21:00:01,123 - shop.checkout - ERROR - charge failed\n\
+                Traceback (most recent call last):\n  \
+                  File \"/srv/shop/checkout.py\", line 88, in charge\n    \
+                    resp = gateway.charge(order)\n  \
+                  File \"/srv/shop/gateway.py\", line 12, in charge\n    \
+                    raise ValueError(\"declined\")\n\
+                ValueError: declined\n\
+                2024-03-14 21:00:02,000 - shop.checkout - INFO - next\n";
+    let (m, rows, _) = ingest_text("checkout.log", text, &options(false));
+    assert_eq!((m.lines_in, m.rows_out, m.merged), (8, 2, 6));
+    let msg = rows[0].message.as_deref().unwrap();
+    assert!(msg.starts_with("charge failed\nTraceback (most recent call last):\n"));
+    assert!(msg.ends_with("\nValueError: declined"));
+    assert_eq!(rows[0].attr("logger"), Some("shop.checkout"));
+}
+
+#[test]
+fn events_stop_at_the_object_and_at_their_bounds() {
+    let opts = IngestOptions {
+        multiline: loglake_core::ingest::multiline::MultilineLimits {
+            max_lines: 10,
+            max_bytes: 1 << 20,
+        },
+        ..options(false)
+    };
+    // 40 lines: events of 10 lines each.
+    let (m, rows, _) = ingest_text("trace.log", &java_trace(), &opts);
+    assert_eq!((m.rows_out, m.merged), (4, 36));
+    assert_eq!(
+        rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [1, 11, 21, 31]
+    );
+    // A file that starts with continuation lines: they are an event of
+    // their own (the object before it is not reopened), and a time-less
+    // continuation takes the source's time.
+    let (m, rows, _) = ingest_text(
+        "tail.log",
+        "\tat com.shop.A.run(A.java:1)\n\t... 3 more\n2024-03-14 21:00:00,000 INFO [main] a.B - x\n",
+        &options(true),
+    );
+    assert_eq!((m.rows_out, m.merged), (2, 1));
+    assert_eq!(rows[0].attr("ts_inferred"), Some("object_time"));
+    // Joining off: every line a row, as before.
+    let off = IngestOptions {
+        multiline: loglake_core::ingest::multiline::MultilineLimits {
+            max_lines: 1,
+            max_bytes: 1 << 20,
+        },
+        ..options(false)
+    };
+    let (m, _, _) = ingest_text("trace.log", &java_trace(), &off);
+    assert_eq!((m.rows_out, m.merged), (40, 0));
+}

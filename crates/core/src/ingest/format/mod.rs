@@ -5,6 +5,7 @@ pub mod alb;
 pub mod clf;
 pub mod cloudfront;
 pub mod json;
+pub mod prefix;
 pub mod stamp;
 pub mod text;
 

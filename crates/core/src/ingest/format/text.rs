@@ -4,6 +4,7 @@
 //! unknown line is still a log line: the only rejection is a timestamp whose
 //! values cannot be (February 30), which is quarantined with the reason.
 
+use super::prefix;
 use super::stamp::{self, Context, Layout};
 use crate::record::{Level, Record, Reject, TextField};
 use crate::time::{parse_clf, parse_iso8601};
@@ -39,6 +40,17 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(
             if rec.level.is_none() {
                 rec.level = sniff_level(&line[h.message..]);
             }
+        }
+    } else {
+        let after = s.end + usize::from(line[s.end..].starts_with(']'));
+        if let Some(p) = prefix::parse(&line[after..], s.layout == Layout::Klog) {
+            rec.level = p.level.or(rec.level);
+            for (k, v) in [("thread", p.thread), ("pid", p.pid), ("logger", p.logger)] {
+                if let Some(v) = v {
+                    rec.attr(k, v);
+                }
+            }
+            rec.set(TextField::Message, &line[after + p.message..]);
         }
     }
     if let Some((severity, _)) = pri {
@@ -249,21 +261,24 @@ mod tests {
     }
 
     #[test]
-    fn whole_line_is_the_message() {
+    fn the_logger_prefix_goes_to_attributes_and_the_message_keeps_the_rest() {
         let line = "2024-03-14 21:00:01,123 ERROR [main] c.e.Shop - payment failed: timeout  \r\n";
         let mut rec = Record::default();
         parse(line, &mut rec, &ctx()).unwrap();
-        assert_eq!(
-            rec.get(TextField::Message),
-            Some("2024-03-14 21:00:01,123 ERROR [main] c.e.Shop - payment failed: timeout")
-        );
+        assert_eq!(rec.get(TextField::Message), Some("payment failed: timeout"));
         assert!(matches!(
             rec.text[TextField::Message as usize],
             Some(Cow::Borrowed(_))
         ));
         assert_eq!(rec.level, Some(Level::Error));
         assert_eq!(rec.ts, Some(T0 + 1123));
-        assert!(rec.attributes.is_empty());
+        assert_eq!(
+            rec.attributes,
+            [
+                (Cow::from("thread"), Cow::from("main")),
+                (Cow::from("logger"), Cow::from("c.e.Shop"))
+            ]
+        );
 
         let mut rec = Record::default();
         parse(
