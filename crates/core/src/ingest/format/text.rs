@@ -7,7 +7,6 @@
 use super::prefix;
 use super::stamp::{self, Context, Layout};
 use crate::record::{Level, Record, Reject, TextField};
-use crate::time::{parse_clf, parse_iso8601};
 
 /// How far into a line a level is looked for: loggers put it near the start,
 /// and further in the words are the message's own ("retrying after ERROR").
@@ -108,65 +107,6 @@ pub fn sniff_level(line: &str) -> Option<Level> {
         }
     }
     None
-}
-
-/// The time of a line that starts with one (after blanks or a byte-order
-/// mark): `2024-03-14 21:00:01,123`, `2024-03-14T21:00:01.123Z`, with an
-/// offset, `2024/03/14 21:00:01`, any of those in brackets, or a bracketed CLF
-/// time `[10/Oct/2000:13:55:36 -0700]`. Times without an offset are UTC.
-pub fn sniff_timestamp(line: &str) -> Option<i64> {
-    let s = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-    if let Some(inner) = s.strip_prefix('[') {
-        let close = inner.bytes().take(48).position(|c| c == b']')?;
-        let inner = &inner[..close];
-        return match leading_iso(inner) {
-            Some(n) => parse_iso8601(&inner[..n]),
-            None => parse_clf(inner),
-        };
-    }
-    parse_iso8601(&s[..leading_iso(s)?])
-}
-
-/// Length of an ISO-8601-like date-time at the start of `s`:
-/// `YYYY-MM-DD` or `YYYY/MM/DD`, `T` or a space, `HH:MM:SS`, an optional
-/// `.fff` or `,fff` fraction and an optional `Z`, `±HH`, `±HHMM` or `±HH:MM`.
-fn leading_iso(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let at = |i: usize, set: &[u8]| b.get(i).is_some_and(|c| set.contains(c));
-    let shape = digits(0..4)
-        && at(4, b"-/")
-        && digits(5..7)
-        && b.get(7) == b.get(4)
-        && digits(8..10)
-        && at(10, b"T ")
-        && digits(11..13)
-        && at(13, b":")
-        && digits(14..16)
-        && at(16, b":")
-        && digits(17..19);
-    if !shape {
-        return None;
-    }
-    let mut n = 19;
-    if at(n, b".,") && digits(n + 1..n + 2) {
-        n += 1;
-        while digits(n..n + 1) {
-            n += 1;
-        }
-    }
-    if at(n, b"Zz") {
-        n += 1;
-    } else if at(n, b"+-") && digits(n + 1..n + 3) {
-        n += 3;
-        if at(n, b":") && digits(n + 1..n + 3) {
-            n += 3;
-        } else if digits(n..n + 2) {
-            n += 2;
-        }
-    }
-    Some(n)
 }
 
 /// klog/glog: `Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg`, where L is one
@@ -364,42 +304,6 @@ mod tests {
         // A word that starts inside the window counts even if it ends outside.
         let edge = format!("{} WARNING", "x".repeat(LEVEL_WINDOW - 4));
         assert_eq!(sniff_level(&edge), Some(Level::Warn));
-    }
-
-    #[test]
-    fn timestamps() {
-        for (line, want) in [
-            ("2024-03-14 21:00:01,123 INFO x", Some(T0 + 1123)),
-            ("2024-03-14T21:00:01.123Z x", Some(T0 + 1123)),
-            ("2024-03-14T21:00:01.123456789Z x", Some(T0 + 1123)),
-            ("2024-03-14T22:00:01+01:00 x", Some(T0 + 1000)),
-            ("2024-03-14T14:00:01-0700 x", Some(T0 + 1000)),
-            ("2024-03-14T23:00:01+02 x", Some(T0 + 1000)),
-            ("2024/03/14 21:00:01 x", Some(T0 + 1000)),
-            ("2024-03-14 21:00:01", Some(T0 + 1000)),
-            (
-                "2024-03-14 21:00:01 - dash after a space is not an offset",
-                Some(T0 + 1000),
-            ),
-            ("[2024-03-14 21:00:01] x", Some(T0 + 1000)),
-            ("[2024-03-14T21:00:01.5Z] x", Some(T0 + 1500)),
-            ("[14/Mar/2024:21:00:01 +0000] x", Some(T0 + 1000)),
-            ("[10/Oct/2000:13:55:36 -0700] x", Some(971_211_336_000)),
-            ("  2024-03-14 21:00:01 indented", Some(T0 + 1000)),
-            ("\u{feff}2024-03-14 21:00:01 with a BOM", Some(T0 + 1000)),
-            ("2024-02-30 21:00:01 no such day", None),
-            ("2024-03-14 25:00:01 no such hour", None),
-            ("2024-03/14 21:00:01 mixed separators", None),
-            ("2024-03-14 21:00 no seconds", None),
-            ("[main] 2024-03-14 21:00:01 not leading", None),
-            ("[2024-03-14 21:00:01 unclosed", None),
-            ("[yesterday] x", None),
-            ("ERROR 2024-03-14 21:00:01 not leading", None),
-            ("", None),
-            ("[", None),
-        ] {
-            assert_eq!(sniff_timestamp(line), want, "{line}");
-        }
     }
 
     #[test]
