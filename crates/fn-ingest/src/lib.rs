@@ -7,9 +7,8 @@ use std::sync::Arc;
 use loglake_aws::{S3Objects, S3Store};
 use loglake_core::Format;
 use loglake_core::ingest::format::stamp::Zone;
-use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::redact::RedactOptions;
-use loglake_handlers::config::{ConfigError, Vars};
+use loglake_handlers::config::{ConfigError, Vars, multiline_limits};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
 use loglake_handlers::sinks::SinkConfig;
 use tokio::runtime::Handle;
@@ -55,10 +54,7 @@ impl Config {
             timezone: vars
                 .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                 .unwrap_or_default(),
-            multiline: MultilineLimits {
-                max_lines: vars.number("MULTILINE_MAX_LINES", 500, 1..=100_000)?,
-                max_bytes: vars.number("MULTILINE_MAX_BYTES", 256 << 10, 1..=64 << 20)?,
-            },
+            multiline: multiline_limits(vars)?,
         };
         let sinks = SinkConfig::from_vars(vars)?;
         if sinks
@@ -147,6 +143,8 @@ mod tests {
             ("SEARCH_INDEX_PREFIX", "Logs-"),
             ("SEARCH_CONCURRENCY", "two"),
             ("TIMEZONE", "Mars/Olympus"),
+            ("MULTILINE_MAX_LINES", "0"),
+            ("MULTILINE_MAX_BYTES", "1GiB"),
         ] {
             let search = [("SEARCH_ENDPOINT", "http://127.0.0.1:9200"), (var, value)];
             let pairs: &[(&str, &str)] = if var.starts_with("SEARCH_") {

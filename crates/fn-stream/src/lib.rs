@@ -8,7 +8,7 @@ use loglake_aws::S3Store;
 use loglake_aws::put::Firehose;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::redact::RedactOptions;
-use loglake_handlers::config::{ConfigError, Vars};
+use loglake_handlers::config::{ConfigError, Vars, multiline_limits};
 use loglake_handlers::retry::Backoff;
 use loglake_handlers::sinks::SinkConfig;
 use loglake_handlers::stream::{Stream, StreamSettings};
@@ -24,7 +24,8 @@ pub struct Config {
     pub curated_prefix: String,
     /// `MAX_LINE_BYTES` (default 1048576), `REDACT` (default `cards`): PII
     /// masked before anything is forwarded, `TIMEZONE` (of text times
-    /// written without one; default UTC).
+    /// written without one; default UTC), `MULTILINE_MAX_LINES` and
+    /// `MULTILINE_MAX_BYTES` (the bounds of a stack trace within one record).
     pub stream: StreamSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`): each
     /// record is indexed and counted within seconds of its arrival (fn-ingest
@@ -51,6 +52,7 @@ impl Config {
                 timezone: vars
                     .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                     .unwrap_or_default(),
+                multiline: multiline_limits(vars)?,
             },
             sinks: SinkConfig::from_vars(vars)?,
         })
@@ -108,6 +110,7 @@ mod tests {
             ("SEARCH_SERVICE", "solr"),
             ("SEARCH_TIMEOUT_SECS", "soon"),
             ("TIMEZONE", "+25:00"),
+            ("MULTILINE_MAX_LINES", "100001"),
         ] {
             let pairs = [
                 REQUIRED[0],

@@ -366,13 +366,21 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
             "103",
             b"{\"ts\":1710468000,\"msg\":\"after the garbage\"}\n",
         ),
+        // A Java stack trace put on the stream whole: one row.
+        e.lambda_record(
+            "shardId-000000000000",
+            "104",
+            b"2024-03-15 02:00:00,300 ERROR [main] com.shop.Pay - declined\n\
+              java.lang.IllegalStateException: declined\n\tat com.shop.Pay.run(Pay.java:9)\n\t... 4 more\n",
+        ),
     ];
     let (resp, s) = e.app().handle(event(records), far()).await.unwrap();
     assert!(
         resp.batch_item_failures.is_empty(),
         "garbage does not fail the batch"
     );
-    assert_eq!((s.forwarded, s.quarantined), (4, 1));
+    assert_eq!((s.forwarded, s.quarantined, s.merged), (5, 1, 3));
+    assert_eq!(s.lines, s.forwarded + s.quarantined + s.merged);
 
     // The garbage is in the quarantine with its coordinates.
     let q = e.objects(&e.curated, "quarantine/").await;
@@ -431,7 +439,7 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
         Some("2024/03/15/[$LATEST]0123".to_string()),
     );
     assert_eq!(groups.iter().filter(|g| **g == cw).count(), 3);
-    assert_eq!(groups.len(), 4);
+    assert_eq!(groups.len(), 5);
 }
 
 /// Delivers nothing that contains `marker`, ever.

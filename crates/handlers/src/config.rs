@@ -122,6 +122,19 @@ impl<'a> Vars<'a> {
     }
 }
 
+/// `MULTILINE_MAX_LINES` (default 500; 1 turns joining off) and
+/// `MULTILINE_MAX_BYTES` (default 262144): the bounds of one multiline event,
+/// read the same way by every function that parses text.
+pub fn multiline_limits(
+    vars: Vars<'_>,
+) -> Result<loglake_core::ingest::multiline::MultilineLimits, ConfigError> {
+    let d = loglake_core::ingest::multiline::MultilineLimits::default();
+    Ok(loglake_core::ingest::multiline::MultilineLimits {
+        max_lines: vars.number("MULTILINE_MAX_LINES", d.max_lines, 1..=100_000)?,
+        max_bytes: vars.number("MULTILINE_MAX_BYTES", d.max_bytes, 1..=64 << 20)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -13,6 +13,7 @@ use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventRes
 use loglake_core::ingest::format::parse_line;
 use loglake_core::ingest::format::stamp::{Context, Zone};
 use loglake_core::ingest::input::{Line, LineKind};
+use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::ingest::quarantine::{self, Quarantine};
 use loglake_core::ingest::{Finisher, Observer, Origin};
 use loglake_core::record::{Record, Reject, SourceFormat};
@@ -20,7 +21,7 @@ use loglake_core::redact::{RedactCounts, RedactOptions};
 use loglake_core::sinks::alerts::Windows;
 use loglake_core::sinks::forward::{self, FIREHOSE_MAX_RECORD};
 use loglake_core::sinks::search::SearchCounts;
-use loglake_core::triggers::kinesis::{RecordData, decode_record};
+use loglake_core::triggers::kinesis::{RecordData, decode_record, join_lines};
 use loglake_core::{IngestOptions, OutputStore};
 use tracing::{error, info, warn};
 
@@ -39,6 +40,8 @@ pub struct StreamSettings {
     pub redact: RedactOptions,
     /// The zone of text times written without one.
     pub timezone: Zone,
+    /// How large a multiline event within one record may grow.
+    pub multiline: MultilineLimits,
 }
 
 impl Default for StreamSettings {
@@ -47,6 +50,7 @@ impl Default for StreamSettings {
             max_line_bytes: 1 << 20,
             redact: RedactOptions::default(),
             timezone: Zone::Utc,
+            multiline: MultilineLimits::default(),
         }
     }
 }
@@ -100,6 +104,8 @@ struct Bad {
 pub struct BatchSummary {
     pub records: usize,
     pub lines: u64,
+    /// Lines joined into the multiline event before them.
+    pub merged: u64,
     pub forwarded: u64,
     pub quarantined: u64,
     pub redacted: RedactCounts,
@@ -171,6 +177,7 @@ struct Normalized {
     out: Vec<(usize, Vec<u8>)>,
     bad: Vec<Bad>,
     lines: u64,
+    merged: u64,
     forwarded: u64,
     redacted: RedactCounts,
     fed: Option<SearchCounts>,
@@ -206,6 +213,7 @@ impl Stream {
         let mut summary = BatchSummary {
             records: event.records.len(),
             lines: n.lines,
+            merged: n.merged,
             forwarded: n.forwarded,
             quarantined: n.bad.len() as u64,
             redacted: n.redacted,
@@ -227,6 +235,7 @@ impl Stream {
             Ok(stats) => info!(
                 records = summary.records,
                 lines = summary.lines,
+                merged = summary.merged,
                 quarantined = summary.quarantined,
                 firehose_calls = stats.calls,
                 retried = stats.retried,
@@ -329,14 +338,14 @@ fn normalize(
     let mut finisher = Finisher::new(&opts, None);
     let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut bad: Vec<Bad> = Vec::new();
-    let (mut lines, mut forwarded) = (0u64, 0u64);
+    let (mut lines, mut merged, mut forwarded) = (0u64, 0u64, 0u64);
     let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
     for (i, r) in event.records.iter().enumerate() {
         let data = &r.kinesis.data.0;
         let uri = coordinates(r);
         let decoded = match decode_record(data) {
             Ok(RecordData::Control) => continue,
-            Ok(RecordData::Lines(l)) => l,
+            Ok(RecordData::Lines(l)) => join_lines(l, settings.multiline),
             Err(reject) => {
                 lines += 1;
                 bad.push(Bad {
@@ -358,7 +367,8 @@ fn normalize(
             reference_ms: Some(arrival_ms(r)),
         };
         for l in &decoded {
-            lines += 1;
+            lines += 1 + l.merged;
+            merged += l.merged;
             let kind = if l.bytes.len() > max_line {
                 LineKind::Oversized {
                     len: l.bytes.len() as u64,
@@ -438,6 +448,7 @@ fn normalize(
         out,
         bad,
         lines,
+        merged,
         forwarded,
         redacted: finisher.redacted(),
         fed: feed.map(|f| f.finish()),

@@ -7,6 +7,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
+use crate::ingest::multiline::{self, Joiner, MultilineLimits};
 use crate::record::Reject;
 
 /// A CloudWatch Logs payload is at most 1 MB compressed; its JSON is
@@ -23,6 +24,9 @@ pub struct StreamLine {
     pub event_ms: Option<i64>,
     /// Attributes the envelope adds (log group, log stream, event id).
     pub attributes: Vec<(&'static str, String)>,
+    /// Lines of the record joined to this one as one multiline event
+    /// (see [`join_lines`]).
+    pub merged: u64,
 }
 
 /// What a stream record holds.
@@ -73,6 +77,7 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
                     .map(|(i, e)| StreamLine {
                         bytes: e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
                         index: i as u64,
+                        merged: 0,
                         event_ms: Some(e.timestamp),
                         attributes: vec![
                             ("log_group", cw.log_group.clone()),
@@ -97,9 +102,54 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
                 index: i as u64,
                 event_ms: None,
                 attributes: Vec::new(),
+                merged: 0,
             })
             .collect(),
     ))
+}
+
+/// One plain record's lines with each multiline event (a stack trace put
+/// on the stream whole) joined into its first line, as in a text file:
+/// only text lines join, never a JSON line, and never across records.
+/// CloudWatch Logs events are events already and stay as they are.
+pub fn join_lines(lines: Vec<StreamLine>, limits: MultilineLimits) -> Vec<StreamLine> {
+    if lines.len() < 2 || limits.max_lines < 2 || lines.iter().any(|l| l.event_ms.is_some()) {
+        return lines;
+    }
+    let texts: Vec<Option<&str>> = lines
+        .iter()
+        .map(|l| std::str::from_utf8(&l.bytes).ok())
+        .collect();
+    let mut joiner = Joiner::new(
+        limits,
+        multiline::timestamped(texts.iter().flatten().copied()),
+    );
+    let json = |t: &str| t.trim_start().starts_with('{');
+    let mut out: Vec<StreamLine> = Vec::with_capacity(lines.len());
+    let mut head_is_text = false;
+    for (l, text) in lines.iter().zip(&texts) {
+        let joins = match text {
+            Some(t) if !json(t) => joiner.joins(t) && head_is_text,
+            // Bad bytes or JSON: a line of its own, and no event goes on
+            // past it.
+            _ => {
+                joiner = Joiner::new(limits, false);
+                false
+            }
+        };
+        match out.last_mut() {
+            Some(head) if joins => {
+                head.bytes.push(b'\n');
+                head.bytes.extend_from_slice(&l.bytes);
+                head.merged += 1;
+            }
+            _ => {
+                head_is_text = text.is_some_and(|t| !json(t));
+                out.push(l.clone());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -125,6 +175,38 @@ mod tests {
             (l[1].bytes.as_slice(), l[1].index),
             (&b"second line"[..], 3)
         );
+    }
+
+    #[test]
+    fn a_stack_trace_in_one_record_is_one_line() {
+        let data = b"2024-03-14 21:00:01,123 ERROR [main] a.B - failed\n\
+java.lang.IllegalStateException: x\n\tat a.B.run(B.java:1)\n\t... 3 more\n\
+{\"msg\":\"json stays\"}\n\tat not.joined.to(Json.java:1)\n\
+2024-03-14 21:00:02,000 INFO [main] a.B - next\n";
+        let RecordData::Lines(l) = decode_record(data).unwrap() else {
+            panic!()
+        };
+        let l = join_lines(l, MultilineLimits::default());
+        let got: Vec<(u64, u64, usize)> = l
+            .iter()
+            .map(|l| {
+                (
+                    l.index,
+                    l.merged,
+                    l.bytes.iter().filter(|b| **b == b'\n').count(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [(0, 3, 3), (4, 0, 0), (5, 0, 0), (6, 0, 0)]);
+        // Off: as decoded.
+        let RecordData::Lines(l) = decode_record(data).unwrap() else {
+            panic!()
+        };
+        let off = MultilineLimits {
+            max_lines: 1,
+            ..MultilineLimits::default()
+        };
+        assert_eq!(join_lines(l.clone(), off), l);
     }
 
     #[test]
