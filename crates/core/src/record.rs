@@ -225,7 +225,10 @@ impl<'a> Record<'a> {
     /// Whether this record was already forwarded by fn-stream: it arrived as
     /// loglake's normalized NDJSON (through Firehose), so it was indexed and
     /// counted for alerts there, within seconds, and its service was set
-    /// where it was first parsed. The one place this is decided.
+    /// where it was first parsed. The one place this is decided; the
+    /// [`Finisher`](crate::ingest::Finisher) keeps the mark only on sources
+    /// known to be forwarded (`IngestOptions::forwarded`), never on the
+    /// word of the content.
     pub fn is_forwarded(&self) -> bool {
         self.source_format.is_some()
     }

@@ -20,23 +20,41 @@ fn normalized_records_keep_their_own_service_or_none() {
          {{\"ts\":\"2024-03-14T21:00:01.000Z\",\"service\":\"cart\",\"message\":\"m\",\"source_format\":\"json\"}}\n\
          {{\"ts\":{T21},\"message\":\"raw line\"}}\n"
     );
-    let store = MemoryStore::default();
-    let opts = IngestOptions {
-        default_service: Some("firehose".into()),
-        ..options(false)
+    let run = |forwarded: bool| {
+        let store = MemoryStore::default();
+        let opts = IngestOptions {
+            default_service: Some("firehose".into()),
+            forwarded,
+            ..options(false)
+        };
+        let m = ingest(source("norm.log", input.as_bytes(), None), &store, &opts).unwrap();
+        all_rows(&store, &m)
+            .into_iter()
+            .map(|r| {
+                let mark = r.attr("source_format").map(String::from);
+                (r.service, r.format, mark)
+            })
+            .collect::<Vec<_>>()
     };
-    let m = ingest(source("norm.log", input.as_bytes(), None), &store, &opts).unwrap();
-    let rows = all_rows(&store, &m);
-    let got: Vec<(Option<&str>, &str)> = rows
-        .iter()
-        .map(|r| (r.service.as_deref(), r.format.as_str()))
-        .collect();
+    let s = |v: &str| Some(v.to_string());
     assert_eq!(
-        got,
+        run(true),
         [
-            (None, "cwlogs"),
-            (Some("cart"), "json"),
-            (Some("firehose"), "json")
+            (None, "cwlogs".into(), None),
+            (s("cart"), "json".into(), None),
+            (s("firehose"), "json".into(), None)
+        ]
+    );
+    // The same lines in an object that is not known to be forwarded: the
+    // content's word is a field like any other, the record is an ordinary
+    // JSON record (counted for alerts, indexed), and the key's service
+    // applies.
+    assert_eq!(
+        run(false),
+        [
+            (s("firehose"), "json".into(), s("cwlogs")),
+            (s("cart"), "json".into(), s("json")),
+            (s("firehose"), "json".into(), None)
         ]
     );
 }

@@ -9,7 +9,7 @@ use loglake_core::Format;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::redact::RedactOptions;
 use loglake_handlers::config::{ConfigError, Vars, multiline_limits};
-use loglake_handlers::ingest::{Ingest, IngestSettings};
+use loglake_handlers::ingest::{FORWARDED_PREFIX, Ingest, IngestSettings};
 use loglake_handlers::sinks::SinkConfig;
 use tokio::runtime::Handle;
 
@@ -27,7 +27,8 @@ pub struct Config {
     /// (default 1048576), `REDACT` (default `cards`), `TIMEZONE` (of text
     /// times written without one; default UTC), `MULTILINE_MAX_LINES`
     /// (default 500; 1 turns multiline events off) and
-    /// `MULTILINE_MAX_BYTES` (default 262144).
+    /// `MULTILINE_MAX_BYTES` (default 262144), `FORWARDED_PREFIX` (where
+    /// Firehose delivers fn-stream's records; default `firehose/`).
     pub ingest: IngestSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
@@ -55,6 +56,10 @@ impl Config {
                 .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                 .unwrap_or_default(),
             multiline: multiline_limits(vars)?,
+            forwarded_prefix: Some(
+                vars.get("FORWARDED_PREFIX")
+                    .unwrap_or_else(|| FORWARDED_PREFIX.to_string()),
+            ),
         };
         let sinks = SinkConfig::from_vars(vars)?;
         if sinks

@@ -23,6 +23,9 @@ use crate::effects::{ObjectReader, ReadError};
 use crate::search::SearchSink;
 use crate::search::session::{DeadLetters, Retry};
 
+/// Where the Terraform's Firehose delivers in the raw bucket.
+pub const FORWARDED_PREFIX: &str = "firehose/";
+
 /// How objects become rows: the pipeline settings of fn-ingest.
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
@@ -40,6 +43,10 @@ pub struct IngestSettings {
     pub timezone: Zone,
     /// How large a multiline event (a stack trace) may grow.
     pub multiline: MultilineLimits,
+    /// Where Firehose delivers fn-stream's normalized NDJSON in the raw
+    /// bucket: objects under it are forwarded records (already indexed and
+    /// counted), known by their key, never by their content.
+    pub forwarded_prefix: Option<String>,
 }
 
 impl Default for IngestSettings {
@@ -52,6 +59,7 @@ impl Default for IngestSettings {
             redact: RedactOptions::default(),
             timezone: Zone::Utc,
             multiline: MultilineLimits::default(),
+            forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
         }
     }
 }
@@ -77,6 +85,10 @@ impl IngestSettings {
             redact: self.redact,
             timezone: self.timezone.clone(),
             multiline: self.multiline,
+            forwarded: self
+                .forwarded_prefix
+                .as_deref()
+                .is_some_and(|p| key.starts_with(p)),
             lake: LakeOptions {
                 // Each open file holds up to one 5 MiB upload part.
                 max_open_files: 8,

@@ -460,7 +460,11 @@ fn normalize(
 /// fn-ingest would read it: what reached Firehose, exactly.
 fn recount(sink: &AlertSink, out: &[(usize, Vec<u8>)], before: usize) -> Windows {
     let mut obs = sink.observer(WindowCounting::All);
-    let mut finisher = Finisher::new(&IngestOptions::default(), None);
+    let forwarded = IngestOptions {
+        forwarded: true,
+        ..IngestOptions::default()
+    };
+    let mut finisher = Finisher::new(&forwarded, None);
     for (_, packed) in out.iter().take_while(|(i, _)| *i < before) {
         for line in packed.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let Ok(text) = std::str::from_utf8(line) else {

@@ -22,6 +22,8 @@ pub struct Finisher {
     last_ts: Option<i64>,
     /// The time of the object or stream record the lines came in.
     container_ts: Option<i64>,
+    /// The source is loglake's forwarded NDJSON ([`IngestOptions::forwarded`]).
+    forwarded: bool,
 }
 
 impl Finisher {
@@ -38,6 +40,7 @@ impl Finisher {
             default_service: opts.default_service.clone(),
             last_ts: None,
             container_ts: container_ms,
+            forwarded: opts.forwarded,
         }
     }
 
@@ -63,6 +66,14 @@ impl Finisher {
     /// Resolve `rec`'s event time and defaults and mask its PII; the time,
     /// or why the record cannot be a row.
     pub fn finish(&mut self, rec: &mut Record<'_>) -> Result<i64, Reject> {
+        // Only where the source says so is a `source_format` in the content
+        // loglake's own mark; anywhere else it is a field like any other, or
+        // anyone who writes a log line could hide it from the alerts.
+        if !self.forwarded
+            && let Some(f) = rec.source_format.take()
+        {
+            rec.attr("source_format", f.as_str());
+        }
         let ts = self.resolve(rec)?;
         self.redactor.apply(rec);
         Ok(ts)

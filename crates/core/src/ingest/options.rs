@@ -42,6 +42,10 @@ pub struct IngestOptions {
     pub timezone: Zone,
     /// How large a multiline event of a text source may grow.
     pub multiline: MultilineLimits,
+    /// The source is loglake's own forwarded NDJSON (fn-stream's, through
+    /// Firehose, known by where it was written): only then does a record's
+    /// `source_format` mark it as already indexed and counted for alerts.
+    pub forwarded: bool,
 }
 
 impl Default for IngestOptions {
@@ -61,6 +65,7 @@ impl Default for IngestOptions {
             redact: RedactOptions::default(),
             timezone: Zone::Utc,
             multiline: MultilineLimits::default(),
+            forwarded: false,
         }
     }
 }
