@@ -1190,6 +1190,14 @@ EXPECTED_ALARMS = {
         "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 1,
         "comparison_operator": "LessThanThreshold", "treat_missing_data": "breaching",
     },
+    "corrupt_input": {
+        "targets": {"ingest": '${var.functions["ingest"]}'},
+        "alarm_name": "${target}-corrupt-input",
+        "alarm_description": "${target} skipped damaged gzip members (manifests with outcome corrupt; the lines after them were read)",
+        "namespace": "loglake", "metric_name": "CorruptMembers", "dimensions": {"function": "${target}"},
+        "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
     "dead_letters": {
         "targets": "${var.dead_letter_queues}",
         "alarm_name": "${target}-not-empty",
@@ -1323,8 +1331,14 @@ def test_search_domain_is_locked_down():
 def test_dashboard_uses_the_emf_metrics_the_functions_emit():
     src = (CRATES / "core" / "src" / "metrics.rs").read_text()
     namespace = re.search(r'"Namespace":\s*"(\w+)"', src).group(1)
-    dimensions = re.search(r'"Dimensions":\s*\[\[([^\]]+)\]\]', src).group(1)
-    dimensions = re.findall(r'"(\w+)"', dimensions)
+    # The first dimension set is the dashboard's (function, format); a
+    # later one, (function), is what the loglake alarms select on.
+    sets = re.search(r'"Dimensions":\s*\[(\[[^\]]+\](?:,\s*\[[^\]]+\])*)\]', src).group(1)
+    sets = [re.findall(r'"(\w+)"', d) for d in re.findall(r"\[([^\]]+)\]", sets)]
+    dimensions = sets[0]
+    for a in alarm_kinds().values():
+        if a["namespace"] == namespace:
+            assert list(a["dimensions"]) in sets, a
     metrics = re.findall(r'\("(\w+)",\s*"(?:Count|Bytes|Milliseconds|Seconds|None)"\)', src)
     assert namespace and dimensions and metrics
     obs = load(INFRA / "modules" / "observability")

@@ -12,6 +12,7 @@ pub fn emf(function: &str, m: &Manifest, timestamp_ms: i64) -> String {
         ("RowsOut", "Count"),
         ("Quarantined", "Count"),
         ("Merged", "Count"),
+        ("CorruptMembers", "Count"),
         ("BytesIn", "Bytes"),
         ("BytesDecoded", "Bytes"),
         ("DurationMs", "Milliseconds"),
@@ -21,7 +22,8 @@ pub fn emf(function: &str, m: &Manifest, timestamp_ms: i64) -> String {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": "loglake",
-                "Dimensions": [["function", "format"]],
+                // Per format for the dashboard, per function for the alarms.
+                "Dimensions": [["function", "format"], ["function"]],
                 "Metrics": metrics.iter().map(|(n, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
             }],
         },
@@ -33,6 +35,7 @@ pub fn emf(function: &str, m: &Manifest, timestamp_ms: i64) -> String {
         "RowsOut": m.rows_out,
         "Quarantined": m.quarantined,
         "Merged": m.merged,
+        "CorruptMembers": m.corrupt_members,
         "BytesIn": m.bytes_in,
         "BytesDecoded": m.bytes_decoded,
         "DurationMs": m.duration_ms,

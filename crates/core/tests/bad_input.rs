@@ -215,6 +215,65 @@ fn truncated_gzip_source_is_reported_and_balanced() {
 }
 
 #[test]
+fn a_damaged_gzip_member_costs_only_itself() {
+    // Three Firehose-style members; the middle one is damaged halfway.
+    let member = |from: i64| -> Vec<u8> {
+        let lines: Vec<u8> = (from..from + 1000)
+            .flat_map(|i| json_line(i, T21 + i, &format!("{:016x}", splitmix(i as u64))))
+            .collect();
+        gzip(&lines)
+    };
+    let mut bad = member(1000);
+    let mid = bad.len() / 2;
+    for b in &mut bad[mid..mid + 16] {
+        *b ^= 0xa5;
+    }
+    let object = [member(0), bad, member(2000)].concat();
+    for pipelined in [false, true] {
+        let store = MemoryStore::default();
+        let m = ingest(
+            source("firehose.gz", &object, None),
+            &store,
+            &options(pipelined),
+        )
+        .unwrap();
+        assert!(m.balanced(), "{m:?}");
+        assert_eq!(m.outcome, Outcome::Corrupt);
+        assert_eq!(m.corrupt_members, 1);
+        assert!(
+            m.error.as_deref().unwrap().contains("damaged gzip member"),
+            "{:?}",
+            m.error
+        );
+        // The first member whole, some of the second, the third whole: the
+        // third's rows are the 1000 messages of n = 2000..3000.
+        let rows = all_rows(&store, &m);
+        let ns: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| r.attr("n").and_then(|n| n.parse().ok()))
+            .collect();
+        let count = |r: std::ops::Range<i64>| ns.iter().filter(|n| r.contains(n)).count();
+        assert_eq!((count(0..1000), count(2000..3000)), (1000, 1000), "{m:?}");
+        let middle = ns.iter().filter(|n| (1000..2000).contains(*n)).count();
+        assert!(middle < 1000, "{middle}");
+        // What the damaged member inflated to before the damage showed is
+        // quarantined (a corrupt deflate stream decodes to garbage for a
+        // while), and the line the damage broke off is truncated.
+        assert_eq!(m.quarantined_by_reason.get("truncated_input"), Some(&1));
+        assert!(
+            m.quarantined_by_reason.keys().all(|r| [
+                "truncated_input",
+                "invalid_json",
+                "invalid_utf8"
+            ]
+            .contains(&r.as_str())),
+            "{:?}",
+            m.quarantined_by_reason
+        );
+    }
+}
+
+#[test]
 fn empty_and_blank_sources_write_only_a_manifest() {
     for (name, input) in [
         ("empty", Vec::new()),

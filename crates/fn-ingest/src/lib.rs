@@ -60,6 +60,11 @@ impl Config {
                 vars.get("FORWARDED_PREFIX")
                     .unwrap_or_else(|| FORWARDED_PREFIX.to_string()),
             ),
+            // Set by Lambda: the metrics carry the deployed name, which the
+            // alarms know.
+            function_name: vars
+                .get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "fn-ingest".into()),
         };
         let sinks = SinkConfig::from_vars(vars)?;
         if sinks

@@ -47,6 +47,9 @@ pub struct IngestSettings {
     /// bucket: objects under it are forwarded records (already indexed and
     /// counted), known by their key, never by their content.
     pub forwarded_prefix: Option<String>,
+    /// The function's name in its metrics (the `function` dimension of the
+    /// EMF lines, which the alarms select on).
+    pub function_name: String,
 }
 
 impl Default for IngestSettings {
@@ -60,6 +63,7 @@ impl Default for IngestSettings {
             timezone: Zone::Utc,
             multiline: MultilineLimits::default(),
             forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
+            function_name: "fn-ingest".into(),
         }
     }
 }
@@ -375,7 +379,7 @@ impl Ingest {
             // CloudWatch Embedded Metric Format: a metric from a log line.
             println!(
                 "{}",
-                loglake_core::metrics::emf("fn-ingest", &manifest, now)
+                loglake_core::metrics::emf(&self.settings.function_name, &manifest, now)
             );
         }
         info!(

@@ -9,7 +9,7 @@ locals {
   actions = [var.topic_arn]
   emf = {
     namespace = "loglake"
-    metrics   = ["LinesIn", "RowsOut", "Quarantined", "BytesIn", "BytesDecoded", "DurationMs"]
+    metrics   = ["LinesIn", "RowsOut", "Quarantined", "Merged", "CorruptMembers", "BytesIn", "BytesDecoded", "DurationMs"]
   }
 
   # Every alarm, one entry per kind: what it watches (targets: a static key,
@@ -79,6 +79,16 @@ locals {
       period             = 60
       evaluation_periods = 5
       threshold          = var.iterator_age_threshold_ms
+    }
+    # fn-ingest's EMF metric (dimension function = its deployed name): a
+    # gzip member it had to skip, whose lines are lost or quarantined.
+    corrupt_input = {
+      targets     = { ingest = var.functions["ingest"] }
+      suffix      = "corrupt-input"
+      description = "skipped damaged gzip members (manifests with outcome corrupt; the lines after them were read)"
+      namespace   = "loglake"
+      metric      = "CorruptMembers"
+      dimension   = "function"
     }
     firehose_delivery = {
       targets     = { firehose = var.firehose_name }

@@ -59,7 +59,8 @@ const READ_BUF: usize = 256 * 1024;
 
 /// Wrap a raw object stream in the decoder its magic bytes call for. Gzip
 /// input may hold several members (Firehose, `cat a.gz b.gz`), zstd several
-/// frames; both are read to the end.
+/// frames; both are read to the end, and a damaged gzip member is skipped
+/// ([`super::gzip`]).
 pub fn decode<'r>(
     mut raw: impl Read + Send + 'r,
 ) -> io::Result<(Compression, Box<dyn Read + Send + 'r>)> {
@@ -78,7 +79,7 @@ pub fn decode<'r>(
     let r = BufReader::with_capacity(READ_BUF, io::Cursor::new(head).take(n as u64).chain(raw));
     let out: Box<dyn Read + Send + 'r> = match c {
         Compression::None => Box::new(r),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Gzip => Box::new(super::gzip::Members::new(r)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
     };
     Ok((c, out))
@@ -153,6 +154,11 @@ pub struct Framer<R> {
     eof: bool,
     error: Option<io::Error>,
     decoded: u64,
+    /// A damaged gzip member was skipped: the line it broke off ends here.
+    cut: bool,
+    /// Damaged members skipped, and what the first one was.
+    damaged: u64,
+    first_damage: Option<String>,
 }
 
 impl<R: Read> Framer<R> {
@@ -169,7 +175,15 @@ impl<R: Read> Framer<R> {
             eof: false,
             error: None,
             decoded: 0,
+            cut: false,
+            damaged: 0,
+            first_damage: None,
         }
+    }
+
+    /// Damaged gzip members skipped so far, and what the first one was.
+    pub fn damaged(&self) -> (u64, Option<&str>) {
+        (self.damaged, self.first_damage.as_deref())
     }
 
     /// Decoded bytes read so far.
@@ -196,6 +210,12 @@ impl<R: Read> Framer<R> {
             Ok(_) => {
                 // Short of the chunk only at the end of the input.
                 self.eof = n < CHUNK;
+                Ok(n)
+            }
+            Err(e) if super::gzip::is_member_damage(&e) => {
+                self.damaged += 1;
+                self.first_damage.get_or_insert_with(|| e.to_string());
+                self.cut = true;
                 Ok(n)
             }
             Err(e) if is_corrupt_input(&e) => {
@@ -289,6 +309,16 @@ impl<R: Read> Framer<R> {
                 }
                 start = nl + 1;
                 scan = start;
+            }
+            // A damaged member broke the line off: what there is of it is a
+            // truncated line, and the next member starts a new one.
+            if std::mem::take(&mut self.cut) && (start < buf.len() || self.over.is_some()) {
+                let (offset, end) = match self.over.take() {
+                    Some(o) => (o.offset, start + max),
+                    None => (base + shift + start as u64, buf.len().min(start + max)),
+                };
+                self.push(&mut lines, start, end, offset, LineKind::Truncated);
+                start = buf.len();
             }
             // No line end in buf[start..]: bound what an unfinished line holds.
             // A trailing CR may be the first half of a CRLF, so it does not

@@ -47,7 +47,13 @@ pub struct Manifest {
     pub bytes_decoded: u64,
     pub duration_ms: u64,
     pub outputs: Vec<Output>,
-    /// `complete`, or `truncated` when the compressed input broke off.
+    /// Damaged gzip members skipped: their undecodable bytes are no lines,
+    /// the line each broke off is quarantined as `truncated_input`, and the
+    /// members after them were read.
+    #[serde(default)]
+    pub corrupt_members: u64,
+    /// `complete`; `truncated` when the compressed input broke off;
+    /// `corrupt` when damaged members were skipped and the rest was read.
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
@@ -58,6 +64,7 @@ pub struct Manifest {
 pub enum Outcome {
     Complete,
     Truncated,
+    Corrupt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -10,6 +10,7 @@
 
 pub mod finish;
 pub mod format;
+pub mod gzip;
 pub mod input;
 pub mod lake;
 pub mod manifest;

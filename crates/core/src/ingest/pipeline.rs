@@ -85,6 +85,7 @@ pub fn ingest_observed(
         outputs,
         decoded_bytes,
         decode_error,
+        damaged,
     } = if opts.pipelined {
         run_pipelined(framer, &mut stage, lake, &uri)?
     } else {
@@ -148,12 +149,22 @@ pub fn ingest_observed(
         bytes_decoded: decoded_bytes,
         duration_ms: started.elapsed().as_millis() as u64,
         outputs,
+        corrupt_members: damaged.0,
         outcome: if decode_error.is_some() {
             Outcome::Truncated
+        } else if damaged.0 > 0 {
+            Outcome::Corrupt
         } else {
             Outcome::Complete
         },
-        error: decode_error.map(|e| format!("input ended early: {e}")),
+        error: match (decode_error, damaged.1) {
+            (Some(e), _) => Some(format!("input ended early: {e}")),
+            (None, Some(d)) => Some(format!(
+                "{} damaged gzip member(s) skipped, the first: {d}",
+                damaged.0
+            )),
+            (None, None) => None,
+        },
     };
     let mut f = store
         .create(&keys.manifest)
@@ -178,6 +189,14 @@ struct Finished {
     /// Why the input ended early, when it did (a truncated or corrupt
     /// compressed stream): every line before it was kept.
     decode_error: Option<io::Error>,
+    /// Damaged gzip members skipped (the input was read on after each),
+    /// and what the first one was.
+    damaged: (u64, Option<String>),
+}
+
+fn damage<R: Read>(framer: &Framer<R>) -> (u64, Option<String>) {
+    let (n, first) = framer.damaged();
+    (n, first.map(String::from))
 }
 
 fn run_inline<R: Read>(
@@ -196,6 +215,7 @@ fn run_inline<R: Read>(
         outputs,
         decoded_bytes: framer.decoded_bytes(),
         decode_error: framer.take_error(),
+        damaged: damage(&framer),
     })
 }
 
@@ -216,7 +236,7 @@ fn run_pipelined<R: Read + Send>(
                     break;
                 }
             }
-            (framer.decoded_bytes(), framer.take_error())
+            (framer.decoded_bytes(), framer.take_error(), damage(&framer))
         });
         // A rendezvous: the parser fills the next buffer while the encoder
         // works on the last one, and no third one waits in between.
@@ -228,7 +248,7 @@ fn run_pipelined<R: Read + Send>(
         let encoded = encoder
             .join()
             .map_err(|_| Error::Thread("the encoder panicked".into()))?;
-        let (decoded, decode_error) = reader
+        let (decoded, decode_error, damaged) = reader
             .join()
             .map_err(|_| Error::Thread("the reader panicked".into()))?;
         // An encoder failure makes the parser's sends fail; report its cause.
@@ -241,6 +261,7 @@ fn run_pipelined<R: Read + Send>(
             outputs,
             decoded_bytes: decoded,
             decode_error,
+            damaged,
         })
     })
 }
