@@ -2,6 +2,7 @@
 //! work is in `loglake-core` (ingest) and `generate`.
 
 mod alerts;
+mod formats;
 mod generate;
 mod ingest;
 mod replay;
@@ -39,6 +40,9 @@ enum Cmd {
     /// Evaluate alert rules over a local lake, or check a rules file
     #[command(subcommand)]
     Alerts(alerts::Cmd),
+    /// Check user-defined log formats (formats.toml) against a log file
+    #[command(subcommand)]
+    Formats(formats::Cmd),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Cmd::Replay(args) => replay::run(args),
         Cmd::Search(cmd) => search::run(cmd),
         Cmd::Alerts(cmd) => alerts::run(cmd),
+        Cmd::Formats(cmd) => formats::run(cmd),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));

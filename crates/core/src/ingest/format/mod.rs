@@ -4,6 +4,7 @@
 pub mod alb;
 pub mod clf;
 pub mod cloudfront;
+pub mod custom;
 pub mod json;
 pub mod prefix;
 pub mod stamp;

@@ -47,6 +47,8 @@ pub enum Layout {
     Clf,
     EpochSeconds,
     EpochMillis,
+    /// A format's own `time_layout` (strftime-style), from `formats.toml`.
+    Strftime,
 }
 
 impl Layout {
@@ -63,6 +65,7 @@ impl Layout {
             Layout::Clf => "clf",
             Layout::EpochSeconds => "epoch_s",
             Layout::EpochMillis => "epoch_ms",
+            Layout::Strftime => "strftime",
         }
     }
 }
