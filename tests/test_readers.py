@@ -29,7 +29,7 @@ def lake(tmp_path_factory):
 
 def test_manifest_balances(lake):
     m = lake["manifest"]
-    assert m["lines_in"] == m["rows_out"] + m["quarantined"]
+    assert m["lines_in"] == m["rows_out"] + m["quarantined"] + m["merged"]
     assert m["lines_total"] == m["lines_in"] + m["skipped_blank"] + m["skipped_header"]
     assert m["rows_out"] > 25000 and m["quarantined"] > 0
     assert sum(m["quarantined_by_reason"].values()) == m["quarantined"]

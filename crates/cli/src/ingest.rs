@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::lake::OutputKind;
 use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::redact::{RedactCounts, RedactOptions};
@@ -29,7 +30,7 @@ pub struct Args {
     /// The lake directory
     #[arg(long, default_value = "./lake")]
     lake: PathBuf,
-    /// auto, json, combined, alb, cloudfront or text
+    /// auto, json, combined, alb, cloudfront, text, or a format of --formats
     #[arg(long, default_value = "auto")]
     format: String,
     /// 1: one thread per file; 2 or more: decode, parse and encode overlap,
@@ -52,6 +53,11 @@ pub struct Args {
     /// (Europe/Berlin), UTC, or an offset (+01:00)
     #[arg(long, default_value = "UTC")]
     timezone: String,
+    /// User-defined formats (a formats.toml): a format whose `sources`
+    /// match a file is used for it, else one most of its first lines
+    /// parse as; `--format NAME` may name one of them
+    #[arg(long, value_name = "FILE")]
+    formats: Option<PathBuf>,
     /// Lines one multiline event (a stack trace) may hold; 1 turns joining
     /// continuation lines off
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -81,11 +87,26 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.memory_mib < 4 {
         bail!("--memory-mib must be at least 4");
     }
-    let mut opts = IngestOptions {
-        format: match a.format.as_str() {
-            "auto" => None,
-            f => Some(f.parse::<Format>().map_err(anyhow::Error::msg)?),
+    let formats = match &a.formats {
+        Some(path) => Formats::load(path).map_err(anyhow::Error::msg)?,
+        None => Formats::default(),
+    };
+    let (format, custom) = match a.format.as_str() {
+        "auto" => (None, None),
+        f => match formats.get(f) {
+            Some(c) => (None, Some(c.clone())),
+            None => (
+                Some(f.parse::<Format>().map_err(|e| {
+                    anyhow::anyhow!("--format: {e}, or a format of the --formats file")
+                })?),
+                None,
+            ),
         },
+    };
+    let mut opts = IngestOptions {
+        format,
+        custom,
+        formats,
         max_line_bytes: a.max_line_bytes,
         memory_budget: a.memory_mib << 20,
         row_group_bytes: (a.memory_mib << 20) * 3 / 8,

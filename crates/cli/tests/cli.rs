@@ -59,7 +59,11 @@ fn only_manifest(lake: &Path) -> Value {
 /// The accounting every ingest must satisfy.
 fn assert_balanced(m: &Value) {
     let n = |k: &str| m[k].as_u64().unwrap();
-    assert_eq!(n("lines_in"), n("rows_out") + n("quarantined"), "{m:#}");
+    assert_eq!(
+        n("lines_in"),
+        n("rows_out") + n("quarantined") + n("merged"),
+        "{m:#}"
+    );
     assert_eq!(
         n("lines_total"),
         n("lines_in") + n("skipped_blank") + n("skipped_header"),
@@ -589,4 +593,51 @@ fn access_log_formats_are_detected() {
     assert_eq!(m["format"], "combined");
     assert_eq!(m["rows_out"], 2);
     assert_eq!(m["partitions"]["dt=2000-10-10/hr=20"], 2);
+}
+
+#[test]
+fn user_defined_formats_by_file_name_and_by_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let formats = root.join("examples/formats.toml");
+    let formats = formats.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Named so that no `sources` pattern matches: --format chooses.
+    let log = dir.path().join("edge.log");
+    fs::copy(root.join("examples/formats/nginx-timed.log"), &log).unwrap();
+    let lake = dir.path().join("lake");
+    let s = ingest(
+        &lake,
+        &[&log],
+        &["--formats", formats, "--format", "nginx-timed"],
+    );
+    assert_eq!(s["rows_out"], 5, "{s}");
+    let m = only_manifest(&lake);
+    assert_eq!(m["format"], "custom:nginx-timed");
+    assert_balanced(&m);
+    // A name that is neither built in nor in the file is refused, saying so.
+    let out = bin()
+        .args(["ingest", "--format", "nginx-custom", "--formats", formats])
+        .arg(&log)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--formats file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `formats test` shows the chosen format and the time it read.
+    let out = run(bin().args(["formats", "test"]).arg(&log).args([
+        "--formats",
+        formats,
+        "--format",
+        "nginx-timed",
+        "--lines",
+        "2",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nginx-timed"), "{text}");
+    assert!(text.contains("2024-03-14T21:00:01.000Z"), "{text}");
 }

@@ -85,6 +85,8 @@ pub enum SourceFormat {
     Cloudfront,
     Cwlogs,
     Text,
+    /// A user-defined format of a `formats.toml` (the manifest names it).
+    Custom,
 }
 
 impl SourceFormat {
@@ -96,6 +98,7 @@ impl SourceFormat {
             "cloudfront" => SourceFormat::Cloudfront,
             "cwlogs" => SourceFormat::Cwlogs,
             "text" => SourceFormat::Text,
+            "custom" => SourceFormat::Custom,
             _ => return None,
         })
     }
@@ -108,6 +111,7 @@ impl SourceFormat {
             SourceFormat::Cloudfront => "cloudfront",
             SourceFormat::Cwlogs => "cwlogs",
             SourceFormat::Text => "text",
+            SourceFormat::Custom => "custom",
         }
     }
 }

@@ -8,7 +8,7 @@ use loglake_aws::{S3Objects, S3Store};
 use loglake_core::Format;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::redact::RedactOptions;
-use loglake_handlers::config::{ConfigError, Vars, multiline_limits};
+use loglake_handlers::config::{ConfigError, Vars, formats, multiline_limits};
 use loglake_handlers::ingest::{FORWARDED_PREFIX, Ingest, IngestSettings};
 use loglake_handlers::sinks::SinkConfig;
 use tokio::runtime::Handle;
@@ -28,7 +28,8 @@ pub struct Config {
     /// times written without one; default UTC), `MULTILINE_MAX_LINES`
     /// (default 500; 1 turns multiline events off) and
     /// `MULTILINE_MAX_BYTES` (default 262144), `FORWARDED_PREFIX` (where
-    /// Firehose delivers fn-stream's records; default `firehose/`).
+    /// Firehose delivers fn-stream's records; default `firehose/`),
+    /// `FORMATS` or `FORMATS_FILE` (user-defined formats, a formats.toml).
     pub ingest: IngestSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
@@ -62,6 +63,7 @@ impl Config {
             ),
             // Set by Lambda: the metrics carry the deployed name, which the
             // alarms know.
+            formats: formats(vars)?,
             function_name: vars
                 .get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "fn-ingest".into()),
@@ -155,6 +157,7 @@ mod tests {
             ("TIMEZONE", "Mars/Olympus"),
             ("MULTILINE_MAX_LINES", "0"),
             ("MULTILINE_MAX_BYTES", "1GiB"),
+            ("FORMATS_FILE", "/no/such/formats.toml"),
         ] {
             let search = [("SEARCH_ENDPOINT", "http://127.0.0.1:9200"), (var, value)];
             let pairs: &[(&str, &str)] = if var.starts_with("SEARCH_") {
@@ -167,6 +170,25 @@ mod tests {
             assert_eq!(e.value.as_deref(), Some(value), "{e}");
             assert!(e.to_string().starts_with(var), "{e}");
         }
+    }
+
+    #[test]
+    fn a_bad_formats_file_names_the_format_and_the_field() {
+        let e = refused(&[(
+            "FORMATS",
+            "[[format]]\nname = \"web\"\nregex = '(?P<time>'\n",
+        )]);
+        assert_eq!(e.variable, "FORMATS", "{e}");
+        assert!(
+            e.reason.contains("\"web\"") && e.reason.contains("regex"),
+            "{e}"
+        );
+        let ok = config(&[
+            ("CURATED_BUCKET", "curated"),
+            ("FORMATS", include_str!("../../../examples/formats.toml")),
+        ])
+        .unwrap();
+        assert_eq!(ok.ingest.formats.len(), 2);
     }
 
     #[test]

@@ -122,6 +122,31 @@ impl<'a> Vars<'a> {
     }
 }
 
+/// `FORMATS` (a `formats.toml` inline, as Terraform passes it) or
+/// `FORMATS_FILE` (a path to one): the user-defined formats, validated
+/// here so a bad file stops the function at its start, naming the format
+/// and field. Neither set: none.
+pub fn formats(
+    vars: Vars<'_>,
+) -> Result<loglake_core::ingest::format::custom::Formats, ConfigError> {
+    use loglake_core::ingest::format::custom::Formats;
+    match (vars.get("FORMATS"), vars.get("FORMATS_FILE")) {
+        (None, None) => Ok(Formats::default()),
+        (Some(_), Some(path)) => Err(ConfigError::invalid(
+            "FORMATS_FILE",
+            &path,
+            "set FORMATS (the formats inline) or FORMATS_FILE (a path to them), not both",
+        )),
+        (Some(text), None) => Formats::from_toml(&text).map_err(|e| ConfigError {
+            variable: "FORMATS".into(),
+            value: None,
+            reason: e.to_string(),
+        }),
+        (None, Some(path)) => Formats::load(std::path::Path::new(&path))
+            .map_err(|e| ConfigError::invalid("FORMATS_FILE", &path, e.to_string())),
+    }
+}
+
 /// `MULTILINE_MAX_LINES` (default 500; 1 turns joining off) and
 /// `MULTILINE_MAX_BYTES` (default 262144): the bounds of one multiline event,
 /// read the same way by every function that parses text.

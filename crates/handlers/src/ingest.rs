@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::ingest::lake::LakeOptions;
 use loglake_core::ingest::multiline::MultilineLimits;
@@ -47,6 +48,9 @@ pub struct IngestSettings {
     /// bucket: objects under it are forwarded records (already indexed and
     /// counted), known by their key, never by their content.
     pub forwarded_prefix: Option<String>,
+    /// User-defined formats (`FORMATS`/`FORMATS_FILE`), chosen by key or
+    /// by the first lines.
+    pub formats: Formats,
     /// The function's name in its metrics (the `function` dimension of the
     /// EMF lines, which the alarms select on).
     pub function_name: String,
@@ -64,6 +68,7 @@ impl Default for IngestSettings {
             multiline: MultilineLimits::default(),
             forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
             function_name: "fn-ingest".into(),
+            formats: Formats::default(),
         }
     }
 }
@@ -89,6 +94,7 @@ impl IngestSettings {
             redact: self.redact,
             timezone: self.timezone.clone(),
             multiline: self.multiline,
+            formats: self.formats.clone(),
             forwarded: self
                 .forwarded_prefix
                 .as_deref()

@@ -22,6 +22,7 @@
 //! starts a new event. Blank lines inside an event neither end it nor count
 //! against it.
 
+use super::format::custom::CustomFormat;
 use super::format::stamp;
 
 /// How large one merged event may grow.
@@ -64,6 +65,9 @@ pub struct Joiner {
     lines: usize,
     bytes: usize,
     trace: Trace,
+    /// A user-defined format's `multiline_start`: the one rule, instead of
+    /// the ones above.
+    start: Option<CustomFormat>,
 }
 
 impl Joiner {
@@ -76,6 +80,16 @@ impl Joiner {
             lines: 0,
             bytes: 0,
             trace: Trace::None,
+            start: None,
+        }
+    }
+
+    /// Events as a user-defined format's `multiline_start` says: a line that
+    /// does not match it continues the event before it.
+    pub fn starting_with(limits: MultilineLimits, format: CustomFormat) -> Self {
+        Joiner {
+            start: Some(format),
+            ..Joiner::new(limits, false)
         }
     }
 
@@ -113,6 +127,9 @@ impl Joiner {
     }
 
     fn continues(&self, line: &str) -> bool {
+        if let Some(f) = &self.start {
+            return f.starts_event(line) == Some(false);
+        }
         if line.starts_with([' ', '\t']) || marker(line) {
             return true;
         }

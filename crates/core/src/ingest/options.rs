@@ -2,6 +2,7 @@
 //! defaults the CLI and the functions use.
 
 use super::format::Format;
+use super::format::custom::{CustomFormat, Formats};
 use super::format::stamp::Zone;
 use super::lake::LakeOptions;
 use super::multiline::MultilineLimits;
@@ -18,6 +19,13 @@ const DAY_MS: i64 = 86_400_000;
 pub struct IngestOptions {
     /// Parse every line as this format instead of sniffing the first lines.
     pub format: Option<Format>,
+    /// Parse every line as this user-defined format (`--format NAME` of a
+    /// `formats.toml` format).
+    pub custom: Option<CustomFormat>,
+    /// The user-defined formats (`formats.toml`): one whose `sources` match
+    /// the source's name is used, else one that most first lines parse as,
+    /// else the built-in detection.
+    pub formats: Formats,
     /// Lines longer than this are quarantined (their first bytes kept).
     pub max_line_bytes: usize,
     /// Rows buffered across all open partitions before the largest is flushed.
@@ -52,6 +60,8 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             format: None,
+            custom: None,
+            formats: Formats::default(),
             max_line_bytes: 1 << 20,
             memory_budget: 64 << 20,
             row_group_bytes: 24 << 20,

@@ -61,11 +61,17 @@ pub fn ingest_observed(
     let (compression, decoded) = input::decode(raw).map_err(|e| Error::read(&uri, e))?;
     let framer = Framer::new(decoded, opts.max_line_bytes, BLOCK_BYTES);
 
+    let context = text_context(opts, source.modified_ms);
     let mut stage = ParseStage {
         opts,
-        parser: opts
-            .format
-            .map(|f| Parser::new(f, text_context(opts, source.modified_ms))),
+        parser: match (&opts.format, &opts.custom) {
+            (Some(f), _) => Some(Parser::new(*f, context)),
+            (None, Some(c)) => Some(Parser::custom(c.clone(), context)),
+            (None, None) => opts
+                .formats
+                .for_source(&source.name)
+                .map(|c| Parser::custom(c.clone(), context)),
+        },
         quarantine: Quarantine::new(store, keys.quarantine.clone(), uri.clone())
             .redacting(opts.redact),
         joiner: None,
@@ -122,10 +128,7 @@ pub fn ingest_observed(
             size: source.size,
             modified: source.modified_ms.map(time::format_rfc3339_ms),
         },
-        format: parser
-            .map_or(Format::Text, |p| p.format())
-            .as_str()
-            .to_string(),
+        format: parser.map_or_else(|| Format::Text.as_str().to_string(), |p| p.name()),
         compression,
         lines_total: c.lines_total,
         lines_in: c.lines_total - c.blank - c.header,
@@ -346,21 +349,23 @@ impl ParseStage<'_, '_> {
         block: &Block,
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        let context = text_context(self.opts, self.modified_ms);
         let mut parser = match self.parser.take() {
             Some(p) => p,
-            None => Parser::new(
-                format::detect(sample(block)),
-                text_context(self.opts, self.modified_ms),
-            ),
+            None => match format::detect_custom(&self.opts.formats, sample(block), &context) {
+                Some(c) => Parser::custom(c, context),
+                None => Parser::new(format::detect(sample(block)), context),
+            },
         };
-        if self.counts.lines_total == 0
-            && parser.format() == Format::Text
-            && self.opts.multiline.max_lines > 1
-        {
-            self.joiner = Some(Joiner::new(
-                self.opts.multiline,
-                multiline::timestamped(sample(block)),
-            ));
+        if self.counts.lines_total == 0 && self.opts.multiline.max_lines > 1 {
+            let limits = self.opts.multiline;
+            self.joiner = match (parser.format(), parser.custom_format()) {
+                (Format::Text, _) => {
+                    Some(Joiner::new(limits, multiline::timestamped(sample(block))))
+                }
+                (_, Some(c)) if c.is_multiline() => Some(Joiner::starting_with(limits, c.clone())),
+                _ => None,
+            };
         }
         let result = self.lines(block, &mut parser, sink);
         self.parser = Some(parser);

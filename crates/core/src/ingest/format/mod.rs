@@ -34,6 +34,8 @@ pub enum Format {
     Alb,
     Cloudfront,
     Text,
+    /// A user-defined format (`formats.toml`); the [`Parser`] holds which.
+    Custom,
 }
 
 impl Format {
@@ -48,6 +50,7 @@ impl Format {
             Format::Alb => SourceFormat::Alb,
             Format::Cloudfront => SourceFormat::Cloudfront,
             Format::Text => SourceFormat::Text,
+            Format::Custom => SourceFormat::Custom,
         }
     }
 }
@@ -117,6 +120,42 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
     ][best]
 }
 
+/// The user-defined format most of a sample's non-blank lines parse as,
+/// if one does for at least half of them (of the lines that start an event,
+/// for a multiline format; ties: the first in the file).
+pub fn detect_custom<'a>(
+    formats: &custom::Formats,
+    lines: impl IntoIterator<Item = &'a str>,
+    ctx: &stamp::Context,
+) -> Option<custom::CustomFormat> {
+    if formats.is_empty() {
+        return None;
+    }
+    let lines: Vec<&str> = lines.into_iter().filter(|l| !l.trim().is_empty()).collect();
+    let mut best: Option<(usize, &custom::CustomFormat)> = None;
+    for f in formats {
+        // A multiline format's continuation lines are not events of their
+        // own: only the lines that start one count.
+        let starts: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| f.starts_event(l) != Some(false))
+            .collect();
+        let mut rec = Record::default();
+        let n = starts
+            .iter()
+            .filter(|l| {
+                rec.clear();
+                f.parse(l, &mut rec, ctx).is_ok()
+            })
+            .count();
+        if n > 0 && n * 2 >= starts.len() && best.is_none_or(|(b, _)| n > b) {
+            best = Some((n, f));
+        }
+    }
+    best.map(|(_, f)| f.clone())
+}
+
 /// One object's line parser: the chosen format plus the state a format keeps
 /// across lines (CloudFront's field order), and what text lines' times need
 /// (the zone, the object's time for year-less layouts).
@@ -125,6 +164,8 @@ pub struct Parser {
     format: Format,
     cloudfront: cloudfront::CloudFront,
     context: stamp::Context,
+    /// The user-defined format, for [`Format::Custom`].
+    custom: Option<custom::CustomFormat>,
 }
 
 /// What a line turned into.
@@ -142,11 +183,34 @@ impl Parser {
             format,
             cloudfront: cloudfront::CloudFront::default(),
             context,
+            custom: None,
+        }
+    }
+
+    /// A parser for a user-defined format.
+    pub fn custom(format: custom::CustomFormat, context: stamp::Context) -> Self {
+        Parser {
+            custom: Some(format),
+            ..Parser::new(Format::Custom, context)
         }
     }
 
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// The user-defined format, when this parser is one.
+    pub fn custom_format(&self) -> Option<&custom::CustomFormat> {
+        self.custom.as_ref()
+    }
+
+    /// The format's name as the manifest reports it: `json`, `text`, ...,
+    /// or `custom:<name>`.
+    pub fn name(&self) -> String {
+        match &self.custom {
+            Some(c) => format!("custom:{}", c.name()),
+            None => self.format.as_str().to_string(),
+        }
     }
 
     /// Parse one non-blank line. `rec` must be cleared.
@@ -174,6 +238,10 @@ impl Parser {
                 self.cloudfront.parse(line, rec)?;
             }
             Format::Text => text::parse(line, rec, &self.context)?,
+            Format::Custom => match &self.custom {
+                Some(c) => c.parse(line, rec, &self.context)?,
+                None => text::parse(line, rec, &self.context)?,
+            },
         }
         Ok(Parsed::Row(self.format.source_format()))
     }
@@ -203,7 +271,7 @@ pub fn parse_line<'a>(
             SourceFormat::Alb
         }
         // A CloudFront line needs its file's header; alone it is text.
-        Format::Cloudfront | Format::Text => {
+        Format::Cloudfront | Format::Text | Format::Custom => {
             text::parse(line, rec, ctx)?;
             SourceFormat::Text
         }
