@@ -221,9 +221,9 @@ variable "athena_bytes_scanned_cutoff" {
 }
 
 variable "lake_start_date" {
-  description = "First dt the logs table's partition projection covers (yyyy-MM-dd)."
+  description = "First dt the partition projection covers (yyyy-MM-dd): by default the earliest time ingest accepts (crates/core/src/ingest/options.rs DEFAULT_MIN_TS_MS), so no accepted row lies outside it; queries should still filter on dt."
   type        = string
-  default     = "2024-01-01"
+  default     = "2000-01-01"
 }
 
 # --- search -----------------------------------------------------------------

@@ -441,7 +441,17 @@ def test_partition_projection():
     assert p["projection.enabled"] == "true"
     assert p["projection.dt.type"] == "date"
     assert p["projection.dt.format"] == "yyyy-MM-dd"
-    assert p["projection.dt.range"].endswith(",NOW")
+    # The projection covers every time ingest accepts: from DEFAULT_MIN_TS_MS
+    # to a day after now (max_future_ms), so no row lies outside it.
+    start, end = p["projection.dt.range"].split(",")
+    assert end == "NOW+1DAYS"
+    assert start == "${var.lake_start_date}"
+    opts = (CRATES / "core" / "src" / "ingest" / "options.rs").read_text()
+    min_ms = int(re.search(r"DEFAULT_MIN_TS_MS: i64 = ([\d_]+);", opts).group(1).replace("_", ""))
+    import datetime as dt
+    first = dt.datetime.fromtimestamp(min_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+    assert load(INFRA).variables["lake_start_date"]["default"] == first
+    assert "max_future_ms: DAY_MS" in opts
     assert p["projection.dt.interval"] == "1" and p["projection.dt.interval.unit"] == "DAYS"
     assert p["projection.hr.type"] == "integer"
     assert p["projection.hr.range"] == "0,23"
@@ -536,6 +546,8 @@ def test_kinesis_mapping_retries_finitely_and_keeps_failures():
             continue
         seen += 1
         assert esm["bisect_batch_on_function_error"] is True
+        # LATEST would skip what is in the stream when the mapping is made.
+        assert esm["starting_position"] == "TRIM_HORIZON"
         retries = resolve(m.path, esm["maximum_retry_attempts"])
         age = resolve(m.path, esm["maximum_record_age_in_seconds"])
         assert 0 <= retries <= 10_000 and 60 <= age <= 604_800

@@ -163,7 +163,9 @@ module "function" {
 resource "aws_lambda_event_source_mapping" "stream" {
   event_source_arn                   = aws_kinesis_stream.logs.arn
   function_name                      = module.function.function_arn
-  starting_position                  = "LATEST"
+  # From the oldest record still in the stream: records put before the
+  # mapping was created or replaced are read, not skipped.
+  starting_position                  = "TRIM_HORIZON"
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.batching_window_s
   parallelization_factor             = var.parallelization_factor
