@@ -435,6 +435,22 @@ def test_glue_table_equals_loglake_schema_output():
     assert params["parquet.compression"] == props["parquet.compression"]
 
 
+def test_logs_dedup_is_an_athena_view_over_logs():
+    obs = catalog()
+    view = obs.of_type("aws_glue_catalog_table")["logs_dedup"]
+    assert view["table_type"] == "VIRTUAL_VIEW"
+    assert view["parameters"]["presto_view"] == "true"
+    assert view["view_original_text"].startswith("/* Presto View: ${base64encode(jsonencode(local.dedup_view))}")
+    dyn = single_block(single_block(view, "storage_descriptor"), "dynamic")
+    assert 'concat(local.columns, [{name = "dt", type = "string"}, {name = "hr", type = "string"}])' in expr(dyn["columns"]["for_each"]).replace('"', '"')
+    # Every Hive type of the lake has its Trino spelling for the view.
+    types = {c["type"] for c in obs.locals["columns"]}
+    assert types <= set(obs.locals["presto_types"])
+    sql = (INFRA / "views" / "logs_dedup.sql.tftpl").read_text()
+    assert "PARTITION BY dt, hr, event_id" in sql and "WHERE copy = 1" in sql
+    assert "event_id" in [c["name"] for c in obs.locals["columns"]]
+
+
 def test_partition_projection():
     table, sd, _, _ = glue_table("logs")
     p = table["parameters"]

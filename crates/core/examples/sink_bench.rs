@@ -84,8 +84,8 @@ fn main() {
         let mut body = Vec::new();
         let mut bytes = 0;
         for (i, (r, ts)) in recs.iter().enumerate() {
-            let id =
-                loglake_core::sinks::search::doc_id("s3://raw/x#etag=abc", &(i * 200).to_string());
+            let mut id = String::new();
+            loglake_core::record::event_id("0123456789abcdef", i as u64 * 200, &mut id);
             let index = SearchOptions::default().index_for(*ts);
             let action = json!({"create": {"_index": index, "_id": id}});
             let doc = naive_doc(r, *ts, i as u64 + 1);

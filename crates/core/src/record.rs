@@ -203,6 +203,9 @@ pub struct Record<'a> {
     /// The format the record was first parsed from, when it arrives already
     /// normalized (loglake's own NDJSON, forwarded through Firehose).
     pub source_format: Option<SourceFormat>,
+    /// The id fn-stream gave the event, when it arrives already normalized
+    /// (kept only from a forwarded source; see [`event_id`]).
+    pub event_id: Option<Cow<'a, str>>,
 }
 
 impl<'a> Record<'a> {
@@ -250,6 +253,7 @@ impl<'a> Record<'a> {
         self.amount = None;
         self.attributes.clear();
         self.source_format = None;
+        self.event_id = None;
     }
 }
 
@@ -303,6 +307,21 @@ impl Reject {
             _ => None,
         }
     }
+}
+
+/// An event's id, the same wherever the event goes (the lake's `event_id`,
+/// the search `_id`): the short id of the source it came in (a file's or
+/// object's identity, a Kinesis record's stream/shard/sequence) and its
+/// position there (a line's byte offset, a line's index in a record).
+/// At-least-once delivery may write an event twice; both copies carry one
+/// id, so duplicates can be seen and removed (`logs_dedup`).
+pub fn event_id(source_id: &str, position: u64, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    out.push_str(source_id);
+    out.push('-');
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{position}");
 }
 
 #[cfg(test)]

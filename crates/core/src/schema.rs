@@ -86,6 +86,7 @@ pub const COLUMNS: &[(&str, ColumnType)] = &[
     ("source_format", ColumnType::Utf8),
     ("source_uri", ColumnType::Utf8),
     ("source_line", ColumnType::Int64),
+    ("event_id", ColumnType::Utf8),
 ];
 
 /// Partition keys, in path order, with their Glue types.
@@ -124,6 +125,7 @@ pub const NO_STATISTICS_COLUMNS: &[&str] = &[
     "trace_id",
     "request_id",
     "order_id",
+    "event_id",
     "attributes.entries.key",
     "attributes.entries.value",
 ];

@@ -120,3 +120,39 @@ fn normalized(store: &MemoryStore) -> BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+#[test]
+fn every_row_has_its_event_id_from_source_and_offset() {
+    use loglake_core::ingest::source::source_id;
+    let input = support::json_lines(&[0, 0, 1, 5]);
+    let store = MemoryStore::default();
+    let m = ingest(source("ids.log", &input, None), &store, &options(true)).unwrap();
+    let rows = support::all_rows(&store, &m);
+    let sid = source_id("id:ids.log");
+    // Each line's byte offset: the ids are the same on every run.
+    let mut offset = 0usize;
+    let mut want = Vec::new();
+    for line in input.split_inclusive(|b| *b == b'\n') {
+        want.push(format!("{sid}-{offset}"));
+        offset += line.len();
+    }
+    let got: Vec<String> = rows.iter().map(|r| r.event_id.clone()).collect();
+    assert_eq!(got, want);
+    // A forwarded record keeps the id it was given; elsewhere an event_id
+    // field is only a field.
+    let line = b"{\"ts\":\"2024-03-14T21:00:00Z\",\"message\":\"m\",\"source_format\":\"json\",\"event_id\":\"feedbeef00000000-3\"}\n";
+    for (forwarded, id) in [
+        (true, "feedbeef00000000-3".to_string()),
+        (false, format!("{}-0", source_id("id:fw.log"))),
+    ] {
+        let store = MemoryStore::default();
+        let opts = loglake_core::IngestOptions {
+            forwarded,
+            ..options(false)
+        };
+        let m = ingest(source("fw.log", line, None), &store, &opts).unwrap();
+        let rows = support::all_rows(&store, &m);
+        assert_eq!(rows[0].event_id, id);
+        assert_eq!(rows[0].attr("event_id").is_some(), !forwarded);
+    }
+}

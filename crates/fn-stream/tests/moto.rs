@@ -403,6 +403,7 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
     e.ingest_delivered().await;
     let curated = e.objects(&e.curated, "logs/").await;
     let mut groups = Vec::new();
+    let mut event_ids = Vec::new();
     for bytes in curated.into_values() {
         for b in ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
             .unwrap()
@@ -415,7 +416,9 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
                 .unwrap()
                 .as_string::<i32>();
             let attrs = b.column_by_name("attributes").unwrap().as_map();
+            let ids = b.column_by_name("event_id").unwrap().as_string::<i32>();
             for i in 0..b.num_rows() {
+                event_ids.push(ids.value(i).to_string());
                 let m = attrs.value(i);
                 let keys = m.column(0).as_string::<i32>();
                 let vals = m.column(1).as_string::<i32>();
@@ -440,6 +443,19 @@ async fn cloudwatch_logs_garbage_and_control_messages() {
     );
     assert_eq!(groups.iter().filter(|g| **g == cw).count(), 3);
     assert_eq!(groups.len(), 5);
+    // The lake's rows carry the ids fn-stream gave the events (the record's
+    // coordinates and the line's index), not ids of the Firehose object.
+    let record = loglake_core::ingest::source::source_id(&format!(
+        "kinesis://{}/shardId-000000000000/100",
+        e.stream
+    ));
+    event_ids.sort();
+    for n in 0..3 {
+        assert!(
+            event_ids.contains(&format!("{record}-{n}")),
+            "{event_ids:?}"
+        );
+    }
 }
 
 /// Delivers nothing that contains `marker`, ever.

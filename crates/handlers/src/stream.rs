@@ -15,8 +15,9 @@ use loglake_core::ingest::format::stamp::{Context, Zone};
 use loglake_core::ingest::input::{Line, LineKind};
 use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::ingest::quarantine::{self, Quarantine};
+use loglake_core::ingest::source::source_id;
 use loglake_core::ingest::{Finisher, Observer, Origin};
-use loglake_core::record::{Record, Reject, SourceFormat};
+use loglake_core::record::{Record, Reject, SourceFormat, event_id};
 use loglake_core::redact::{RedactCounts, RedactOptions};
 use loglake_core::sinks::alerts::Windows;
 use loglake_core::sinks::forward::{self, FIREHOSE_MAX_RECORD};
@@ -339,6 +340,7 @@ fn normalize(
     let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut bad: Vec<Bad> = Vec::new();
     let (mut lines, mut merged, mut forwarded) = (0u64, 0u64, 0u64);
+    let mut id = String::new();
     let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
     for (i, r) in event.records.iter().enumerate() {
         let data = &r.kinesis.data.0;
@@ -358,6 +360,9 @@ fn normalize(
             }
         };
         let mut ndjson = Vec::new();
+        // Each line's event id: the record's coordinates and the line's
+        // index, as the search `_id` (the feed makes it from the same).
+        let record_id = source_id(&uri);
         // One record's lines are one run: a line without a time (a
         // stack-trace continuation) takes the time of the line before.
         finisher.restart(Some(arrival_ms(r)));
@@ -410,7 +415,8 @@ fn normalize(
                             feed.observe(&rec, ts, fmt, &origin);
                             alerting.observe(&rec, ts, fmt, &origin);
                             let mut buf = Vec::new();
-                            forward::write_ndjson(&rec, ts, fmt, &mut buf);
+                            event_id(&record_id, l.index, &mut id);
+                            forward::write_ndjson(&rec, ts, fmt, &id, &mut buf);
                             Ok(buf)
                         })
                     }

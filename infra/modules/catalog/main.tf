@@ -35,6 +35,7 @@ locals {
     { name = "source_format", type = "string" },
     { name = "source_uri", type = "string" },
     { name = "source_line", type = "bigint" },
+    { name = "event_id", type = "string" },
   ]
 
   # One line per quarantined input line (core's QuarantineRecord).
@@ -52,6 +53,61 @@ locals {
   logs_location       = "s3://${var.curated_bucket}/logs/"
   quarantine_location = "s3://${var.curated_bucket}/quarantine/"
   logs                = "\"${aws_glue_catalog_database.lake.name}\".\"${aws_glue_catalog_table.logs.name}\""
+
+  # logs_dedup: the logs table with each event_id once. At-least-once
+  # delivery (a retried Kinesis batch, a redelivered S3 event) can write an
+  # event twice; both copies carry its event_id (crates/core/src/record.rs
+  # event_id). Duplicates share a time, so dt and hr are window partition
+  # keys and a query's partition filter still prunes. The SQL is the same
+  # file tests/test_readers.py runs in DuckDB.
+  dedup_sql = templatefile("${path.module}/../../views/logs_dedup.sql.tftpl", {
+    columns = join(", ", [for c in local.columns : c.name])
+    logs    = local.logs
+  })
+  # Athena (Trino) column types of the view, from the Hive types.
+  presto_types = {
+    timestamp            = "timestamp(3)"
+    string               = "varchar"
+    smallint             = "smallint"
+    bigint               = "bigint"
+    double               = "double"
+    "map<string,string>" = "map(varchar,varchar)"
+  }
+  dedup_view = {
+    originalSql = local.dedup_sql
+    catalog     = "awsdatacatalog"
+    schema      = aws_glue_catalog_database.lake.name
+    columns = concat(
+      [for c in local.columns : { name = c.name, type = local.presto_types[c.type] }],
+      [{ name = "dt", type = "varchar" }, { name = "hr", type = "varchar" }],
+    )
+  }
+}
+
+# An Athena view is a Glue table of type VIRTUAL_VIEW whose original text is
+# the view's definition, base64 in a Presto View comment.
+resource "aws_glue_catalog_table" "logs_dedup" {
+  name               = "logs_dedup"
+  database_name      = aws_glue_catalog_database.lake.name
+  description        = "logs with each event_id once: query this when a duplicate would matter (counts, sums)"
+  table_type         = "VIRTUAL_VIEW"
+  view_original_text = "/* Presto View: ${base64encode(jsonencode(local.dedup_view))} */"
+  view_expanded_text = "/* Presto View */"
+
+  parameters = {
+    presto_view = "true"
+    comment     = "Presto View"
+  }
+
+  storage_descriptor {
+    dynamic "columns" {
+      for_each = concat(local.columns, [{ name = "dt", type = "string" }, { name = "hr", type = "string" }])
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
 }
 
 resource "aws_glue_catalog_database" "lake" {

@@ -69,10 +69,13 @@ impl Finisher {
         // Only where the source says so is a `source_format` in the content
         // loglake's own mark; anywhere else it is a field like any other, or
         // anyone who writes a log line could hide it from the alerts.
-        if !self.forwarded
-            && let Some(f) = rec.source_format.take()
-        {
-            rec.attr("source_format", f.as_str());
+        if !self.forwarded {
+            if let Some(f) = rec.source_format.take() {
+                rec.attr("source_format", f.as_str());
+            }
+            if let Some(id) = rec.event_id.take() {
+                rec.attr("event_id", id);
+            }
         }
         let ts = self.resolve(rec)?;
         self.redactor.apply(rec);

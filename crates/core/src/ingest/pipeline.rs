@@ -208,7 +208,9 @@ fn run_inline<R: Read>(
     mut lake: LakeWriter<'_>,
     uri: &str,
 ) -> Result<Finished, Error> {
-    let mut sink = |part: Partition, rows: RowBuffer| lake.write(part, &rows.into_batch(uri)?);
+    let sid = source_id(stage.identity);
+    let mut sink =
+        |part: Partition, rows: RowBuffer| lake.write(part, &rows.into_batch(uri, &sid)?);
     while let Some(block) = framer.next_block().map_err(|e| Error::read(uri, e))? {
         stage.block(&block, &mut sink)?;
     }
@@ -244,7 +246,8 @@ fn run_pipelined<R: Read + Send>(
         // A rendezvous: the parser fills the next buffer while the encoder
         // works on the last one, and no third one waits in between.
         let (rows_tx, rows_rx) = sync_channel::<(Partition, RowBuffer)>(0);
-        let encoder = s.spawn(move || encode(lake, rows_rx, uri));
+        let sid = source_id(stage.identity);
+        let encoder = s.spawn(move || encode(lake, rows_rx, uri, &sid));
 
         let parsed = parse_blocks(stage, block_rx, &rows_tx, uri);
         drop(rows_tx);
@@ -290,9 +293,10 @@ fn encode(
     mut lake: LakeWriter<'_>,
     rows: Receiver<(Partition, RowBuffer)>,
     uri: &str,
+    source_id: &str,
 ) -> Result<Vec<Output>, Error> {
     for (part, b) in rows {
-        lake.write(part, &b.into_batch(uri)?)?;
+        lake.write(part, &b.into_batch(uri, source_id)?)?;
     }
     lake.finish()
 }
@@ -552,7 +556,7 @@ impl ParseStage<'_, '_> {
         );
         let buf = self.buffers.entry(part).or_default();
         let before = buf.bytes();
-        buf.push(rec, ts, line.number, fmt);
+        buf.push(rec, ts, line.number, line.offset, fmt);
         self.buffered += buf.bytes() - before;
         if buf.bytes() >= self.opts.row_group_bytes {
             self.flush(part, sink)?;

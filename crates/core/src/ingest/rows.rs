@@ -53,6 +53,11 @@ impl StrCol {
 pub struct RowBuffer {
     ts: Vec<i64>,
     line: Vec<i64>,
+    /// Each row's position in its source (a line's byte offset).
+    position: Vec<u64>,
+    /// Ids given elsewhere (forwarded records); null: the source id and
+    /// the position make it.
+    event_id: StrCol,
     format: Vec<SourceFormat>,
     level: Vec<Option<Level>>,
     text: [StrCol; TextField::COUNT],
@@ -67,7 +72,7 @@ pub struct RowBuffer {
 }
 
 /// Fixed cost of one row in the buffer, before its strings.
-const ROW_BYTES: usize = 8 + 8 + 1 + 2 + TextField::COUNT * 5 + 4 + 16 + 16 + 16 + 4;
+const ROW_BYTES: usize = 8 + 8 + 8 + 5 + 1 + 2 + TextField::COUNT * 5 + 4 + 16 + 16 + 16 + 4;
 
 impl RowBuffer {
     pub fn len(&self) -> usize {
@@ -83,13 +88,24 @@ impl RowBuffer {
         self.bytes
     }
 
-    /// Append a record whose `ts` is set.
-    pub fn push(&mut self, rec: &Record<'_>, ts: i64, line: u64, format: SourceFormat) {
+    /// Append a record whose `ts` is set, found at line `line`, byte
+    /// `position` of its source.
+    pub fn push(
+        &mut self,
+        rec: &Record<'_>,
+        ts: i64,
+        line: u64,
+        position: u64,
+        format: SourceFormat,
+    ) {
         self.ts.push(ts);
         self.line.push(line as i64);
+        self.position.push(position);
+        let id = rec.event_id.as_deref();
+        self.event_id.push(id);
         self.format.push(format);
         self.level.push(rec.level);
-        let mut strings = 0;
+        let mut strings = id.map_or(0, str::len);
         for (col, v) in self.text.iter_mut().zip(&rec.text) {
             let v = v.as_deref();
             strings += v.map_or(0, str::len);
@@ -149,7 +165,13 @@ impl RowBuffer {
     /// Sort and convert to a batch of the lake schema. Each column's buffer
     /// is freed as soon as its array is built, so converting needs little
     /// more memory than the rows themselves.
-    pub fn into_batch(mut self, source_uri: &str) -> Result<RecordBatch, ArrowError> {
+    /// `source_id`: the short id of the source, which with each row's
+    /// position makes its `event_id` (see [`crate::record::event_id`]).
+    pub fn into_batch(
+        mut self,
+        source_uri: &str,
+        source_id: &str,
+    ) -> Result<RecordBatch, ArrowError> {
         let perm = self.sort_order();
         let n = perm.len();
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema::COLUMNS.len());
@@ -210,6 +232,18 @@ impl RowBuffer {
                 .map(|&i| self.line[i as usize])
                 .collect::<Int64Array>(),
         ));
+        let mut ids = StringBuilder::with_capacity(n, n * (source_id.len() + 8));
+        let mut id = String::new();
+        for &i in &perm {
+            match self.event_id.get(i as usize) {
+                Some(given) => ids.append_value(given),
+                None => {
+                    crate::record::event_id(source_id, self.position[i as usize], &mut id);
+                    ids.append_value(&id);
+                }
+            }
+        }
+        cols.push(Arc::new(ids.finish()));
         RecordBatch::try_new(schema::arrow_schema(), cols)
     }
 
@@ -253,11 +287,17 @@ mod tests {
                 r.set(TextField::Service, *svc);
             }
             r.attr("k", format!("v{line}"));
-            b.push(&r, *ts, line as u64 + 1, SourceFormat::Json);
+            b.push(
+                &r,
+                *ts,
+                line as u64 + 1,
+                line as u64 * 100,
+                SourceFormat::Json,
+            );
         }
         assert_eq!(b.len(), 5);
         assert!(b.bytes() > 5 * ROW_BYTES);
-        let batch = b.into_batch("file:///x").unwrap();
+        let batch = b.into_batch("file:///x", "0123456789abcdef").unwrap();
         let svc: Vec<_> = batch.column(2).as_string::<i32>().iter().collect();
         assert_eq!(svc, [Some("a"), Some("a"), Some("b"), Some("b"), None]);
         let ts: Vec<_> = batch

@@ -15,15 +15,29 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 
 /// Append `rec` as one line of loglake's normalized NDJSON: the lake's
 /// column names, `attributes` as an object, `ts` in RFC 3339 UTC.
-/// fn-ingest's JSON parser maps every key straight back to its column.
-pub fn write_ndjson(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<u8>) {
-    write_fields(rec, ts, fmt, out);
+/// fn-ingest's JSON parser maps every key straight back to its column, and
+/// `event_id` carries the event's id (see [`crate::record::event_id`]) to
+/// the lake.
+pub fn write_ndjson(
+    rec: &Record<'_>,
+    ts: i64,
+    fmt: SourceFormat,
+    event_id: &str,
+    out: &mut Vec<u8>,
+) {
+    write_fields(rec, ts, fmt, event_id, out);
     out.extend_from_slice(b"}\n");
 }
 
 /// The record as a JSON object without its closing brace, so a caller can
 /// append fields of its own (the search document adds its source).
-pub fn write_fields(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<u8>) {
+pub fn write_fields(
+    rec: &Record<'_>,
+    ts: i64,
+    fmt: SourceFormat,
+    event_id: &str,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(b"{\"ts\":");
     json_str(out, &time::format_rfc3339_ms(ts));
     if let Some(l) = rec.level {
@@ -66,7 +80,8 @@ pub fn write_fields(rec: &Record<'_>, ts: i64, fmt: SourceFormat, out: &mut Vec<
     }
     out.extend_from_slice(b",\"source_format\":\"");
     out.extend_from_slice(fmt.as_str().as_bytes());
-    out.push(b'"');
+    out.extend_from_slice(b"\",\"event_id\":");
+    json_str(out, event_id);
 }
 
 /// Firehose limits: a record is at most 1,000 KiB; a `PutRecordBatch` call
@@ -133,7 +148,13 @@ mod tests {
         assert_eq!(fmt, SourceFormat::Json);
         rec.attr("log_group", "/g");
         let mut out = Vec::new();
-        write_ndjson(&rec, rec.ts.unwrap(), SourceFormat::Cwlogs, &mut out);
+        write_ndjson(
+            &rec,
+            rec.ts.unwrap(),
+            SourceFormat::Cwlogs,
+            "abc-7",
+            &mut out,
+        );
         assert_eq!(out.last(), Some(&b'\n'));
         let text = std::str::from_utf8(&out).unwrap().trim_end();
         let mut back = Record::default();

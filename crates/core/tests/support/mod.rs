@@ -137,6 +137,7 @@ pub struct Row {
     pub message: Option<String>,
     pub format: String,
     pub attrs: Vec<(String, String)>,
+    pub event_id: String,
 }
 
 impl Row {
@@ -163,6 +164,7 @@ pub fn rows_of(bytes: &[u8]) -> Vec<Row> {
             .unwrap()
             .as_string::<i32>();
         let attrs = b.column_by_name("attributes").unwrap().as_map();
+        let ids = b.column_by_name("event_id").unwrap().as_string::<i32>();
         let opt =
             |a: &arrow_array::StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
         for i in 0..b.num_rows() {
@@ -178,6 +180,7 @@ pub fn rows_of(bytes: &[u8]) -> Vec<Row> {
                 attrs: (0..keys.len())
                     .map(|j| (keys.value(j).to_string(), values.value(j).to_string()))
                     .collect(),
+                event_id: ids.value(i).to_string(),
             });
         }
     }

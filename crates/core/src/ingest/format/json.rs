@@ -30,6 +30,8 @@ pub enum Column {
     Amount,
     /// loglake's own normalized NDJSON names the format it came from.
     SourceFormat,
+    /// ... and the event's id.
+    EventId,
 }
 
 macro_rules! aliases {
@@ -72,6 +74,7 @@ aliases! {
     Column::Text(T::Currency) => ["currency", "currency_code", "currencyCode"],
     Column::Amount => ["amount", "total", "order_total", "orderTotal", "amount_value"],
     Column::SourceFormat => ["source_format"],
+    Column::EventId => ["event_id"],
     Column::Text(T::ErrorType) => ["error_type", "errorType", "error.type", "exception", "exception_class", "exception.type", "err.name"],
 }
 
@@ -442,6 +445,7 @@ fn assign<'a>(rec: &mut Record<'a>, key: Cow<'a, str>, v: Value<'a>) -> Result<(
         Column::BytesSent => rec.bytes_sent.is_some(),
         Column::Amount => rec.amount.is_some(),
         Column::SourceFormat => rec.source_format.is_some(),
+        Column::EventId => rec.event_id.is_some(),
     };
     if taken {
         rec.attributes.push((key, v.into_text()));
@@ -482,6 +486,7 @@ fn assign<'a>(rec: &mut Record<'a>, key: Cow<'a, str>, v: Value<'a>) -> Result<(
             rec.bytes_sent = Some(v.integer().ok_or(Reject::WrongType("bytes_sent"))?);
         }
         Column::Amount => rec.amount = Some(v.float().ok_or(Reject::WrongType("amount"))?),
+        Column::EventId => rec.event_id = Some(v.into_text()),
         Column::SourceFormat => {
             let text = v.into_text();
             match crate::record::SourceFormat::parse(&text) {

@@ -2,11 +2,11 @@
 //! into bulk bodies (the level filter, the index, the `_id`, the document)
 //! and [`SearchCounts`] says what became of them.
 
-use std::fmt::Write as _;
-
 use super::bulk::{Bulk, BulkBuilder};
-use super::{SearchOptions, doc_id, write_doc};
+use super::{SearchOptions, write_doc};
 use crate::ingest::Origin;
+use crate::ingest::source::source_id;
+use crate::record::event_id;
 use crate::record::{Record, SourceFormat};
 
 /// What the search sink did with one source or batch.
@@ -50,7 +50,10 @@ pub struct Feed<S: FnMut(Bulk)> {
     opts: SearchOptions,
     builder: BulkBuilder,
     doc: Vec<u8>,
-    position: String,
+    /// The last origin's identity and its short id, and the event id.
+    identity: String,
+    source_id: String,
+    id: String,
     send: S,
     pub counts: SearchCounts,
 }
@@ -70,7 +73,9 @@ impl<S: FnMut(Bulk)> Feed<S> {
             builder: BulkBuilder::new(&opts),
             opts,
             doc: Vec::with_capacity(1024),
-            position: String::new(),
+            identity: String::new(),
+            source_id: String::new(),
+            id: String::new(),
             send,
             counts: SearchCounts::default(),
         }
@@ -83,13 +88,30 @@ impl<S: FnMut(Bulk)> Feed<S> {
             return;
         }
         self.counts.docs += 1;
+        // The event's id is the document's `_id`: the one the lake's row
+        // carries, so a document and its row are found by one key.
+        match rec.event_id.as_deref() {
+            Some(given) => given.clone_into(&mut self.id),
+            None => {
+                if self.identity != origin.identity {
+                    origin.identity.clone_into(&mut self.identity);
+                    self.source_id = source_id(origin.identity);
+                }
+                event_id(&self.source_id, origin.position, &mut self.id);
+            }
+        }
         self.doc.clear();
-        write_doc(rec, ts, fmt, origin.uri, origin.line, &mut self.doc);
-        self.position.clear();
-        let _ = write!(self.position, "{}", origin.position);
-        let id = doc_id(origin.identity, &self.position);
+        write_doc(
+            rec,
+            ts,
+            fmt,
+            origin.uri,
+            origin.line,
+            &self.id,
+            &mut self.doc,
+        );
         let index = self.opts.index_for(ts);
-        if let Some(b) = self.builder.push(&index, &id, &self.doc) {
+        if let Some(b) = self.builder.push(&index, &self.id, &self.doc) {
             (self.send)(b);
         }
     }

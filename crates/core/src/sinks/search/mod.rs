@@ -22,9 +22,6 @@ mod template;
 
 use std::io::Write;
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
-
 use crate::record::{Level, Record, SourceFormat};
 use crate::sinks::forward;
 use crate::time;
@@ -135,16 +132,6 @@ pub fn effective_level(rec: &Record<'_>) -> Level {
     })
 }
 
-/// A document `_id`: 20 URL-safe characters (120 bits) of the SHA-256 of
-/// the source identity and the record's position within it.
-pub fn doc_id(identity: &str, position: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(identity.as_bytes());
-    h.update([0]);
-    h.update(position.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..15])
-}
-
 /// Append one document: loglake's normalized record (the lake's columns,
 /// `attributes` as an object), with where it came from.
 pub fn write_doc(
@@ -153,9 +140,10 @@ pub fn write_doc(
     fmt: SourceFormat,
     source_uri: &str,
     source_line: u64,
+    event_id: &str,
     out: &mut Vec<u8>,
 ) {
-    forward::write_fields(rec, ts, fmt, out);
+    forward::write_fields(rec, ts, fmt, event_id, out);
     out.extend_from_slice(b",\"source_uri\":");
     let _ = serde_json::to_writer(&mut *out, source_uri);
     // Writing to a Vec cannot fail.
@@ -204,17 +192,18 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinct() {
-        let a = doc_id("s3://b/k#etag=1", "0");
-        assert_eq!(a, doc_id("s3://b/k#etag=1", "0"));
-        assert_eq!(a.len(), 20);
-        assert_ne!(a, doc_id("s3://b/k#etag=1", "1"));
-        assert_ne!(a, doc_id("s3://b/k#etag=2", "0"));
-        // The separator keeps ("ab","c") and ("a","bc") apart.
-        assert_ne!(doc_id("ab", "c"), doc_id("a", "bc"));
-        assert!(
-            a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        );
+        use crate::ingest::source::source_id;
+        let mut a = String::new();
+        crate::record::event_id(&source_id("s3://b/k#etag=1"), 0, &mut a);
+        let mut b = String::new();
+        crate::record::event_id(&source_id("s3://b/k#etag=1"), 0, &mut b);
+        assert_eq!(a, b);
+        for (identity, position) in [("s3://b/k#etag=1", 1), ("s3://b/k#etag=2", 0)] {
+            crate::record::event_id(&source_id(identity), position, &mut b);
+            assert_ne!(a, b);
+        }
+        // A search `_id` must be URL-safe and at most 512 bytes.
+        assert!(a.len() < 64 && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     }
 
     #[test]

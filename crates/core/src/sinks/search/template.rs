@@ -141,7 +141,15 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        write_doc(&r, TS, SourceFormat::Alb, "s3://b/k", 7, &mut out);
+        write_doc(
+            &r,
+            TS,
+            SourceFormat::Alb,
+            "s3://b/k",
+            7,
+            "0123abcd-7",
+            &mut out,
+        );
         let doc: Value = serde_json::from_slice(&out).unwrap();
         for (k, v) in doc.as_object().unwrap() {
             let ty = props[k]["type"]

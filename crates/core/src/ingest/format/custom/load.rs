@@ -87,12 +87,13 @@ const KEYS: &[&str] = &[
 const TIME_NAMES: [&str; 3] = ["time", "timestamp", "ts"];
 
 /// Columns loglake fills itself; no capture may claim them.
-const RESERVED: [&str; 7] = [
+const RESERVED: [&str; 8] = [
     "ts",
     "attributes",
     "source_format",
     "source_uri",
     "source_line",
+    "event_id",
     "dt",
     "hr",
 ];
