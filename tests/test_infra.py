@@ -1314,6 +1314,13 @@ def test_storage_lifecycle_and_notifications():
     assert curated["lake-intelligent-tiering"]["transition"][0]["storage_class"] == "INTELLIGENT_TIERING"
     assert expr(curated["quarantine-kept-longer"]["expiration"][0]["days"]) == "var.quarantine_retention_days"
     assert storage.modules["curated"]["versioning"] is True
+    # Raw uploads are versioned (an overwrite before ingest loses nothing;
+    # suspended versioning reports version "null" for every upload), and
+    # overwritten versions expire like the rest.
+    assert storage.modules["raw"]["versioning"] is True
+    raw = {r["id"]: r for r in lc["raw"]["rule"]}
+    assert expr(raw["expire-raw"]["noncurrent_version_expiration"][0]["noncurrent_days"]) == "var.raw_retention_days"
+    assert raw["expire-raw-delete-markers"]["expiration"][0]["expired_object_delete_marker"] is True
     bucket = load(INFRA / "modules" / "storage" / "bucket")
     assert set(bucket.of_type("aws_s3_bucket_public_access_block")) == {"this"}
     pab = bucket.of_type("aws_s3_bucket_public_access_block")["this"]

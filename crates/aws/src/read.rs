@@ -30,13 +30,24 @@ impl ObjectReader for S3Objects {
 /// `GetObject`, returning as soon as the headers are in; the body streams.
 pub async fn open_object(client: &Client, obj: &ObjectRef) -> Result<Opened, ReadError> {
     let mut req = client.get_object().bucket(&obj.bucket).key(&obj.key);
-    if let Some(v) = &obj.version_id {
-        req = req.version_id(v);
+    // The object the event describes: its version, or, in a bucket without
+    // versions (which reports `null`), the upload with its ETag.
+    match (&obj.version_id, &obj.etag) {
+        (Some(v), _) if v != "null" && !v.is_empty() => req = req.version_id(v),
+        (_, Some(etag)) => req = req.if_match(format!("\"{etag}\"")),
+        _ => {}
     }
     let out = req.send().await.map_err(|e| {
-        let not_found = e.as_service_error().is_some_and(|se| se.is_no_such_key())
-            || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-        if not_found {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let not_found =
+            e.as_service_error().is_some_and(|se| se.is_no_such_key()) || status == Some(404);
+        if status == Some(412) {
+            ReadError::Superseded {
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+                etag: obj.etag.clone().unwrap_or_default(),
+            }
+        } else if not_found {
             ReadError::NotFound {
                 bucket: obj.bucket.clone(),
                 key: obj.key.clone(),

@@ -49,6 +49,19 @@ impl Env {
         self.local.put(&self.raw, key, body).await;
     }
 
+    /// A raw object's ETag, as its event names it.
+    async fn etag(&self, key: &str) -> String {
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&self.raw)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        head.e_tag().unwrap().trim_matches('"').to_string()
+    }
+
     /// Every object of the curated bucket.
     async fn curated_objects(&self) -> BTreeMap<String, Vec<u8>> {
         self.local.objects(&self.curated, "").await
@@ -139,7 +152,7 @@ fn sqs_record(id: &str, body: &str) -> Value {
 }
 
 /// An S3 notification as AWS writes it: the key URL-encoded, spaces as `+`.
-fn s3_notification(bucket: &str, key: &str, size: usize) -> String {
+fn s3_notification(bucket: &str, key: &str, size: usize, etag: &str) -> String {
     let mut enc = String::new();
     for b in key.bytes() {
         match b {
@@ -153,7 +166,7 @@ fn s3_notification(bucket: &str, key: &str, size: usize) -> String {
     json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2024-03-15T00:00:00.000Z", "eventName": "ObjectCreated:Put",
         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-               "object": {"key": enc, "size": size, "eTag": "x", "sequencer": "1"}}}]})
+               "object": {"key": enc, "size": size, "eTag": etag, "sequencer": "1"}}}]})
     .to_string()
 }
 
@@ -303,8 +316,8 @@ async fn one_bad_message_fails_alone_and_redelivery_writes_nothing_twice() {
     let good = lines(1000, 4, 8);
     e.put("shop/good.log", good.clone()).await;
     let event = json!({"Records": [
-        sqs_record("good", &s3_notification(&e.raw, "shop/good.log", good.len())),
-        sqs_record("missing", &s3_notification(&e.raw, "shop/deleted-before-we-got-here.log", 10)),
+        sqs_record("good", &s3_notification(&e.raw, "shop/good.log", good.len(), &e.etag("shop/good.log").await)),
+        sqs_record("missing", &s3_notification(&e.raw, "shop/deleted-before-we-got-here.log", 10, "x")),
         sqs_record("garbage", "this is not an event"),
         sqs_record("test", &json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": e.raw}).to_string()),
     ]});
@@ -355,9 +368,15 @@ async fn odd_keys_survive_the_round_trip() {
     let through_moto = e.receive(&url, keys.len()).await;
     let resp = e.app.handle(through_moto).await.unwrap();
     assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
-    let hand_made = json!({"Records": keys.iter().enumerate()
-        .map(|(i, k)| sqs_record(&i.to_string(), &s3_notification(&e.raw, k, 10)))
-        .collect::<Vec<_>>()});
+    let mut records = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let etag = e.etag(k).await;
+        records.push(sqs_record(
+            &i.to_string(),
+            &s3_notification(&e.raw, k, 10, &etag),
+        ));
+    }
+    let hand_made = json!({ "Records": records });
     let resp = e.app.handle(hand_made).await.unwrap();
     assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
 

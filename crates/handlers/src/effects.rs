@@ -50,6 +50,15 @@ pub enum ReadError {
     /// The object is gone (deleted before we got to it): skip, do not retry.
     #[error("s3://{bucket}/{key} does not exist")]
     NotFound { bucket: String, key: String },
+    /// The key holds another object than the event describes (overwritten
+    /// since, in a bucket without versions): that upload can no longer be
+    /// read, and the newer one has an event of its own. Skip, do not retry.
+    #[error("s3://{bucket}/{key} was overwritten since the event (etag {etag} is gone)")]
+    Superseded {
+        bucket: String,
+        key: String,
+        etag: String,
+    },
     /// Anything else (access denied, throttling, network): retry later.
     #[error("cannot get s3://{bucket}/{key}: {message}")]
     Failed {
@@ -61,7 +70,10 @@ pub enum ReadError {
 
 /// Reading raw objects (S3 `GetObject`), streamed.
 pub trait ObjectReader: Send + Sync {
-    /// Returns as soon as the headers are in; the body streams.
+    /// Returns as soon as the headers are in; the body streams. Reads the
+    /// object the event describes: its version when it names one, else
+    /// only while its ETag still matches (`If-Match`), or
+    /// [`ReadError::Superseded`].
     fn open<'a>(&'a self, obj: &'a ObjectRef) -> BoxFuture<'a, Result<Opened, ReadError>>;
 }
 

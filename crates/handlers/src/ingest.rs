@@ -24,6 +24,12 @@ use crate::effects::{ObjectReader, ReadError};
 use crate::search::SearchSink;
 use crate::search::session::{DeadLetters, Retry};
 
+/// A version id that names a version: S3 reports `null` for uploads to a
+/// bucket whose versioning is suspended.
+fn named(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|v| *v != "null" && !v.is_empty())
+}
+
 /// Where the Terraform's Firehose delivers in the raw bucket.
 pub const FORWARDED_PREFIX: &str = "firehose/";
 
@@ -316,14 +322,38 @@ impl Ingest {
                     reason: format!("no such key {}", obj.uri()),
                 });
             }
+            Err(e @ ReadError::Superseded { .. }) => {
+                warn!(error = %e, "skipped");
+                return Ok(Done::Skipped {
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => return Err(e.into()),
         };
         let uri = obj.uri();
-        // Same object, same identity: a redelivered event overwrites.
+        // A reader that could not ask for the event's object (no If-Match)
+        // must not pass a newer upload off as the one the event names.
+        if named(&obj.version_id).is_none()
+            && let (Some(want), Some(got)) = (obj.etag.as_deref(), opened.etag.as_deref())
+            && want != got
+        {
+            let e = ReadError::Superseded {
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+                etag: want.to_string(),
+            };
+            warn!(error = %e, "skipped");
+            return Ok(Done::Skipped {
+                reason: e.to_string(),
+            });
+        }
+        // The identity of what the event describes (its version, else its
+        // ETag), so a redelivered event overwrites its own outputs and a
+        // second upload of the key gets outputs of its own.
         let identity = object_identity(
             &uri,
-            opened.version_id.as_deref().or(obj.version_id.as_deref()),
-            opened.etag.as_deref().or(obj.etag.as_deref()),
+            named(&obj.version_id).or(named(&opened.version_id)),
+            obj.etag.as_deref().or(opened.etag.as_deref()),
         );
         let source = Source {
             identity,

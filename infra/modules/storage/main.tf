@@ -21,9 +21,14 @@ module "access_logs" {
 module "raw" {
   source = "./bucket"
 
+  # Versioned, so every upload of a key is its own object: an overwrite
+  # before fn-ingest reads the first upload does not lose it (each event
+  # names its version), and each version gets its own identity and outputs.
+  # With versioning suspended S3 reports version "null" for every upload.
   name              = format(local.name, "raw")
   account_id        = var.account_id
   kms_key_arn       = local.key
+  versioning        = true
   access_log_bucket = module.access_logs.id
 }
 
@@ -58,8 +63,23 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
     expiration {
       days = var.raw_retention_days
     }
+    # An overwritten upload stays readable long enough to be ingested (its
+    # event may still be queued), then goes like the rest.
+    noncurrent_version_expiration {
+      noncurrent_days = var.raw_retention_days
+    }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
+    }
+  }
+
+  # Expired objects leave delete markers behind; remove them.
+  rule {
+    id     = "expire-raw-delete-markers"
+    status = "Enabled"
+    filter {}
+    expiration {
+      expired_object_delete_marker = true
     }
   }
 }

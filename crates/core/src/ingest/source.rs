@@ -112,9 +112,12 @@ pub fn lake_complete(store: &dyn OutputStore, manifest_key: &str, identity: &str
 }
 
 /// The identity of an S3 object: its URI and version id, or its ETag when
-/// the bucket keeps no versions. The same object delivered twice has the
-/// same identity, so its outputs are overwritten, not doubled.
+/// the bucket keeps no versions (a suspended bucket reports version `null`
+/// for every upload, which names none). The same object delivered twice has
+/// the same identity, so its outputs are overwritten, not doubled; two
+/// uploads of one key have two.
 pub fn object_identity(uri: &str, version_id: Option<&str>, etag: Option<&str>) -> String {
+    let version_id = version_id.filter(|v| *v != "null" && !v.is_empty());
     let version = match (version_id, etag) {
         (Some(v), _) => format!("version={v}"),
         (None, Some(e)) => format!("etag={e}"),

@@ -11,7 +11,7 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:cross-region replication is a disaster-recovery choice per deployment, not a default; the lake can be rebuilt from its sources
   #checkov:skip=CKV2_AWS_62:only the raw bucket starts work (its notification is in modules/ingest); nothing reacts to the others
   #checkov:skip=CKV2_AWS_61:lifecycle rules differ per bucket and are set by the caller (modules/storage, modules/cicd)
-  #checkov:skip=CKV_AWS_21:versioning is per bucket (var.versioning): on for the lake and the pipeline artifacts, off for expiring copies (raw input, query results, access logs)
+  #checkov:skip=CKV_AWS_21:versioning is per bucket (var.versioning): on for the raw input, the lake and the pipeline artifacts, off for expiring copies (query results, access logs)
   bucket        = var.name
   force_destroy = var.force_destroy
 }

@@ -1,0 +1,218 @@
+//! Which object an S3 event gets ingested as, against a fake S3 that
+//! behaves as AWS does (versions, `null` versions when versioning is
+//! suspended, `If-Match` on the event's ETag) and one that, like an
+//! emulator, ignores `If-Match`.
+
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use loglake_core::MemoryStore;
+use loglake_core::triggers::objects::ObjectRef;
+use loglake_handlers::effects::{BoxFuture, ObjectReader, Opened, ReadError};
+use loglake_handlers::ingest::{Ingest, IngestSettings};
+use serde_json::{Value, json};
+
+/// One upload of a key.
+#[derive(Clone)]
+struct Upload {
+    version: String,
+    etag: String,
+    body: String,
+}
+
+/// Uploads per key, the last one current.
+#[derive(Default)]
+struct FakeS3 {
+    keys: Mutex<HashMap<String, Vec<Upload>>>,
+    /// An emulator's forgiveness: `If-Match` is not checked.
+    ignores_if_match: bool,
+}
+
+impl FakeS3 {
+    fn put(&self, key: &str, version: &str, etag: &str, body: &str) {
+        self.keys
+            .lock()
+            .unwrap()
+            .entry(key.into())
+            .or_default()
+            .push(Upload {
+                version: version.into(),
+                etag: etag.into(),
+                body: body.into(),
+            });
+    }
+}
+
+impl ObjectReader for FakeS3 {
+    fn open<'a>(&'a self, obj: &'a ObjectRef) -> BoxFuture<'a, Result<Opened, ReadError>> {
+        Box::pin(async move {
+            let keys = self.keys.lock().unwrap();
+            let not_found = || ReadError::NotFound {
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+            };
+            let uploads = keys.get(&obj.key).ok_or_else(not_found)?;
+            let named = obj.version_id.as_deref().filter(|v| *v != "null");
+            let u = match named {
+                // S3 keeps every version of a versioned bucket.
+                Some(v) => uploads
+                    .iter()
+                    .find(|u| u.version == v)
+                    .ok_or_else(not_found)?,
+                None => {
+                    let current = uploads.last().ok_or_else(not_found)?;
+                    if let Some(etag) = &obj.etag
+                        && *etag != current.etag
+                        && !self.ignores_if_match
+                    {
+                        return Err(ReadError::Superseded {
+                            bucket: obj.bucket.clone(),
+                            key: obj.key.clone(),
+                            etag: etag.clone(),
+                        });
+                    }
+                    current
+                }
+            };
+            Ok(Opened {
+                etag: Some(u.etag.clone()),
+                version_id: Some(u.version.clone()),
+                last_modified_ms: Some(1_710_450_000_000),
+                size: Some(u.body.len() as u64),
+                reader: Box::new(Cursor::new(u.body.clone().into_bytes())),
+            })
+        })
+    }
+}
+
+fn event(key: &str, version: Option<&str>, etag: &str) -> Value {
+    let mut object = json!({"key": key, "size": 10, "eTag": etag, "sequencer": "1"});
+    if let Some(v) = version {
+        object["versionId"] = json!(v);
+    }
+    let body = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+        "awsRegion": "us-east-1", "eventTime": "2024-03-14T21:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "raw", "arn": "arn:aws:s3:::raw"},
+               "object": object}}]});
+    json!({"Records": [{
+        "messageId": format!("m-{etag}"), "receiptHandle": "h", "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
+    }]})
+}
+
+fn app(s3: Arc<FakeS3>, lake: Arc<MemoryStore>) -> Ingest {
+    Ingest {
+        objects: s3,
+        lake,
+        settings: IngestSettings::default(),
+        search: None,
+        alerts: None,
+    }
+}
+
+fn line(msg: &str) -> String {
+    format!("{{\"ts\":\"2024-03-14T21:00:00Z\",\"service\":\"shop\",\"msg\":\"{msg}\"}}\n")
+}
+
+/// Every message of the lake's manifests.
+fn manifests(lake: &MemoryStore) -> Vec<Value> {
+    lake.objects()
+        .iter()
+        .filter(|(k, _)| k.starts_with("_manifests/"))
+        .map(|(_, v)| serde_json::from_slice(v).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn two_uploads_of_one_key_in_a_suspended_bucket_are_two_sources() {
+    // Versioning suspended: both uploads report version "null".
+    let s3 = Arc::new(FakeS3::default());
+    let lake = Arc::new(MemoryStore::default());
+    let ingest = app(s3.clone(), lake.clone());
+    s3.put("shop/a.log", "null", "e1", &line("first"));
+    let r = ingest
+        .handle(event("shop/a.log", Some("null"), "e1"))
+        .await
+        .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+    s3.put("shop/a.log", "null", "e2", &line("second"));
+    ingest
+        .handle(event("shop/a.log", Some("null"), "e2"))
+        .await
+        .unwrap();
+    let m = manifests(&lake);
+    assert_eq!(
+        m.len(),
+        2,
+        "the second upload must not overwrite the first's outputs"
+    );
+    let ids: Vec<&str> = m
+        .iter()
+        .map(|m| m["source"]["identity"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"s3://raw/shop/a.log#etag=e1"), "{ids:?}");
+    assert!(ids.contains(&"s3://raw/shop/a.log#etag=e2"), "{ids:?}");
+}
+
+#[tokio::test]
+async fn an_upload_overwritten_before_it_was_read_is_never_ingested_as_the_next() {
+    for ignores_if_match in [false, true] {
+        let s3 = Arc::new(FakeS3 {
+            ignores_if_match,
+            ..FakeS3::default()
+        });
+        let lake = Arc::new(MemoryStore::default());
+        let ingest = app(s3.clone(), lake.clone());
+        s3.put("shop/a.log", "null", "e1", &line("first"));
+        s3.put("shop/a.log", "null", "e2", &line("second"));
+        // The first event arrives after the overwrite: skipped (its upload
+        // is gone), not ingested as the second under the first's name.
+        let r = ingest
+            .handle(event("shop/a.log", None, "e1"))
+            .await
+            .unwrap();
+        assert_eq!(r["batchItemFailures"], json!([]), "{r}");
+        assert!(
+            manifests(&lake).is_empty(),
+            "ignores_if_match={ignores_if_match}"
+        );
+        ingest
+            .handle(event("shop/a.log", None, "e2"))
+            .await
+            .unwrap();
+        assert_eq!(manifests(&lake).len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn in_a_versioned_bucket_each_event_reads_its_own_version() {
+    let s3 = Arc::new(FakeS3::default());
+    let lake = Arc::new(MemoryStore::default());
+    let ingest = app(s3.clone(), lake.clone());
+    s3.put("shop/a.log", "v1", "e1", &line("first"));
+    s3.put("shop/a.log", "v2", "e2", &line("second"));
+    // Both events arrive after both uploads.
+    ingest
+        .handle(event("shop/a.log", Some("v1"), "e1"))
+        .await
+        .unwrap();
+    ingest
+        .handle(event("shop/a.log", Some("v2"), "e2"))
+        .await
+        .unwrap();
+    let m = manifests(&lake);
+    assert_eq!(m.len(), 2);
+    assert!(m.iter().all(|m| m["rows_out"] == 1));
+    let ids: Vec<&str> = m
+        .iter()
+        .map(|m| m["source"]["identity"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"s3://raw/shop/a.log#version=v1"), "{ids:?}");
+}
