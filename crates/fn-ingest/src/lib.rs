@@ -29,7 +29,8 @@ pub struct Config {
     /// (default 500; 1 turns multiline events off) and
     /// `MULTILINE_MAX_BYTES` (default 262144), `FORWARDED_PREFIX` (where
     /// Firehose delivers fn-stream's records; default `firehose/`),
-    /// `FORMATS` or `FORMATS_FILE` (user-defined formats, a formats.toml).
+    /// `FORMATS` or `FORMATS_FILE` (user-defined formats, a formats.toml),
+    /// `MESSAGE_CONCURRENCY` (SQS messages handled at once; default 2).
     pub ingest: IngestSettings,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
@@ -64,6 +65,7 @@ impl Config {
             // Set by Lambda: the metrics carry the deployed name, which the
             // alarms know.
             formats: formats(vars)?,
+            message_concurrency: vars.number("MESSAGE_CONCURRENCY", 2, 1..=10)?,
             function_name: vars
                 .get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "fn-ingest".into()),
@@ -158,6 +160,7 @@ mod tests {
             ("MULTILINE_MAX_LINES", "0"),
             ("MULTILINE_MAX_BYTES", "1GiB"),
             ("FORMATS_FILE", "/no/such/formats.toml"),
+            ("MESSAGE_CONCURRENCY", "0"),
         ] {
             let search = [("SEARCH_ENDPOINT", "http://127.0.0.1:9200"), (var, value)];
             let pairs: &[(&str, &str)] = if var.starts_with("SEARCH_") {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use futures_util::StreamExt;
 use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::ingest::lake::LakeOptions;
@@ -57,6 +58,9 @@ pub struct IngestSettings {
     /// User-defined formats (`FORMATS`/`FORMATS_FILE`), chosen by key or
     /// by the first lines.
     pub formats: Formats,
+    /// SQS messages of one batch handled at once (`MESSAGE_CONCURRENCY`);
+    /// each holds up to the memory budget.
+    pub message_concurrency: usize,
     /// The function's name in its metrics (the `function` dimension of the
     /// EMF lines, which the alarms select on).
     pub function_name: String,
@@ -75,6 +79,7 @@ impl Default for IngestSettings {
             forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
             function_name: "fn-ingest".into(),
             formats: Formats::default(),
+            message_concurrency: 2,
         }
     }
 }
@@ -136,6 +141,15 @@ impl std::fmt::Debug for Ingest {
             .field("alerts", &self.alerts)
             .finish()
     }
+}
+
+/// When a batch's messages must be done: early enough before the
+/// invocation's deadline to answer with the ones that are not (a tenth of
+/// the time left, between 200 ms and 5 s).
+fn message_cutoff(deadline: Instant, now: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(now);
+    let margin = (left / 10).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    deadline.checked_sub(margin).unwrap_or(now).max(now)
 }
 
 /// How long an invocation may take when the caller gives no deadline.
@@ -223,32 +237,40 @@ impl Ingest {
     ) -> Result<Value, HandleError> {
         match objects::classify(&event)? {
             Invocation::Sqs(messages) => {
-                let mut failures = Vec::new();
-                for m in messages {
-                    let span = info_span!("message", message_id = %m.message_id);
-                    let ok = async {
-                        match objects::work_in_body(&m.body) {
-                            Ok(work) => {
-                                let run = Run {
-                                    deadline,
-                                    redelivery: true,
-                                };
-                                self.run_all(work, run).await.is_ok()
-                            }
-                            Err(e) => {
-                                error!(error = %e, "message is not an event we know; left for the dead-letter queue");
-                                false
-                            }
-                        }
-                    }
-                    .instrument(span)
+                // Each message is its own unit of work, run a few at a time,
+                // each until a cutoff before the invocation's deadline: one
+                // slow object is reported for redelivery on its own, before
+                // the function times out and every message comes back.
+                let cutoff = message_cutoff(deadline, Instant::now());
+                let results: Vec<(String, bool)> = futures_util::stream::iter(messages)
+                    .map(|m| async move {
+                        let span = info_span!("message", message_id = %m.message_id);
+                        let ok = tokio::time::timeout_at(
+                            tokio::time::Instant::from_std(cutoff),
+                            self.message(&m.body, cutoff),
+                        )
+                        .instrument(span.clone())
+                        .await
+                        .unwrap_or_else(|_| {
+                            span.in_scope(|| {
+                                error!("message did not finish before the invocation's deadline; reported for redelivery");
+                            });
+                            false
+                        });
+                        (m.message_id, ok)
+                    })
+                    .buffered(self.settings.message_concurrency.max(1))
+                    .collect()
                     .await;
-                    if !ok {
+                let failures: Vec<BatchItemFailure> = results
+                    .into_iter()
+                    .filter(|(_, ok)| !ok)
+                    .map(|(id, _)| {
                         let mut f = BatchItemFailure::default();
-                        f.item_identifier = m.message_id;
-                        failures.push(f);
-                    }
-                }
+                        f.item_identifier = id;
+                        f
+                    })
+                    .collect();
                 let mut r = SqsBatchResponse::default();
                 r.batch_item_failures = failures;
                 Ok(serde_json::to_value(r)?)
@@ -260,6 +282,23 @@ impl Ingest {
                 };
                 let done = self.run_all(work, run).await?;
                 Ok(json!({ "objects": done }))
+            }
+        }
+    }
+
+    /// One SQS message: whether every object of its event was handled.
+    async fn message(&self, body: &str, deadline: Instant) -> bool {
+        match objects::work_in_body(body) {
+            Ok(work) => {
+                let run = Run {
+                    deadline,
+                    redelivery: true,
+                };
+                self.run_all(work, run).await.is_ok()
+            }
+            Err(e) => {
+                error!(error = %e, "message is not an event we know; left for the dead-letter queue");
+                false
             }
         }
     }

@@ -1,7 +1,8 @@
-//! Which object an S3 event gets ingested as, against a fake S3 that
-//! behaves as AWS does (versions, `null` versions when versioning is
-//! suspended, `If-Match` on the event's ETag) and one that, like an
-//! emulator, ignores `If-Match`.
+//! fn-ingest against a fake S3 that does what AWS does and an emulator
+//! forgives: which upload an S3 event gets ingested as (versions, `null`
+//! versions when versioning is suspended, `If-Match` on the event's ETag,
+//! and a fake that ignores `If-Match` like an emulator), and a stalled
+//! object that must fail alone before the invocation's deadline.
 
 // Integration-test code throughout, helpers included (see clippy.toml).
 #![cfg(test)]
@@ -30,6 +31,20 @@ struct FakeS3 {
     keys: Mutex<HashMap<String, Vec<Upload>>>,
     /// An emulator's forgiveness: `If-Match` is not checked.
     ignores_if_match: bool,
+    /// Keys whose body hangs (a stalled connection) before its first byte.
+    stalls: Vec<String>,
+}
+
+/// A body that waits (once) before it gives its bytes.
+struct Stalled(Cursor<Vec<u8>>, bool);
+
+impl std::io::Read for Stalled {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !std::mem::replace(&mut self.1, true) {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        self.0.read(buf)
+    }
 }
 
 impl FakeS3 {
@@ -83,7 +98,11 @@ impl ObjectReader for FakeS3 {
                 version_id: Some(u.version.clone()),
                 last_modified_ms: Some(1_710_450_000_000),
                 size: Some(u.body.len() as u64),
-                reader: Box::new(Cursor::new(u.body.clone().into_bytes())),
+                reader: if self.stalls.contains(&obj.key) {
+                    Box::new(Stalled(Cursor::new(u.body.clone().into_bytes()), false))
+                } else {
+                    Box::new(Cursor::new(u.body.clone().into_bytes()))
+                },
             })
         })
     }
@@ -215,4 +234,59 @@ async fn in_a_versioned_bucket_each_event_reads_its_own_version() {
         .map(|m| m["source"]["identity"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"s3://raw/shop/a.log#version=v1"), "{ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_object_fails_alone_before_the_deadline() {
+    let s3 = Arc::new(FakeS3 {
+        stalls: vec!["shop/stuck.log".into()],
+        ..FakeS3::default()
+    });
+    let lake = Arc::new(MemoryStore::default());
+    let ingest = app(s3.clone(), lake.clone());
+    s3.put("shop/a.log", "v1", "e1", &line("a"));
+    s3.put("shop/stuck.log", "v1", "e2", &line("stuck"));
+    s3.put("shop/b.log", "v1", "e3", &line("b"));
+    let mut records = Vec::new();
+    for (key, etag) in [
+        ("shop/a.log", "e1"),
+        ("shop/stuck.log", "e2"),
+        ("shop/b.log", "e3"),
+    ] {
+        records.extend(
+            event(key, Some("v1"), etag)["Records"]
+                .as_array()
+                .unwrap()
+                .clone(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_millis(1500);
+    let r = ingest
+        .handle_until(json!({ "Records": records }), deadline)
+        .await
+        .unwrap();
+    // Answered before the deadline, naming only the stalled message.
+    assert!(
+        std::time::Instant::now() < deadline,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r["batchItemFailures"],
+        json!([{"itemIdentifier": "m-e2"}]),
+        "{r}"
+    );
+    let done: Vec<String> = manifests(&lake)
+        .iter()
+        .map(|m| m["source"]["uri"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        done.contains(&"s3://raw/shop/a.log".to_string()),
+        "{done:?}"
+    );
+    assert!(
+        done.contains(&"s3://raw/shop/b.log".to_string()),
+        "{done:?}"
+    );
 }
