@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
 use loglake_core::sinks::alerts::{Contribution, GroupKey, Rule, Transition, WindowSums};
 use loglake_handlers::alerts::AlertError;
-use loglake_handlers::effects::{BoxFuture, StateStore, WindowStore};
+use loglake_handlers::effects::{BoxFuture, Pending, StateStore, WindowStore};
 use loglake_handlers::now_ms;
 use loglake_handlers::retry::{Backoff, jitter, seed};
 
@@ -193,6 +193,19 @@ impl StateStore for DynamoState {
         Box::pin(self.undo_state(rule, group, to, at_ms))
     }
 
+    fn confirm<'a>(
+        &'a self,
+        rule: &'a Rule,
+        group: &'a GroupKey,
+        at_ms: i64,
+    ) -> BoxFuture<'a, Result<(), AlertError>> {
+        Box::pin(self.confirm_state(rule, group, at_ms))
+    }
+
+    fn unannounced(&self, before_ms: i64) -> BoxFuture<'_, Result<Vec<Pending>, AlertError>> {
+        Box::pin(self.pending_states(before_ms))
+    }
+
     fn firing(&self) -> BoxFuture<'_, Result<Vec<(String, GroupKey)>, AlertError>> {
         Box::pin(self.firing_groups())
     }
@@ -244,15 +257,21 @@ impl DynamoState {
         let req = match to {
             Transition::Firing => {
                 let edge = now - i64::from(rule.cooldown_minutes) * 60_000;
-                req.update_expression("SET #s = :firing, changed_ms = :now, fired_ms = :now")
-                    .condition_expression(
-                        "attribute_not_exists(pk) OR (#s <> :firing AND (attribute_not_exists(resolved_ms) OR resolved_ms <= :edge))",
-                    )
+                req.update_expression(
+                    "SET #s = :firing, changed_ms = :now, fired_ms = :now, pending_ms = :now",
+                )
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (#s <> :firing AND changed_ms <= :now AND (attribute_not_exists(resolved_ms) OR resolved_ms <= :edge))",
+                )
                     .expression_attribute_values(":edge", AttributeValue::N(edge.to_string()))
             }
             Transition::Resolved => req
-                .update_expression("SET #s = :ok, changed_ms = :now, resolved_ms = :now")
-                .condition_expression("#s = :firing")
+                .update_expression(
+                    "SET #s = :ok, changed_ms = :now, resolved_ms = :now, pending_ms = :now",
+                )
+                // Never by an evaluation of an earlier moment than the one
+                // that fired it (a late run).
+                .condition_expression("#s = :firing AND changed_ms <= :now")
                 .expression_attribute_values(":ok", AttributeValue::S("ok".into())),
         };
         match req.send().await {
@@ -284,7 +303,7 @@ impl DynamoState {
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(Self::state_key(&rule.name, group)))
-            .update_expression(format!("SET #s = :back REMOVE {clear}"))
+            .update_expression(format!("SET #s = :back REMOVE {clear}, pending_ms"))
             .condition_expression("changed_ms = :at")
             .expression_attribute_names("#s", "state")
             .expression_attribute_values(":back", AttributeValue::S(back.into()))
@@ -300,6 +319,94 @@ impl DynamoState {
                 message: sdk_error(&e),
             }),
         }
+    }
+
+    /// The notification of the transition made at `at` was sent.
+    async fn confirm_state(
+        &self,
+        rule: &Rule,
+        group: &GroupKey,
+        at: i64,
+    ) -> Result<(), AlertError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(Self::state_key(&rule.name, group)))
+            .update_expression("REMOVE pending_ms")
+            .condition_expression("pending_ms = :at")
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(AlertError::Dynamo {
+                op: "UpdateItem",
+                table: self.table.clone(),
+                message: sdk_error(&e),
+            }),
+        }
+    }
+
+    /// Transitions made before `before` whose notification was never
+    /// confirmed.
+    async fn pending_states(&self, before: i64) -> Result<Vec<Pending>, AlertError> {
+        let table = &self.table;
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .filter_expression("pending_ms < :before")
+            .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AlertError::Dynamo {
+                op: "Scan",
+                table: table.clone(),
+                message: sdk_error(&e),
+            })?;
+            for item in page.items() {
+                let (
+                    Some(AttributeValue::S(pk)),
+                    Some(AttributeValue::S(state)),
+                    Some(AttributeValue::N(at)),
+                ) = (item.get("pk"), item.get("state"), item.get("pending_ms"))
+                else {
+                    continue;
+                };
+                let Some((rule, group)) = Self::split_key(pk) else {
+                    continue;
+                };
+                let Ok(at_ms) = at.parse() else { continue };
+                out.push(Pending {
+                    rule,
+                    group,
+                    to: if state == "firing" {
+                        Transition::Firing
+                    } else {
+                        Transition::Resolved
+                    },
+                    at_ms,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `rule#field=value` back into its parts.
+    fn split_key(pk: &str) -> Option<(String, GroupKey)> {
+        let (rule, group) = pk.split_once('#')?;
+        let (field, value) = group.split_once('=')?;
+        Some((
+            rule.to_string(),
+            GroupKey {
+                field: field.to_string(),
+                value: value.to_string(),
+            },
+        ))
     }
 
     /// Every (rule, group) currently firing, so a group that stopped

@@ -195,6 +195,12 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
         "checkout"
     );
 
+    // A late run, evaluating an earlier moment than the one that fired (its
+    // windows before the incident), must not resolve it.
+    let stale = a.evaluate(T0 + 12 * MIN + 5_000).await.unwrap();
+    assert!(stale.resolved.is_empty(), "{stale:?}");
+    assert!(e.infra.inbox().await.is_empty());
+
     // After the incident: resolved, once, even with two evaluators.
     let later = T0 + 24 * MIN;
     let (ra, rb) = (a.evaluate(later).await, b.evaluate(later).await);

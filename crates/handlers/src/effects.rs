@@ -106,12 +106,27 @@ pub trait WindowStore: Send + Sync {
     fn load<'a>(&'a self, minutes: &'a [i64]) -> BoxFuture<'a, Result<WindowSums, AlertError>>;
 }
 
+/// A state change whose notification is not confirmed sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub rule: String,
+    pub group: GroupKey,
+    pub to: Transition,
+    pub at_ms: i64,
+}
+
 /// The alert state table: one state per (rule, group), and the claims that
 /// send an instant alert once per (rule, group, minute).
+///
+/// A transition is conditional on the state and on time: it is refused when
+/// the (rule, group) was changed by an evaluation of a later moment, so a
+/// late run can never undo what a newer one decided. It stays pending until
+/// its notification is confirmed sent ([`StateStore::confirm`]).
 pub trait StateStore: Send + Sync {
-    /// Move (rule, group) to `to`. True when this call made the transition
-    /// (and so must notify); false when it was already there, or a firing
-    /// falls within the rule's cooldown after the last resolution.
+    /// Move (rule, group) to `to` as of `now_ms`. True when this call made
+    /// the transition (and so must notify); false when it was already
+    /// there, a firing falls within the rule's cooldown after the last
+    /// resolution, or a later evaluation changed it.
     fn transition<'a>(
         &'a self,
         rule: &'a Rule,
@@ -128,6 +143,20 @@ pub trait StateStore: Send + Sync {
         to: Transition,
         at_ms: i64,
     ) -> BoxFuture<'a, Result<(), AlertError>>;
+
+    /// The notification of a transition made at `at_ms` was sent: it is no
+    /// longer pending.
+    fn confirm<'a>(
+        &'a self,
+        rule: &'a Rule,
+        group: &'a GroupKey,
+        at_ms: i64,
+    ) -> BoxFuture<'a, Result<(), AlertError>>;
+
+    /// Transitions made before `before_ms` whose notification was never
+    /// confirmed (the run that made them stopped in between): each with
+    /// the rule, group, direction and when it was made. The outbox.
+    fn unannounced(&self, before_ms: i64) -> BoxFuture<'_, Result<Vec<Pending>, AlertError>>;
 
     /// Every (rule, group) currently firing.
     fn firing(&self) -> BoxFuture<'_, Result<Vec<(String, GroupKey)>, AlertError>>;
