@@ -86,8 +86,6 @@ impl std::fmt::Debug for Stream {
 pub enum StreamError {
     #[error("quarantining the batch's bad lines: {0}")]
     Quarantine(#[source] loglake_core::Error),
-    #[error("indexing the batch: {0}")]
-    Search(#[source] loglake_core::Error),
     #[error("the batch's normalizing task failed: {0}")]
     Panicked(String),
 }
@@ -118,6 +116,9 @@ pub struct BatchSummary {
     pub window_items: u64,
     /// The alert store could not be written (logged; the batch succeeds).
     pub alerts_failed: bool,
+    /// Documents could be neither indexed nor kept as dead letters (logged;
+    /// the batch succeeds, as its records were forwarded).
+    pub search_failed: bool,
 }
 
 /// A line's place within a stream record: its 1-based number (0 for the
@@ -278,11 +279,19 @@ impl Stream {
                 name: batch_name(first, last),
                 at_ms: Some(arrival_ms(first)),
             };
-            let indexed = session
-                .settle(n.fed.unwrap_or_default(), dlq)
-                .await
-                .map_err(StreamError::Search)?;
-            summary.search = Some(indexed.counts);
+            // After the put nothing may fail the batch: Lambda would retry
+            // it and forward its records to Firehose again. Documents that
+            // could be neither indexed nor kept as dead letters are logged
+            // loudly (the records are in Firehose and will be in the lake;
+            // `loglake search bulk` re-indexes them).
+            match session.settle(n.fed.unwrap_or_default(), dlq).await {
+                Ok(indexed) => summary.search = Some(indexed.counts),
+                Err(e) => {
+                    summary.search_failed = true;
+                    error!(error = %e, first = %first.kinesis.sequence_number, last = %last.kinesis.sequence_number,
+                        "documents neither indexed nor kept as dead letters; the records were forwarded and reach the lake");
+                }
+            }
         }
         Ok((response, summary))
     }

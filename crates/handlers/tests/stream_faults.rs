@@ -1,0 +1,139 @@
+//! fn-stream's batch against fakes that fail after the put: whatever goes
+//! wrong once the records reached Firehose must not fail the batch, or
+//! Lambda retries it and every record is forwarded (and lands) twice.
+
+// Integration-test code throughout, helpers included (see clippy.toml).
+#![cfg(test)]
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use base64::Engine;
+use loglake_core::MemoryStore;
+use loglake_core::store::{OutputFile, OutputStore};
+use loglake_handlers::config::Vars;
+use loglake_handlers::effects::{BoxFuture, BulkSend, Forwarder, Reply, SearchError};
+use loglake_handlers::retry::Backoff;
+use loglake_handlers::search::{SearchConfig, SearchSink};
+use loglake_handlers::stream::{Stream, StreamSettings};
+use serde_json::json;
+
+/// Firehose that takes everything, and remembers it.
+#[derive(Default)]
+struct Firehose {
+    calls: Mutex<usize>,
+    records: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Forwarder for Firehose {
+    fn put<'a>(
+        &'a self,
+        records: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, String>> {
+        Box::pin(async move {
+            *self.calls.lock().unwrap() += 1;
+            self.records
+                .lock()
+                .unwrap()
+                .extend(records.iter().map(|r| r.to_vec()));
+            Ok(vec![None; records.len()])
+        })
+    }
+}
+
+/// A cluster that never answers in time.
+struct Down;
+
+impl BulkSend for Down {
+    fn send_bulk(&self, _: Vec<u8>) -> BoxFuture<'_, Result<Reply, SearchError>> {
+        Box::pin(async move {
+            Err(SearchError::Transport {
+                method: "POST".into(),
+                url: "https://search.local/_bulk".into(),
+                message: "connection reset".into(),
+            })
+        })
+    }
+}
+
+/// The curated bucket, refusing writes under one prefix (a dead-letter
+/// write denied or throttled).
+struct Refusing {
+    inner: MemoryStore,
+    prefix: &'static str,
+}
+
+impl OutputStore for Refusing {
+    fn create(&self, key: &str) -> io::Result<Box<dyn OutputFile>> {
+        if key.starts_with(self.prefix) {
+            return Err(io::Error::other(
+                "SlowDown: please reduce your request rate",
+            ));
+        }
+        self.inner.create(key)
+    }
+    fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &str) -> io::Result<()> {
+        self.inner.delete(key)
+    }
+    fn uri(&self, key: &str) -> String {
+        self.inner.uri(key)
+    }
+}
+
+fn batch() -> KinesisEvent {
+    let records: Vec<_> = (0..3)
+        .map(|i| {
+            let data = format!("{{\"ts\":\"2024-03-15T02:00:0{i}Z\",\"service\":\"cart\",\"msg\":\"m{i}\"}}\n");
+            json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "k",
+                    "sequenceNumber": format!("{}", 100 + i),
+                    "data": base64::engine::general_purpose::STANDARD.encode(data.as_bytes()),
+                    "approximateArrivalTimestamp": 1_710_468_000.5},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{}", 100 + i), "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/fn-stream", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/logs"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+#[tokio::test]
+async fn a_failure_after_the_put_does_not_fail_the_batch() {
+    let env = |k: &str| -> Option<String> {
+        match k {
+            "SEARCH_ENDPOINT" => Some("https://search.local".into()),
+            "SEARCH_AUTH" => Some("none".into()),
+            "SEARCH_MAX_ATTEMPTS" => Some("1".into()),
+            _ => None,
+        }
+    };
+    let config = SearchConfig::from_vars(Vars::new(&env)).unwrap().unwrap();
+    let firehose = Arc::new(Firehose::default());
+    let stream = Stream {
+        forwarder: firehose.clone(),
+        curated: Arc::new(Refusing {
+            inner: MemoryStore::default(),
+            prefix: "search-dlq",
+        }),
+        settings: StreamSettings::default(),
+        search: Some(SearchSink {
+            sender: Arc::new(Down),
+            config,
+        }),
+        alerts: None,
+        backoff: Backoff::default(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (resp, summary) = stream.handle(batch(), deadline).await.unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert!(summary.search_failed, "{summary:?}");
+    assert_eq!(summary.forwarded, 3);
+    assert_eq!(*firehose.calls.lock().unwrap(), 1);
+}
