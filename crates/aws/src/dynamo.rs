@@ -38,6 +38,10 @@ pub fn minute_key(minute_ms: i64) -> String {
     s.get(..16).unwrap_or(&s).to_string()
 }
 
+/// The largest `data` of one window item: DynamoDB's 400 KB item limit,
+/// less room for the keys and the expiry.
+pub const MAX_ITEM_DATA: usize = 380_000;
+
 /// The windows table.
 #[derive(Debug, Clone)]
 pub struct DynamoWindows {
@@ -78,20 +82,30 @@ impl DynamoWindows {
         };
         let mut requests = Vec::with_capacity(contributions.len());
         for c in contributions {
-            let item = HashMap::from([
-                ("pk".to_string(), AttributeValue::S(minute_key(c.minute_ms))),
-                ("sk".to_string(), AttributeValue::S(source_id.to_string())),
-                ("data".to_string(), AttributeValue::S(c.to_json())),
-                (
-                    "expires".to_string(),
-                    AttributeValue::N(expires.to_string()),
-                ),
-            ]);
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| dynamo(e.to_string()))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
+            // An item holds 400 KB: a minute with many wide groups is split
+            // into parts, each a contribution of its own (summed on load),
+            // the first under the source's id and the rest after it, the
+            // same parts on every delivery of the source.
+            for (i, data) in c.to_json_parts(MAX_ITEM_DATA).into_iter().enumerate() {
+                let sk = match i {
+                    0 => source_id.to_string(),
+                    _ => format!("{source_id}#{i}"),
+                };
+                let item = HashMap::from([
+                    ("pk".to_string(), AttributeValue::S(minute_key(c.minute_ms))),
+                    ("sk".to_string(), AttributeValue::S(sk)),
+                    ("data".to_string(), AttributeValue::S(data)),
+                    (
+                        "expires".to_string(),
+                        AttributeValue::N(expires.to_string()),
+                    ),
+                ]);
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| dynamo(e.to_string()))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
         }
         let n = requests.len() as u64;
         let mut rng = seed();

@@ -751,6 +751,61 @@ fn group_values_are_capped() {
 // ------------------------------------------------------------ serialization
 
 #[test]
+fn a_contribution_at_worst_case_cardinality_splits_into_items_that_fit() {
+    // Four group_by columns, each past its group cap, every group with
+    // thousands of users, spread latencies and the longest examples.
+    let rules = Arc::new(
+        Rules::parse(
+            "[[rule]]\nname = \"a\"\nkind = \"error_rate\"\ngroup_by = \"http_path\"\npercent = 5\n\
+             [[rule]]\nname = \"b\"\nkind = \"error_rate\"\ngroup_by = \"host\"\npercent = 5\n\
+             [[rule]]\nname = \"c\"\nkind = \"latency\"\ngroup_by = \"user_agent\"\npercentile = 99\nms = 100\n\
+             [[rule]]\nname = \"d\"\nkind = \"error_rate\"\ngroup_by = \"error_type\"\npercent = 5\n",
+        )
+        .unwrap(),
+    );
+    let mut w = Windows::new(rules);
+    let long = "x".repeat(4 * MAX_EXAMPLE_BYTES);
+    for i in 0..40_000u64 {
+        let mut r = rec(
+            "s",
+            Level::Error,
+            503,
+            1.0 + (i * 7919 % 100_000) as f64 / 7.0,
+            &long,
+            &format!("user-{i}"),
+        );
+        let g = i % 80;
+        r.set(TextField::HttpPath, format!("/p/{g}"));
+        r.set(TextField::Host, format!("host-{g}"));
+        r.set(TextField::UserAgent, format!("agent-{g}"));
+        r.set(TextField::ErrorType, format!("E{g}"));
+        w.observe(&r, T0);
+    }
+    let c = &w.contributions()[0];
+    let max = 380_000;
+    let whole = c.to_json();
+    let parts = c.to_json_parts(max);
+    assert!(whole.len() > max, "not a worst case: {} bytes", whole.len());
+    assert!(parts.len() > 1);
+    assert!(parts.iter().all(|p| p.len() <= max));
+    // Summing the parts sums the whole.
+    let mut from_parts = WindowSums::new();
+    for p in &parts {
+        from_parts.add(&Contribution::from_json(p).unwrap());
+    }
+    let mut from_whole = WindowSums::new();
+    from_whole.add(c);
+    assert_eq!(from_parts, from_whole);
+    // A group too big alone is trimmed, not refused.
+    let tiny = c.to_json_parts(2_000);
+    assert!(
+        tiny.iter().all(|p| p.len() <= 2_000),
+        "{:?}",
+        tiny.iter().map(String::len).max()
+    );
+}
+
+#[test]
 fn contribution_round_trips_and_stays_small() {
     let rules = Arc::new(Rules::parse(SHIPPED).unwrap());
     let mut w = Windows::new(rules);

@@ -159,6 +159,49 @@ impl Contribution {
         serde_json::to_string(&out).unwrap_or_default()
     }
 
+    /// The contribution as JSON documents of at most `max_bytes` each (a
+    /// DynamoDB item holds 400 KB): the groups split across as many parts
+    /// as needed, each part a contribution of its own, so summing the
+    /// parts sums the whole. A group too big alone (examples, then the
+    /// distinct-user sketch, then the latency histogram) is trimmed.
+    pub fn to_json_parts(&self, max_bytes: usize) -> Vec<String> {
+        let whole = self.to_json();
+        if whole.len() <= max_bytes {
+            return vec![whole];
+        }
+        let empty = Contribution {
+            minute_ms: self.minute_ms,
+            groups: Vec::new(),
+        };
+        let overhead = empty.to_json().len();
+        let size = |g: &(GroupKey, Stats)| serde_json::to_string(g).map_or(0, |j| j.len()) + 1;
+        let mut parts = Vec::new();
+        let mut part = empty.clone();
+        let mut len = overhead;
+        for g in &self.groups {
+            let mut g = g.clone();
+            let mut n = size(&g);
+            for trim in [trim_examples, trim_users, trim_latency] {
+                if overhead + n <= max_bytes {
+                    break;
+                }
+                trim(&mut g.1);
+                n = size(&g);
+            }
+            if !part.groups.is_empty() && len + n > max_bytes {
+                parts.push(part.to_json());
+                part.groups.clear();
+                len = overhead;
+            }
+            part.groups.push(g);
+            len += n;
+        }
+        if !part.groups.is_empty() {
+            parts.push(part.to_json());
+        }
+        parts
+    }
+
     pub fn from_json(s: &str) -> Result<Contribution, String> {
         let c: ContributionIn =
             serde_json::from_str(s).map_err(|e| format!("invalid window contribution: {e}"))?;
@@ -179,6 +222,18 @@ impl Contribution {
             groups: c.groups,
         })
     }
+}
+
+fn trim_examples(s: &mut Stats) {
+    s.examples.clear();
+}
+
+fn trim_users(s: &mut Stats) {
+    s.users = Hll::default();
+}
+
+fn trim_latency(s: &mut Stats) {
+    s.latency = Histogram::default();
 }
 
 // ------------------------------------------------------------- accumulation
