@@ -281,6 +281,9 @@ pub enum Reject {
     WrongType(&'static str),
     /// The input ended in the middle of a line (truncated or corrupt compression).
     TruncatedInput,
+    /// The row's hour would be a partition past the source's limit of
+    /// distinct hours (`IngestOptions::max_partitions`).
+    PartitionLimit,
 }
 
 impl Reject {
@@ -297,6 +300,7 @@ impl Reject {
             Reject::TimestampOutOfRange => "timestamp_out_of_range".into(),
             Reject::WrongType(col) => format!("wrong_type:{col}").into(),
             Reject::TruncatedInput => "truncated_input".into(),
+            Reject::PartitionLimit => "partition_limit".into(),
         }
     }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use loglake_core::ingest::lake::{OutputKind, Partition};
 use loglake_core::ingest::manifest::Outcome;
-use loglake_core::{Manifest, MemoryStore, ingest};
+use loglake_core::{IngestOptions, Manifest, MemoryStore, ingest};
 use support::{
     DAY0, HOUR, T21, json_line, json_lines, options, output_name, parquet_meta, rows_of, source,
     splitmix,
@@ -299,4 +299,29 @@ fn check_outputs_against_parquet(
         assert!(listed.contains(&k), "{k} not in the manifest");
     }
     per_part
+}
+
+#[test]
+fn a_source_spread_over_years_writes_a_bounded_number_of_files() {
+    // One line per hour over ~4 months; a limit of 100 distinct hours.
+    let hours: Vec<i64> = (0..3000).collect();
+    let input = json_lines(&hours);
+    for pipelined in [false, true] {
+        let store = MemoryStore::default();
+        let opts = IngestOptions {
+            max_partitions: 100,
+            ..options(pipelined)
+        };
+        let m = ingest(source("years.log", &input, None), &store, &opts).unwrap();
+        assert!(m.balanced(), "{m:?}");
+        assert_eq!(m.partitions.len(), 100);
+        assert_eq!(m.rows_out, 100);
+        assert_eq!(m.quarantined_by_reason.get("partition_limit"), Some(&2900));
+        let parquet = m
+            .outputs
+            .iter()
+            .filter(|o| o.kind == OutputKind::Parquet)
+            .count();
+        assert!(parquet <= 100, "{parquet} files");
+    }
 }

@@ -17,7 +17,13 @@ use loglake_testkit::alerts::{AlertAws, subjects};
 use serde_json::{Value, json};
 
 /// 2026-11-21T10:00:00Z
-const T0: i64 = 1_795_255_200_000;
+/// The hour before the current one: the windows keep `retention_hours`
+/// (48) of minutes, so the traffic must be recent.
+/// Taken once, so the whole test sees one hour.
+static T0: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    let now = loglake_handlers::now_ms();
+    now - now.rem_euclid(3_600_000) - 3_600_000
+});
 const MIN: i64 = 60_000;
 
 const RULES: &str = r#"
@@ -103,7 +109,7 @@ fn traffic() -> String {
     let mut s = String::new();
     for m in 0..30i64 {
         for i in 0..40i64 {
-            let ts = T0 + m * MIN + i * 1000;
+            let ts = *T0 + m * MIN + i * 1000;
             let bad = (10..15).contains(&m) && i % 10 < 3;
             let level = if bad { "ERROR" } else { "INFO" };
             s.push_str(&format!(
@@ -118,7 +124,7 @@ fn traffic() -> String {
         if m == 20 {
             s.push_str(&format!(
                 "{{\"ts\":{},\"level\":\"FATAL\",\"service\":\"payment\",\"msg\":\"out of memory\"}}\n",
-                T0 + m * MIN + 500
+                *T0 + m * MIN + 500
             ));
         }
     }
@@ -150,8 +156,8 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
 
     let store = e.evaluator().windows;
     let rules: &Rules = &e.alerts.rules;
-    let end = T0 + 30 * MIN;
-    let minutes: Vec<i64> = (0..30).map(|m| T0 + m * MIN).collect();
+    let end = *T0 + 30 * MIN;
+    let minutes: Vec<i64> = (0..30).map(|m| *T0 + m * MIN).collect();
     let before = format!("{:?}", store.load(&minutes).await.unwrap());
     let again = e.ingest("shop/traffic.ndjson", traffic()).await;
     assert_eq!(again["objects"][0]["alerts"]["instant_alerts"], 0);
@@ -168,7 +174,7 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
     // one after the other: moto does not make a conditional write atomic
     // against a concurrent one, as DynamoDB does, so running them at once
     // here would test moto's race, not ours.
-    let now = T0 + 16 * MIN + 5_000;
+    let now = *T0 + 16 * MIN + 5_000;
     let (a, b) = (e.evaluator(), e.evaluator());
     let (ra, rb) = (a.evaluate(now).await, b.evaluate(now).await);
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
@@ -197,12 +203,12 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
 
     // A late run, evaluating an earlier moment than the one that fired (its
     // windows before the incident), must not resolve it.
-    let stale = a.evaluate(T0 + 12 * MIN + 5_000).await.unwrap();
+    let stale = a.evaluate(*T0 + 12 * MIN + 5_000).await.unwrap();
     assert!(stale.resolved.is_empty(), "{stale:?}");
     assert!(e.infra.inbox().await.is_empty());
 
     // After the incident: resolved, once, even with two evaluators.
-    let later = T0 + 24 * MIN;
+    let later = *T0 + 24 * MIN;
     let (ra, rb) = (a.evaluate(later).await, b.evaluate(later).await);
     assert_eq!(ra.unwrap().resolved.len() + rb.unwrap().resolved.len(), 1);
     let resolved = e.infra.inbox().await;

@@ -419,7 +419,7 @@ impl Ingest {
         let alerting = self
             .alerts
             .as_ref()
-            .map(|a| a.observer(WindowCounting::SkipForwarded));
+            .map(|a| a.observer(WindowCounting::SkipForwarded, source.modified_ms));
         let store = self.lake.clone();
         let manifest_key = keys.manifest.clone();
         let indexing = session.is_some();

@@ -156,6 +156,11 @@ fn coordinates(r: &KinesisEventRecord) -> String {
     )
 }
 
+/// When the batch's newest record arrived.
+fn newest_arrival(event: &KinesisEvent) -> Option<i64> {
+    event.records.iter().map(arrival_ms).max()
+}
+
 fn arrival_ms(r: &KinesisEventRecord) -> i64 {
     r.kinesis.approximate_arrival_timestamp.0.timestamp_millis()
 }
@@ -206,7 +211,7 @@ impl Stream {
         let alerting = self
             .alerts
             .as_ref()
-            .map(|a| a.observer(WindowCounting::All));
+            .map(|a| a.observer(WindowCounting::All, newest_arrival(&event)));
         let settings = self.settings.clone();
         let n = tokio::task::spawn_blocking(move || normalize(event, &settings, feed, alerting))
             .await
@@ -255,7 +260,7 @@ impl Stream {
         if let (Some(sink), Some(mut seen)) = (&self.alerts, n.alerting) {
             if forwarded_before < event.records.len() {
                 // The retry counts the rest: count what was forwarded only.
-                seen.windows = recount(sink, &n.out, forwarded_before);
+                seen.windows = recount(sink, &n.out, forwarded_before, newest_arrival(event));
             }
             // The batch's first record names its window items, so a retried
             // batch overwrites them. Not worth failing the batch for (that
@@ -473,8 +478,13 @@ fn normalize(
 
 /// Window counts of the forwarded NDJSON of records `..before`, read back as
 /// fn-ingest would read it: what reached Firehose, exactly.
-fn recount(sink: &AlertSink, out: &[(usize, Vec<u8>)], before: usize) -> Windows {
-    let mut obs = sink.observer(WindowCounting::All);
+fn recount(
+    sink: &AlertSink,
+    out: &[(usize, Vec<u8>)],
+    before: usize,
+    source_ms: Option<i64>,
+) -> Windows {
+    let mut obs = sink.observer(WindowCounting::All, source_ms);
     let forwarded = IngestOptions {
         forwarded: true,
         ..IngestOptions::default()
@@ -489,7 +499,7 @@ fn recount(sink: &AlertSink, out: &[(usize, Vec<u8>)], before: usize) -> Windows
             if parse_line(text, &mut rec, &Context::default()).is_ok()
                 && let Ok(ts) = finisher.finish(&mut rec)
             {
-                obs.windows.observe(&rec, ts);
+                obs.count(&rec, ts);
             }
         }
     }

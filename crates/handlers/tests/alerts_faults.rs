@@ -300,3 +300,29 @@ async fn concurrent_runs_announce_each_change_once() {
     assert_eq!(fired, 2);
     assert_eq!(inbox.sent.lock().unwrap().len(), 2);
 }
+
+#[test]
+fn records_older_than_the_windows_are_kept_are_not_counted() {
+    use loglake_core::ingest::{Observer, Origin};
+    use loglake_core::record::{Level, Record, SourceFormat, TextField};
+    use loglake_handlers::alerts::{AlertObserver, WindowCounting};
+    let rules = Arc::new(Rules::parse(RULES).unwrap());
+    let written = T0 + 48 * 3_600_000;
+    let mut obs = AlertObserver::at(rules, WindowCounting::All, written);
+    let origin = Origin {
+        identity: "id",
+        uri: "mem://x",
+        line: 1,
+        position: 0,
+    };
+    // A source whose times span years: only the last 48 hours count.
+    for hours_before in [24 * 365 * 3, 49, 47, 1] {
+        let mut r = Record::default();
+        r.set(TextField::Service, "cart");
+        r.level = Some(Level::Error);
+        let ts = written - hours_before * 3_600_000;
+        obs.observe(&r, ts, SourceFormat::Json, &origin);
+    }
+    assert_eq!(obs.too_old(), 2);
+    assert_eq!(obs.windows.contributions().len(), 2);
+}

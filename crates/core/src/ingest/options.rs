@@ -13,6 +13,9 @@ pub const DEFAULT_MIN_TS_MS: i64 = 946_684_800_000;
 /// 2100-01-01T00:00:00Z: the upper bound when the source's time is unknown.
 pub const DEFAULT_MAX_TS_MS: i64 = 4_102_444_800_000;
 const DAY_MS: i64 = 86_400_000;
+/// 90 days of hours: far beyond any real log file or delivery batch, and
+/// still a bounded number of files per source.
+pub const DEFAULT_MAX_PARTITIONS: usize = 90 * 24;
 
 /// How to ingest a source. `Default` is what the CLI and functions use.
 #[derive(Debug, Clone)]
@@ -54,6 +57,10 @@ pub struct IngestOptions {
     /// Firehose, known by where it was written): only then does a record's
     /// `source_format` mark it as already indexed and counted for alerts.
     pub forwarded: bool,
+    /// Distinct hours (partitions) one source may write: rows of further
+    /// hours are quarantined as `partition_limit`, so a source whose times
+    /// are spread over years writes a bounded number of files.
+    pub max_partitions: usize,
 }
 
 impl Default for IngestOptions {
@@ -76,6 +83,7 @@ impl Default for IngestOptions {
             timezone: Zone::Utc,
             multiline: MultilineLimits::default(),
             forwarded: false,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
         }
     }
 }

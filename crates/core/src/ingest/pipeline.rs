@@ -527,6 +527,12 @@ impl ParseStage<'_, '_> {
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), RowError> {
         let ts = self.finisher.finish(rec).map_err(RowError::Reject)?;
+        let part = Partition::of(ts);
+        if self.counts.partitions.len() >= self.opts.max_partitions
+            && !self.counts.partitions.contains_key(&part)
+        {
+            return Err(RowError::Reject(Reject::PartitionLimit));
+        }
         let c = &mut self.counts;
         c.rows += 1;
         c.ts_min = Some(c.ts_min.map_or(ts, |m| m.min(ts)));
@@ -540,7 +546,6 @@ impl ParseStage<'_, '_> {
                 }
             }
         }
-        let part = Partition::of(ts);
         *c.partitions.entry(part).or_insert(0) += 1;
         let fmt = rec.source_format.unwrap_or(fmt);
         self.observer.observe(

@@ -113,15 +113,20 @@ pub struct Delivered {
 }
 
 impl AlertSink {
-    /// An observer for one source. Without a windows table nothing is
-    /// counted: only instant rules are watched.
-    pub fn observer(&self, counting: WindowCounting) -> AlertObserver {
+    /// An observer for one source, written (or arrived) at `source_ms`
+    /// (now when unknown). Without a windows table nothing is counted:
+    /// only instant rules are watched.
+    pub fn observer(&self, counting: WindowCounting, source_ms: Option<i64>) -> AlertObserver {
         let counting = if self.windows.is_some() {
             counting
         } else {
             WindowCounting::None
         };
-        AlertObserver::new(self.rules.clone(), counting)
+        AlertObserver::at(
+            self.rules.clone(),
+            counting,
+            source_ms.unwrap_or_else(crate::now_ms),
+        )
     }
 
     /// Write a source's windows and send its instant alerts (each at most
@@ -181,6 +186,9 @@ pub struct AlertObserver {
     rules: Arc<Rules>,
     counting: WindowCounting,
     over_limit: u64,
+    /// Records before this are not counted.
+    oldest_ms: i64,
+    too_old: u64,
 }
 
 impl std::fmt::Debug for AlertObserver {
@@ -194,18 +202,47 @@ impl std::fmt::Debug for AlertObserver {
 
 impl AlertObserver {
     pub fn new(rules: Arc<Rules>, counting: WindowCounting) -> Self {
+        Self::at(rules, counting, crate::now_ms())
+    }
+
+    /// An observer for a source written at `source_ms`: records older than
+    /// the window items are kept before it (`retention_hours`) are neither
+    /// counted nor alerted on. No evaluation would read them, and a source
+    /// whose times span years would otherwise write an item for every
+    /// minute of them.
+    pub fn at(rules: Arc<Rules>, counting: WindowCounting, source_ms: i64) -> Self {
+        let oldest_ms = source_ms - i64::from(rules.settings.retention_hours) * 3_600_000;
         AlertObserver {
             windows: Windows::new(rules.clone()),
             instants: BTreeMap::new(),
             rules,
             counting,
             over_limit: 0,
+            oldest_ms,
+            too_old: 0,
         }
+    }
+
+    /// Count one record in the windows (not instant rules), as
+    /// [`Observer::observe`] would: for re-counting what was forwarded.
+    pub fn count(&mut self, rec: &Record<'_>, ts: i64) {
+        if ts >= self.oldest_ms {
+            self.windows.observe(rec, ts);
+        }
+    }
+
+    /// Records too old to count (see [`AlertObserver::at`]).
+    pub fn too_old(&self) -> u64 {
+        self.too_old
     }
 }
 
 impl Observer for AlertObserver {
     fn observe(&mut self, rec: &Record<'_>, ts: i64, _: SourceFormat, _: &Origin<'_>) {
+        if ts < self.oldest_ms {
+            self.too_old += 1;
+            return;
+        }
         match self.counting {
             WindowCounting::All => self.windows.observe(rec, ts),
             WindowCounting::SkipForwarded if !rec.is_forwarded() => self.windows.observe(rec, ts),
