@@ -986,6 +986,11 @@ def test_functions_may_sign_requests_to_their_search_domain_only():
         assert search[0]["Resource"] == ["${var.search.domain_arn}/*"]
         writes = [s for s in doc if any(a == "s3:PutObject" for a in s["Action"])]
         assert any("${var.curated_bucket_arn}/search-dlq/*" in s["Resource"] for s in writes), binary
+    # fn-stream keeps what Firehose did not take under its stream-dlq prefix.
+    src = (CRATES / "handlers" / "src" / "stream.rs").read_text()
+    prefix = re.search(r'pub const STREAM_DLQ_PREFIX: &str = "([^"]+)";', src).group(1)
+    writes = [s for s in function_policy("fn-stream", search=False) if "s3:PutObject" in s["Action"]]
+    assert any(f"${{var.curated_bucket_arn}}/{prefix}/*" in s["Resource"] for s in writes)
     assert not [st for st in function_policy("fn-alerts", search=True, alerts=True) if st["Sid"] == "IndexIntoSearch"]
 
 
@@ -1223,6 +1228,14 @@ EXPECTED_ALARMS = {
         "alarm_name": "${target}-corrupt-input",
         "alarm_description": "${target} skipped damaged gzip members (manifests with outcome corrupt; the lines after them were read)",
         "namespace": "loglake", "metric_name": "CorruptMembers", "dimensions": {"function": "${target}"},
+        "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "stream_dead_letters": {
+        "targets": {"stream": "${var.stream_function_name}"},
+        "alarm_name": "${target}-stream-dead-letters",
+        "alarm_description": "${target} kept records it could not forward under stream-dlq/ in the curated bucket: replay them with loglake replay FILE --firehose NAME",
+        "namespace": "loglake", "metric_name": "StreamDeadLetterRecords", "dimensions": {"function": "${target}"},
         "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
         "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
     },

@@ -42,3 +42,24 @@ pub fn emf(function: &str, m: &Manifest, timestamp_ms: i64) -> String {
     })
     .to_string()
 }
+
+/// An EMF line of plain counts for `function` (dimension `function` only),
+/// in namespace `loglake`: for events that are not a whole source (fn-stream's
+/// dead letters).
+pub fn emf_counts(function: &str, counts: &[(&str, u64)], timestamp_ms: i64) -> String {
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "loglake",
+                "Dimensions": [["function"]],
+                "Metrics": counts.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        },
+        "function": function,
+    });
+    for (n, v) in counts {
+        doc[*n] = json!(v);
+    }
+    doc.to_string()
+}

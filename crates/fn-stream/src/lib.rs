@@ -53,6 +53,10 @@ impl Config {
                     .parse_with("TIMEZONE", |z| z.parse::<Zone>())?
                     .unwrap_or_default(),
                 multiline: multiline_limits(vars)?,
+                // Set by Lambda: the metrics carry the deployed name.
+                function_name: vars
+                    .get("AWS_LAMBDA_FUNCTION_NAME")
+                    .unwrap_or_else(|| "fn-stream".into()),
             },
             sinks: SinkConfig::from_vars(vars)?,
         })

@@ -43,6 +43,8 @@ pub struct StreamSettings {
     pub timezone: Zone,
     /// How large a multiline event within one record may grow.
     pub multiline: MultilineLimits,
+    /// The function's name in its metrics (the alarms select on it).
+    pub function_name: String,
 }
 
 impl Default for StreamSettings {
@@ -52,6 +54,7 @@ impl Default for StreamSettings {
             redact: RedactOptions::default(),
             timezone: Zone::Utc,
             multiline: MultilineLimits::default(),
+            function_name: "fn-stream".into(),
         }
     }
 }
@@ -119,7 +122,13 @@ pub struct BatchSummary {
     /// Documents could be neither indexed nor kept as dead letters (logged;
     /// the batch succeeds, as its records were forwarded).
     pub search_failed: bool,
+    /// Firehose records (each holding whole lines) not forwarded, kept
+    /// under `stream-dlq/` for a replay.
+    pub dead_letter_records: u64,
 }
+
+/// Where fn-stream keeps what Firehose did not take, in the curated bucket.
+pub const STREAM_DLQ_PREFIX: &str = "stream-dlq";
 
 /// A line's place within a stream record: its 1-based number (0 for the
 /// record as a whole); a record has no byte offsets worth keeping.
@@ -252,6 +261,30 @@ impl Stream {
                 forwarded_before = n.out[e.first_failed].0;
                 let failed = &event.records[forwarded_before];
                 error!(error = %e, sequence = %failed.kinesis.sequence_number, "batch not fully forwarded; retrying from the first failed record");
+                // The retries of the event source mapping are finite, and
+                // the stream keeps records a day: keep what was not taken
+                // where it outlives both (each line with its event_id, so a
+                // replay that doubles a retry's work is seen as duplicates).
+                let unsent: Vec<Vec<u8>> = n.out[e.first_failed..]
+                    .iter()
+                    .map(|(_, r)| r.clone())
+                    .collect();
+                match self.dead_letters(failed, last, unsent).await {
+                    Ok(key) => {
+                        summary.dead_letter_records = (n.out.len() - e.first_failed) as u64;
+                        warn!(key, "records not forwarded kept as stream dead letters");
+                        // The metric the stream-dead-letters alarm watches.
+                        println!(
+                            "{}",
+                            loglake_core::metrics::emf_counts(
+                                &self.settings.function_name,
+                                &[("StreamDeadLetterRecords", summary.dead_letter_records)],
+                                crate::now_ms(),
+                            )
+                        );
+                    }
+                    Err(err) => error!(error = %err, "stream dead letters not written"),
+                }
                 let mut f = KinesisBatchItemFailure::default();
                 f.item_identifier = Some(failed.kinesis.sequence_number.clone());
                 response.batch_item_failures.push(f);
@@ -299,6 +332,41 @@ impl Stream {
             }
         }
         Ok((response, summary))
+    }
+
+    /// Keep Firehose records that could not be forwarded under
+    /// `stream-dlq/dt=.../kinesis-...ndjson.gz` in the curated bucket: the
+    /// normalized NDJSON, ready for `loglake replay FILE --firehose NAME`.
+    async fn dead_letters(
+        &self,
+        first: &KinesisEventRecord,
+        last: &KinesisEventRecord,
+        records: Vec<Vec<u8>>,
+    ) -> Result<String, loglake_core::Error> {
+        let (y, m, d, _) = loglake_core::time::date_hour(arrival_ms(first));
+        let key = format!(
+            "{STREAM_DLQ_PREFIX}/dt={y:04}-{m:02}-{d:02}/{}.ndjson.gz",
+            batch_name(first, last)
+        );
+        let store = self.curated.clone();
+        let k = key.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), loglake_core::Error> {
+            use std::io::Write as _;
+            let write = |e: std::io::Error| loglake_core::Error::write(&k, e);
+            let file = store.create(&k).map_err(write)?;
+            let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+            for r in &records {
+                gz.write_all(r).map_err(write)?;
+            }
+            gz.finish()
+                .map_err(write)?
+                .commit()
+                .map(drop)
+                .map_err(write)
+        })
+        .await
+        .map_err(|e| loglake_core::Error::Thread(e.to_string()))??;
+        Ok(key)
     }
 
     /// Write the batch's bad lines to `quarantine/dt=.../kinesis-...ndjson.gz`,

@@ -137,3 +137,69 @@ async fn a_failure_after_the_put_does_not_fail_the_batch() {
     assert_eq!(summary.forwarded, 3);
     assert_eq!(*firehose.calls.lock().unwrap(), 1);
 }
+
+/// Firehose that refuses every record holding `m1` (the retries run out).
+struct RefusesM1;
+
+impl Forwarder for RefusesM1 {
+    fn put<'a>(
+        &'a self,
+        records: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, String>> {
+        Box::pin(async move {
+            Ok(records
+                .iter()
+                .map(|r| {
+                    String::from_utf8_lossy(r)
+                        .contains("\"m1\"")
+                        .then(|| "ServiceUnavailableException".to_string())
+                })
+                .collect())
+        })
+    }
+}
+
+#[tokio::test]
+async fn records_firehose_never_took_are_kept_for_a_replay() {
+    let curated = Arc::new(MemoryStore::default());
+    let stream = Stream {
+        forwarder: Arc::new(RefusesM1),
+        curated: curated.clone(),
+        settings: StreamSettings::default(),
+        search: None,
+        alerts: None,
+        backoff: Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+        },
+    };
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let (resp, summary) = stream.handle(batch(), deadline).await.unwrap();
+    // Lambda retries from the refused record...
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    assert_eq!(
+        resp.batch_item_failures[0].item_identifier.as_deref(),
+        Some("101")
+    );
+    // ...and what was not taken is kept, as normalized NDJSON with ids.
+    assert!(summary.dead_letter_records >= 1, "{summary:?}");
+    let objects = curated.objects();
+    let (key, gz) = objects
+        .iter()
+        .find(|(k, _)| k.starts_with("stream-dlq/dt=2024-03-15/"))
+        .expect("a stream dead-letter object");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
+        .unwrap();
+    assert!(
+        text.contains("\"msg\":\"m1\"") || text.contains("\"message\":\"m1\""),
+        "{key}: {text}"
+    );
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            v["event_id"].as_str().is_some_and(|id| id.contains('-')),
+            "{line}"
+        );
+    }
+}

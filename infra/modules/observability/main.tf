@@ -90,6 +90,16 @@ locals {
       metric      = "CorruptMembers"
       dimension   = "function"
     }
+    # fn-stream's EMF metric: Firehose records it could not forward before
+    # its retries ran out, kept under stream-dlq/ in the curated bucket.
+    stream_dead_letters = {
+      targets     = { stream = var.stream_function_name }
+      suffix      = "stream-dead-letters"
+      description = "kept records it could not forward under stream-dlq/ in the curated bucket: replay them with loglake replay FILE --firehose NAME"
+      namespace   = "loglake"
+      metric      = "StreamDeadLetterRecords"
+      dimension   = "function"
+    }
     firehose_delivery = {
       targets     = { firehose = var.firehose_name }
       suffix      = "delivery-failures"
