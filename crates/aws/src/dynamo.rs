@@ -143,41 +143,58 @@ impl DynamoWindows {
     }
 
     /// The summed contributions of `minutes`: each minute's items, from
-    /// every source.
+    /// every source, the minutes queried a few at a time.
     async fn load_minutes(&self, minutes: &[i64]) -> Result<WindowSums, AlertError> {
-        let table = self.table.clone();
+        use futures_util::{StreamExt, TryStreamExt};
+        let contributions: Vec<Vec<Contribution>> =
+            futures_util::stream::iter(minutes.iter().copied())
+                .map(|m| self.load_minute(m))
+                .buffer_unordered(MINUTES_IN_FLIGHT)
+                .try_collect()
+                .await?;
         let mut sums = WindowSums::new();
-        for &m in minutes {
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&table)
-                .key_condition_expression("pk = :m")
-                .expression_attribute_values(":m", AttributeValue::S(minute_key(m)))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| AlertError::Dynamo {
-                    op: "Query",
-                    table: table.clone(),
-                    message: sdk_error(&e),
-                })?;
-                for item in page.items() {
-                    let Some(AttributeValue::S(data)) = item.get("data") else {
-                        continue;
-                    };
-                    let c =
-                        Contribution::from_json(data).map_err(|message| AlertError::Corrupt {
-                            table: table.clone(),
-                            message,
-                        })?;
-                    sums.add(&c);
-                }
-            }
+        for c in contributions.iter().flatten() {
+            sums.add(c);
         }
         Ok(sums)
     }
+
+    /// One minute's items.
+    async fn load_minute(&self, minute_ms: i64) -> Result<Vec<Contribution>, AlertError> {
+        let table = &self.table;
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :m")
+            .expression_attribute_values(":m", AttributeValue::S(minute_key(minute_ms)))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AlertError::Dynamo {
+                op: "Query",
+                table: table.clone(),
+                message: sdk_error(&e),
+            })?;
+            for item in page.items() {
+                let Some(AttributeValue::S(data)) = item.get("data") else {
+                    continue;
+                };
+                out.push(
+                    Contribution::from_json(data).map_err(|message| AlertError::Corrupt {
+                        table: table.clone(),
+                        message,
+                    })?,
+                );
+            }
+        }
+        Ok(out)
+    }
 }
+
+/// Window minutes queried at once (an evaluation reads up to a day of them).
+const MINUTES_IN_FLIGHT: usize = 16;
 
 /// The state table.
 #[derive(Debug, Clone)]
