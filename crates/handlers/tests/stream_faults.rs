@@ -203,3 +203,90 @@ async fn records_firehose_never_took_are_kept_for_a_replay() {
         );
     }
 }
+
+/// A cluster that takes a request and never answers.
+struct Hangs;
+
+impl BulkSend for Hangs {
+    fn send_bulk(&self, _: Vec<u8>) -> BoxFuture<'_, Result<Reply, SearchError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Err(SearchError::Transport {
+                method: "POST".into(),
+                url: "https://search.local/_bulk".into(),
+                message: "never".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parsing_never_waits_for_a_hanging_cluster_beyond_its_limit() {
+    use loglake_core::ingest::Origin;
+    use loglake_core::record::{Record, SourceFormat, TextField};
+    use loglake_handlers::search::session::{DeadLetters, Retry};
+    let env = |k: &str| -> Option<String> {
+        match k {
+            "SEARCH_ENDPOINT" => Some("https://search.local".into()),
+            "SEARCH_AUTH" => Some("none".into()),
+            "SEARCH_CONCURRENCY" => Some("1".into()),
+            "SEARCH_MAX_REQUEST_BYTES" => Some("1024".into()),
+            "SEARCH_TIMEOUT_SECS" => Some("1".into()),
+            "SEARCH_MAX_ATTEMPTS" => Some("1".into()),
+            _ => None,
+        }
+    };
+    let mut config = SearchConfig::from_vars(Vars::new(&env)).unwrap().unwrap();
+    config.max_wait = Duration::from_millis(300);
+    let sink = SearchSink {
+        sender: Arc::new(Hangs),
+        config,
+    };
+    let mut session = sink.session(Instant::now() + Duration::from_secs(2), Retry::ByCaller);
+    let mut feed = session.feed(false);
+    // Parsing: one document per bulk, many more than the channel holds.
+    let fed = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        for i in 0..50u64 {
+            let mut r = Record::default();
+            r.set(
+                TextField::Message,
+                format!("document {i} {}", "x".repeat(700)),
+            );
+            let origin = Origin {
+                identity: "s3://raw/a.log#etag=1",
+                uri: "s3://raw/a.log",
+                line: i + 1,
+                position: i * 100,
+            };
+            feed.add(&r, 1_710_468_000_000, SourceFormat::Json, &origin);
+        }
+        (feed.finish(), started.elapsed())
+    })
+    .await
+    .unwrap();
+    let (counts, took) = fed;
+    assert!(took < Duration::from_secs(2), "parsing waited {took:?}");
+    let store = Arc::new(MemoryStore::default());
+    let indexed = session
+        .settle(
+            counts,
+            DeadLetters {
+                store: store.clone(),
+                name: "a".into(),
+                at_ms: Some(1_710_468_000_000),
+            },
+        )
+        .await
+        .unwrap();
+    // Every document accounted for: most kept as dead letters to send again.
+    let c = &indexed.counts;
+    assert_eq!(c.docs, 50);
+    assert_eq!(
+        c.indexed + c.already_indexed + c.dead_lettered + c.failed,
+        50,
+        "{c:?}"
+    );
+    assert!(c.dead_lettered >= 45, "{c:?}");
+    assert!(indexed.dead_letters.is_some());
+}

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{error, warn};
 
-use crate::effects::BulkSend;
+use crate::effects::{BulkSend, SearchError};
 use crate::retry::{Backoff, jitter, seed};
 
 /// How hard the indexer tries.
@@ -115,7 +115,21 @@ pub async fn index_bulk(
         }
         let n = bulk.len() as u64;
         report.counts.requests += 1;
-        let retry_all = match client.send_bulk(bulk.body.clone()).await {
+        // The client bounds each request (SEARCH_TIMEOUT_SECS); the deadline
+        // bounds it too, whatever the client does.
+        let sent = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline),
+            client.send_bulk(bulk.body.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(SearchError::Timeout {
+                method: "POST".into(),
+                url: "_bulk".into(),
+                timeout: deadline.saturating_duration_since(Instant::now()),
+            })
+        });
+        let retry_all = match sent {
             Err(e) => e.to_string(),
             Ok(r) if r.is_success() => match parse_bulk_response(&r.body, bulk.len()) {
                 Err(e) => e,

@@ -43,6 +43,10 @@ pub struct SearchConfig {
     pub timeout: Duration,
     /// `SEARCH_MAX_ATTEMPTS` (default 8): tries per document or request.
     pub max_attempts: u32,
+    /// `SEARCH_MAX_WAIT_SECS` (default 10): how long, in all, parsing may
+    /// wait for a cluster that does not keep up; after that the source's
+    /// documents become dead letters (`not_indexed`) and the lake goes on.
+    pub max_wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +131,7 @@ impl SearchConfig {
             max_attempts: vars
                 .number("SEARCH_MAX_ATTEMPTS", 8, 0..=usize::MAX)?
                 .clamp(1, 100) as u32,
+            max_wait: Duration::from_secs(vars.number("SEARCH_MAX_WAIT_SECS", 10, 0..=900)?),
         }))
     }
 

@@ -4,13 +4,16 @@
 //! [`Session::settle`] accounts for every document fed, writes the dead
 //! letters next to the source's other outputs, and says what happened.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use loglake_core::OutputStore;
-use loglake_core::sinks::search::{Bulk, Feed, SearchCounts, dead_letter_key, write_dead_letters};
+use loglake_core::sinks::search::{
+    Bulk, Feed, SearchCounts, dead_letter, dead_letter_key, write_dead_letters,
+};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -32,6 +35,9 @@ impl std::fmt::Debug for SearchSink {
             .finish()
     }
 }
+
+/// How often a feed whose indexer is busy looks again.
+const FEED_POLL: Duration = Duration::from_millis(2);
 
 /// A feed whose bulks go to a session's indexer. Use it on a blocking
 /// thread: a full channel makes it wait for the indexer.
@@ -117,6 +123,8 @@ pub struct Session {
     task: JoinHandle<IndexReport>,
     config: SearchConfig,
     retry: Retry,
+    /// Bulks the feed stopped waiting for the indexer to take.
+    overflow: Arc<Mutex<Vec<Bulk>>>,
 }
 
 impl SearchSink {
@@ -135,6 +143,7 @@ impl SearchSink {
             task,
             config: self.config.clone(),
             retry,
+            overflow: Arc::default(),
         }
     }
 }
@@ -147,13 +156,35 @@ impl Session {
         let tx = self.tx.take();
         let mut options = self.config.options.clone();
         options.skip_normalized = skip_forwarded;
+        let overflow = self.overflow.clone();
+        // Parsing waits for the indexer at most this long in all: a cluster
+        // that hangs must not hold the lake up.
+        let max_wait = self.config.max_wait;
+        let mut waited = Duration::ZERO;
         Feed::new(
             options,
-            Box::new(move |b| {
-                // The indexer drains until the end, so this only fails if
-                // it stopped early; settling counts what it never saw.
-                if let Some(tx) = &tx {
-                    let _ = tx.blocking_send(b);
+            Box::new(move |mut b| {
+                let Some(tx) = &tx else { return };
+                loop {
+                    if waited >= max_wait {
+                        // Kept as dead letters when the session settles.
+                        if let Ok(mut o) = overflow.lock() {
+                            o.push(b);
+                        }
+                        return;
+                    }
+                    match tx.try_send(b) {
+                        Ok(()) => return,
+                        // The indexer stopped early; settling counts what
+                        // it never saw.
+                        Err(TrySendError::Closed(_)) => return,
+                        Err(TrySendError::Full(back)) => {
+                            b = back;
+                            let t = std::time::Instant::now();
+                            std::thread::sleep(FEED_POLL);
+                            waited += t.elapsed();
+                        }
+                    }
                 }
             }),
         )
@@ -185,6 +216,28 @@ impl Session {
         });
         report.counts.docs = fed.docs;
         report.counts.filtered = fed.filtered;
+        let mut overflow_letters = Vec::new();
+        // What the feed stopped waiting to hand over: dead letters, to be
+        // sent again (`loglake search bulk --dead-letters`).
+        let overflow =
+            std::mem::take(&mut *self.overflow.lock().unwrap_or_else(|e| e.into_inner()));
+        for bulk in &overflow {
+            for (i, item) in bulk.items.iter().enumerate() {
+                overflow_letters.push(dead_letter(
+                    item,
+                    bulk.doc(i),
+                    0,
+                    "not_indexed",
+                    "the cluster did not keep up within SEARCH_MAX_WAIT_SECS; the lake did not wait",
+                ));
+                report.counts.dead_lettered += 1;
+            }
+        }
+        if !overflow.is_empty() {
+            report.failure.get_or_insert_with(|| {
+                "the cluster did not keep up; documents kept as dead letters".into()
+            });
+        }
         let c = &report.counts;
         let seen = c.indexed + c.already_indexed + c.dead_lettered + c.failed;
         if seen < fed.docs {
@@ -197,6 +250,7 @@ impl Session {
         if self.retry == Retry::Never {
             letters.append(&mut report.failed_letters);
         }
+        letters.append(&mut overflow_letters);
         let dead_letters = if letters.is_empty() {
             None
         } else {
