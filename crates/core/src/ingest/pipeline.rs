@@ -383,6 +383,9 @@ impl ParseStage<'_, '_> {
         sink: &mut dyn FnMut(Partition, RowBuffer) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut rec = Record::default();
+        // The multiline event in progress while it is one line of this
+        // block: no copy unless a second line joins it or the block ends.
+        let mut here: Option<(Line, &str)> = None;
         for line in &block.lines {
             self.counts.lines_total += 1;
             let raw = block.bytes(line);
@@ -402,11 +405,25 @@ impl ParseStage<'_, '_> {
                         Ok(text) => match &mut self.joiner {
                             Some(j) => {
                                 if j.joins(text) {
+                                    if let Some((first, t)) = here.take() {
+                                        self.event.start(first, t);
+                                    }
                                     self.event.join(text);
                                     self.counts.merged += 1;
                                 } else {
-                                    self.end_event(parser, sink)?;
-                                    self.event.start(*line, text);
+                                    match here.take() {
+                                        // A single line in this block (the
+                                        // common case): parsed in place.
+                                        Some((first, t)) => {
+                                            let mut rec = Record::default();
+                                            let outcome =
+                                                self.parse(parser, t, &mut rec, &first, sink);
+                                            drop(rec);
+                                            self.settle(outcome, &first, t.as_bytes())?;
+                                        }
+                                        None => self.end_event(parser, sink)?,
+                                    }
+                                    here = Some((*line, text));
                                 }
                                 continue;
                             }
@@ -419,6 +436,10 @@ impl ParseStage<'_, '_> {
                 }
             };
             self.settle(outcome, line, raw)?;
+        }
+        // The block goes; an event still open keeps its own copy.
+        if let Some((first, t)) = here {
+            self.event.start(first, t);
         }
         Ok(())
     }
@@ -486,7 +507,8 @@ fn sample(block: &Block) -> impl Iterator<Item = &str> {
         .filter_map(|l| std::str::from_utf8(block.bytes(l)).ok())
 }
 
-/// A multiline event being gathered: its first line and its text so far.
+/// A multiline event being gathered, in its own copy: its first line and
+/// its text so far.
 #[derive(Debug, Default)]
 struct Event {
     first: Option<Line>,

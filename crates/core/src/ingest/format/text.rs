@@ -17,8 +17,8 @@ const LEVEL_WINDOW: usize = 120;
 pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(), Reject> {
     let line = line.trim_end();
     rec.set(TextField::Message, line);
-    rec.level = sniff_level(line);
     let Some(found) = stamp::find(line) else {
+        rec.level = sniff_level(line);
         return Ok(());
     };
     let bad = |b: stamp::BadStamp| Reject::InvalidTimestamp(format!("{:?}: {}", b.text, b.why));
@@ -36,20 +36,23 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(
                 rec.attr("pid", pid);
             }
             rec.set(TextField::Message, &line[h.message..]);
-            if rec.level.is_none() {
-                rec.level = sniff_level(&line[h.message..]);
-            }
+            rec.level = sniff_level(line).or_else(|| sniff_level(&line[h.message..]));
+        } else {
+            rec.level = sniff_level(line);
         }
     } else {
         let after = s.end + usize::from(line[s.end..].starts_with(']'));
         if let Some(p) = prefix::parse(&line[after..], s.layout == Layout::Klog) {
-            rec.level = p.level.or(rec.level);
+            // A level the prefix names is the logger's; look no further.
+            rec.level = p.level.or_else(|| sniff_level(line));
             for (k, v) in [("thread", p.thread), ("pid", p.pid), ("logger", p.logger)] {
                 if let Some(v) = v {
                     rec.attr(k, v);
                 }
             }
             rec.set(TextField::Message, &line[after + p.message..]);
+        } else {
+            rec.level = sniff_level(line);
         }
     }
     if let Some((severity, _)) = pri {
@@ -141,6 +144,10 @@ fn bracketed(line: &str, open: usize) -> Option<Level> {
 }
 
 fn upper_word(word: &str) -> Option<Level> {
+    // Every level word starts with an upper-case letter from C to W.
+    if !matches!(word.as_bytes().first(), Some(b'C'..=b'W')) {
+        return None;
+    }
     match word {
         "ERROR" | "WARN" | "WARNING" | "INFO" | "DEBUG" | "TRACE" | "FATAL" | "CRITICAL"
         | "SEVERE" => Level::parse(word),
@@ -152,7 +159,10 @@ fn upper_word(word: &str) -> Option<Level> {
 /// `word` is a level key ending at byte `end` of the line `b`.
 fn key_value(b: &[u8], word: &str, end: usize) -> Option<Level> {
     const KEYS: [&str; 5] = ["level", "lvl", "severity", "loglevel", "log_level"];
-    if !KEYS.iter().any(|k| word.eq_ignore_ascii_case(k)) {
+    // Every key starts with l or s: most words are ruled out by one byte.
+    if !matches!(word.as_bytes().first().map(|c| c | 0x20), Some(b'l' | b's'))
+        || !KEYS.iter().any(|k| word.eq_ignore_ascii_case(k))
+    {
         return None;
     }
     let mut i = end;
