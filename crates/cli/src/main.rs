@@ -30,7 +30,8 @@ struct Cli {
 enum Cmd {
     /// Ingest log files into a local Parquet lake
     Ingest(ingest::Args),
-    /// Write realistic e-commerce service logs (NDJSON), deterministic per seed
+    /// Write realistic e-commerce service logs (NDJSON, or plain text with
+    /// --kind text), deterministic per seed
     Generate(GenerateArgs),
     /// Send a log file, or generated logs, to a Kinesis or Firehose stream
     Replay(replay::Args),
@@ -80,6 +81,10 @@ struct GenerateArgs {
     /// Output file, gzip-compressed when it ends in .gz; standard output when absent or -
     #[arg(long)]
     out: Option<PathBuf>,
+    /// json, or text: server logs in the layouts of log4j, Python, syslog,
+    /// Apache, nginx, klog, Go and Tomcat, with stack traces
+    #[arg(long, value_enum, default_value_t)]
+    kind: generate::Kind,
 }
 
 fn main() -> ExitCode {
@@ -113,6 +118,7 @@ fn run_generate(a: GenerateArgs) -> anyhow::Result<()> {
         malformed: a.malformed,
         span_hours: a.span_hours,
         incidents: a.incidents,
+        kind: a.kind,
         ..Default::default()
     };
     if let Some(s) = &a.start {
@@ -125,7 +131,7 @@ fn run_generate(a: GenerateArgs) -> anyhow::Result<()> {
             let f = std::fs::File::create(p)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
             let f = io::BufWriter::with_capacity(1 << 20, f);
-            if p.extension().is_some_and(|e| e == "gz") {
+            let s = if p.extension().is_some_and(|e| e == "gz") {
                 let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::new(6));
                 let s = generate::generate(&opts, &mut gz)?;
                 gz.finish()?.flush()?;
@@ -135,7 +141,17 @@ fn run_generate(a: GenerateArgs) -> anyhow::Result<()> {
                 let s = generate::generate(&opts, &mut f)?;
                 f.flush()?;
                 s
+            };
+            // A log file was last written at its last line: ingest reads
+            // the year of syslog and klog times from the file's time.
+            if let Some(ms) = s.last_ms.and_then(|ms| u64::try_from(ms).ok()) {
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+                std::fs::File::options()
+                    .write(true)
+                    .open(p)?
+                    .set_modified(t)?;
             }
+            s
         }
         _ => {
             let mut out = io::stdout().lock();

@@ -231,6 +231,33 @@ fn round_trip_generate_ingest_read_back() {
     }
 }
 
+/// `generate --kind text` -> `ingest`: every line a row, none quarantined,
+/// and the year-less syslog and klog times in the year of the others,
+/// because the file's time is its last line's.
+#[test]
+fn generated_text_logs_ingest_whole_in_their_own_time() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("servers.log.gz");
+    run(bin()
+        .args(["generate", "--kind", "text", "--lines", "60000", "--out"])
+        .arg(&src));
+    let lake = d.path().join("lake");
+    ingest(&lake, &[&src], &[]);
+    let m = only_manifest(&lake);
+    assert_balanced(&m);
+    assert_eq!(m["format"], "text");
+    assert_eq!(m["quarantined"], 0, "{m:#}");
+    assert_eq!(m["lines_total"], 60000);
+    // Continuation lines (stack traces) take the time of the line before.
+    assert!(m["ts_inferred"].as_u64().unwrap() > 1000, "{m:#}");
+    for part in m["partitions"].as_object().unwrap().keys() {
+        assert!(
+            part.starts_with("dt=2024-03-14/") || part.starts_with("dt=2024-03-15/"),
+            "{part} is outside the generated span"
+        );
+    }
+}
+
 #[test]
 fn malformed_lines_are_quarantined_with_reasons() {
     let d = tempfile::tempdir().unwrap();

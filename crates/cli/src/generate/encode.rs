@@ -109,7 +109,7 @@ pub(super) fn push_json_str(out: &mut Vec<u8>, s: &[u8], ascii_only: bool) {
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d),
 /// valid for negative days too.
-fn civil_from_days(days: i64) -> (i64, u64, u64) {
+pub(super) fn civil_from_days(days: i64) -> (i64, u64, u64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -1,5 +1,6 @@
 //! The engine behind `loglake generate`: deterministic synthetic e-commerce
-//! service logs as newline-delimited JSON.
+//! service logs as newline-delimited JSON, or (`--kind text`) as the
+//! plain-text layouts servers write ([`text`]).
 //!
 //! This folder owns everything the generator needs and nothing else: its own
 //! PRNG (no `rand` dependency), the value pools, the per-service event
@@ -27,7 +28,9 @@
 //! - [`incidents`]: the optional `--incidents` lines, from a random stream of
 //!   their own;
 //! - [`encode`]: the JSON string, number and UTC date writers the others
-//!   append with.
+//!   append with;
+//! - [`text`]: the other kind, plain-text server logs (log4j, Python,
+//!   syslog, Apache, nginx, klog, Go, Tomcat) from the same PRNG and pools.
 //!
 //! The bytes for a seed depend on the exact order of the draws from the
 //! [`rng::Rng`]: moving code between these files is free, changing the
@@ -40,6 +43,7 @@ mod pools;
 mod rng;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use std::io::{self, Write};
 
@@ -59,6 +63,18 @@ const AVG_LINE_BYTES: u64 = 610;
 /// Large writes keep the per-call cost of a gzip encoder or file negligible.
 const FLUSH_AT: usize = 1 << 20;
 
+/// Which logs to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Kind {
+    /// One JSON object per line, as the services of the demo write them
+    #[default]
+    Json,
+    /// Plain-text server logs: runs of log4j, Python logging, syslog
+    /// (RFC 3164 and 5424), Apache and nginx error, klog, Go and Tomcat lines,
+    /// with multi-line stack traces
+    Text,
+}
+
 /// What to generate. `lines` and `bytes` are alternatives; when both are
 /// given the first limit reached wins and `lines` drives the timestamp
 /// spacing; when neither is given, 1000 lines.
@@ -76,6 +92,7 @@ pub struct GenOptions {
     /// Add the incidents of [`Incidents`] (for demos of the alert rules);
     /// the ordinary lines stay exactly as without.
     pub incidents: bool,
+    pub kind: Kind,
 }
 
 impl Default for GenOptions {
@@ -88,6 +105,7 @@ impl Default for GenOptions {
             start_ms: DEFAULT_START_MS,
             span_hours: DEFAULT_SPAN_HOURS,
             incidents: false,
+            kind: Kind::Json,
         }
     }
 }
@@ -97,6 +115,10 @@ impl Default for GenOptions {
 pub struct GenStats {
     pub lines: u64,
     pub bytes: u64,
+    /// The time of the last line, UTC milliseconds, for kinds whose readers
+    /// need the file's time to match it (text: syslog and klog write no
+    /// year, and ingest takes it from the file's modification time).
+    pub last_ms: Option<i64>,
 }
 
 /// Per-run constants for the timestamp and malformed decisions.
@@ -123,6 +145,9 @@ pub fn generate(opts: &GenOptions, out: &mut dyn Write) -> io::Result<GenStats> 
             "span must be a non-negative number of hours, got {}",
             opts.span_hours
         )));
+    }
+    if opts.kind == Kind::Text {
+        return text::generate(opts, out);
     }
     let line_limit = match (opts.lines, opts.bytes) {
         (None, None) => Some(DEFAULT_LINES),
@@ -176,6 +201,7 @@ pub fn generate(opts: &GenOptions, out: &mut dyn Write) -> io::Result<GenStats> 
     Ok(GenStats {
         lines: written,
         bytes: flushed,
+        last_ms: None,
     })
 }
 

@@ -238,6 +238,8 @@ pub(super) const PAYMENT_OK: [&str; 3] =
     ["payment authorized", "payment captured", "refund issued"];
 pub(super) const WAREHOUSES: [&str; 4] = ["FRA1", "IAD2", "PDX1", "NRT1"];
 pub(super) const RECO_SLOTS: [&str; 3] = ["home", "pdp", "cart"];
+/// The first this many `ips` are IPv4, the rest IPv6.
+pub(super) const IPV4_COUNT: usize = 15_000;
 const IP_FIRST_OCTETS: [u64; 10] = [3, 18, 34, 52, 54, 81, 92, 100, 185, 203];
 const SKU_LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
 const FIRST_NAMES: [&str; 8] = [
@@ -331,7 +333,7 @@ impl Pools {
         }
 
         let mut ips = Pool::default();
-        for _ in 0..15_000 {
+        for _ in 0..IPV4_COUNT {
             tmp.clear();
             push_u64(&mut tmp, IP_FIRST_OCTETS[r.idx(IP_FIRST_OCTETS.len())]);
             tmp.push(b'.');
