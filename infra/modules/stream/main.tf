@@ -161,8 +161,8 @@ module "function" {
 }
 
 resource "aws_lambda_event_source_mapping" "stream" {
-  event_source_arn                   = aws_kinesis_stream.logs.arn
-  function_name                      = module.function.function_arn
+  event_source_arn = aws_kinesis_stream.logs.arn
+  function_name    = module.function.function_arn
   # From the oldest record still in the stream: records put before the
   # mapping was created or replaced are read, not skipped.
   starting_position                  = "TRIM_HORIZON"
