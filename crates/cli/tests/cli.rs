@@ -231,7 +231,7 @@ fn round_trip_generate_ingest_read_back() {
     }
 }
 
-/// `generate --kind text` -> `ingest`: every line a row, none quarantined,
+/// `generate --kind text` -> `ingest`: every line a row or part of one, none quarantined,
 /// and the year-less syslog and klog times in the year of the others,
 /// because the file's time is its last line's.
 #[test]
@@ -248,8 +248,13 @@ fn generated_text_logs_ingest_whole_in_their_own_time() {
     assert_eq!(m["format"], "text");
     assert_eq!(m["quarantined"], 0, "{m:#}");
     assert_eq!(m["lines_total"], 60000);
-    // Continuation lines (stack traces) take the time of the line before.
-    assert!(m["ts_inferred"].as_u64().unwrap() > 1000, "{m:#}");
+    // Continuation lines (stack traces, tracebacks, goroutine dumps) join
+    // the event before them, which has its own time.
+    assert!(m["merged"].as_u64().unwrap() > 1000, "{m:#}");
+    assert!(
+        m["ts_inferred"].as_u64().unwrap() * 100 < m["rows_out"].as_u64().unwrap(),
+        "{m:#}"
+    );
     for part in m["partitions"].as_object().unwrap().keys() {
         assert!(
             part.starts_with("dt=2024-03-14/") || part.starts_with("dt=2024-03-15/"),
