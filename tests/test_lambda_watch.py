@@ -79,9 +79,18 @@ def watch_and_invoke(package, env_vars, data_file, invocations=1):
             os.killpg(watch.pid, signal.SIGKILL)
 
 
-def test_cargo_lambda_watch_and_invoke(aws):
+def test_cargo_lambda_watch_and_invoke(aws, tmp_path):
     s3, curated = aws
-    [out] = watch_and_invoke("fn-ingest", {"CURATED_BUCKET": curated}, "events/sqs-s3-put.json")
+    # The event names the upload by its ETag (fn-ingest reads that upload
+    # only, with If-Match): the fixture's, made the uploaded object's.
+    etag = s3.head_object(Bucket="loglake-raw", Key=KEY)["ETag"].strip('"')
+    event = json.load(open(os.path.join(ROOT, "events", "sqs-s3-put.json")))
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["object"]["eTag"] = etag
+    event["Records"][0]["body"] = json.dumps(body)
+    data_file = tmp_path / "sqs-s3-put.json"
+    data_file.write_text(json.dumps(event))
+    [out] = watch_and_invoke("fn-ingest", {"CURATED_BUCKET": curated}, str(data_file))
     assert out == {"batchItemFailures": []}, out
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=curated).get("Contents", [])]
     manifests = [k for k in keys if k.startswith("_manifests/")]
