@@ -464,19 +464,9 @@ impl DynamoState {
                 let Some(AttributeValue::S(pk)) = item.get("pk") else {
                     continue;
                 };
-                let Some((rule, group)) = pk.split_once('#') else {
-                    continue;
-                };
-                let Some((field, value)) = group.split_once('=') else {
-                    continue;
-                };
-                out.push((
-                    rule.to_string(),
-                    GroupKey {
-                        field: field.to_string(),
-                        value: value.to_string(),
-                    },
-                ));
+                if let Some(key) = Self::split_key(pk) {
+                    out.push(key);
+                }
             }
         }
         Ok(out)
