@@ -7,42 +7,81 @@ use std::sync::Arc;
 use arrow_array::builder::{MapBuilder, StringBuilder};
 use arrow_array::{
     ArrayRef, Float64Array, Int16Array, Int64Array, RecordBatch, StringArray,
-    TimestampMillisecondArray,
+    TimestampMillisecondArray, new_null_array,
 };
-use arrow_schema::ArrowError;
+use arrow_schema::{ArrowError, DataType};
 
 use crate::record::{Level, Record, SourceFormat, TextField};
 use crate::schema;
 
-/// Strings of one column, back to back.
+/// Strings back to back: the entries of a list, every one present.
 #[derive(Debug, Default)]
-struct StrCol {
+struct Strs {
     data: String,
     ends: Vec<u32>,
-    valid: Vec<bool>,
+}
+
+impl Strs {
+    fn push(&mut self, v: &str) {
+        self.data.push_str(v);
+        self.ends.push(self.data.len() as u32);
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, k: usize) -> &str {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.data[start..self.ends[k] as usize]
+    }
+}
+
+/// One nullable string column, sparse: only the rows that have a value pay
+/// for it. A text line fills three or four of the schema's twenty string
+/// columns, so a dense layout spent most of a row's cost on nulls.
+#[derive(Debug, Default)]
+struct StrCol {
+    values: Strs,
+    /// The row of each value, ascending.
+    rows: Vec<u32>,
 }
 
 impl StrCol {
-    fn push(&mut self, v: Option<&str>) {
-        if let Some(v) = v {
-            self.data.push_str(v);
-        }
-        self.ends.push(self.data.len() as u32);
-        self.valid.push(v.is_some());
+    fn push(&mut self, row: usize, v: &str) {
+        self.values.push(v);
+        self.rows.push(row as u32);
     }
 
-    fn get(&self, i: usize) -> Option<&str> {
-        if !self.valid[i] {
-            return None;
+    /// For each of `n` rows, the index of its value, or `u32::MAX`.
+    fn slots(&self, n: usize) -> Vec<u32> {
+        let mut slots = vec![u32::MAX; n];
+        for (k, &row) in self.rows.iter().enumerate() {
+            slots[row as usize] = k as u32;
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        Some(&self.data[start..self.ends[i] as usize])
+        slots
     }
 
+    /// The column of `perm.len()` rows in the order `perm` gives.
     fn gather(&self, perm: &[u32]) -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(perm.len(), self.data.len());
-        for &i in perm {
-            b.append_option(self.get(i as usize));
+        let n = perm.len();
+        if self.rows.is_empty() {
+            return new_null_array(&DataType::Utf8, n);
+        }
+        let mut b = StringBuilder::with_capacity(n, self.values.data.len());
+        if self.rows.len() == n {
+            // Every row has a value: value k is row k's.
+            for &i in perm {
+                b.append_value(self.values.get(i as usize));
+            }
+        } else {
+            let slots = self.slots(n);
+            for &i in perm {
+                match slots[i as usize] {
+                    u32::MAX => b.append_null(),
+                    k => b.append_value(self.values.get(k as usize)),
+                }
+            }
         }
         Arc::new(b.finish())
     }
@@ -65,14 +104,16 @@ pub struct RowBuffer {
     latency_ms: Vec<Option<f64>>,
     bytes_sent: Vec<Option<i64>>,
     amount: Vec<Option<f64>>,
-    attr_keys: StrCol,
-    attr_values: StrCol,
+    attr_keys: Strs,
+    attr_values: Strs,
     attr_ends: Vec<u32>,
     bytes: usize,
 }
 
 /// Fixed cost of one row in the buffer, before its strings.
-const ROW_BYTES: usize = 8 + 8 + 8 + 5 + 1 + 2 + TextField::COUNT * 5 + 4 + 16 + 16 + 16 + 4;
+const ROW_BYTES: usize = 8 + 8 + 8 + 1 + 2 + 4 + 16 + 16 + 16 + 4;
+/// Cost of one present string beyond its bytes: its end and its row.
+const VALUE_BYTES: usize = 8;
 
 impl RowBuffer {
     pub fn len(&self) -> usize {
@@ -101,15 +142,19 @@ impl RowBuffer {
         self.ts.push(ts);
         self.line.push(line as i64);
         self.position.push(position);
+        let row = self.ts.len() - 1;
         let id = rec.event_id.as_deref();
-        self.event_id.push(id);
+        if let Some(id) = id {
+            self.event_id.push(row, id);
+        }
         self.format.push(format);
         self.level.push(rec.level);
-        let mut strings = id.map_or(0, str::len);
+        let mut strings = id.map_or(0, |id| id.len() + VALUE_BYTES);
         for (col, v) in self.text.iter_mut().zip(&rec.text) {
-            let v = v.as_deref();
-            strings += v.map_or(0, str::len);
-            col.push(v);
+            if let Some(v) = v.as_deref() {
+                strings += v.len() + VALUE_BYTES;
+                col.push(row, v);
+            }
         }
         self.http_status.push(rec.http_status);
         self.latency_ms.push(rec.latency_ms);
@@ -117,10 +162,10 @@ impl RowBuffer {
         self.amount.push(rec.amount);
         for (k, v) in &rec.attributes {
             strings += k.len() + v.len() + 10;
-            self.attr_keys.push(Some(k));
-            self.attr_values.push(Some(v));
+            self.attr_keys.push(k);
+            self.attr_values.push(v);
         }
-        self.attr_ends.push(self.attr_keys.ends.len() as u32);
+        self.attr_ends.push(self.attr_keys.len() as u32);
         self.bytes += ROW_BYTES + strings;
     }
 
@@ -130,14 +175,12 @@ impl RowBuffer {
         let services = &self.text[TextField::Service as usize];
         let mut ids: HashMap<&str, u32> = HashMap::new();
         let mut names: Vec<&str> = Vec::new();
-        let mut row_ids = Vec::with_capacity(self.len());
-        for i in 0..self.len() {
-            row_ids.push(match services.get(i) {
-                Some(s) => *ids.entry(s).or_insert_with(|| {
-                    names.push(s);
-                    names.len() as u32 - 1
-                }),
-                None => u32::MAX,
+        let mut row_ids = vec![u32::MAX; self.len()];
+        for (k, &row) in services.rows.iter().enumerate() {
+            let s = services.values.get(k);
+            row_ids[row as usize] = *ids.entry(s).or_insert_with(|| {
+                names.push(s);
+                names.len() as u32 - 1
             });
         }
         let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
@@ -234,10 +277,13 @@ impl RowBuffer {
         ));
         let mut ids = StringBuilder::with_capacity(n, n * (source_id.len() + 8));
         let mut id = String::new();
+        let given = self
+            .event_id
+            .slots(if self.event_id.rows.is_empty() { 0 } else { n });
         for &i in &perm {
-            match self.event_id.get(i as usize) {
-                Some(given) => ids.append_value(given),
-                None => {
+            match given.get(i as usize) {
+                Some(&k) if k != u32::MAX => ids.append_value(self.event_id.values.get(k as usize)),
+                _ => {
                     crate::record::event_id(source_id, self.position[i as usize], &mut id);
                     ids.append_value(&id);
                 }
@@ -248,7 +294,7 @@ impl RowBuffer {
     }
 
     fn attributes(&self, perm: &[u32]) -> Result<arrow_array::MapArray, ArrowError> {
-        let entries = self.attr_keys.ends.len();
+        let entries = self.attr_keys.len();
         let mut b = MapBuilder::new(
             None,
             StringBuilder::with_capacity(entries, self.attr_keys.data.len()),
@@ -262,8 +308,8 @@ impl RowBuffer {
                 self.attr_ends[i - 1] as usize
             };
             for e in start..self.attr_ends[i] as usize {
-                b.keys().append_option(self.attr_keys.get(e));
-                b.values().append_option(self.attr_values.get(e));
+                b.keys().append_value(self.attr_keys.get(e));
+                b.values().append_value(self.attr_values.get(e));
             }
             b.append(true)?;
         }
