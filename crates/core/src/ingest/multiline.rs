@@ -109,6 +109,7 @@ impl Joiner {
             self.trace = Trace::None;
         }
         self.trace = match self.trace {
+            Trace::None if !matches!(line.as_bytes().first(), Some(b'T' | b'g')) => Trace::None,
             _ if line.starts_with("Traceback (most recent call last):") => Trace::Python,
             _ if go_goroutine(line) => Trace::Go,
             // The exception line ends a Python traceback.
@@ -150,6 +151,13 @@ fn marker(line: &str) -> bool {
         "During handling of the above exception",
         "The above exception was the direct cause",
     ];
+    // Every marker starts with one of these bytes; most lines with none.
+    if !matches!(
+        line.as_bytes().first(),
+        Some(b'C' | b'S' | b'T' | b'D' | b'.' | b'g')
+    ) {
+        return false;
+    }
     MARKERS.iter().any(|m| line.starts_with(m)) || more(line) || go_goroutine(line)
 }
 

@@ -386,6 +386,12 @@ impl ParseStage<'_, '_> {
         // The multiline event in progress while it is one line of this
         // block: no copy unless a second line joins it or the block ends.
         let mut here: Option<(Line, &str)> = None;
+        // One UTF-8 check for the whole block instead of one per line: lines
+        // end at ASCII bytes, so each line inside a valid prefix is valid.
+        let valid = match std::str::from_utf8(&block.buf) {
+            Ok(all) => all,
+            Err(e) => std::str::from_utf8(&block.buf[..e.valid_up_to()]).unwrap_or_default(),
+        };
         for line in &block.lines {
             self.counts.lines_total += 1;
             let raw = block.bytes(line);
@@ -400,7 +406,11 @@ impl ParseStage<'_, '_> {
                         }
                         continue;
                     }
-                    match std::str::from_utf8(raw) {
+                    let text = match valid.get(line.start as usize..line.end as usize) {
+                        Some(text) => Ok(text),
+                        None => std::str::from_utf8(raw),
+                    };
+                    match text {
                         Err(_) => Err(RowError::Reject(Reject::InvalidUtf8)),
                         Ok(text) => match &mut self.joiner {
                             Some(j) => {
@@ -415,10 +425,9 @@ impl ParseStage<'_, '_> {
                                         // A single line in this block (the
                                         // common case): parsed in place.
                                         Some((first, t)) => {
-                                            let mut rec = Record::default();
+                                            rec.clear();
                                             let outcome =
                                                 self.parse(parser, t, &mut rec, &first, sink);
-                                            drop(rec);
                                             self.settle(outcome, &first, t.as_bytes())?;
                                         }
                                         None => self.end_event(parser, sink)?,

@@ -43,7 +43,11 @@ pub fn parse(rest: &str, klog: bool) -> Option<Prefix<'_>> {
     let mut i = 0;
     for _ in 0..5 {
         i = skip_spaces(rest, i);
-        let word_end = rest[i..].find(' ').map_or(rest.len(), |n| i + n);
+        // Words are short: a byte loop beats a searcher's setup.
+        let word_end = rest.as_bytes()[i..]
+            .iter()
+            .position(|&c| c == b' ')
+            .map_or(rest.len(), |n| i + n);
         let word = &rest[i..word_end];
         if word.is_empty() {
             break;

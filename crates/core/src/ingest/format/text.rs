@@ -36,15 +36,16 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(
                 rec.attr("pid", pid);
             }
             rec.set(TextField::Message, &line[h.message..]);
-            rec.level = sniff_level(line).or_else(|| sniff_level(&line[h.message..]));
+            // The header (time, host, program) names no level.
+            rec.level = sniff_level(&line[h.message..]);
         } else {
-            rec.level = sniff_level(line);
+            rec.level = level_around(line, &s);
         }
     } else {
         let after = s.end + usize::from(line[s.end..].starts_with(']'));
         if let Some(p) = prefix::parse(&line[after..], s.layout == Layout::Klog) {
             // A level the prefix names is the logger's; look no further.
-            rec.level = p.level.or_else(|| sniff_level(line));
+            rec.level = p.level.or_else(|| level_around(line, &s));
             for (k, v) in [("thread", p.thread), ("pid", p.pid), ("logger", p.logger)] {
                 if let Some(v) = v {
                     rec.attr(k, v);
@@ -52,7 +53,7 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(
             }
             rec.set(TextField::Message, &line[after + p.message..]);
         } else {
-            rec.level = sniff_level(line);
+            rec.level = level_around(line, &s);
         }
     }
     if let Some((severity, _)) = pri {
@@ -82,29 +83,43 @@ fn syslog_pri(line: &str) -> Option<(u32, bool)> {
 /// - a `level=`/`lvl=`/`severity=`/`loglevel=` key, logfmt or JSON style
 ///   (`level=warn`, `"level":"error"`), with any value [`Level::parse`] knows.
 pub fn sniff_level(line: &str) -> Option<Level> {
+    klog(line.as_bytes()).or_else(|| scan_level(line, LEVEL_WINDOW))
+}
+
+/// [`sniff_level`] for a line whose timestamp `s` was found: the same
+/// answer, without reading the timestamp's own bytes (most of a line's
+/// first words, and never a level).
+fn level_around(line: &str, s: &stamp::Stamp) -> Option<Level> {
+    klog(line.as_bytes())
+        .or_else(|| scan_level(&line[..s.start], s.start))
+        .or_else(|| scan_level(&line[s.end..], LEVEL_WINDOW.saturating_sub(s.end)))
+}
+
+/// The first level word starting in the first `window` bytes of `line`.
+fn scan_level(line: &str, window: usize) -> Option<Level> {
     let b = line.as_bytes();
-    if let Some(level) = klog(b) {
-        return Some(level);
-    }
     let mut i = 0;
-    while i < b.len().min(LEVEL_WINDOW) {
+    while i < b.len().min(window) {
         if b[i] == b'[' {
             if let Some(level) = bracketed(line, i) {
                 return Some(level);
             }
             i += 1;
         } else if is_word(b[i]) {
-            // `i` and `end` sit next to ASCII bytes, so both are char
-            // boundaries even in a line with multi-byte characters.
-            let end = b[i..]
-                .iter()
-                .position(|&c| !is_word(c))
-                .map_or(b.len(), |n| i + n);
-            let word = &line[i..end];
-            if let Some(level) = upper_word(word).or_else(|| key_value(b, word, end)) {
-                return Some(level);
+            let start = i;
+            i += 1;
+            while i < b.len() && is_word(b[i]) {
+                i += 1;
             }
-            i = end;
+            // Level words and keys have 3 to 9 bytes (`lvl`, `log_level`).
+            if (3..=9).contains(&(i - start)) {
+                // `start` and `i` sit next to ASCII bytes, so both are char
+                // boundaries even in a line with multi-byte characters.
+                let word = &line[start..i];
+                if let Some(level) = upper_word(word).or_else(|| key_value(b, word, i)) {
+                    return Some(level);
+                }
+            }
         } else {
             i += 1;
         }
@@ -159,8 +174,10 @@ fn upper_word(word: &str) -> Option<Level> {
 /// `word` is a level key ending at byte `end` of the line `b`.
 fn key_value(b: &[u8], word: &str, end: usize) -> Option<Level> {
     const KEYS: [&str; 5] = ["level", "lvl", "severity", "loglevel", "log_level"];
-    // Every key starts with l or s: most words are ruled out by one byte.
+    // Every key starts with l or s and is followed by `=`, `:` or `"`: most
+    // words are ruled out by two bytes.
     if !matches!(word.as_bytes().first().map(|c| c | 0x20), Some(b'l' | b's'))
+        || !matches!(b.get(end), Some(b'=' | b':' | b'"'))
         || !KEYS.iter().any(|k| word.eq_ignore_ascii_case(k))
     {
         return None;
@@ -190,9 +207,22 @@ fn key_value(b: &[u8], word: &str, end: usize) -> Option<Level> {
         .and_then(Level::parse)
 }
 
+#[inline]
 fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    WORD[usize::from(c)]
 }
+
+/// ASCII letters, digits and `_`.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
