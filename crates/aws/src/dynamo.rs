@@ -10,6 +10,8 @@
 //!   same table.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
 use loglake_core::sinks::alerts::{Contribution, GroupKey, Rule, Transition, WindowSums};
@@ -478,9 +480,23 @@ impl DynamoState {
 
     /// Claim the one notification of an instant rule for (group, minute);
     /// true when this call claimed it.
+    ///
+    /// The claim carries a token unique to this call, and the condition
+    /// accepts it: when the answer to a claim that took effect is lost and
+    /// the SDK sends the same request again, the retry finds its own claim
+    /// and succeeds, instead of failing the condition and dropping the
+    /// alert that nobody else will send.
     async fn claim(&self, rule: &str, group: &str, minute_ms: i64) -> Result<bool, AlertError> {
+        static CLAIMS: AtomicU64 = AtomicU64::new(0);
         let table = &self.table;
         let expires = now_ms() / 1000 + 2 * 86_400;
+        // Random per process (std's hash keys), then a counter: unique
+        // across concurrent instances, whose pids and clocks may agree.
+        let token = format!(
+            "{:016x}-{}",
+            RandomState::new().build_hasher().finish(),
+            CLAIMS.fetch_add(1, Ordering::Relaxed)
+        );
         let r = self
             .client
             .put_item()
@@ -490,7 +506,9 @@ impl DynamoState {
                 AttributeValue::S(Self::instant_key(rule, group, minute_ms)),
             )
             .item("expires", AttributeValue::N(expires.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
+            .item("claim", AttributeValue::S(token.clone()))
+            .condition_expression("attribute_not_exists(pk) OR claim = :token")
+            .expression_attribute_values(":token", AttributeValue::S(token))
             .send()
             .await;
         match r {
