@@ -14,11 +14,12 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py lint fmt demo query bench bench-lambda clean up down package plan deploy check-infra
+.PHONY: help build test test-rust test-py chaos lint fmt demo query bench bench-lambda clean up down package plan deploy check-infra
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
 	@echo "make test   everything CI runs: fmt check, clippy -D warnings, unit, integration and reader tests"
+	@echo "make chaos  objects and Kinesis records through the functions with 20% of their AWS calls faulted, against a clean run"
 	@echo "make up     start the local AWS (moto) on 127.0.0.1:$(MOTO_PORT); make down stops it"
 	@echo "make build  release build of the loglake CLI"
 	@echo "make lint   cargo fmt --check and clippy"
@@ -48,6 +49,16 @@ fmt:
 # Rust tests start the strict OpenSearch test server with the venv's Python.
 test-rust:
 	LOGLAKE_BIN=$(BIN) LOGLAKE_PYTHON=$(CURDIR)/$(PY) $(CARGO) test --locked --workspace
+
+# Objects and Kinesis records through the functions with a proxy faulting
+# 20% of their AWS calls, against a fault-free run (`make test` runs a short
+# version: 6 objects, 100 records, 15%).
+CHAOS_OBJECTS ?= 30
+CHAOS_RECORDS ?= 600
+CHAOS_RATE ?= 0.2
+chaos: $(VENV)/.stamp
+	CHAOS_OBJECTS=$(CHAOS_OBJECTS) CHAOS_RECORDS=$(CHAOS_RECORDS) CHAOS_RATE=$(CHAOS_RATE) LOGLAKE_PYTHON=$(CURDIR)/$(PY) \
+	  scripts/with-moto.sh $(CARGO) test --locked -p fn-stream --test chaos -- --nocapture
 
 test-py: build $(VENV)/.stamp
 	LOGLAKE_BIN=$(BIN) $(PY) -m pytest -q tests

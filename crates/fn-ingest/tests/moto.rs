@@ -9,7 +9,7 @@ use std::io::Write;
 use arrow_array::RecordBatch;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
-use loglake_testkit::LocalAws;
+use loglake_testkit::{LocalAws, s3_notification, sqs_record};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
@@ -140,34 +140,6 @@ impl Env {
         assert_eq!(objects, want, "notifications received");
         json!({ "Records": records })
     }
-}
-
-fn sqs_record(id: &str, body: &str) -> Value {
-    json!({
-        "messageId": id, "receiptHandle": "handle", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
-    })
-}
-
-/// An S3 notification as AWS writes it: the key URL-encoded, spaces as `+`.
-fn s3_notification(bucket: &str, key: &str, size: usize, etag: &str) -> String {
-    let mut enc = String::new();
-    for b in key.bytes() {
-        match b {
-            b' ' => enc.push('+'),
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
-                enc.push(b as char)
-            }
-            _ => enc.push_str(&format!("%{b:02X}")),
-        }
-    }
-    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2024-03-15T00:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-               "object": {"key": enc, "size": size, "eTag": etag, "sequencer": "1"}}}]})
-    .to_string()
 }
 
 /// `n` JSON log lines over three hours; `noise` hex chars of entropy each.

@@ -119,7 +119,8 @@ impl AlertAws {
     /// `Message`, `MessageAttributes`), removed from the inbox.
     pub async fn inbox(&self) -> Vec<Value> {
         let mut out = Vec::new();
-        for _ in 0..3 {
+        let mut empty = 0;
+        while empty < 3 {
             let r = self
                 .sqs
                 .receive_message()
@@ -139,8 +140,9 @@ impl AlertAws {
                     .await
                     .unwrap();
             }
-            if r.messages().is_empty() && !out.is_empty() {
-                break;
+            if r.messages().is_empty() {
+                // Nothing more, or nothing yet: wait up to three seconds.
+                empty += if out.is_empty() { 1 } else { 3 };
             }
         }
         out

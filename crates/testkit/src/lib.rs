@@ -5,11 +5,13 @@
 //!   with a fresh name per test for every bucket, queue, stream and table;
 //! - [`alerts::AlertAws`]: the alert tables, the topic and an inbox queue;
 //! - [`opensearch::Mock`]: the strict OpenSearch test server;
+//! - [`chaos::Proxy`]: the fault-injecting proxy in front of the local AWS;
 //! - builders for the handlers wired to the local AWS ([`LocalAws::ingest`]).
 //!
 //! Only a dev-dependency: nothing here ships.
 
 pub mod alerts;
+pub mod chaos;
 pub mod opensearch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -134,6 +136,16 @@ impl LocalAws {
         out
     }
 
+    /// The same resources, reached with the configuration `aws` (through a
+    /// [`chaos::Proxy`], say).
+    pub fn through(&self, aws: aws_config::SdkConfig) -> LocalAws {
+        LocalAws {
+            s3: loglake_aws::s3_client(&aws),
+            aws,
+            id: self.id.clone(),
+        }
+    }
+
     /// fn-ingest's handler reading from S3 and writing the lake to
     /// `curated`, with `settings` and no search or alert sink (set them on
     /// the result). Call within the runtime.
@@ -170,4 +182,33 @@ pub fn sqs_s3_event(bucket: &str, key: &str) -> Value {
         "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
     }]})
+}
+
+/// One SQS message of a Lambda SQS event, with `id` and `body`.
+pub fn sqs_record(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id, "receiptHandle": "handle", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
+    })
+}
+
+/// An S3 notification as AWS writes it: the key URL-encoded, spaces as `+`.
+pub fn s3_notification(bucket: &str, key: &str, size: usize, etag: &str) -> String {
+    let mut enc = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => enc.push('+'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
+                enc.push(b as char)
+            }
+            _ => enc.push_str(&format!("%{b:02X}")),
+        }
+    }
+    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-03-15T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": enc, "size": size, "eTag": etag, "sequencer": "1"}}}]})
+    .to_string()
 }

@@ -18,7 +18,7 @@ pub struct Mock {
     addr: String,
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     let mut p = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     while !p.join("tests/opensearch_mock.py").exists() {
         assert!(
@@ -30,7 +30,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// The Python with botocore: `LOGLAKE_PYTHON`, else the project's venv.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Ok(p) = std::env::var("LOGLAKE_PYTHON") {
         return p.into();
     }
