@@ -18,6 +18,7 @@ pub mod opensearch;
 pub mod put;
 mod read;
 pub mod sns;
+pub mod sqs;
 mod store;
 
 pub use read::{BodyReader, S3Objects, open_object};

@@ -25,5 +25,8 @@ pub mod time;
 pub mod triggers;
 
 pub use error::Error;
-pub use ingest::{Format, IngestOptions, Manifest, Source, ingest, ingest_observed};
+pub use ingest::{
+    Checkpoint, Format, IngestOptions, Manifest, Progress, Source, ingest, ingest_observed,
+    ingest_resumable,
+};
 pub use store::{LocalStore, MemoryStore, NullStore, OutputStore};

@@ -30,8 +30,14 @@ pub struct Config {
     /// `MULTILINE_MAX_BYTES` (default 262144), `FORWARDED_PREFIX` (where
     /// Firehose delivers fn-stream's records; default `firehose/`),
     /// `FORMATS` or `FORMATS_FILE` (user-defined formats, a formats.toml),
-    /// `MESSAGE_CONCURRENCY` (SQS messages handled at once; default 2).
+    /// `MESSAGE_CONCURRENCY` (SQS messages handled at once; default 2),
+    /// `SEGMENT_MB` (decoded MiB after which an object may pause and
+    /// continue in another invocation; default 512).
     pub ingest: IngestSettings,
+    /// `INGEST_QUEUE_URL`: the queue this function reads, where an object
+    /// that paused continues (unset: its message is redelivered after the
+    /// visibility timeout instead).
+    pub ingest_queue_url: Option<String>,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
 }
@@ -66,6 +72,7 @@ impl Config {
             // alarms know.
             formats: formats(vars)?,
             message_concurrency: vars.number("MESSAGE_CONCURRENCY", 2, 1..=10)?,
+            segment_bytes: vars.number::<u64>("SEGMENT_MB", 512, 1..=1 << 20)? << 20,
             function_name: vars
                 .get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "fn-ingest".into()),
@@ -84,6 +91,7 @@ impl Config {
         Ok(Config {
             curated_bucket,
             curated_prefix: vars.get("CURATED_PREFIX").unwrap_or_default(),
+            ingest_queue_url: vars.get("INGEST_QUEUE_URL").filter(|u| !u.is_empty()),
             ingest,
             sinks,
         })
@@ -118,6 +126,10 @@ pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Ingest, Config
         settings: config.ingest,
         search: sinks.search,
         alerts: sinks.alerts,
+        requeue: config.ingest_queue_url.map(|url| {
+            Arc::new(loglake_aws::sqs::SqsRequeue::new(aws, url))
+                as Arc<dyn loglake_handlers::effects::Requeue>
+        }),
     })
 }
 

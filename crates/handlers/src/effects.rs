@@ -1,6 +1,6 @@
 //! The effects the functions have on the world, one small trait each: read
 //! an object, forward records, send a bulk body, store alert windows, move
-//! alert state, publish a notification. (Writing outputs is core's
+//! alert state, publish a notification, send a continuation. (Writing outputs is core's
 //! [`OutputStore`](loglake_core::OutputStore).) `loglake-aws` implements
 //! them over the AWS SDK; tests implement them in memory and inject any
 //! error, delay or partial answer.
@@ -90,6 +90,13 @@ pub trait Forwarder: Send + Sync {
 /// Sending one `_bulk` body to the search cluster.
 pub trait BulkSend: Send + Sync {
     fn send_bulk(&self, body: Vec<u8>) -> BoxFuture<'_, Result<Reply, SearchError>>;
+}
+
+/// The queue a function reads: a message sent to it is a continuation of
+/// work that did not fit one invocation (an object resumed from its
+/// checkpoint).
+pub trait Requeue: Send + Sync {
+    fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// The alert windows table: one item per (minute, source).

@@ -17,6 +17,9 @@ pub struct PutFailure {
     /// Index of the first record not delivered.
     pub first_failed: usize,
     pub failed: usize,
+    /// Records after the first failed one that were delivered (a partial
+    /// batch): a retry from `first_failed` must not deliver them again.
+    pub accepted: Vec<usize>,
     pub last_error: String,
 }
 
@@ -38,6 +41,7 @@ pub async fn put_all(
     let mut rng = seed();
     let sizes: Vec<usize> = records.iter().map(Vec::len).collect();
     for range in batches(&sizes) {
+        let all = range.clone();
         let mut pending: Vec<usize> = range.collect();
         let mut attempt = 0u32;
         loop {
@@ -66,9 +70,11 @@ pub async fn put_all(
             }
             let sleep = jitter(&mut rng, backoff, attempt);
             if Instant::now() + sleep >= deadline {
+                let first = failed[0];
                 return Err(PutFailure {
-                    first_failed: failed[0],
+                    first_failed: first,
                     failed: failed.len(),
+                    accepted: all.filter(|i| *i > first && !failed.contains(i)).collect(),
                     last_error: err,
                 });
             }

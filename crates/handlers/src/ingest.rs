@@ -12,7 +12,9 @@ use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::ingest::lake::LakeOptions;
 use loglake_core::ingest::multiline::MultilineLimits;
+use loglake_core::ingest::resume::{read_checkpoint, write_checkpoint};
 use loglake_core::ingest::source::{lake_complete, object_identity};
+use loglake_core::ingest::{Progress, ingest_resumable};
 use loglake_core::redact::RedactOptions;
 use loglake_core::sinks::search::SearchCounts;
 use loglake_core::triggers::objects::{self, Invocation, ObjectRef, Skip, Work};
@@ -21,7 +23,7 @@ use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::alerts::{AlertError, AlertSink, Delivered, WindowCounting};
-use crate::effects::{ObjectReader, ReadError};
+use crate::effects::{ObjectReader, ReadError, Requeue};
 use crate::search::SearchSink;
 use crate::search::session::{DeadLetters, Retry};
 
@@ -61,6 +63,9 @@ pub struct IngestSettings {
     /// SQS messages of one batch handled at once (`MESSAGE_CONCURRENCY`);
     /// each holds up to the memory budget.
     pub message_concurrency: usize,
+    /// Decoded bytes per segment (`SEGMENT_MB`): an object too large for one
+    /// invocation pauses at a segment boundary and continues in the next.
+    pub segment_bytes: u64,
     /// The function's name in its metrics (the `function` dimension of the
     /// EMF lines, which the alarms select on).
     pub function_name: String,
@@ -80,6 +85,7 @@ impl Default for IngestSettings {
             function_name: "fn-ingest".into(),
             formats: Formats::default(),
             message_concurrency: 2,
+            segment_bytes: loglake_core::ingest::options::DEFAULT_SEGMENT_BYTES,
         }
     }
 }
@@ -100,6 +106,7 @@ impl IngestSettings {
                 .flatten()
                 .filter(|s| !s.is_empty()),
             memory_budget: budget,
+            segment_bytes: self.segment_bytes,
             row_group_bytes: budget * 3 / 8,
             max_line_bytes: self.max_line_bytes,
             redact: self.redact,
@@ -131,6 +138,10 @@ pub struct Ingest {
     pub settings: IngestSettings,
     pub search: Option<SearchSink>,
     pub alerts: Option<AlertSink>,
+    /// The queue the function reads: an object that does not fit one
+    /// invocation continues in the next through a message sent here. Without
+    /// it, the message is redelivered after its visibility timeout instead.
+    pub requeue: Option<Arc<dyn Requeue>>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -150,6 +161,15 @@ fn message_cutoff(deadline: Instant, now: Instant) -> Instant {
     let left = deadline.saturating_duration_since(now);
     let margin = (left / 10).clamp(Duration::from_millis(200), Duration::from_secs(5));
     deadline.checked_sub(margin).unwrap_or(now).max(now)
+}
+
+/// When an object's ingest must pause (at a segment boundary) so its sinks
+/// can settle and its checkpoint be kept before the message's cutoff: a
+/// fifth of the time left, between 1 s and 60 s.
+fn pause_by(cutoff: Instant, now: Instant) -> Instant {
+    let left = cutoff.saturating_duration_since(now);
+    let margin = (left / 5).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    cutoff.checked_sub(margin).unwrap_or(now)
 }
 
 /// How long an invocation may take when the caller gives no deadline.
@@ -208,6 +228,21 @@ pub enum Done {
     Skipped {
         reason: String,
     },
+    /// Segments up to `segment` are in every sink and the checkpoint is
+    /// kept: the object continues in another invocation.
+    Paused {
+        uri: String,
+        segment: u64,
+    },
+}
+
+/// What became of one SQS message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Done,
+    Failed,
+    /// An object paused: the message must come back to continue it.
+    Continue,
 }
 
 /// What one object's run needs besides the object.
@@ -218,6 +253,9 @@ struct Run {
     /// lake already holds this exact object, only the index is redone.
     /// Direct invocations (replays) always rewrite.
     redelivery: bool,
+    /// When a long object pauses at a segment boundary and continues from
+    /// its checkpoint in another invocation (SQS only).
+    pause_by: Option<Instant>,
 }
 
 impl Ingest {
@@ -244,17 +282,18 @@ impl Ingest {
                 let now = Instant::now();
                 // A deadline less than a second away at the start is not a
                 // real one (a local emulator's): no cutoff then.
-                let cutoff = if deadline <= now + Duration::from_secs(1) {
-                    now + DEFAULT_BUDGET
+                let (cutoff, pause) = if deadline <= now + Duration::from_secs(1) {
+                    (now + DEFAULT_BUDGET, None)
                 } else {
-                    message_cutoff(deadline, now)
+                    let cutoff = message_cutoff(deadline, now);
+                    (cutoff, Some(pause_by(cutoff, now)))
                 };
                 let results: Vec<(String, bool)> = futures_util::stream::iter(messages)
                     .map(|m| async move {
                         let span = info_span!("message", message_id = %m.message_id);
-                        let ok = tokio::time::timeout_at(
+                        let answer = tokio::time::timeout_at(
                             tokio::time::Instant::from_std(cutoff),
-                            self.message(&m.body, cutoff),
+                            self.message(&m.body, cutoff, pause),
                         )
                         .instrument(span.clone())
                         .await
@@ -262,8 +301,13 @@ impl Ingest {
                             span.in_scope(|| {
                                 error!("message did not finish before the invocation's deadline; reported for redelivery");
                             });
-                            false
+                            Answer::Failed
                         });
+                        let ok = match answer {
+                            Answer::Done => true,
+                            Answer::Failed => false,
+                            Answer::Continue => self.continue_later(&m.body).instrument(span).await,
+                        };
                         (m.message_id, ok)
                     })
                     .buffered(self.settings.message_concurrency.max(1))
@@ -286,25 +330,54 @@ impl Ingest {
                 let run = Run {
                     deadline,
                     redelivery: false,
+                    pause_by: None,
                 };
-                let done = self.run_all(work, run).await?;
+                let (done, _) = self.run_all(work, run).await?;
                 Ok(json!({ "objects": done }))
             }
         }
     }
 
-    /// One SQS message: whether every object of its event was handled.
-    async fn message(&self, body: &str, deadline: Instant) -> bool {
+    /// One SQS message: whether every object of its event was handled, or
+    /// one of them paused.
+    async fn message(&self, body: &str, deadline: Instant, pause_by: Option<Instant>) -> Answer {
         match objects::work_in_body(body) {
             Ok(work) => {
                 let run = Run {
                     deadline,
                     redelivery: true,
+                    pause_by,
                 };
-                self.run_all(work, run).await.is_ok()
+                match self.run_all(work, run).await {
+                    Ok((_, false)) => Answer::Done,
+                    Ok((_, true)) => Answer::Continue,
+                    Err(_) => Answer::Failed,
+                }
             }
             Err(e) => {
                 error!(error = %e, "message is not an event we know; left for the dead-letter queue");
+                Answer::Failed
+            }
+        }
+    }
+
+    /// A message whose object paused comes back as a new message (the
+    /// objects already done are skipped as complete, the paused one resumes
+    /// from its checkpoint); without a queue to send to, or when the send
+    /// fails, it is reported failed and SQS redelivers it after its
+    /// visibility timeout.
+    async fn continue_later(&self, body: &str) -> bool {
+        let Some(q) = &self.requeue else {
+            warn!("object paused; no queue to continue on, left for redelivery");
+            return false;
+        };
+        match q.send(body).await {
+            Ok(()) => {
+                info!("object paused; continues in a new message");
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "object paused; continuation not sent, left for redelivery");
                 false
             }
         }
@@ -312,9 +385,11 @@ impl Ingest {
 
     /// Every object of one event; the first failure is returned after the
     /// rest were tried.
-    async fn run_all(&self, work: Vec<Work>, run: Run) -> Result<Vec<Value>, ObjectError> {
+    /// Also says whether an object paused.
+    async fn run_all(&self, work: Vec<Work>, run: Run) -> Result<(Vec<Value>, bool), ObjectError> {
         let mut summary = Vec::new();
         let mut first_err = None;
+        let mut paused = false;
         for w in work {
             match self.run(w, run).await {
                 Ok(Done::Ingested {
@@ -327,6 +402,10 @@ impl Ingest {
                     "redacted": m.redacted, "search": search, "alerts": alerts,
                 })),
                 Ok(Done::Skipped { reason }) => summary.push(json!({ "skipped": reason })),
+                Ok(Done::Paused { uri, segment }) => {
+                    paused = true;
+                    summary.push(json!({ "paused": uri, "segments_done": segment }));
+                }
                 Err(e) => {
                     error!(error = %e, "object failed");
                     first_err.get_or_insert(e);
@@ -335,7 +414,7 @@ impl Ingest {
         }
         match first_err {
             Some(e) => Err(e),
-            None => Ok(summary),
+            None => Ok((summary, paused)),
         }
     }
 
@@ -409,7 +488,8 @@ impl Ingest {
             uri: uri.clone(),
             reader: opened.reader,
         };
-        let opts = self.settings.options_for(&obj.key);
+        let mut opts = self.settings.options_for(&obj.key);
+        opts.stop_by = run.pause_by;
         let keys = loglake_core::ingest::Keys::new(
             &opts,
             &source.name,
@@ -429,8 +509,9 @@ impl Ingest {
             .map(|a| a.observer(WindowCounting::SkipForwarded, source.modified_ms));
         let store = self.lake.clone();
         let manifest_key = keys.manifest.clone();
+        let checkpoint_key = keys.checkpoint.clone();
         let indexing = session.is_some();
-        let (manifest, lake_done, fed, alerting) = tokio::task::spawn_blocking(move || {
+        let (progress, lake_done, fed, alerting, from) = tokio::task::spawn_blocking(move || {
             // The lake already has this exact object (a message coming back
             // after its indexing failed): parse again for the index only.
             let lake_done = run.redelivery
@@ -438,17 +519,30 @@ impl Ingest {
                 && lake_complete(store.as_ref(), &manifest_key, &source.identity);
             let discard = NullStore;
             let target: &dyn OutputStore = if lake_done { &discard } else { store.as_ref() };
+            let mut opts = opts;
+            // A paused ingest of this upload continues where it stopped; a
+            // checkpoint that cannot be read fails the object rather than
+            // start a long object over and over.
+            let resume = if run.redelivery && !lake_done {
+                read_checkpoint(store.as_ref(), &checkpoint_key, &source.identity, &opts)
+                    .map_err(|e| loglake_core::Error::read(&checkpoint_key, e))?
+            } else {
+                opts.stop_by = None;
+                None
+            };
+            let from = resume.as_ref().map_or(0, |c| c.segment);
             let mut feed = feed;
             let mut alerting = alerting;
-            let m = loglake_core::ingest_observed(
+            let p = ingest_resumable(
                 source,
                 target,
                 &opts,
                 &mut (&mut feed, &mut alerting),
+                resume.as_ref(),
             );
             // Finishing the feed sends its last bulk and closes the channel.
             let fed = feed.map(|f| f.finish());
-            m.map(|m| (m, lake_done, fed, alerting))
+            p.map(|p| (p, lake_done, fed, alerting, from))
         })
         .await
         .map_err(|_| ObjectError::Panicked(uri.clone()))?
@@ -456,8 +550,24 @@ impl Ingest {
             uri: uri.clone(),
             source,
         })?;
+        let (manifest, checkpoint) = match progress {
+            Progress::Done(m) => (m, None),
+            Progress::Paused(c) => (c.manifest.clone(), Some(c)),
+        };
+        // What a run from a checkpoint feeds the sinks is named apart from
+        // the runs before it, so it adds to theirs instead of replacing them.
+        let part = match from {
+            0 => manifest.source.id.clone(),
+            n => format!("{}-s{n:04}", manifest.source.id),
+        };
         let now = crate::now_ms();
-        if !lake_done {
+        if let Some(c) = &checkpoint {
+            info!(
+                segments_done = c.segment,
+                rows_so_far = c.manifest.rows_out,
+                "object paused at a segment boundary"
+            );
+        } else if !lake_done {
             // CloudWatch Embedded Metric Format: a metric from a log line.
             println!(
                 "{}",
@@ -472,25 +582,27 @@ impl Ingest {
             lake = if lake_done { "already complete" } else { "written" },
             "object ingested"
         );
-        let delivered = match (&self.alerts, alerting) {
-            (Some(sink), Some(obs)) => Some(sink.deliver(&manifest.source.id, obs).await.map_err(
-                |source| ObjectError::Alerts {
-                    uri: uri.clone(),
-                    source,
-                },
-            )?),
-            _ => None,
-        };
+        let delivered =
+            match (&self.alerts, alerting) {
+                (Some(sink), Some(obs)) => Some(sink.deliver(&part, obs).await.map_err(
+                    |source| ObjectError::Alerts {
+                        uri: uri.clone(),
+                        source,
+                    },
+                )?),
+                _ => None,
+            };
         let Some(session) = session else {
-            return Ok(Done::Ingested {
-                manifest: Box::new(manifest),
-                search: None,
-                alerts: delivered,
-            });
+            return self
+                .done(manifest, checkpoint, &keys.checkpoint, None, delivered)
+                .await;
         };
         let dlq = DeadLetters {
             store: self.lake.clone(),
-            name: keys.name,
+            name: match from {
+                0 => keys.name.clone(),
+                n => format!("{}-s{n:04}", keys.name),
+            },
             at_ms: manifest
                 .source
                 .modified
@@ -511,11 +623,50 @@ impl Ingest {
                 failed: indexed.counts.failed,
                 reason,
             }),
-            _ => Ok(Done::Ingested {
-                manifest: Box::new(manifest),
-                search: Some(indexed.counts),
-                alerts: delivered,
-            }),
+            _ => {
+                self.done(
+                    manifest,
+                    checkpoint,
+                    &keys.checkpoint,
+                    Some(indexed.counts),
+                    delivered,
+                )
+                .await
+            }
         }
+    }
+
+    /// The object's answer once its sinks have what it fed them: a paused
+    /// one keeps its checkpoint now, and not before, so a failure anywhere
+    /// before this point redoes the segments from the previous one.
+    async fn done(
+        &self,
+        manifest: Manifest,
+        checkpoint: Option<loglake_core::Checkpoint>,
+        key: &str,
+        search: Option<SearchCounts>,
+        alerts: Option<Delivered>,
+    ) -> Result<Done, ObjectError> {
+        let Some(c) = checkpoint else {
+            return Ok(Done::Ingested {
+                manifest: Box::new(manifest),
+                search,
+                alerts,
+            });
+        };
+        let store = self.lake.clone();
+        let k = key.to_string();
+        let segment = c.segment;
+        tokio::task::spawn_blocking(move || write_checkpoint(store.as_ref(), &k, &c))
+            .await
+            .map_err(|_| ObjectError::Panicked(manifest.source.uri.clone()))?
+            .map_err(|source| ObjectError::Ingest {
+                uri: manifest.source.uri.clone(),
+                source,
+            })?;
+        Ok(Done::Paused {
+            uri: manifest.source.uri,
+            segment,
+        })
     }
 }

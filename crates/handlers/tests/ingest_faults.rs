@@ -1,8 +1,9 @@
 //! fn-ingest against a fake S3 that does what AWS does and an emulator
 //! forgives: which upload an S3 event gets ingested as (versions, `null`
 //! versions when versioning is suspended, `If-Match` on the event's ETag,
-//! and a fake that ignores `If-Match` like an emulator), and a stalled
-//! object that must fail alone before the invocation's deadline.
+//! and a fake that ignores `If-Match` like an emulator), a stalled
+//! object that must fail alone before the invocation's deadline, and an
+//! object longer than an invocation, which continues from its checkpoint.
 
 // Integration-test code throughout, helpers included (see clippy.toml).
 #![cfg(test)]
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use loglake_core::MemoryStore;
 use loglake_core::triggers::objects::ObjectRef;
-use loglake_handlers::effects::{BoxFuture, ObjectReader, Opened, ReadError};
+use loglake_handlers::effects::{BoxFuture, ObjectReader, Opened, ReadError, Requeue};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
 use serde_json::{Value, json};
 
@@ -118,8 +119,13 @@ fn event(key: &str, version: Option<&str>, etag: &str) -> Value {
         "eventName": "ObjectCreated:Put",
         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "raw", "arn": "arn:aws:s3:::raw"},
                "object": object}}]});
+    sqs(&body.to_string(), &format!("m-{etag}"))
+}
+
+/// An SQS batch of one message.
+fn sqs(body: &str, id: &str) -> Value {
     json!({"Records": [{
-        "messageId": format!("m-{etag}"), "receiptHandle": "h", "body": body.to_string(),
+        "messageId": id, "receiptHandle": "h", "body": body,
         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
         "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"
@@ -133,6 +139,7 @@ fn app(s3: Arc<FakeS3>, lake: Arc<MemoryStore>) -> Ingest {
         settings: IngestSettings::default(),
         search: None,
         alerts: None,
+        requeue: None,
     }
 }
 
@@ -289,4 +296,136 @@ async fn a_stalled_object_fails_alone_before_the_deadline() {
         done.contains(&"s3://raw/shop/b.log".to_string()),
         "{done:?}"
     );
+}
+
+/// The ingest queue: what was sent to it, and whether sending fails.
+#[derive(Default)]
+struct Queue {
+    sent: Mutex<Vec<String>>,
+    refuses: bool,
+}
+
+impl Requeue for Queue {
+    fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if self.refuses {
+                return Err("AWS.SimpleQueueService.NonExistentQueue".into());
+            }
+            self.sent.lock().unwrap().push(body.to_string());
+            Ok(())
+        })
+    }
+}
+
+/// The lake's objects, manifests without their timing field.
+fn lake_bytes(lake: &MemoryStore) -> std::collections::BTreeMap<String, Vec<u8>> {
+    lake.objects()
+        .into_iter()
+        .map(|(k, v)| {
+            if k.starts_with("_manifests/") {
+                let mut m: Value = serde_json::from_slice(&v).unwrap();
+                m["duration_ms"] = json!(0);
+                (k, serde_json::to_vec(&m).unwrap())
+            } else {
+                (k, v)
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_object_longer_than_an_invocation_continues_from_its_checkpoint() {
+    use std::time::{Duration, Instant};
+    let body: String = (0..3000)
+        .map(|i| line(&format!("event {i} {}", "x".repeat(i % 40))))
+        .collect();
+    let s3 = Arc::new(FakeS3::default());
+    s3.put("shop/big.log", "v1", "e1", &body);
+    let small = |lake: Arc<MemoryStore>| {
+        let mut a = app(s3.clone(), lake);
+        a.settings.segment_bytes = 16 << 10;
+        a
+    };
+    // One pass, no deadline to speak of.
+    let one = Arc::new(MemoryStore::default());
+    let r = small(one.clone())
+        .handle(event("shop/big.log", Some("v1"), "e1"))
+        .await
+        .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]));
+
+    // Each invocation's deadline is so near that every object pauses after
+    // its first segment: the message answers success and continues as a
+    // new message, until the last segment.
+    let lake = Arc::new(MemoryStore::default());
+    let queue = Arc::new(Queue::default());
+    let mut ingest = small(lake.clone());
+    ingest.requeue = Some(queue.clone());
+    let mut next = event("shop/big.log", Some("v1"), "e1");
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let r = ingest
+            .handle_until(next.clone(), Instant::now() + Duration::from_millis(1200))
+            .await
+            .unwrap();
+        assert_eq!(
+            r["batchItemFailures"],
+            json!([]),
+            "invocation {invocations}"
+        );
+        let Some(body) = queue.sent.lock().unwrap().pop() else {
+            break;
+        };
+        assert!(
+            manifests(&lake).is_empty(),
+            "no manifest before the last segment"
+        );
+        next = sqs(&body, &format!("m-{invocations}"));
+    }
+    let segments = body.len().div_ceil(16 << 10);
+    assert!(
+        invocations >= 5 && invocations <= segments,
+        "{invocations} of {segments}"
+    );
+    let (a, b) = (lake_bytes(&one), lake_bytes(&lake));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a == b, "a resumed object differs from a single pass");
+    assert_eq!(manifests(&lake)[0]["rows_out"], json!(3000));
+
+    // Without a queue to continue on (or when sending fails), the message
+    // is reported failed and comes back; its checkpoint is kept, so the
+    // redelivery goes on from there.
+    for refuses in [false, true] {
+        let lake = Arc::new(MemoryStore::default());
+        let mut ingest = small(lake.clone());
+        if refuses {
+            ingest.requeue = Some(Arc::new(Queue {
+                refuses,
+                ..Queue::default()
+            }));
+        }
+        let mut redeliveries = 0;
+        loop {
+            let r = ingest
+                .handle_until(
+                    event("shop/big.log", Some("v1"), "e1"),
+                    Instant::now() + Duration::from_millis(1200),
+                )
+                .await
+                .unwrap();
+            if r["batchItemFailures"] == json!([]) {
+                break;
+            }
+            redeliveries += 1;
+            assert!(
+                lake.objects()
+                    .keys()
+                    .any(|k| k.starts_with("_checkpoints/")),
+                "a paused object keeps its checkpoint"
+            );
+        }
+        assert!(redeliveries >= 4);
+        assert!(lake_bytes(&lake) == a);
+    }
 }

@@ -163,6 +163,7 @@ impl LocalAws {
             settings,
             search: None,
             alerts: None,
+            requeue: None,
         }
     }
 }

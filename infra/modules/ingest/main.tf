@@ -116,6 +116,8 @@ module "function" {
     MEMORY_BUDGET_MB = tostring(var.memory_budget_mb)
     MAX_LINE_BYTES   = "1048576"
     REDACT           = var.redact
+    # An object too long for one invocation continues in a new message.
+    INGEST_QUEUE_URL = aws_sqs_queue.ingest.url
   }
 
   search_enabled    = var.search.enabled

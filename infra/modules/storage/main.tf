@@ -1,5 +1,5 @@
 # The buckets: raw (what arrives, kept briefly), curated (the lake: Parquet
-# under logs/, quarantine/, _manifests/ and search-dlq/), Athena results, and
+# under logs/, quarantine/, _manifests/, _checkpoints/ and search-dlq/), Athena results, and
 # the access-log bucket the other three log to. All private, TLS-only,
 # encrypted by default.
 
@@ -140,6 +140,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "curated" {
     }
     noncurrent_version_expiration {
       noncurrent_days = var.curated_noncurrent_days
+    }
+  }
+
+  # Checkpoints of long objects: removed when the object finishes; those
+  # of objects that never did (a deleted source, changed settings) expire.
+  rule {
+    id     = "checkpoints"
+    status = "Enabled"
+    filter {
+      prefix = "_checkpoints/"
+    }
+    expiration {
+      days = 7
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
     }
   }
 

@@ -181,6 +181,16 @@ impl<R: Read> Framer<R> {
         }
     }
 
+    /// A framer whose stream begins at `offset` of the decoded source, on
+    /// line `number` (a resumed ingest, after skipping to that line).
+    pub fn starting_at(r: R, max_line: usize, target: usize, offset: u64, number: u64) -> Self {
+        Framer {
+            carry_offset: offset,
+            next_number: number.max(1),
+            ..Framer::new(r, max_line, target)
+        }
+    }
+
     /// Damaged gzip members skipped so far, and what the first one was.
     pub fn damaged(&self) -> (u64, Option<&str>) {
         (self.damaged, self.first_damage.as_deref())

@@ -243,13 +243,30 @@ impl<'s> LakeWriter<'s> {
         Ok(())
     }
 
-    /// Close every file; returns the outputs in key order.
-    pub fn finish(mut self) -> Result<Vec<Output>, Error> {
+    /// Close every open file (a segment ends); they stay in the outputs.
+    pub fn close_all(&mut self) -> Result<(), Error> {
         let mut parts: Vec<Partition> = self.open.keys().copied().collect();
         parts.sort();
         for p in parts {
             self.close(p)?;
         }
+        Ok(())
+    }
+
+    /// The next chunk number of each partition (for a checkpoint).
+    pub fn chunks(&self) -> &HashMap<Partition, u32> {
+        &self.next_chunk
+    }
+
+    /// Continue the chunk numbers of an earlier run.
+    pub fn with_chunks(mut self, chunks: HashMap<Partition, u32>) -> Self {
+        self.next_chunk = chunks;
+        self
+    }
+
+    /// Close every file; returns the outputs in key order.
+    pub fn finish(mut self) -> Result<Vec<Output>, Error> {
+        self.close_all()?;
         self.outputs.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(self.outputs)
     }

@@ -121,6 +121,18 @@ impl Joiner {
 
     /// A blank line: kept inside the event (a Go dump's goroutines are
     /// separated by them), but it ends a goroutine's frames.
+    /// Forget the event in progress (a segment boundary ends it).
+    pub fn reset(&mut self) {
+        self.lines = 0;
+        self.bytes = 0;
+        self.trace = Trace::None;
+    }
+
+    /// Whether event starts were found to carry a timestamp.
+    pub fn is_timestamped(&self) -> bool {
+        self.timestamped
+    }
+
     pub fn blank(&mut self) {
         if self.trace == Trace::Go {
             self.trace = Trace::None;

@@ -15,6 +15,10 @@ pub const DEFAULT_MAX_TS_MS: i64 = 4_102_444_800_000;
 const DAY_MS: i64 = 86_400_000;
 /// 90 days of hours: far beyond any real log file or delivery batch, and
 /// still a bounded number of files per source.
+/// 512 MiB of decoded input: a few seconds of one core, so a paused run
+/// loses little, and files large enough for Athena.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 512 << 20;
+
 pub const DEFAULT_MAX_PARTITIONS: usize = 90 * 24;
 
 /// How to ingest a source. `Default` is what the CLI and functions use.
@@ -61,6 +65,13 @@ pub struct IngestOptions {
     /// hours are quarantined as `partition_limit`, so a source whose times
     /// are spread over years writes a bounded number of files.
     pub max_partitions: usize,
+    /// Decoded bytes per segment: at the first line past each multiple,
+    /// every file is committed, so an ingest can pause there and resume in
+    /// another run ([`super::resume`]).
+    pub segment_bytes: u64,
+    /// Pause at a segment boundary when the next segment would not finish
+    /// by then (a function's deadline, less what its sinks need).
+    pub stop_by: Option<std::time::Instant>,
 }
 
 impl Default for IngestOptions {
@@ -84,6 +95,8 @@ impl Default for IngestOptions {
             multiline: MultilineLimits::default(),
             forwarded: false,
             max_partitions: DEFAULT_MAX_PARTITIONS,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            stop_by: None,
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Keys {
     pub name: String,
     pub manifest: String,
     pub quarantine: String,
+    /// Where a paused ingest of the source keeps its checkpoint.
+    pub checkpoint: String,
 }
 
 impl Keys {
@@ -83,6 +85,7 @@ impl Keys {
         Keys {
             manifest: format!("{}/{name}.json", opts.manifest_prefix),
             quarantine: crate::ingest::quarantine::key(&opts.quarantine_prefix, modified_ms, &name),
+            checkpoint: format!("{}/{name}.json", crate::ingest::resume::CHECKPOINT_PREFIX),
             name,
         }
     }

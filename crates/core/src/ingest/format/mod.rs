@@ -166,6 +166,17 @@ pub struct Parser {
     context: stamp::Context,
     /// The user-defined format, for [`Format::Custom`].
     custom: Option<custom::CustomFormat>,
+    /// The CloudFront `#Fields:` line in force, to resume elsewhere.
+    fields: Option<String>,
+}
+
+/// What a [`Parser`] carries from line to line, to resume it in another
+/// run: its format's name and, for CloudFront, the `#Fields:` line in force.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ParserState {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<String>,
 }
 
 /// What a line turned into.
@@ -184,6 +195,7 @@ impl Parser {
             cloudfront: cloudfront::CloudFront::default(),
             context,
             custom: None,
+            fields: None,
         }
     }
 
@@ -197,6 +209,38 @@ impl Parser {
 
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// This parser's state, for [`Parser::restore`].
+    pub fn state(&self) -> ParserState {
+        ParserState {
+            name: self.name(),
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// The parser a [`ParserState`] describes; `None` when it names a
+    /// user-defined format that is not in `formats` (or `custom`).
+    pub fn restore(
+        state: &ParserState,
+        formats: &custom::Formats,
+        custom: Option<&custom::CustomFormat>,
+        context: stamp::Context,
+    ) -> Option<Parser> {
+        let mut p = match state.name.strip_prefix("custom:") {
+            Some(name) => {
+                let c = custom
+                    .filter(|c| c.name() == name)
+                    .or_else(|| formats.get(name))?;
+                Parser::custom(c.clone(), context)
+            }
+            None => Parser::new(state.name.parse().ok()?, context),
+        };
+        if let Some(line) = &state.fields {
+            p.cloudfront.header(line);
+            p.fields = Some(line.clone());
+        }
+        Some(p)
     }
 
     /// The user-defined format, when this parser is one.
@@ -233,6 +277,9 @@ impl Parser {
             Format::Alb => alb::parse(line, rec)?,
             Format::Cloudfront => {
                 if self.cloudfront.header(line) {
+                    if line.starts_with("#Fields:") && line.len() > "#Fields:".len() {
+                        self.fields = Some(line.to_string());
+                    }
                     return Ok(Parsed::Header);
                 }
                 self.cloudfront.parse(line, rec)?;
