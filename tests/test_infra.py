@@ -987,10 +987,23 @@ def test_functions_may_sign_requests_to_their_search_domain_only():
         writes = [s for s in doc if any(a == "s3:PutObject" for a in s["Action"])]
         assert any("${var.curated_bucket_arn}/search-dlq/*" in s["Resource"] for s in writes), binary
     # fn-stream keeps what Firehose did not take under its stream-dlq prefix.
-    src = (CRATES / "handlers" / "src" / "stream.rs").read_text()
+    src = (CRATES / "handlers" / "src" / "stream" / "mod.rs").read_text()
     prefix = re.search(r'pub const STREAM_DLQ_PREFIX: &str = "([^"]+)";', src).group(1)
     writes = [s for s in function_policy("fn-stream", search=False) if "s3:PutObject" in s["Action"]]
     assert any(f"${{var.curated_bucket_arn}}/{prefix}/*" in s["Resource"] for s in writes)
+    # A retry after a partial put reads the note its first attempt wrote.
+    src = (CRATES / "handlers" / "src" / "stream" / "progress.rs").read_text()
+    prefix = re.search(r'pub const STREAM_PROGRESS_PREFIX: &str = "([^"]+)";', src).group(1)
+    notes = [s for s in function_policy("fn-stream", search=False) if f"${{var.curated_bucket_arn}}/{prefix}/*" in s["Resource"]]
+    assert notes and sorted(notes[0]["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    # A paused object keeps, reads and removes its checkpoint, and continues
+    # in a message to its own queue.
+    src = (CRATES / "core" / "src" / "ingest" / "source.rs").read_text()
+    prefix = re.search(r'pub const CHECKPOINT_PREFIX: &str = "([^"]+)";', src).group(1)
+    ingest = function_policy("fn-ingest", search=False)
+    cps = [s for s in ingest if f"${{var.curated_bucket_arn}}/{prefix}/*" in s["Resource"]]
+    assert cps and sorted(cps[0]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert any(s["Action"] == ["sqs:SendMessage"] for s in ingest)
     assert not [st for st in function_policy("fn-alerts", search=True, alerts=True) if st["Sid"] == "IndexIntoSearch"]
 
 

@@ -290,3 +290,113 @@ async fn parsing_never_waits_for_a_hanging_cluster_beyond_its_limit() {
     assert!(c.dead_lettered >= 45, "{c:?}");
     assert!(indexed.dead_letters.is_some());
 }
+
+/// Firehose that refuses the records holding `refuse` while it is down,
+/// and takes the rest of each call (a partial `PutRecordBatch`).
+#[derive(Default)]
+struct Partial {
+    refuse: &'static str,
+    down: std::sync::atomic::AtomicBool,
+    taken: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Forwarder for Partial {
+    fn put<'a>(
+        &'a self,
+        records: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, String>> {
+        Box::pin(async move {
+            let down = self.down.load(std::sync::atomic::Ordering::SeqCst);
+            let mut taken = self.taken.lock().unwrap();
+            Ok(records
+                .iter()
+                .map(|r| {
+                    let text = String::from_utf8_lossy(r);
+                    if down && text.contains(self.refuse) {
+                        Some("ServiceUnavailableException: Slow down.".to_string())
+                    } else {
+                        taken.push(r.to_vec());
+                        None
+                    }
+                })
+                .collect())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_a_partial_put_forwards_only_what_was_not_taken() {
+    let firehose = Arc::new(Partial {
+        refuse: "\"m1\"",
+        down: true.into(),
+        ..Partial::default()
+    });
+    let curated = Arc::new(MemoryStore::default());
+    let stream = Stream {
+        forwarder: firehose.clone(),
+        curated: curated.clone(),
+        settings: StreamSettings::default(),
+        search: None,
+        alerts: None,
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+        },
+    };
+    // The first attempt: m0 and m2 taken, m1 refused until the deadline.
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(2500);
+    let (resp, summary) = stream.handle(batch(), deadline).await.unwrap();
+    assert!(Instant::now() < deadline, "answered after the deadline");
+    let failed: Vec<_> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    assert_eq!(failed, ["101"]);
+    // Only what was not taken is kept as a dead letter.
+    assert_eq!(summary.dead_letter_records, 1);
+    // Lambda retries from sequence 101: records 101 and 102.
+    firehose
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut retry = batch();
+    retry.records.remove(0);
+    let (resp, _) = stream
+        .handle(retry, Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    let lines: Vec<String> = firehose
+        .taken
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            String::from_utf8_lossy(r)
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for m in ["m0", "m1", "m2"] {
+        let n = lines
+            .iter()
+            .filter(|l| l.contains(&format!("\"{m}\"")))
+            .count();
+        assert_eq!(n, 1, "{m} forwarded {n} times: {lines:?}");
+    }
+}
+
+#[test]
+fn the_time_kept_after_the_put_grows_with_the_batch() {
+    use loglake_handlers::stream::after_put;
+    let left = Duration::from_secs(60);
+    let small = after_put(1 << 10, 0, left);
+    let big = after_put(40 << 20, 0, left);
+    let windows = after_put(1 << 10, 500, left);
+    assert!(small >= Duration::from_secs(1) && small < Duration::from_millis(1100));
+    assert!(big >= Duration::from_secs(10), "{big:?}");
+    assert!(windows >= Duration::from_secs(3), "{windows:?}");
+    assert_eq!(after_put(400 << 20, 0, left), Duration::from_secs(30));
+}

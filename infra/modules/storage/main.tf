@@ -159,6 +159,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "curated" {
     }
   }
 
+  # Notes of what Firehose took from a batch that failed part-way, read by
+  # its retry: no use once the stream's retention has passed.
+  rule {
+    id     = "stream-progress"
+    status = "Enabled"
+    filter {
+      prefix = "stream-progress/"
+    }
+    expiration {
+      days = 2
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   rule {
     id     = "abort-incomplete-uploads"
     status = "Enabled"

@@ -95,9 +95,7 @@ pub fn settings_fingerprint(opts: &IngestOptions) -> String {
     ))
 }
 
-/// Where checkpoints are kept in the output store (a lifecycle rule
-/// expires those of ingests that never finished).
-pub const CHECKPOINT_PREFIX: &str = "_checkpoints";
+pub use super::source::CHECKPOINT_PREFIX;
 
 /// The checkpoint a run of this source with these settings may resume
 /// from: `None` when there is none, or it belongs to another upload or

@@ -68,6 +68,10 @@ pub fn name_stem(name: &str) -> String {
     s
 }
 
+/// Where checkpoints of paused ingests are kept in the output store (a
+/// lifecycle rule expires those of ingests that never finished).
+pub const CHECKPOINT_PREFIX: &str = "_checkpoints";
+
 /// The keys one source's outputs live under.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -85,7 +89,7 @@ impl Keys {
         Keys {
             manifest: format!("{}/{name}.json", opts.manifest_prefix),
             quarantine: crate::ingest::quarantine::key(&opts.quarantine_prefix, modified_ms, &name),
-            checkpoint: format!("{}/{name}.json", crate::ingest::resume::CHECKPOINT_PREFIX),
+            checkpoint: format!("{CHECKPOINT_PREFIX}/{name}.json"),
             name,
         }
     }

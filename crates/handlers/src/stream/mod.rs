@@ -5,6 +5,7 @@
 //! their Kinesis coordinates. The response names the first record that
 //! could not be forwarded, so Lambda retries from there.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +33,10 @@ use crate::forward::put_all;
 use crate::retry::Backoff;
 use crate::search::SearchSink;
 use crate::search::session::{DeadLetters, Retry};
+
+mod progress;
+use progress::record_mark;
+pub use progress::{STREAM_PROGRESS_PREFIX, after_put};
 
 /// How records become lines: the pipeline settings of fn-stream.
 #[derive(Debug, Clone)]
@@ -242,12 +247,41 @@ impl Stream {
             self.quarantine(first, last, n.bad).await?;
         }
 
-        let records: Vec<Vec<u8>> = n.out.iter().map(|(_, r)| r.clone()).collect();
+        // A retry of a batch that failed part-way: what Firehose took then
+        // is not sent again.
+        let taken = progress::taken_before(&self.curated, first).await;
+        let sent: Vec<usize> = (0..n.out.len())
+            .filter(|&i| {
+                taken.is_empty()
+                    || !taken.contains(&record_mark(&event.records[n.out[i].0], &n.out[i].1))
+            })
+            .collect();
+        if sent.len() < n.out.len() {
+            info!(
+                skipped = n.out.len() - sent.len(),
+                "records Firehose took before this retry not sent again"
+            );
+        }
+        let records: Vec<Vec<u8>> = sent.iter().map(|&i| n.out[i].1.clone()).collect();
+        let bytes: usize = records.iter().map(Vec::len).sum();
+        let windows = n
+            .alerting
+            .as_ref()
+            .map_or(0, |a| a.windows.contributions().len() + a.instants.len());
+        let left = deadline.saturating_duration_since(Instant::now());
+        let put_deadline = deadline - after_put(bytes, windows, left);
         let mut response = KinesisEventResponse::default();
         // Kinesis records before this one reached Firehose; Lambda retries
         // the batch from it.
         let mut forwarded_before = event.records.len();
-        match put_all(self.forwarder.as_ref(), &records, deadline, self.backoff).await {
+        match put_all(
+            self.forwarder.as_ref(),
+            &records,
+            put_deadline,
+            self.backoff,
+        )
+        .await
+        {
             Ok(stats) => info!(
                 records = summary.records,
                 lines = summary.lines,
@@ -258,20 +292,33 @@ impl Stream {
                 "batch forwarded"
             ),
             Err(e) => {
-                forwarded_before = n.out[e.first_failed].0;
+                let first_failed = sent[e.first_failed];
+                forwarded_before = n.out[first_failed].0;
                 let failed = &event.records[forwarded_before];
                 error!(error = %e, sequence = %failed.kinesis.sequence_number, "batch not fully forwarded; retrying from the first failed record");
+                // Firehose records of the retried Kinesis records that were
+                // taken all the same: now, or before this retry.
+                let accepted: HashSet<usize> = sent[..e.first_failed]
+                    .iter()
+                    .chain(e.accepted.iter().map(|&a| &sent[a]))
+                    .copied()
+                    .chain((0..n.out.len()).filter(|i| !sent.contains(i)))
+                    .filter(|&i| n.out[i].0 >= forwarded_before)
+                    .collect();
+                progress::note_taken(&self.curated, failed, &event.records, &n.out, &accepted)
+                    .await;
                 // The retries of the event source mapping are finite, and
                 // the stream keeps records a day: keep what was not taken
                 // where it outlives both (each line with its event_id, so a
                 // replay that doubles a retry's work is seen as duplicates).
-                let unsent: Vec<Vec<u8>> = n.out[e.first_failed..]
-                    .iter()
-                    .map(|(_, r)| r.clone())
+                let unsent: Vec<Vec<u8>> = (first_failed..n.out.len())
+                    .filter(|i| !accepted.contains(i))
+                    .map(|i| n.out[i].1.clone())
                     .collect();
+                let unsent_count = unsent.len() as u64;
                 match self.dead_letters(failed, last, unsent).await {
                     Ok(key) => {
-                        summary.dead_letter_records = (n.out.len() - e.first_failed) as u64;
+                        summary.dead_letter_records = unsent_count;
                         warn!(key, "records not forwarded kept as stream dead letters");
                         // The metric the stream-dead-letters alarm watches.
                         println!(
