@@ -361,9 +361,10 @@ impl Ingest {
         }
     }
 
-    /// A message whose object paused comes back as a new message (the
-    /// objects already done are skipped as complete, the paused one resumes
-    /// from its checkpoint); without a queue to send to, or when the send
+    /// A message whose object paused comes back as a new message (the paused
+    /// object resumes from its checkpoint; another object of the same event
+    /// that was done is run again and rewrites the same outputs, as any
+    /// redelivery does); without a queue to send to, or when the send
     /// fails, it is reported failed and SQS redelivers it after its
     /// visibility timeout.
     async fn continue_later(&self, body: &str) -> bool {
