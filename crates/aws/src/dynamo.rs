@@ -20,8 +20,18 @@ use loglake_handlers::effects::{BoxFuture, Pending, StateStore, WindowStore};
 use loglake_handlers::now_ms;
 use loglake_handlers::retry::{Backoff, jitter, seed};
 
-fn sdk_error<E: std::error::Error + 'static>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> String {
-    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
+/// The message of a failed call; [`AlertError::Dynamo`] names the action
+/// (`dynamodb:{op}`) and the table, this says whether IAM refused it.
+fn sdk_error<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> String
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let context = aws_sdk_dynamodb::error::DisplayErrorContext(e);
+    if crate::is_denied(e) {
+        format!("access denied (the function's role needs this grant): {context}")
+    } else {
+        context.to_string()
+    }
 }
 
 fn conditional_failed<E>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool

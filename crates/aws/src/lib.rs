@@ -13,6 +13,7 @@
 //! May import: `loglake-core`, `loglake-handlers` (the traits it
 //! implements) and the AWS SDK. No decisions: those are the handlers'.
 
+mod denied;
 pub mod dynamo;
 pub mod opensearch;
 pub mod put;
@@ -21,6 +22,7 @@ pub mod sns;
 pub mod sqs;
 mod store;
 
+pub use denied::{call_error, is_denied};
 pub use read::{BodyReader, S3Objects, open_object};
 pub use store::S3Store;
 

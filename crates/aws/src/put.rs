@@ -37,7 +37,13 @@ impl Firehose {
             ))
             .send()
             .await
-            .map_err(|e| aws_sdk_firehose::error::DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| {
+                crate::call_error(
+                    "firehose:PutRecordBatch",
+                    &format!("deliverystream/{}", self.stream),
+                    &e,
+                )
+            })?;
         let resp = out.request_responses();
         per_record(
             "PutRecordBatch",
@@ -83,7 +89,9 @@ impl Kinesis {
             .set_records(Some(entries))
             .send()
             .await
-            .map_err(|e| aws_sdk_kinesis::error::DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| {
+                crate::call_error("kinesis:PutRecords", &format!("stream/{}", self.stream), &e)
+            })?;
         let resp = out.records();
         per_record(
             "PutRecords",

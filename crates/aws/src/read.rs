@@ -56,7 +56,19 @@ pub async fn open_object(client: &Client, obj: &ObjectRef) -> Result<Opened, Rea
             ReadError::Failed {
                 bucket: obj.bucket.clone(),
                 key: obj.key.clone(),
-                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                message: crate::call_error(
+                    if obj
+                        .version_id
+                        .as_deref()
+                        .is_some_and(|v| v != "null" && !v.is_empty())
+                    {
+                        "s3:GetObjectVersion"
+                    } else {
+                        "s3:GetObject"
+                    },
+                    &format!("arn:aws:s3:::{}/{}", obj.bucket, obj.key),
+                    &e,
+                ),
             }
         }
     })?;

@@ -40,7 +40,7 @@ impl SnsPublisher {
         }
         req.send()
             .await
-            .map_err(|e| err(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| err(crate::call_error("sns:Publish", &self.topic_arn, &e)))?;
         Ok(())
     }
 }

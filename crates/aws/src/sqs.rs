@@ -1,6 +1,5 @@
 //! Continuations on SQS: the [`Requeue`] effect.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use loglake_handlers::effects::{BoxFuture, Requeue};
 
 /// The queue a function reads.
@@ -29,7 +28,7 @@ impl Requeue for SqsRequeue {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| format!("{}", DisplayErrorContext(&e)))
+                .map_err(|e| crate::call_error("sqs:SendMessage", &self.queue_url, &e))
         })
     }
 }

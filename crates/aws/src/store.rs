@@ -7,6 +7,8 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use loglake_core::store::{OutputFile, OutputStore};
@@ -56,11 +58,20 @@ impl S3Store {
     }
 }
 
-fn s3_err<E: std::error::Error + Send + Sync + 'static>(what: &str, key: &str, e: E) -> io::Error {
-    io::Error::other(format!(
-        "{what} {key}: {}",
-        aws_sdk_s3::error::DisplayErrorContext(e)
-    ))
+/// A failed S3 call on `key`, naming the IAM action and the object's ARN.
+fn s3_err<E>(action: &str, bucket: &str, key: &str, e: SdkError<E, HttpResponse>) -> io::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let kind = if crate::is_denied(&e) {
+        io::ErrorKind::PermissionDenied
+    } else {
+        io::ErrorKind::Other
+    };
+    io::Error::new(
+        kind,
+        crate::call_error(action, &format!("arn:aws:s3:::{bucket}/{key}"), &e),
+    )
 }
 
 impl OutputStore for S3Store {
@@ -93,11 +104,9 @@ impl OutputStore for S3Store {
                         clippy::disallowed_methods,
                         reason = "get() is for small objects (manifests); data objects are streamed by S3Objects"
                     )]
-                    let b = out
-                        .body
-                        .collect()
-                        .await
-                        .map_err(|e| s3_err("reading", &key, e))?;
+                    let b = out.body.collect().await.map_err(|e| {
+                        io::Error::other(format!("reading s3://{}/{key}: {e}", self.bucket))
+                    })?;
                     Ok(Some(b.into_bytes().to_vec()))
                 }
                 Err(e)
@@ -106,7 +115,7 @@ impl OutputStore for S3Store {
                 {
                     Ok(None)
                 }
-                Err(e) => Err(s3_err("getting", &key, e)),
+                Err(e) => Err(s3_err("s3:GetObject", &self.bucket, &key, e)),
             }
         })
     }
@@ -121,7 +130,7 @@ impl OutputStore for S3Store {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| s3_err("deleting", &key, e))
+                .map_err(|e| s3_err("s3:DeleteObject", &self.bucket, &key, e))
         })
     }
 
@@ -161,7 +170,14 @@ impl Upload {
                         .key(&self.key)
                         .send(),
                 )
-                .map_err(|e| s3_err("starting upload of", &self.key, e))?;
+                .map_err(|e| {
+                    s3_err(
+                        "s3:PutObject (CreateMultipartUpload)",
+                        &s.bucket,
+                        &self.key,
+                        e,
+                    )
+                })?;
                 let id = out
                     .upload_id()
                     .ok_or_else(|| io::Error::other("CreateMultipartUpload returned no upload id"))?
@@ -185,7 +201,7 @@ impl Upload {
                 .body(ByteStream::from(body))
                 .send()
                 .await
-                .map_err(|e| s3_err("uploading a part of", &key, e))?;
+                .map_err(|e| s3_err("s3:PutObject (UploadPart)", &s.bucket, &key, e))?;
             Ok(CompletedPart::builder()
                 .part_number(part_number)
                 .set_e_tag(out.e_tag().map(str::to_string))
@@ -235,7 +251,7 @@ impl OutputFile for Upload {
                     .body(ByteStream::from(body))
                     .send(),
             )
-            .map_err(|e| s3_err("writing", &self.key, e))?;
+            .map_err(|e| s3_err("s3:PutObject", &s.bucket, &self.key, e))?;
             self.done = true;
             return Ok(n);
         }
@@ -260,7 +276,14 @@ impl OutputFile for Upload {
                 )
                 .send(),
         )
-        .map_err(|e| s3_err("completing upload of", &self.key, e))?;
+        .map_err(|e| {
+            s3_err(
+                "s3:PutObject (CompleteMultipartUpload)",
+                &s.bucket,
+                &self.key,
+                e,
+            )
+        })?;
         self.done = true;
         Ok(self.written)
     }

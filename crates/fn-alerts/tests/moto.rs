@@ -1,7 +1,8 @@
 //! Alerts end to end on a local AWS (moto): fn-ingest writes window
 //! contributions to DynamoDB and publishes instant alerts; fn-alerts sums
 //! the windows, moves alert state with conditional writes and publishes to
-//! SNS, read back through an SQS subscription. `make test` starts moto.
+//! SNS, read back through an SQS subscription. The local AWS enforces IAM:
+//! each function runs as a user holding exactly its policy.
 // Integration-test code throughout, helpers included (see clippy.toml).
 #![cfg(test)]
 
@@ -14,6 +15,7 @@ use loglake_handlers::alerts::evaluate::Evaluator;
 use loglake_handlers::ingest::{Ingest, IngestSettings};
 use loglake_testkit::LocalAws;
 use loglake_testkit::alerts::{AlertAws, subjects};
+use loglake_testkit::iam::{self, Role};
 use serde_json::{Value, json};
 
 /// 2026-11-21T10:00:00Z
@@ -50,6 +52,9 @@ severity = "critical"
 
 struct Env {
     local: LocalAws,
+    /// fn-ingest's and fn-alerts's roles.
+    ingest_role: Role,
+    alerts_role: Role,
     raw: String,
     curated: String,
     infra: AlertAws,
@@ -57,13 +62,23 @@ struct Env {
 }
 
 async fn env(name: &str) -> Env {
-    let local = LocalAws::new(name).await;
+    let local = LocalAws::enforced(name).await;
     let raw = local.bucket("raw").await;
     let curated = local.bucket("curated").await;
     let infra = AlertAws::create(&local.aws, &local.id).await;
     let alerts = infra.config(RULES);
+    let ingest_role = local.role(
+        "fn-ingest",
+        &iam::ingest_policy(&raw, &curated, &format!("ingest-{}", local.id)),
+    );
+    let alerts_role = local.role(
+        "fn-alerts",
+        &iam::alerts_policy(&infra.windows, &infra.state, &infra.topic),
+    );
     Env {
         local,
+        ingest_role,
+        alerts_role,
         raw,
         curated,
         infra,
@@ -73,7 +88,7 @@ async fn env(name: &str) -> Env {
 
 impl Env {
     fn ingest_app(&self) -> Ingest {
-        let mut app = self.local.ingest(
+        let mut app = self.local.through(self.ingest_role.aws.clone()).ingest(
             &self.curated,
             IngestSettings {
                 memory_budget_mb: 16,
@@ -81,7 +96,7 @@ impl Env {
             },
         );
         app.alerts = Some(loglake_aws::alert_sink(
-            &self.local.aws,
+            &self.ingest_role.aws,
             self.alerts.clone(),
         ));
         app
@@ -91,7 +106,7 @@ impl Env {
         let vars: Vec<(&str, String)> = self.infra.vars(RULES).into_iter().collect();
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let config = loglake_testkit::settings(&pairs, Config::from_vars);
-        fn_alerts::app(&self.local.aws, config).unwrap()
+        fn_alerts::app(&self.alerts_role.aws, config).unwrap()
     }
 
     async fn ingest(&self, key: &str, body: String) -> Value {

@@ -1,20 +1,25 @@
 //! fn-ingest against a local AWS (moto server): real S3 notifications to a
 //! real SQS queue, the handler run on the messages, Parquet read back from
-//! S3. `make test` starts the server and sets `LOGLAKE_TEST_ENDPOINT`.
+//! S3. The local AWS enforces IAM and the handler runs as a user holding
+//! exactly fn-ingest's policy from `infra/policies/` (`loglake_testkit::iam`).
 // Integration-test code throughout, helpers included (see clippy.toml).
 #![cfg(test)]
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
+use loglake_testkit::iam::{self, Role};
 use loglake_testkit::{LocalAws, s3_notification, sqs_record};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
 struct Env {
     local: LocalAws,
+    role: Role,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
     app: Ingest,
@@ -22,22 +27,32 @@ struct Env {
     curated: String,
 }
 
-/// A fresh raw and curated bucket per test.
+/// A fresh raw and curated bucket per test, and fn-ingest's role on them.
 async fn env(name: &str) -> Env {
-    let local = LocalAws::new(name).await;
-    let raw = local.bucket("raw").await;
-    let curated = local.bucket("curated").await;
-    let app = local.ingest(
-        &curated,
+    env_with(
+        name,
         IngestSettings {
             memory_budget_mb: 16,
             ..IngestSettings::default()
         },
+    )
+    .await
+}
+
+async fn env_with(name: &str, settings: IngestSettings) -> Env {
+    let local = LocalAws::enforced(name).await;
+    let raw = local.bucket("raw").await;
+    let curated = local.bucket("curated").await;
+    let role = local.role(
+        "fn-ingest",
+        &iam::ingest_policy(&raw, &curated, &format!("q-{raw}")),
     );
+    let app = local.through(role.aws.clone()).ingest(&curated, settings);
     Env {
         s3: local.s3.clone(),
         sqs: aws_sdk_sqs::Client::new(&local.aws),
         local,
+        role,
         app,
         raw,
         curated,
@@ -226,6 +241,18 @@ fn partitions(m: &Value) -> BTreeMap<String, u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_through_sqs_end_to_end() {
     let e = env("e2e").await;
+    // A versioned bucket, as Terraform makes it: events name versions, which
+    // are read with s3:GetObjectVersion.
+    e.s3.put_bucket_versioning()
+        .bucket(&e.raw)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let url = e.notify_to_queue().await;
     let big = lines(820_000, 7, 64);
     assert!(
@@ -414,4 +441,183 @@ async fn direct_replay_and_bad_events() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not an s3:// uri"), "{err}");
+}
+
+/// Rows of every Parquet file under `logs/`.
+fn lake_rows(objects: &BTreeMap<String, Vec<u8>>) -> usize {
+    objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("logs/"))
+        .flat_map(|(_, b)| batches(b))
+        .map(|b| b.num_rows())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reingest_in_fewer_chunks_removes_the_earlier_runs_extra_chunks() {
+    // Small segments: every segment closes its files, so the first run
+    // writes many chunks per partition.
+    let e = env_with(
+        "stale",
+        IngestSettings {
+            memory_budget_mb: 16,
+            segment_bytes: 128 << 10,
+            ..IngestSettings::default()
+        },
+    )
+    .await;
+    let body = lines(12_000, 11, 8);
+    e.put("shop/app.log", body).await;
+    let uri = format!("s3://{}/shop/app.log", e.raw);
+    let resp = e.app.handle(json!({ "source_uri": uri })).await.unwrap();
+    assert_eq!(resp["objects"][0]["rows_out"], 12_000, "{resp}");
+    let first = e.curated_objects().await;
+    let first_files = first.keys().filter(|k| k.starts_with("logs/")).count();
+    assert_eq!(lake_rows(&first), 12_000);
+
+    // The same object again, with the default segments: fewer chunks. The
+    // role reads the earlier manifest and deletes the chunks not rewritten.
+    let again = e
+        .local
+        .through(e.role.aws.clone())
+        .ingest(&e.curated, IngestSettings::default());
+    let resp = again.handle(json!({ "source_uri": uri })).await.unwrap();
+    assert_eq!(resp["objects"][0]["rows_out"], 12_000, "{resp}");
+    let second = e.curated_objects().await;
+    let files: Vec<&String> = second.keys().filter(|k| k.starts_with("logs/")).collect();
+    assert!(
+        files.len() < first_files,
+        "{} files after {first_files}",
+        files.len()
+    );
+    assert_eq!(lake_rows(&second), 12_000, "every row once: {files:?}");
+    let ms = manifests(&second);
+    assert_eq!(ms.len(), 1);
+    let listed: Vec<&str> = ms[0]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .filter(|k| k.starts_with("logs/"))
+        .collect();
+    assert_eq!(listed, files.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        e.role.denied(),
+        vec![],
+        "every call of the role was allowed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_manifest_read_fails_the_object_naming_the_grant() {
+    let e = env("denied").await;
+    // fn-ingest's policy without the statement that reads manifests.
+    let mut policy = iam::ingest_policy(&e.raw, &e.curated, &format!("q-{}", e.raw));
+    let statements = policy[0]["Statement"].as_array_mut().unwrap();
+    let before = statements.len();
+    statements.retain(|st| st["Sid"] != "ReadOwnManifests");
+    assert_eq!(statements.len(), before - 1, "the policy reads manifests");
+    // Not a record of fn-ingest's calls: this role lacks a grant on purpose.
+    let role = e.local.role("fn-ingest", &policy).unrecorded();
+    let app = e
+        .local
+        .through(role.aws.clone())
+        .ingest(&e.curated, IngestSettings::default());
+    e.put("shop/app.log", lines(100, 12, 8)).await;
+    let uri = format!("s3://{}/shop/app.log", e.raw);
+    let err = app
+        .handle(json!({ "source_uri": uri }))
+        .await
+        .map(|r| r.to_string())
+        .unwrap_or_else(|e| e.to_string());
+    assert!(
+        err.contains("access denied: s3:GetObject on arn:aws:s3:::")
+            && err.contains("/_manifests/"),
+        "{err}"
+    );
+    // Nothing was taken for "no manifest": no manifest was written.
+    let objects = e.curated_objects().await;
+    assert!(manifests(&objects).is_empty(), "{:?}", objects.keys());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_object_continues_through_its_own_queue_under_the_role() {
+    let mut e = env_with(
+        "continue",
+        IngestSettings {
+            memory_budget_mb: 16,
+            segment_bytes: 16 << 10,
+            ..IngestSettings::default()
+        },
+    )
+    .await;
+    let queue = e
+        .sqs
+        .create_queue()
+        .queue_name(format!("q-{}", e.raw))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    e.app.requeue = Some(Arc::new(loglake_aws::sqs::SqsRequeue::new(
+        &e.role.aws,
+        queue.clone(),
+    )));
+    let body = lines(3000, 13, 8);
+    e.put("shop/long.log", body.clone()).await;
+    let etag = e.etag("shop/long.log").await;
+    let notification = s3_notification(&e.raw, "shop/long.log", body.len(), &etag);
+    let mut next = json!({ "Records": [sqs_record("m-0", &notification)] });
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        assert!(invocations < 500, "the object never finished");
+        // So near a deadline that each invocation pauses after a segment or
+        // a few, keeps its checkpoint and continues in a new message.
+        let r = e
+            .app
+            .handle_until(next.clone(), Instant::now() + Duration::from_millis(1200))
+            .await
+            .unwrap();
+        assert_eq!(
+            r["batchItemFailures"],
+            json!([]),
+            "invocation {invocations}"
+        );
+        let got = e
+            .sqs
+            .receive_message()
+            .queue_url(&queue)
+            .send()
+            .await
+            .unwrap();
+        let Some(m) = got.messages().first() else {
+            break;
+        };
+        e.sqs
+            .delete_message()
+            .queue_url(&queue)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+        next = json!({ "Records": [sqs_record(&format!("m-{invocations}"), m.body().unwrap())] });
+    }
+    assert!(invocations >= 3, "{invocations} invocations");
+    let objects = e.curated_objects().await;
+    let ms = manifests(&objects);
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0]["rows_out"], 3000);
+    assert_eq!(lake_rows(&objects), 3000);
+    assert!(
+        !objects.keys().any(|k| k.starts_with("_checkpoints/")),
+        "the checkpoint is removed when the object finishes"
+    );
+    assert_eq!(
+        e.role.denied(),
+        vec![],
+        "every call of the role was allowed"
+    );
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use fn_ingest::Config;
 use loglake_handlers::ingest::Ingest;
+use loglake_testkit::iam::{self, Role};
 use loglake_testkit::opensearch::Mock;
 use loglake_testkit::{LocalAws, settings, sqs_s3_event};
 use serde_json::{Value, json};
@@ -26,16 +27,23 @@ fn cluster(args: &[&str]) -> Mock {
 
 struct Env {
     local: LocalAws,
+    /// fn-ingest's role, holding exactly its policy.
+    role: Role,
     raw: String,
     curated: String,
 }
 
 async fn env(name: &str) -> Env {
-    let local = LocalAws::new(name).await;
+    let local = LocalAws::enforced(name).await;
     let raw = local.bucket("raw").await;
     let curated = local.bucket("curated").await;
+    let role = local.role(
+        "fn-ingest",
+        &iam::ingest_policy(&raw, &curated, &format!("ingest-{}", local.id)),
+    );
     Env {
         local,
+        role,
         raw,
         curated,
     }
@@ -52,7 +60,7 @@ impl Env {
         ]
         .concat();
         let config = settings(&pairs, Config::from_vars);
-        fn_ingest::app(&self.local.aws, config).unwrap()
+        fn_ingest::app(&self.role.aws, config).unwrap()
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
@@ -252,12 +260,11 @@ async fn search_down_keeps_the_lake_and_the_retry_only_indexes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigv4_requests_verify_independently_and_the_level_filter_applies() {
-    // The functions sign with the credentials the environment gives them;
-    // the server recomputes every signature with botocore.
-    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap();
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
-    let os = Mock::start(&["--sigv4", &format!("{key}:{secret}:us-east-1:es")]);
+    // The function signs with its role's credentials; the server
+    // recomputes every signature with botocore.
     let e = env("search-sigv4").await;
+    let (key, secret) = (e.role.key.clone(), e.role.secret.clone());
+    let os = Mock::start(&["--sigv4", &format!("{key}:{secret}:us-east-1:es")]);
     e.put("checkout/d.ndjson", lines(100)).await;
     let app = e.app(&[
         ("SEARCH_ENDPOINT", &os.url),

@@ -1,7 +1,8 @@
 //! The real-time path against a local AWS (moto): `loglake replay` into
 //! Kinesis, fn-stream on the records, Firehose into the raw bucket, fn-ingest
 //! into the lake; and what happens to CloudWatch Logs payloads, garbage and
-//! Firehose failures. `make test` starts the server and sets the variables.
+//! Firehose failures. The local AWS enforces IAM: fn-stream and fn-ingest
+//! run as users holding exactly their policies from `infra/policies/`.
 // Integration-test code throughout, helpers included (see clippy.toml).
 #![cfg(test)]
 
@@ -24,6 +25,7 @@ use loglake_handlers::ingest::IngestSettings;
 use loglake_handlers::retry::Backoff;
 use loglake_handlers::stream::Stream;
 use loglake_testkit::alerts::{AlertAws, subjects};
+use loglake_testkit::iam::{self, Role};
 use loglake_testkit::opensearch::Mock;
 use loglake_testkit::{LocalAws, settings};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -31,7 +33,11 @@ use serde_json::{Value, json};
 
 struct Env {
     local: LocalAws,
+    /// The admin's configuration: setting up and reading back.
     aws: aws_config::SdkConfig,
+    /// fn-stream's role, holding exactly its policy, and fn-ingest's.
+    role: Role,
+    ingest_role: Role,
     kinesis: aws_sdk_kinesis::Client,
     raw: String,
     curated: String,
@@ -44,7 +50,7 @@ fn bin() -> String {
 }
 
 async fn env(name: &str) -> Env {
-    let local = LocalAws::new(name).await;
+    let local = LocalAws::enforced(name).await;
     let aws = local.aws.clone();
     let id = local.id.clone();
     let (raw, curated) = (local.bucket("raw").await, local.bucket("curated").await);
@@ -72,9 +78,19 @@ async fn env(name: &str) -> Env {
         .send()
         .await
         .unwrap();
+    let role = local.role(
+        "fn-stream",
+        &iam::stream_policy(&stream, &delivery, &curated, &format!("failures-{id}")),
+    );
+    let ingest_role = local.role(
+        "fn-ingest",
+        &iam::ingest_policy(&raw, &curated, &format!("ingest-{id}")),
+    );
     Env {
         local,
         aws,
+        role,
+        ingest_role,
         kinesis,
         raw,
         curated,
@@ -92,12 +108,12 @@ impl Env {
             ],
             Config::from_vars,
         );
-        fn_stream::app(&self.aws, config).unwrap()
+        fn_stream::app(&self.role.aws, config).unwrap()
     }
 
     fn firehose(&self) -> Firehose {
         Firehose {
-            client: aws_sdk_firehose::Client::new(&self.aws),
+            client: aws_sdk_firehose::Client::new(&self.role.aws),
             stream: self.delivery.clone(),
         }
     }
@@ -174,7 +190,7 @@ impl Env {
     async fn ingest_delivered_with(&self, alerts: Option<AlertConfig>) -> Vec<Value> {
         let delivered = self.objects(&self.raw, "firehose/").await;
         assert!(!delivered.is_empty(), "firehose delivered nothing");
-        let mut app = self.local.ingest(
+        let mut app = self.local.through(self.ingest_role.aws.clone()).ingest(
             &self.curated,
             IngestSettings {
                 service_from_key: false,
@@ -182,7 +198,7 @@ impl Env {
                 ..IngestSettings::default()
             },
         );
-        app.alerts = alerts.map(|a| loglake_aws::alert_sink(&self.aws, a));
+        app.alerts = alerts.map(|a| loglake_aws::alert_sink(&self.ingest_role.aws, a));
         let uris: Vec<String> = delivered
             .keys()
             .map(|k| format!("s3://{}/{k}", self.raw))
@@ -264,7 +280,10 @@ async fn replay_kinesis_firehose_lake_equals_direct_ingest() {
         .output()
         .unwrap();
     assert!(generated.status.success());
-    let replay = std::process::Command::new(bin())
+    let replay = e
+        .local
+        .command(bin())
+        .await
         .arg("replay")
         .arg(&file)
         .args(["--stream", &e.stream, "--json"])
@@ -513,7 +532,7 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
         })
         .collect();
     let infra = AlertAws::create(&e.aws, &format!("refuse-{}", e.stream)).await;
-    let store = infra.sink(&e.aws, FATAL_RULES);
+    let store = infra.sink(&e.role.aws, FATAL_RULES);
     let app = Stream {
         forwarder: Arc::new(Refuses {
             marker: b"poison",
@@ -541,7 +560,8 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
     // Only what reached Firehose is counted: Lambda retries from 203.
     let minute = 1_710_468_000_000;
     let none = |n| BTreeMap::from([("(none)".to_string(), n)]);
-    assert_eq!(counted(&store, minute).await, none(3));
+    let reader = infra.sink(&e.aws, FATAL_RULES);
+    assert_eq!(counted(&reader, minute).await, none(3));
     // The retry, with Firehose well again, counts the rest.
     let retry = Stream {
         alerts: Some(store.clone()),
@@ -552,7 +572,7 @@ async fn a_record_firehose_keeps_refusing_is_named_for_the_retry() {
         .await
         .unwrap();
     assert!(resp.batch_item_failures.is_empty(), "{s:?}");
-    assert_eq!(counted(&store, minute).await, none(6));
+    assert_eq!(counted(&reader, minute).await, none(6));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,7 +593,7 @@ async fn records_are_searchable_once_and_kept_when_the_cluster_is_down() {
         loglake_handlers::search::SearchConfig::from_vars,
     )
     .unwrap();
-    app.search = Some(loglake_aws::search_sink(&e.aws, search).unwrap());
+    app.search = Some(loglake_aws::search_sink(&e.role.aws, search).unwrap());
     // Five records of two lines each; one carries a card number.
     let records = |first: u32, n: u32| -> Vec<Value> {
         (first..first + n)
@@ -681,7 +701,7 @@ async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
     let e = env("alerts").await;
     let infra = AlertAws::create(&e.aws, &format!("stream-{}", e.stream)).await;
     let mut app = e.app();
-    app.alerts = Some(infra.sink(&e.aws, FATAL_RULES));
+    app.alerts = Some(infra.sink(&e.role.aws, FATAL_RULES));
     // 2024-03-15T02:00Z: two FATALs from payment in one minute, one from
     // cart, and ordinary lines.
     let t = 1_710_468_000_000i64;
@@ -718,7 +738,9 @@ async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(s.instant_alerts, 2, "{s:?}");
     assert_eq!(s.window_items, 1, "{s:?}");
-    let store = app.alerts.as_ref().unwrap();
+    // Read back as the admin: the function's role only writes windows.
+    let reader = infra.sink(&e.aws, FATAL_RULES);
+    let store = &reader;
     let want = BTreeMap::from([("cart".to_string(), 1), ("payment".to_string(), 3)]);
     assert_eq!(counted(store, t).await, want);
     let sent = infra.inbox().await;

@@ -194,7 +194,7 @@ pub trait Publisher: Send + Sync {
 /// Why an alert store or publisher call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
-    #[error("DynamoDB {op} on {table}: {message}")]
+    #[error("dynamodb:{op} on table {table}: {message}")]
     Dynamo {
         op: &'static str,
         table: String,

@@ -517,7 +517,7 @@ impl Ingest {
             // after its indexing failed): parse again for the index only.
             let lake_done = run.redelivery
                 && indexing
-                && lake_complete(store.as_ref(), &manifest_key, &source.identity);
+                && lake_complete(store.as_ref(), &manifest_key, &source.identity)?;
             let discard = NullStore;
             let target: &dyn OutputStore = if lake_done { &discard } else { store.as_ref() };
             let mut opts = opts;

@@ -88,7 +88,7 @@ impl Proxy {
 
 /// Service configuration naming one endpoint for every service.
 #[derive(Debug)]
-struct Endpoint(String);
+pub(crate) struct Endpoint(pub(crate) String);
 
 impl LoadServiceConfig for Endpoint {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {

@@ -6,12 +6,16 @@
 //! - [`alerts::AlertAws`]: the alert tables, the topic and an inbox queue;
 //! - [`opensearch::Mock`]: the strict OpenSearch test server;
 //! - [`chaos::Proxy`]: the fault-injecting proxy in front of the local AWS;
+//! - [`iam`]: a local AWS enforcing IAM, and a function's role per test
+//!   holding exactly its policy from `infra/policies/`
+//!   ([`LocalAws::enforced`], [`LocalAws::role`]);
 //! - builders for the handlers wired to the local AWS ([`LocalAws::ingest`]).
 //!
 //! Only a dev-dependency: nothing here ships.
 
 pub mod alerts;
 pub mod chaos;
+pub mod iam;
 pub mod opensearch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -52,6 +56,8 @@ pub struct LocalAws {
     pub s3: aws_sdk_s3::Client,
     /// `{name}-{pid}-{n}`: the suffix of every resource this test creates.
     pub id: String,
+    /// On the IAM-enforcing server ([`LocalAws::enforced`]), as its admin.
+    enforced: bool,
 }
 
 impl LocalAws {
@@ -62,13 +68,63 @@ impl LocalAws {
             "these tests need the local AWS: run them with `make test` (or `make up` and export AWS_ENDPOINT_URL and LOGLAKE_TEST_ENDPOINT)"
         );
         let aws = loglake_aws::load_config().await;
+        Self::with(name, aws, false)
+    }
+
+    /// The local AWS that enforces IAM ([`iam`]), as its admin (who may do
+    /// anything): set up with this, run the function as [`LocalAws::role`].
+    pub async fn enforced(name: &str) -> LocalAws {
+        let base = loglake_aws::load_config().await;
+        Self::with(name, iam::server().admin(&base), true)
+    }
+
+    fn with(name: &str, aws: aws_config::SdkConfig, enforced: bool) -> LocalAws {
         let s3 = loglake_aws::s3_client(&aws);
         let id = format!(
             "{name}-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
-        LocalAws { aws, s3, id }
+        LocalAws {
+            aws,
+            s3,
+            id,
+            enforced,
+        }
+    }
+
+    /// `function`'s role for this test: a user holding exactly the policy
+    /// `parts` make (see [`iam::function_policy`]). Only on
+    /// [`LocalAws::enforced`].
+    pub fn role(&self, function: &str, parts: &[Value]) -> iam::Role {
+        assert!(self.enforced, "roles exist only on LocalAws::enforced");
+        iam::server().role(
+            &self.aws,
+            function,
+            &format!("{function}-{}", self.id),
+            iam::function_policy(parts),
+        )
+    }
+
+    /// Point a command (the CLI) at the same local AWS with the same
+    /// credentials as this.
+    pub async fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        if self.enforced {
+            use aws_credential_types::provider::ProvideCredentials;
+            let creds = self
+                .aws
+                .credentials_provider()
+                .unwrap()
+                .provide_credentials()
+                .await
+                .unwrap();
+            cmd.env("AWS_ENDPOINT_URL", &iam::server().url)
+                .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+                .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+                .env_remove("AWS_SESSION_TOKEN");
+        }
+        cmd
     }
 
     /// A new bucket `{role}-{id}`.
@@ -143,6 +199,7 @@ impl LocalAws {
             s3: loglake_aws::s3_client(&aws),
             aws,
             id: self.id.clone(),
+            enforced: self.enforced,
         }
     }
 

@@ -252,7 +252,7 @@ pub fn ingest_resumable(
             first_damage,
         }));
     }
-    for stale in previous_outputs(store, &keys.manifest)
+    for stale in previous_outputs(store, &keys.manifest)?
         .iter()
         .filter(|k| !manifest.outputs.iter().any(|o| &o.key == *k))
     {

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::{Manifest, Outcome};
 use super::options::IngestOptions;
+use crate::error::Error;
 use crate::store::OutputStore;
 
 /// A source to ingest: its identity and a stream of its (possibly
@@ -97,25 +98,43 @@ impl Keys {
 
 /// Keys listed by an earlier manifest of the same source: outputs the new run
 /// does not rewrite are removed, so a re-run never leaves a stale chunk.
-pub fn previous_outputs(store: &dyn OutputStore, key: &str) -> Vec<String> {
-    store
+///
+/// A manifest that cannot be read (access denied, the store failing) is an
+/// error, never "no manifest": taking it for none would leave the earlier
+/// run's chunks beside the new ones, every row twice. A manifest that reads
+/// but does not parse lists nothing (it was not written by this code).
+pub fn previous_outputs(store: &dyn OutputStore, key: &str) -> Result<Vec<String>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        outputs: Vec<ListedOutput>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ListedOutput {
+        key: String,
+    }
+    let bytes = store
         .get(key)
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        .map_err(|e| Error::read(&store.uri(key), e))?;
+    Ok(bytes
+        .and_then(|b| serde_json::from_slice::<Listed>(&b).ok())
         .map(|m| m.outputs.into_iter().map(|o| o.key).collect())
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 /// Whether the lake holds a complete ingest of exactly this source: its
-/// manifest is written last, after every output was committed.
-pub fn lake_complete(store: &dyn OutputStore, manifest_key: &str, identity: &str) -> bool {
-    store
+/// manifest is written last, after every output was committed. A manifest
+/// that cannot be read is an error (see [`previous_outputs`]).
+pub fn lake_complete(
+    store: &dyn OutputStore,
+    manifest_key: &str,
+    identity: &str,
+) -> Result<bool, Error> {
+    let bytes = store
         .get(manifest_key)
-        .ok()
-        .flatten()
+        .map_err(|e| Error::read(&store.uri(manifest_key), e))?;
+    Ok(bytes
         .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
-        .is_some_and(|m| m.source.identity == identity && m.outcome == Outcome::Complete)
+        .is_some_and(|m| m.source.identity == identity && m.outcome == Outcome::Complete))
 }
 
 /// The identity of an S3 object: its URI and version id, or its ETag when

@@ -96,6 +96,10 @@ pub enum StreamError {
     Quarantine(#[source] loglake_core::Error),
     #[error("the batch's normalizing task failed: {0}")]
     Panicked(String),
+    /// The retry note could not be read because the role may not: a
+    /// configuration error, which must not pass for "no note".
+    #[error("reading the batch's progress note: {0}")]
+    ProgressNote(String),
 }
 
 /// A line that could not become a record, with where it came from.
@@ -249,7 +253,7 @@ impl Stream {
 
         // A retry of a batch that failed part-way: what Firehose took then
         // is not sent again.
-        let taken = progress::taken_before(&self.curated, first).await;
+        let taken = progress::taken_before(&self.curated, first).await?;
         let sent: Vec<usize> = (0..n.out.len())
             .filter(|&i| {
                 taken.is_empty()

@@ -12,7 +12,7 @@ use loglake_core::OutputStore;
 use loglake_core::ingest::source::source_id;
 use tracing::warn;
 
-use super::{shard_of, stream_of};
+use super::{StreamError, shard_of, stream_of};
 
 /// Where a batch that failed part-way notes which Firehose records after
 /// its first failed Kinesis record were taken all the same, so the retry
@@ -53,23 +53,31 @@ pub fn after_put(record_bytes: usize, window_items: usize, left: Duration) -> Du
 }
 
 /// The Firehose records an earlier, partly failed attempt of a batch
-/// starting at `first` had taken (none when there was no such attempt,
-/// or the note cannot be read: then some may be forwarded twice, and
-/// their event ids make the duplicates removable).
+/// starting at `first` had taken (none when there was no such attempt, or
+/// the note cannot be read for a passing reason: then some may be forwarded
+/// twice, and their event ids make the duplicates removable). A read the
+/// role is not allowed is an error: it would never succeed, and every
+/// partial put would double its rows unseen.
 pub(super) async fn taken_before(
     curated: &Arc<dyn OutputStore>,
     first: &KinesisEventRecord,
-) -> HashSet<String> {
+) -> Result<HashSet<String>, StreamError> {
     let store = curated.clone();
     let key = progress_key(first);
     let k = key.clone();
     let read = tokio::task::spawn_blocking(move || store.get(&k)).await;
-    match read {
+    let marks = match read {
         Ok(Ok(Some(bytes))) => serde_json::from_slice::<Vec<String>>(&bytes).unwrap_or_else(|e| {
             warn!(key, error = %e, "progress note unreadable; ignored");
             Vec::new()
         }),
         Ok(Ok(None)) => Vec::new(),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(StreamError::ProgressNote(format!(
+                "{}: {e}",
+                curated.uri(&key)
+            )));
+        }
         Ok(Err(e)) => {
             warn!(key, error = %e, "progress note not read; a retry may forward records twice");
             Vec::new()
@@ -78,9 +86,8 @@ pub(super) async fn taken_before(
             warn!(key, error = %e, "progress note not read");
             Vec::new()
         }
-    }
-    .into_iter()
-    .collect()
+    };
+    Ok(marks.into_iter().collect())
 }
 
 /// Note which Firehose records of the Kinesis records from `failed` on
