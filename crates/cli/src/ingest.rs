@@ -71,9 +71,9 @@ pub struct Args {
     /// Never draw a progress bar
     #[arg(long)]
     no_progress: bool,
-    /// PII to mask before anything is written: any of cards, emails, ips
-    /// (comma-separated), all, or none
-    #[arg(long, default_value = "cards")]
+    /// PII to mask before anything is written: any of cards, emails,
+    /// secrets, ips (comma-separated), all, or none
+    #[arg(long, default_value = "cards,emails,secrets")]
     redact: String,
     /// Also index every row into OpenSearch (see `loglake search --help`)
     #[command(flatten)]

@@ -170,8 +170,8 @@ pub struct BulkArgs {
     /// Where dead letters are written (under search-dlq/)
     #[arg(long, default_value = "./lake")]
     lake: PathBuf,
-    /// PII to mask: any of cards, emails, ips, or none
-    #[arg(long, default_value = "cards")]
+    /// PII to mask: any of cards, emails, secrets, ips, all, or none
+    #[arg(long, default_value = "cards,emails,secrets")]
     redact: String,
     /// Print one JSON object per input
     #[arg(long)]

@@ -83,7 +83,6 @@ fn quarantine_records_every_bad_line_with_reason_and_raw_bytes() {
     assert_eq!(q.bytes, objects[&qkey].len() as u64);
     let recs = quarantine_records(&objects[&qkey]);
     assert_eq!(recs.len(), 4);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(lines[3]);
     let text = |b: &[u8]| Some(lossy(b));
     // (line, offset, reason, raw, raw_base64, raw_len)
     type Want<'a> = (u64, u64, &'a str, Option<String>, Option<String>, u64);
@@ -100,8 +99,9 @@ fn quarantine_records_every_bad_line_with_reason_and_raw_bytes() {
             4,
             offsets[3],
             "invalid_utf8",
+            // Redaction is on: the lossy text, masked, never the bytes.
+            text(lines[3]),
             None,
-            Some(b64),
             lines[3].len() as u64,
         ),
         (
@@ -129,6 +129,11 @@ fn quarantine_records_every_bad_line_with_reason_and_raw_bytes() {
         assert_eq!(r["raw"].as_str(), raw.as_deref(), "line {line}");
         assert_eq!(r["raw_base64"].as_str(), raw_b64.as_deref(), "line {line}");
         assert_eq!(r["raw_len"], raw_len, "line {line}");
+        assert_eq!(
+            r["raw_sha256"].is_string(),
+            reason == "invalid_utf8",
+            "line {line}"
+        );
         // Only a parse error has a detail to tell.
         assert_eq!(
             r["detail"].is_string(),
@@ -297,4 +302,66 @@ fn empty_and_blank_sources_write_only_a_manifest() {
             )]
         );
     }
+}
+
+/// Lines that are not UTF-8 keep no unmasked bytes: their lossy text is
+/// masked; a card an invalid byte splits (masking cannot be proven on the
+/// lossy text) leaves only a hash; the base64 of the bytes is kept only
+/// when nothing is redacted. Details are masked too.
+#[test]
+fn quarantined_lines_are_masked_even_when_not_utf8() {
+    let lines: Vec<&[u8]> = vec![
+        br#"{"ts":"2024-03-14T21:00:00Z","msg":"ok"}"#,
+        b"{\"msg\":\"card 4111 1111 1111 1111 for jane@example.com \xff\"}",
+        b"{\"msg\":\"card 4111 1111 11\xff11 1111 token=abcdef123456\"}",
+        br#"{"msg": "password=hunter2 card 5555555555554444", broken"#,
+    ];
+    let (input, _) = join(&lines, "\n");
+    let run = |redact: &str| {
+        let store = MemoryStore::default();
+        let o = IngestOptions {
+            redact: loglake_core::redact::RedactOptions::parse(redact).unwrap(),
+            ..options(false)
+        };
+        let m = ingest(source("pii.log", &input, Some(T21)), &store, &o).unwrap();
+        let q = m
+            .outputs
+            .iter()
+            .find(|o| o.kind == OutputKind::Quarantine)
+            .unwrap();
+        quarantine_records(&store.objects()[&q.key])
+    };
+    let q = run("cards,emails,secrets");
+    assert_eq!(q.len(), 3);
+    let all = serde_json::to_string(&q).unwrap();
+    for needle in [
+        "4111 1111 1111 1111",
+        "jane@example.com",
+        "hunter2",
+        "5555555555554444",
+        "abcdef123456",
+        "1111 11",
+    ] {
+        assert!(!all.contains(needle), "{needle} in {all}");
+    }
+    assert_eq!(
+        q[0]["raw"]
+            .as_str()
+            .map(|s| s.contains("**** **** **** 1111")),
+        Some(true)
+    );
+    assert!(q[0].get("raw_base64").is_none() && q[0]["raw_sha256"].is_string());
+    assert!(
+        q[1].get("raw").is_none(),
+        "a card split by a stray byte: {}",
+        q[1]
+    );
+    assert!(q[1]["raw_sha256"].is_string() && q[1]["raw_len"].as_u64().unwrap() > 0);
+    assert!(q[2]["detail"].is_string());
+
+    // Nothing redacted: the bytes are kept, as base64.
+    let q = run("none");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(lines[1]);
+    assert_eq!(q[0]["raw_base64"].as_str(), Some(b64.as_str()));
+    assert!(q[0].get("raw").is_none());
 }

@@ -24,7 +24,7 @@ pub struct Config {
     /// `FORMAT_BY_PREFIX` (`alb/=alb,cloudfront/=cloudfront`: the format of
     /// objects under a key prefix, instead of sniffing), `SERVICE_FROM_KEY`
     /// (default true), `MEMORY_BUDGET_MB` (default 64), `MAX_LINE_BYTES`
-    /// (default 1048576), `REDACT` (default `cards`), `TIMEZONE` (of text
+    /// (default 1048576), `REDACT` (default `cards,emails,secrets`), `TIMEZONE` (of text
     /// times written without one; default UTC), `MULTILINE_MAX_LINES`
     /// (default 500; 1 turns multiline events off) and
     /// `MULTILINE_MAX_BYTES` (default 262144), `FORWARDED_PREFIX` (where

@@ -22,7 +22,7 @@ pub struct Config {
     /// `CURATED_BUCKET` / `CURATED_PREFIX`: where the quarantine goes.
     pub curated_bucket: String,
     pub curated_prefix: String,
-    /// `MAX_LINE_BYTES` (default 1048576), `REDACT` (default `cards`): PII
+    /// `MAX_LINE_BYTES` (default 1048576), `REDACT` (default `cards,emails,secrets`): PII
     /// masked before anything is forwarded, `TIMEZONE` (of text times
     /// written without one; default UTC), `MULTILINE_MAX_LINES` and
     /// `MULTILINE_MAX_BYTES` (the bounds of a stack trace within one record).

@@ -1,17 +1,19 @@
 //! The quarantine: every line that could not become a row, with where it came
 //! from, why, and its raw bytes, as gzip NDJSON beside the lake.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use base64::Engine;
 use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::ingest::input::{Line, LineKind};
 use crate::ingest::lake::{Output, OutputKind};
 use crate::record::Reject;
-use crate::redact::{RedactCounts, RedactOptions, mask_cards, mask_emails};
+use crate::redact::{RedactCounts, RedactOptions, Redactor};
 use crate::store::{OutputFile, OutputStore};
 
 /// The key of a quarantine file: `{prefix}/dt=YYYY-MM-DD/{name}.ndjson.gz`,
@@ -39,12 +41,22 @@ pub struct QuarantineRecord<'a> {
     pub reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<&'a str>,
-    /// The line, when it is valid UTF-8.
+    /// The line, masked (cards, e-mails, secrets, as the settings say).
+    /// A line that is not valid UTF-8 is kept as its lossy text (invalid
+    /// bytes as U+FFFD), masked, when redaction is on; left out when its
+    /// masking cannot be proven (a card or secret that only appears once
+    /// the invalid bytes are taken out of it).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub raw: Option<&'a str>,
-    /// The line's bytes in base64, when it is not valid UTF-8.
+    /// The line's bytes in base64, when it is not valid UTF-8 and nothing
+    /// is redacted (`REDACT=none`, or IPs only): unmasked bytes are never
+    /// kept otherwise.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub raw_base64: Option<String>,
+    /// SHA-256 (hex) of the line's bytes, when they are not valid UTF-8 and
+    /// are not kept: to find the line in the source.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub raw_sha256: Option<String>,
     /// Full length of the line in bytes; more than the raw bytes kept when
     /// the line was oversized.
     pub raw_len: u64,
@@ -59,8 +71,7 @@ pub struct Quarantine<'s> {
     count: u64,
     by_reason: BTreeMap<String, u64>,
     buf: Vec<u8>,
-    redact: RedactOptions,
-    redacted: RedactCounts,
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Quarantine<'_> {
@@ -82,21 +93,20 @@ impl<'s> Quarantine<'s> {
             count: 0,
             by_reason: BTreeMap::new(),
             buf: Vec::new(),
-            redact: RedactOptions::NONE,
-            redacted: RedactCounts::default(),
+            redactor: Redactor::new(RedactOptions::NONE),
         }
     }
 
-    /// Mask card numbers and e-mail addresses in the kept text of each line
-    /// too (lines that are not UTF-8 are kept as base64, unmasked).
+    /// Mask cards, e-mails and secrets (as `opts` says) in the kept text
+    /// of each line and in its detail.
     pub fn redacting(mut self, opts: RedactOptions) -> Self {
-        self.redact = opts;
+        self.redactor = Redactor::new(opts);
         self
     }
 
     /// What redaction masked in quarantined lines.
     pub fn redacted(&self) -> RedactCounts {
-        self.redacted
+        self.redactor.counts()
     }
 
     pub fn count(&self) -> u64 {
@@ -123,20 +133,19 @@ impl<'s> Quarantine<'s> {
     ) -> Result<(), Error> {
         let reason = reject.reason();
         let cut = matches!(line.kind, LineKind::Oversized { .. } | LineKind::Truncated);
-        let (text, b64) = match std::str::from_utf8(raw) {
-            Ok(s) => (Some(s), None),
+        let text: Cow<'_, str> = match std::str::from_utf8(raw) {
+            Ok(s) => Cow::Borrowed(s),
             // Cutting a line may split its last character: that is not bad
             // UTF-8, so keep the text up to the cut.
-            Err(e) if cut && e.error_len().is_none() => {
-                (std::str::from_utf8(&raw[..e.valid_up_to()]).ok(), None)
-            }
-            Err(_) => (
-                None,
-                Some(base64::engine::general_purpose::STANDARD.encode(raw)),
+            Err(e) if cut && e.error_len().is_none() => Cow::Borrowed(
+                std::str::from_utf8(raw.get(..e.valid_up_to()).unwrap_or_default())
+                    .unwrap_or_default(),
             ),
+            Err(_) => return self.add_invalid(source_uri, line, raw, reject),
         };
-        let masked = text.and_then(|t| self.mask(t));
-        let text = masked.as_deref().or(text);
+        let masked = self.redactor.mask_text(&text);
+        let detail = reject.detail();
+        let masked_detail = detail.and_then(|d| self.redactor.mask_text(d));
         let raw_len = match line.kind {
             LineKind::Oversized { len } => len,
             _ => raw.len() as u64,
@@ -146,15 +155,77 @@ impl<'s> Quarantine<'s> {
             line: line.number,
             offset: line.offset,
             reason: &reason,
-            detail: reject.detail(),
-            raw: text,
-            raw_base64: b64,
+            detail: masked_detail.as_deref().or(detail),
+            raw: Some(masked.as_deref().unwrap_or(&text)),
+            raw_base64: None,
+            raw_sha256: None,
             raw_len,
         };
-        self.buf.clear();
-        serde_json::to_writer(&mut self.buf, &rec)
-            .map_err(|e| Error::write(&self.key, e.into()))?;
-        self.buf.push(b'\n');
+        let line = serialize(&mut self.buf, &rec).map_err(|e| Error::write(&self.key, e))?;
+        self.emit(line, reason.into_owned())
+    }
+
+    /// A line that is not valid UTF-8. With nothing to redact, its bytes
+    /// are kept as base64. Otherwise its lossy text is masked and kept,
+    /// unless the text with the invalid bytes taken out holds more to mask
+    /// (a card split by a stray byte): then only its hash and length are.
+    fn add_invalid(
+        &mut self,
+        source_uri: Option<&str>,
+        line: &Line,
+        raw: &[u8],
+        reject: &Reject,
+    ) -> Result<(), Error> {
+        let reason = reject.reason();
+        let opts = self.redactor.options();
+        let redacting = opts.cards || opts.emails || opts.secrets;
+        let lossy = String::from_utf8_lossy(raw);
+        let (kept, b64, sha) = if redacting {
+            let before = self.redactor.counts().total();
+            let masked = self.redactor.mask_text(&lossy);
+            let found = self.redactor.counts().total() - before;
+            let joined: String = lossy
+                .chars()
+                .filter(|c| *c != char::REPLACEMENT_CHARACTER)
+                .collect();
+            let mut probe = Redactor::new(opts);
+            let _ = probe.mask_text(&joined);
+            let proven = probe.counts().total() <= found;
+            let sha = hex(&Sha256::digest(raw));
+            (
+                proven.then(|| masked.unwrap_or_else(|| lossy.into_owned())),
+                None,
+                Some(sha),
+            )
+        } else {
+            (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(raw)),
+                None,
+            )
+        };
+        let detail = reject.detail();
+        let masked_detail = detail.and_then(|d| self.redactor.mask_text(d));
+        let rec = QuarantineRecord {
+            source_uri: source_uri.unwrap_or(&self.source_uri),
+            line: line.number,
+            offset: line.offset,
+            reason: &reason,
+            detail: masked_detail.as_deref().or(detail),
+            raw: kept.as_deref(),
+            raw_base64: b64,
+            raw_sha256: sha,
+            raw_len: match line.kind {
+                LineKind::Oversized { len } => len,
+                _ => raw.len() as u64,
+            },
+        };
+        let line = serialize(&mut self.buf, &rec).map_err(|e| Error::write(&self.key, e))?;
+        self.emit(line, reason.into_owned())
+    }
+
+    /// Append one serialized record, creating the file at the first.
+    fn emit(&mut self, line: Vec<u8>, reason: String) -> Result<(), Error> {
         if self.out.is_none() {
             let f = self
                 .store
@@ -162,30 +233,15 @@ impl<'s> Quarantine<'s> {
                 .map_err(|e| Error::write(&self.key, e))?;
             self.out = Some(GzEncoder::new(f, flate2::Compression::default()));
         }
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(&self.buf)
-                .map_err(|e| Error::write(&self.key, e))?;
-        }
+        let written = match self.out.as_mut() {
+            Some(out) => out.write_all(&line),
+            None => Ok(()),
+        };
+        self.buf = line;
+        written.map_err(|e| Error::write(&self.key, e))?;
         self.count += 1;
-        *self.by_reason.entry(reason.into_owned()).or_insert(0) += 1;
+        *self.by_reason.entry(reason).or_insert(0) += 1;
         Ok(())
-    }
-
-    fn mask(&mut self, text: &str) -> Option<String> {
-        let mut out: Option<String> = None;
-        if self.redact.cards
-            && let Some((s, n)) = mask_cards(text)
-        {
-            self.redacted.cards += n;
-            out = Some(s);
-        }
-        if self.redact.emails
-            && let Some((s, n)) = mask_emails(out.as_deref().unwrap_or(text))
-        {
-            self.redacted.emails += n;
-            out = Some(s);
-        }
-        out
     }
 
     /// Commit the file, if anything was quarantined.
@@ -203,4 +259,25 @@ impl<'s> Quarantine<'s> {
             bytes,
         }))
     }
+}
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// `rec` as one NDJSON line, in `buf`'s allocation (taken; given back by
+/// [`Quarantine::emit`]).
+fn serialize(buf: &mut Vec<u8>, rec: &QuarantineRecord<'_>) -> std::io::Result<Vec<u8>> {
+    let mut out = std::mem::take(buf);
+    out.clear();
+    serde_json::to_writer(&mut out, rec)?;
+    out.push(b'\n');
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! Attribute keys: which name a client address (their values are
-//! truncated as IPs) and which name an identifier (their values are never
-//! scanned for cards).
+//! truncated as IPs), which name an identifier (their values are checked
+//! for cards only when the whole value looks like one) and which name a
+//! secret (their whole value is masked).
 
 /// Client-address keys, lowercase with `_`, `-` and `.` removed.
 const IP_KEYS: [&str; 16] = [
@@ -83,9 +84,68 @@ pub(super) fn is_id_key(key: &str) -> bool {
     }
 }
 
+/// Key suffixes naming a secret, lowercase without `_`, `-` and `.`.
+const SECRET_KEYS: [&str; 14] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "authorization",
+    "auth",
+    "credential",
+    "credentials",
+    "cookie",
+];
+
+/// A key naming a secret: its last dotted segment, lowercased without `_`
+/// and `-`, ends in `password`, `token`, `secret`, `apikey`,
+/// `authorization`, `cookie`, ... (`db.password`, `X-Api-Key`,
+/// `refresh_token`, `headers.Authorization`).
+pub(super) fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let norm: Vec<u8> = last
+        .bytes()
+        .filter(|c| !matches!(c, b'_' | b'-'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    SECRET_KEYS.iter().any(|k| norm.ends_with(k.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_keys() {
+        for k in [
+            "password",
+            "db.password",
+            "X-Api-Key",
+            "api_key",
+            "refresh_token",
+            "headers.Authorization",
+            "client_secret",
+            "aws_secret_access_key",
+            "Cookie",
+            "oauth",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "tokens",
+            "author",
+            "keyboard",
+            "password_changed_at",
+            "span_id",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
 
     #[test]
     fn key_rules() {
