@@ -21,7 +21,9 @@ def lake(tmp_path_factory):
     src = d / "shop.ndjson.gz"
     subprocess.run([BIN, "generate", "--lines", "30000", "--malformed", "0.02", "--seed", "11",
                     "--out", str(src)], check=True, capture_output=True)
-    out = subprocess.run([BIN, "ingest", str(src), "--lake", str(d / "lake"), "--json"],
+    # Cards only (not the default): the readers compare every field with the
+    # source, which the generator writes with e-mail addresses.
+    out = subprocess.run([BIN, "ingest", str(src), "--lake", str(d / "lake"), "--json", "--redact", "cards"],
                          check=True, capture_output=True, text=True)
     summary = json.loads(out.stdout)
     manifests = [json.loads(p.read_text()) for p in (d / "lake" / "_manifests").glob("*.json")]

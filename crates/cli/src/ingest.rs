@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::lake::OutputKind;
 use loglake_core::ingest::multiline::MultilineLimits;
+use loglake_core::ingest::options::{MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE};
 use loglake_core::redact::{RedactCounts, RedactOptions};
 use loglake_core::sinks::search::SearchCounts;
 use loglake_core::{Format, IngestOptions, LocalStore, Manifest, Source};
@@ -84,8 +85,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.threads == 0 {
         bail!("--threads must be at least 1");
     }
-    if a.memory_mib < 4 {
-        bail!("--memory-mib must be at least 4");
+    let (lines, memory) = (MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE);
+    if !memory.contains(&a.memory_mib) {
+        bail!(
+            "--memory-mib must be from {} to {} (got {})",
+            memory.start(),
+            memory.end(),
+            a.memory_mib
+        );
+    }
+    if !lines.contains(&a.max_line_bytes) {
+        bail!(
+            "--max-line-bytes must be from {} to {} (got {})",
+            lines.start(),
+            lines.end(),
+            a.max_line_bytes
+        );
     }
     let formats = match &a.formats {
         Some(path) => Formats::load(path).map_err(anyhow::Error::msg)?,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use loglake_aws::{S3Objects, S3Store};
 use loglake_core::Format;
 use loglake_core::ingest::format::stamp::Zone;
+use loglake_core::ingest::options::{MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE};
 use loglake_core::redact::RedactOptions;
 use loglake_handlers::config::{ConfigError, Vars, formats, multiline_limits};
 use loglake_handlers::ingest::{FORWARDED_PREFIX, Ingest, IngestSettings};
@@ -55,8 +56,8 @@ impl Config {
         let ingest = IngestSettings {
             format_by_prefix,
             service_from_key: vars.flag("SERVICE_FROM_KEY", true)?,
-            memory_budget_mb: vars.number("MEMORY_BUDGET_MB", 64, 0..=usize::MAX)?,
-            max_line_bytes: vars.number("MAX_LINE_BYTES", 1 << 20, 0..=usize::MAX)?,
+            memory_budget_mb: vars.number("MEMORY_BUDGET_MB", 64, MEMORY_BUDGET_MB_RANGE)?,
+            max_line_bytes: vars.number("MAX_LINE_BYTES", 1 << 20, MAX_LINE_BYTES_RANGE)?,
             redact: vars
                 .parse_with("REDACT", RedactOptions::parse)?
                 .unwrap_or_default(),
@@ -134,98 +135,4 @@ pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Ingest, Config
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_vars(Vars::new(&loglake_testkit::vars(pairs)))
-    }
-
-    fn refused(pairs: &[(&str, &str)]) -> ConfigError {
-        let all = [&[("CURATED_BUCKET", "curated")], pairs].concat();
-        config(&all).unwrap_err()
-    }
-
-    #[test]
-    fn defaults_need_only_the_curated_bucket() {
-        let c = config(&[("CURATED_BUCKET", "curated")]).unwrap();
-        assert_eq!(c.ingest.memory_budget_mb, 64);
-        assert!(c.ingest.service_from_key);
-        assert!(c.sinks.search.is_none() && c.sinks.alerts.is_none());
-        assert_eq!(config(&[]).unwrap_err().variable, "CURATED_BUCKET");
-    }
-
-    #[test]
-    fn every_bad_setting_names_its_variable_and_value() {
-        for (var, value) in [
-            ("MEMORY_BUDGET_MB", "lots"),
-            ("MAX_LINE_BYTES", "-1"),
-            ("SERVICE_FROM_KEY", "maybe"),
-            ("REDACT", "cards,faces"),
-            ("FORMAT_BY_PREFIX", "alb/=xml"),
-            ("FORMAT_BY_PREFIX", "no-equals-sign"),
-            ("SEARCH_AUTH", "kerberos"),
-            ("SEARCH_MIN_LEVEL", "LOUD"),
-            ("SEARCH_INDEX_PREFIX", "Logs-"),
-            ("SEARCH_CONCURRENCY", "two"),
-            ("TIMEZONE", "Mars/Olympus"),
-            ("MULTILINE_MAX_LINES", "0"),
-            ("MULTILINE_MAX_BYTES", "1GiB"),
-            ("FORMATS_FILE", "/no/such/formats.toml"),
-            ("MESSAGE_CONCURRENCY", "0"),
-        ] {
-            let search = [("SEARCH_ENDPOINT", "http://127.0.0.1:9200"), (var, value)];
-            let pairs: &[(&str, &str)] = if var.starts_with("SEARCH_") {
-                &search
-            } else {
-                &search[1..]
-            };
-            let e = refused(pairs);
-            assert_eq!(e.variable, var, "{e}");
-            assert_eq!(e.value.as_deref(), Some(value), "{e}");
-            assert!(e.to_string().starts_with(var), "{e}");
-        }
-    }
-
-    #[test]
-    fn a_bad_formats_file_names_the_format_and_the_field() {
-        let e = refused(&[(
-            "FORMATS",
-            "[[format]]\nname = \"web\"\nregex = '(?P<time>'\n",
-        )]);
-        assert_eq!(e.variable, "FORMATS", "{e}");
-        assert!(
-            e.reason.contains("\"web\"") && e.reason.contains("regex"),
-            "{e}"
-        );
-        let ok = config(&[
-            ("CURATED_BUCKET", "curated"),
-            ("FORMATS", include_str!("../../../examples/formats.toml")),
-        ])
-        .unwrap();
-        assert_eq!(ok.ingest.formats.len(), 2);
-    }
-
-    #[test]
-    fn alert_settings_are_checked_together() {
-        let rules = "[[rule]]\nname = \"f\"\nkind = \"instant\"\nlevel = \"FATAL\"\n";
-        let e = refused(&[("ALERT_RULES", rules)]);
-        assert_eq!(e.variable, "ALERT_STATE_TABLE", "{e}");
-        let e = refused(&[
-            ("ALERT_RULES", rules),
-            ("ALERT_STATE_TABLE", "s"),
-            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
-        ]);
-        assert_eq!(e.variable, "ALERT_WINDOWS_TABLE", "{e}");
-        let e = refused(&[("ALERT_RULES", "[[rule]]\nname = 1\n")]);
-        assert_eq!(e.variable, "ALERT_RULES", "{e}");
-        let e = refused(&[
-            ("ALERT_RULES", rules),
-            ("ALERT_STATE_TABLE", "s"),
-            ("ALERT_TOPIC_ARN", "t"),
-            ("ALERT_WINDOWS_TABLE", "w"),
-            ("ALERT_ATHENA_DATABASE", "no spaces please"),
-        ]);
-        assert_eq!(e.variable, "ALERT_ATHENA_DATABASE", "{e}");
-    }
-}
+mod tests;

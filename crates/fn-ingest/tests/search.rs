@@ -145,7 +145,7 @@ async fn the_same_object_twice_indexes_each_row_once() {
     let doc = &hits[0];
     assert_eq!(
         doc["message"],
-        "line-25. card **** **** **** 1111 for jane@example.com"
+        "line-25. card **** **** **** 1111 for j***@example.com"
     );
     assert_eq!(doc["service"], "checkout");
     assert_eq!(doc["http_status"], 200);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use loglake_aws::S3Store;
 use loglake_aws::put::Firehose;
 use loglake_core::ingest::format::stamp::Zone;
+use loglake_core::ingest::options::MAX_LINE_BYTES_RANGE;
 use loglake_core::redact::RedactOptions;
 use loglake_handlers::config::{ConfigError, Vars, multiline_limits};
 use loglake_handlers::retry::Backoff;
@@ -45,7 +46,7 @@ impl Config {
             curated_bucket: vars.require("CURATED_BUCKET")?,
             curated_prefix: vars.get("CURATED_PREFIX").unwrap_or_default(),
             stream: StreamSettings {
-                max_line_bytes: vars.number("MAX_LINE_BYTES", 1 << 20, 0..=usize::MAX)?,
+                max_line_bytes: vars.number("MAX_LINE_BYTES", 1 << 20, MAX_LINE_BYTES_RANGE)?,
                 redact: vars
                     .parse_with("REDACT", RedactOptions::parse)?
                     .unwrap_or_default(),

@@ -19,6 +19,16 @@ const DAY_MS: i64 = 86_400_000;
 /// loses little, and files large enough for Athena.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 512 << 20;
 
+/// The line lengths a deployment may set (`MAX_LINE_BYTES`,
+/// `--max-line-bytes`): from a short syslog line to 64 MiB (a line is held
+/// whole in memory, and lengths are kept in 32-bit fields of the lake's
+/// offsets; past this a "line" is a binary file, not a log).
+pub const MAX_LINE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 256..=64 << 20;
+/// The row memory a deployment may set, in MiB (`MEMORY_BUDGET_MB`,
+/// `--memory-mib`): from the 4 MiB the encoder needs to Lambda's largest
+/// function (10,240 MB).
+pub const MEMORY_BUDGET_MB_RANGE: std::ops::RangeInclusive<usize> = 4..=10_240;
+
 pub const DEFAULT_MAX_PARTITIONS: usize = 90 * 24;
 
 /// How to ingest a source. `Default` is what the CLI and functions use.

@@ -20,7 +20,7 @@ use super::lake::{LakeWriter, Output, Partition};
 use super::manifest::{MANIFEST_VERSION, Manifest, Outcome, SourceInfo};
 use super::multiline::Joiner;
 use super::observe::{NoObserver, Observer};
-use super::options::IngestOptions;
+use super::options::{IngestOptions, MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE};
 use super::quarantine::Quarantine;
 use super::resume::{
     CHECKPOINT_VERSION, Checkpoint, Progress, QuarantineTotals, chunks_from_strings,
@@ -75,6 +75,23 @@ pub fn ingest_resumable(
         return Err(Error::Config(
             "max_line_bytes, row_group_bytes and segment_bytes must be positive".into(),
         ));
+    }
+    // The upper bounds of the settings (their lower bounds are the
+    // settings' own: tests cut lines shorter than any deployment would).
+    let (lines, memory) = (MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE);
+    if opts.max_line_bytes > *lines.end() {
+        return Err(Error::Config(format!(
+            "max_line_bytes must be at most {} (got {})",
+            lines.end(),
+            opts.max_line_bytes
+        )));
+    }
+    if opts.memory_budget > *memory.end() << 20 {
+        return Err(Error::Config(format!(
+            "the memory budget must be at most {} MiB (got {} bytes)",
+            memory.end(),
+            opts.memory_budget
+        )));
     }
     let keys = Keys::new(opts, &source.name, &source.identity, source.modified_ms);
     let (raw, bytes_in) = CountingReader::new(source.reader);

@@ -83,6 +83,15 @@ impl SearchConfig {
                     "es".into()
                 }
             });
+        if auth != AuthKind::None && !encrypted_or_local(&endpoint) {
+            return Err(ConfigError::invalid(
+                "SEARCH_ENDPOINT",
+                &endpoint,
+                "is plain http with credentials (SEARCH_AUTH=basic or sigv4): the password, or \
+                 signed requests and the session token, would cross the network unencrypted; \
+                 use https:// (http:// is accepted for loopback hosts only)",
+            ));
+        }
         let (user, password) = (vars.get("SEARCH_USERNAME"), vars.get("SEARCH_PASSWORD"));
         if auth == AuthKind::Basic {
             for (name, v) in [("SEARCH_USERNAME", &user), ("SEARCH_PASSWORD", &password)] {
@@ -93,7 +102,11 @@ impl SearchConfig {
         }
         let mut options = SearchOptions {
             data_stream: vars.get("SEARCH_DATA_STREAM"),
-            max_request_bytes: vars.number("SEARCH_MAX_REQUEST_BYTES", 5 << 20, 1..=usize::MAX)?,
+            max_request_bytes: vars.number(
+                "SEARCH_MAX_REQUEST_BYTES",
+                5 << 20,
+                1 << 10..=100 << 20,
+            )?,
             ..Default::default()
         };
         if let Some(p) = vars.get("SEARCH_INDEX_PREFIX") {
@@ -123,14 +136,12 @@ impl SearchConfig {
             user,
             password,
             options,
-            concurrency: vars.number("SEARCH_CONCURRENCY", 2, 0..=usize::MAX)?.max(1),
+            concurrency: vars.number("SEARCH_CONCURRENCY", 2, 1..=64)?,
             dead_letter_prefix: vars
                 .get("SEARCH_DLQ_PREFIX")
                 .unwrap_or_else(|| "search-dlq".into()),
-            timeout: Duration::from_secs(vars.number("SEARCH_TIMEOUT_SECS", 30, 0..=u64::MAX)?),
-            max_attempts: vars
-                .number("SEARCH_MAX_ATTEMPTS", 8, 0..=usize::MAX)?
-                .clamp(1, 100) as u32,
+            timeout: Duration::from_secs(vars.number("SEARCH_TIMEOUT_SECS", 30, 1..=900)?),
+            max_attempts: vars.number("SEARCH_MAX_ATTEMPTS", 8u32, 1..=100)?,
             max_wait: Duration::from_secs(vars.number("SEARCH_MAX_WAIT_SECS", 10, 0..=900)?),
         }))
     }
@@ -142,4 +153,24 @@ impl SearchConfig {
             ..IndexOptions::default()
         }
     }
+}
+
+/// Whether requests to `endpoint` are encrypted (`https://`), or stay on
+/// this machine (`http://` to `localhost` or a loopback address).
+fn encrypted_or_local(endpoint: &str) -> bool {
+    let lower = endpoint.trim().to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return true;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
