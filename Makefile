@@ -47,8 +47,12 @@ fmt:
 	$(CARGO) fmt --all
 
 # Rust tests start the strict OpenSearch test server with the venv's Python.
+# The functions' moto tests run under their IAM policies and record every
+# call moto authorized in $(IAM_CALLS); test-py lists the grants against them.
+IAM_CALLS := $(CARGO_TARGET_DIR)/iam-calls
 test-rust:
-	LOGLAKE_BIN=$(BIN) LOGLAKE_PYTHON=$(CURDIR)/$(PY) $(CARGO) test --locked --workspace
+	rm -rf $(IAM_CALLS)
+	LOGLAKE_BIN=$(BIN) LOGLAKE_PYTHON=$(CURDIR)/$(PY) LOGLAKE_IAM_CALLS=$(IAM_CALLS) $(CARGO) test --locked --workspace
 
 # Objects and Kinesis records through the functions with a proxy faulting
 # 20% of their AWS calls, against a fault-free run (`make test` runs a short
@@ -61,7 +65,7 @@ chaos: $(VENV)/.stamp
 	  scripts/with-moto.sh $(CARGO) test --locked -p fn-stream --test chaos -- --nocapture
 
 test-py: build $(VENV)/.stamp
-	LOGLAKE_BIN=$(BIN) $(PY) -m pytest -q tests
+	LOGLAKE_BIN=$(BIN) LOGLAKE_IAM_CALLS=$(IAM_CALLS) $(PY) -m pytest -q tests
 
 # Integration tests run against a local AWS (moto on 127.0.0.1), started here
 # and stopped when they end, pass or fail.

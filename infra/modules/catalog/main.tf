@@ -47,6 +47,7 @@ locals {
     { name = "detail", type = "string" },
     { name = "raw", type = "string" },
     { name = "raw_base64", type = "string" },
+    { name = "raw_sha256", type = "string" },
     { name = "raw_len", type = "bigint" },
   ]
 
