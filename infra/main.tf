@@ -75,6 +75,35 @@ module "kms" {
   partition   = data.aws_partition.current.partition
 }
 
+# The pipeline's own key (its artifacts, CodeBuild projects and their logs),
+# only with CI/CD: the builds never need a grant on the data key above.
+module "pipeline_kms" {
+  source = "./modules/kms"
+  count  = var.enable_cicd ? 1 : 0
+
+  name_prefix  = "${var.name_prefix}-pipeline"
+  purpose      = "loglake pipeline artifacts, builds and their logs"
+  alarm_topics = false
+  account_id   = local.account_id
+  region       = var.region
+  partition    = data.aws_partition.current.partition
+}
+
+# The permission boundary every role of the deployment carries, with or
+# without CI/CD: what any of them may ever do, and the Denies that keep a
+# role-creating role (the pipeline's deploy stage) from escalating.
+module "boundary" {
+  source = "./modules/boundary"
+
+  name_prefix  = var.name_prefix
+  account_id   = local.account_id
+  region       = var.region
+  partition    = data.aws_partition.current.partition
+  key_arns     = concat([module.kms.key_arn], module.pipeline_kms[*].key_arn)
+  state_bucket = var.enable_cicd ? var.cicd_state_bucket : ""
+  state_key    = var.cicd_state_key
+}
+
 module "storage" {
   source = "./modules/storage"
 
@@ -133,6 +162,7 @@ module "ingest" {
   alerts               = local.alerts_access
   alerts_environment   = local.alerts_environment
   vpc                  = local.vpc
+  permissions_boundary = module.boundary.arn
 }
 
 module "stream" {
@@ -168,6 +198,7 @@ module "stream" {
   alerts                  = local.alerts_access
   alerts_environment      = local.alerts_environment
   vpc                     = local.vpc
+  permissions_boundary    = module.boundary.arn
 }
 
 module "catalog" {
@@ -198,16 +229,17 @@ module "search_setup" {
 module "alerts" {
   source = "./modules/alerts"
 
-  name_prefix         = var.name_prefix
-  kms_key_arn         = module.kms.key_arn
-  alert_email         = var.alert_email
-  enabled             = var.enable_alerts
-  rules               = local.alert_rules
-  athena_database     = local.glue_database
-  deletion_protection = var.alert_tables_deletion_protection
-  artifacts_dir       = local.artifacts_dir
-  architecture        = var.lambda_architecture
-  log_retention_days  = var.log_retention_days
+  name_prefix          = var.name_prefix
+  kms_key_arn          = module.kms.key_arn
+  alert_email          = var.alert_email
+  enabled              = var.enable_alerts
+  rules                = local.alert_rules
+  athena_database      = local.glue_database
+  deletion_protection  = var.alert_tables_deletion_protection
+  artifacts_dir        = local.artifacts_dir
+  architecture         = var.lambda_architecture
+  log_retention_days   = var.log_retention_days
+  permissions_boundary = module.boundary.arn
 }
 
 module "observability" {
@@ -230,17 +262,20 @@ module "cicd" {
   source = "./modules/cicd"
   count  = var.enable_cicd ? 1 : 0
 
-  name_prefix         = var.name_prefix
-  account_id          = local.account_id
-  region              = var.region
-  partition           = data.aws_partition.current.partition
-  kms_key_arn         = module.kms.key_arn
-  repository          = var.cicd_repository
-  branch              = var.cicd_branch
-  connection_arn      = var.cicd_connection_arn
-  connection_provider = var.cicd_connection_provider
-  state_bucket        = var.cicd_state_bucket
-  state_key           = var.cicd_state_key
-  approval_topic_arn  = module.alerts.topic_arn
-  log_retention_days  = var.log_retention_days
+  name_prefix          = var.name_prefix
+  account_id           = local.account_id
+  region               = var.region
+  partition            = data.aws_partition.current.partition
+  pipeline_key_arn     = one(module.pipeline_kms[*].key_arn)
+  data_key_arn         = module.kms.key_arn
+  managed_resources    = module.boundary.managed_resources
+  permissions_boundary = module.boundary.arn
+  repository           = var.cicd_repository
+  branch               = var.cicd_branch
+  connection_arn       = var.cicd_connection_arn
+  connection_provider  = var.cicd_connection_provider
+  state_bucket         = var.cicd_state_bucket
+  state_key            = var.cicd_state_key
+  approval_topic_arn   = module.alerts.topic_arn
+  log_retention_days   = var.log_retention_days
 }

@@ -87,6 +87,16 @@ output "kms_key_arn" {
   value = module.kms.key_arn
 }
 
+output "pipeline_kms_key_arn" {
+  description = "The pipeline's own key (null when enable_cicd is false)."
+  value       = one(module.pipeline_kms[*].key_arn)
+}
+
+output "permissions_boundary_arn" {
+  description = "The permission boundary every role of the deployment carries; only an administrator can change it."
+  value       = module.boundary.arn
+}
+
 output "pipeline_name" {
   value = one(module.cicd[*].pipeline_name)
 }

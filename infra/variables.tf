@@ -335,7 +335,7 @@ variable "kinesis_iterator_age_alarm_ms" {
 # --- CI/CD ------------------------------------------------------------------
 
 variable "enable_cicd" {
-  description = "Create the CodePipeline (source, build + plan, manual approval, apply)."
+  description = "Create the CodePipeline (source, build, plan, manual approval, apply) and its own key."
   type        = bool
   default     = false
 }

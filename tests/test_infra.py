@@ -9,7 +9,10 @@ partition projection matches, event source mappings report partial batch
 failures, queues outlast their functions; the IAM policy templates in
 infra/policies render (as templatefile() does) to valid IAM JSON with exactly
 the variables their Terraform passes, shared statements are written once, no
-statement grants `*`; every alarm keeps its definition and former address.
+statement grants `*` nor names every KMS key; every role carries the
+permission boundary; the pipeline's build stage (third-party code) reaches
+only its logs, artifacts and key, and its deploy stage creates roles only
+with the boundary; every alarm keeps its definition and former address.
 `scripts/check-infra.sh` runs terraform fmt and checkov.
 """
 
@@ -66,6 +69,7 @@ class Module:
     modules: dict = field(default_factory=dict)  # name -> body
     variables: dict = field(default_factory=dict)
     locals: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
 
     def of_type(self, rtype: str) -> dict:
         return {n: b for (t, n), b in self.resources.items() if t == rtype}
@@ -91,6 +95,8 @@ def load(path: Path) -> Module:
             m.variables.update(block)
         for block in doc.get("locals", []):
             m.locals.update(block)
+        for block in doc.get("output", []):
+            m.outputs.update(block)
     return m
 
 
@@ -153,6 +159,93 @@ def resolve(module: Path, value, depth: int = 0) -> int:
         assert len(values) == 1, f"{module.name}: var.{name} differs between callers: {values}"
         return values.pop()
     raise AssertionError(f"{module}: cannot evaluate {value!r}; keep it a literal, var.X or N * var.X")
+
+
+def root_values(module: Path, e: str, depth: int = 0) -> set[str]:
+    """What an expression of a module is in the root module's terms: var.X
+    followed through every call of the module up to the root (each caller's
+    argument X), anything else as written."""
+    assert depth < 10, f"cannot follow {e!r}"
+    e = e.strip()
+    if m := re.fullmatch(r"var\.(\w+)", e):
+        callers = [c for c in calls() if c.target == module]
+        if callers:
+            out = set()
+            for c in callers:
+                assert m.group(1) in c.args, f"{c.caller}: module {c.name} does not set {m.group(1)}"
+                out |= root_values(c.caller, expr(c.args[m.group(1)]), depth + 1)
+            return out
+    return {e}
+
+
+def conditional(e: str) -> tuple[str, str] | None:
+    """The two results of a top-level `condition ? a : b`, else None."""
+    depth, in_string, question, i = 0, False, None, 0
+    while i < len(e):
+        c = e[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and c == "?" and question is None:
+            question = i
+        elif depth == 0 and c == ":" and question is not None:
+            return e[question + 1 : i].strip(), e[i + 1 :].strip()
+        i += 1
+    return None
+
+
+def list_value(module: Path, e: str, depth: int = 0) -> list[str]:
+    """A list as Terraform would build it, symbolically: a literal list, a
+    local, concat(...) of those, var.X through the module's caller, and
+    module.M.OUTPUT through M's output. Each element is its text or, for a
+    reference, "${reference}"; what cannot be followed stays "${expression}"."""
+    assert depth < 20, f"cannot follow {e!r}"
+    e = e.strip()
+
+    def written(x: str) -> str:
+        """An element of a list written in an expression: "text" or a reference."""
+        return x[1:-1] if x.startswith('"') and x.endswith('"') else "${" + x + "}"
+
+    if m := re.fullmatch(r"local\.(\w+)", e):
+        v = load(module).locals[m.group(1)]
+        if isinstance(v, list):
+            return list(v)
+        return list_value(module, expr(v), depth + 1)
+    if e.startswith("[") and closing(e, 0) == len(e) - 1:
+        return [written(x) for x in split_top(e[1:-1])]
+    if e.startswith("concat(") and closing(e, len("concat")) == len(e) - 1:
+        return [x for part in split_top(e[len("concat(") : -1]) for x in list_value(module, part, depth + 1)]
+    if branches := conditional(e):
+        # Either list, as far as a policy is concerned: both.
+        return [x for b in branches for x in list_value(module, b, depth + 1)]
+    if m := re.fullmatch(r"var\.(\w+)", e):
+        callers = [c for c in calls() if c.target == module]
+        if callers:
+            values = []
+            for c in callers:
+                arg = c.args[m.group(1)]
+                values.append(list(arg) if isinstance(arg, list) else list_value(c.caller, expr(arg), depth + 1))
+            assert all(v == values[0] for v in values), f"{module.name}: var.{m.group(1)} differs between callers"
+            return values[0]
+    if m := re.fullmatch(r"module\.(\w+)\.(\w+)", e):
+        call = load(module).modules.get(m.group(1))
+        if call:
+            target = (module / call["source"]).resolve()
+            out = load(target).outputs.get(m.group(2))
+            if out is not None:
+                value = out["value"]
+                if isinstance(value, list):
+                    return list(value)
+                return list_value(target, expr(value), depth + 1)
+    return ["${" + e + "}"]
 
 
 # --- reading the workspace ----------------------------------------------------
@@ -597,6 +690,8 @@ def test_firehose_lands_gzip_in_the_raw_bucket():
 # policies (assume-role, key, bucket, queue, topic, domain) stay
 # aws_iam_policy_document data sources.
 POLICIES = INFRA / "policies"
+BOUNDARY = INFRA / "modules" / "boundary"
+CICD = INFRA / "modules" / "cicd"
 POLICY_PATH = re.compile(r'^"\$\{path\.module\}/\.\./\.\./policies/([\w.-]+\.json\.tftpl)"$')
 
 
@@ -714,14 +809,15 @@ class PolicyRender:
     def values(self, translate=lambda e: e) -> dict[str, str]:
         """What Terraform substitutes, symbolically: a reference becomes
         "${reference}" (as the aws_iam_policy_document blocks wrote it), a
-        string literal its text, jsonencode(local.X) the local's list. Inside
-        a JSON string the text is escaped (an ARN never needs it, but a
-        reference such as x["build"].arn does)."""
+        string literal its text, jsonencode(X) the list X is (list_value:
+        a local's literal list, or a variable followed to where it is built).
+        Inside a JSON string the text is escaped (an ARN never needs it, but
+        a reference such as x["build"].arn does)."""
         out = {}
         for name, e in self.args:
-            if m := re.fullmatch(r"jsonencode\(local\.(\w+)\)", e):
-                items = load(self.module).locals[m.group(1)]
-                assert isinstance(items, list), f"{self.where}: local.{m.group(1)} must be a literal list"
+            if m := re.fullmatch(r"jsonencode\((.*)\)", e):
+                items = list_value(self.module, m.group(1))
+                assert all(isinstance(x, str) for x in items), f"{self.where}: {m.group(1)} must be a list of strings"
                 out[name] = json.dumps(items)
                 continue
             m = re.fullmatch(r'"(.*)"', e)
@@ -776,6 +872,31 @@ def renders_of(template: str) -> list[PolicyRender]:
     return [r for r in policy_renders() if r.template == template]
 
 
+def policy_of(module: Path, resource: str) -> list[PolicyRender]:
+    """The templates rendered into a policy resource's `policy` (written
+    there, or in the local it names)."""
+    body = load(module).resources[tuple(resource.split("."))]
+    policy = expr(body["policy"])
+    where = f"local.{local.group(1)}" if (local := re.fullmatch(r"local\.(\w+)", policy)) else f"{resource}.policy"
+    return [r for r in policy_renders() if r.module == module and r.where == where]
+
+
+def role_renders(module: Path, role: str) -> dict[str, list[PolicyRender]]:
+    """Every policy of aws_iam_role.<role>: its inline policies by name, and
+    the managed policies of the module attached to it, by resource."""
+    m = load(module)
+    out = {}
+    for name, rp in m.of_type("aws_iam_role_policy").items():
+        if expr(rp["role"]) == f"aws_iam_role.{role}.id":
+            out[rp["name"]] = policy_of(module, f"aws_iam_role_policy.{name}")
+    for name, att in m.of_type("aws_iam_role_policy_attachment").items():
+        if expr(att["role"]) == f"aws_iam_role.{role}.name":
+            policy = re.fullmatch(r"aws_iam_policy\.(\w+)\.arn", expr(att["policy_arn"]))
+            assert policy, f"{module.name}.{name}: attach the module's own managed policies only"
+            out[f"aws_iam_policy.{policy.group(1)}"] = policy_of(module, f"aws_iam_policy.{policy.group(1)}")
+    return out
+
+
 def normalized(st: dict) -> dict:
     """A template's statement in the shape of an aws_iam_policy_document block."""
     out = {"sid": st.get("Sid"), "effect": st.get("Effect"), "actions": st.get("Action"), "resources": st.get("Resource")}
@@ -821,7 +942,7 @@ def function_policy(binary: str, search: bool = False, alerts: bool = False) -> 
 def test_policy_templates_render_to_valid_iam_json():
     templates = sorted(POLICIES.glob("*.json.tftpl"))
     assert len(templates) >= 10
-    assert {p.name for p in POLICIES.iterdir()} - {p.name for p in templates} <= {"README.md"}, "infra/policies holds templates only"
+    assert {p.name for p in POLICIES.iterdir()} - {p.name for p in templates} <= {"README.md", "why.json"}, "infra/policies holds templates (and why.json) only"
     rendered = 0
     for path in templates:
         renders = renders_of(path.name)
@@ -833,14 +954,17 @@ def test_policy_templates_render_to_valid_iam_json():
             sids = [st.get("Sid") for st in doc["Statement"]]
             assert all(sids) and len(set(sids)) == len(sids), f"{path.name}: every statement has its own Sid"
             for st in doc["Statement"]:
-                assert {"Effect", "Action", "Resource"} <= set(st), f"{path.name}: {st}"
-                assert set(st) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, f"{path.name}: {st}"
+                # NotResource only in a Deny (an Allow of everything but a
+                # list is far too wide), and never with Resource.
+                where = "NotResource" if st.get("Effect") == "Deny" and "NotResource" in st else "Resource"
+                assert {"Effect", "Action", where} <= set(st), f"{path.name}: {st}"
+                assert set(st) <= {"Sid", "Effect", "Action", where, "Condition"}, f"{path.name}: {st}"
                 assert st["Effect"] in ("Allow", "Deny"), path.name
                 assert isinstance(st["Action"], list) and st["Action"], f"{path.name}: Action must be a list"
                 for a in st["Action"]:
                     assert a != "*" and re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", a), f"{path.name}: action {a!r}"
-                assert isinstance(st["Resource"], list) and st["Resource"], f"{path.name}: Resource must be a list"
-                assert all(isinstance(x, str) and x for x in st["Resource"]), path.name
+                assert isinstance(st[where], list) and st[where], f"{path.name}: {where} must be a list"
+                assert all(isinstance(x, str) and x for x in st[where]), path.name
                 rendered += 1
     assert rendered > 30
 
@@ -898,7 +1022,14 @@ def test_role_policies_come_from_the_templates():
             else:
                 assert [r for r in renders if r.condition is None], f"{m.path.name}.{name}: render its policy from infra/policies"
             assert "aws_iam_policy_document" not in policy, f"{m.path.name}.{name}"
-        assert not m.of_type("aws_iam_policy"), f"{m.path}: role policies are inline (aws_iam_role_policy)"
+        # Role policies are inline (aws_iam_role_policy); the managed ones
+        # are the permission boundary and the pipeline's plan-read (shared by
+        # two roles, and too large to be inline in the deploy role's), from
+        # their templates too.
+        managed = {BOUNDARY: {"this": "boundary.json.tftpl"}, CICD: {"plan_read": "cicd-plan-read.json.tftpl"}}.get(m.path, {})
+        assert set(m.of_type("aws_iam_policy")) == set(managed), f"{m.path}: role policies are inline (aws_iam_role_policy)"
+        for name, template in managed.items():
+            assert [r.template for r in policy_of(m.path, f"aws_iam_policy.{name}") if r.condition is None] == [template], name
 
 
 def policy_statements():
@@ -929,6 +1060,7 @@ STAR_RESOURCE_SIDS = {
     "VpcNetworkInterfaces",
     "ReadUnscoped",
     "CreateUnscoped",
+    "Unscoped",  # the boundary's: the same actions, as a ceiling
 }
 
 
@@ -1425,6 +1557,341 @@ def test_every_checkov_skip_is_justified():
 
 
 def test_buildspec_tests_packages_and_plans():
+    # The build tests and packages; the plan stage plans (CI/CD below).
     spec = (ROOT / "buildspec.yml").read_text()
-    for needle in ("cargo-lambda", "ziglang", "rustup", "make test", "make package", "plan -input=false", "-out=tfplan"):
+    for needle in ("cargo-lambda", "ziglang", "rustup", "make test", "make package"):
         assert needle in spec, needle
+    plan = (CICD / "plan-buildspec.yml").read_text()
+    for needle in ("plan -input=false", "-out=tfplan", "show -no-color tfplan"):
+        assert needle in plan, needle
+
+
+# --- CI/CD and the permission boundary ------------------------------------------
+#
+# The build stage runs third-party code (crates, PyPI packages): its role
+# reaches its logs, the pipeline's artifacts and the pipeline's own key, and
+# nothing of the data. Terraform runs in the plan and deploy stages only.
+# Every role carries the deployment's permission boundary, and the deploy
+# role, which creates roles, can create them and change their policies only
+# with it, and pass only the roles it must, each to its service.
+
+
+def pipeline() -> dict:
+    return load(CICD).of_type("aws_codepipeline")["this"]
+
+
+def stage_action(stage: str) -> dict:
+    stages = {s["name"]: s for s in pipeline()["stage"]}
+    assert stage in stages, f"the pipeline has no {stage} stage"
+    return single_block(stages[stage], "action")
+
+
+def stage_project(stage: str) -> tuple[str, dict]:
+    """The CodeBuild project a stage runs: (resource name, body)."""
+    project = re.fullmatch(r"aws_codebuild_project\.(\w+)\.name", expr(stage_action(stage)["configuration"]["ProjectName"]))
+    assert project, f"{stage}: ProjectName must name a project of the module"
+    return project.group(1), load(CICD).of_type("aws_codebuild_project")[project.group(1)]
+
+
+def project_role(project: dict) -> str:
+    role = re.fullmatch(r"aws_iam_role\.(\w+)\.arn", expr(project["service_role"]))
+    assert role, project["service_role"]
+    return role.group(1)
+
+
+def stage_role_statements(stage: str) -> tuple[dict[str, list[PolicyRender]], list[dict]]:
+    _, project = stage_project(stage)
+    policies = role_renders(CICD, project_role(project))
+    assert policies, f"{stage}: its role has no policy"
+    return policies, [st for renders in policies.values() for r in renders for st in r.statements()]
+
+
+def boundary_render() -> PolicyRender:
+    renders = [r for r in renders_of("boundary.json.tftpl") if r.module == BOUNDARY]
+    assert len(renders) == 1 and renders[0].condition is None, "modules/boundary renders boundary.json.tftpl once"
+    return renders[0]
+
+
+def test_the_pipeline_builds_then_plans_then_deploys_what_was_approved():
+    assert [s["name"] for s in pipeline()["stage"]] == ["Source", "Build", "Plan", "Approve", "Deploy"]
+    source = single_block(next(s for s in pipeline()["stage"] if s["name"] == "Source"), "action")["output_artifacts"]
+    build, plan, deploy = stage_action("Build"), stage_action("Plan"), stage_action("Deploy")
+    assert build["input_artifacts"] == source
+    # The plan takes the Terraform from the source (its primary source) and
+    # only the zips from the build: what the build's third-party code writes
+    # is never run with the plan role.
+    assert set(plan["input_artifacts"]) == set(source) | set(build["output_artifacts"])
+    assert [plan["configuration"]["PrimarySource"]] == source
+    assert deploy["input_artifacts"] == plan["output_artifacts"]
+    assert stage_action("Approve")["provider"] == "Manual"
+
+    def commands(spec: dict) -> list[str]:
+        return [c for phase in spec["phases"].values() for c in phase.get("commands", [])]
+
+    import yaml
+
+    # Build: make test and make package, and no Terraform.
+    name, project = stage_project("Build")
+    assert single_block(project, "source")["buildspec"] == "buildspec.yml"
+    spec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
+    run = commands(spec)
+    assert "make test" in run and "make package" in run
+    assert not [c for c in run if "terraform" in c.lower()], "the build stage runs no Terraform"
+    assert spec["artifacts"]["files"] == ["target/lambda/*/bootstrap.zip"]
+    # Plan: terraform plan -out=tfplan, shown for the approval.
+    name, project = stage_project("Plan")
+    assert expr(single_block(project, "source")["buildspec"]) == 'file("${path.module}/plan-buildspec.yml")'
+    spec = yaml.safe_load((CICD / "plan-buildspec.yml").read_text())
+    run = commands(spec)
+    plans = [c for c in run if c.startswith("terraform -chdir=infra plan ")]
+    assert len(plans) == 1 and "-out=tfplan" in plans[0].split() and "-input=false" in plans[0].split()
+    assert "terraform -chdir=infra show -no-color tfplan" in run
+    # Its output is what the deploy stage applies: the Terraform with the
+    # plan, the zips, and every file the root module reads from the repository.
+    files = spec["artifacts"]["files"]
+    assert {"infra/**/*", "target/lambda/*/bootstrap.zip", "search/**/*", "alerts.toml"} <= set(files)
+    for f in sorted(INFRA.glob("*.tf")):
+        for read in re.findall(r'\$\{path\.root\}/\.\./([\w.-]+)', f.read_text()):
+            assert read in ("target", "search", "alerts.toml"), f"{f.name} reads ../{read}: add it to the plan artifact"
+    # Deploy: applies exactly that plan.
+    name, project = stage_project("Deploy")
+    spec = yaml.safe_load((CICD / "deploy-buildspec.yml").read_text())
+    assert "terraform -chdir=infra apply -input=false tfplan" in commands(spec)
+    # Each CodeBuild stage logs to its own group.
+    groups = load(CICD).of_type("aws_cloudwatch_log_group")["build"]
+    assert expr(groups["for_each"]) == 'toset(["build", "plan", "deploy"])'
+    for stage, key in (("Build", "build"), ("Plan", "plan"), ("Deploy", "deploy")):
+        _, project = stage_project(stage)
+        logs = single_block(single_block(project, "logs_config"), "cloudwatch_logs")
+        assert expr(logs["group_name"]) == f'aws_cloudwatch_log_group.build["{key}"].name', stage
+
+
+def test_the_build_stage_reaches_only_its_logs_the_artifacts_and_the_pipeline_key():
+    cicd = load(CICD)
+    _, project = stage_project("Build")
+    policies, statements = stage_role_statements("Build")
+    templates = {r.template for renders in policies.values() for r in renders}
+    assert templates == {"cicd-build-common.json.tftpl"}, f"the build role holds {sorted(templates)}"
+    key = expr(project["encryption_key"])
+    logs = expr(single_block(single_block(project, "logs_config"), "cloudwatch_logs")["group_name"]).removesuffix(".name")
+    allowed = {f"${{{logs}.arn}}:*", "${module.artifacts.arn}/*", f"${{{key}}}"}
+    for st in statements:
+        assert st["Effect"] == "Allow" and "Condition" not in st, st
+        assert set(st["Resource"]) <= allowed, f"the build role reaches {st['Resource']}"
+        assert not any(a.startswith(("iam:", "sts:")) for a in st["Action"]), st
+    # The key is the pipeline's own (a second modules/kms, only with CI/CD),
+    # never the data key; the artifacts never a data bucket.
+    assert root_values(CICD, key) == {"one(module.pipeline_kms[*].key_arn)"}
+    pipeline_kms = load(INFRA).modules["pipeline_kms"]
+    assert pipeline_kms["source"] == "./modules/kms" and pipeline_kms["name_prefix"] == "${var.name_prefix}-pipeline"
+    assert expr(pipeline_kms["count"]) == "var.enable_cicd ? 1 : 0"
+    for renders in policies.values():
+        for r in renders:
+            for _, e in r.args:
+                for v in root_values(CICD, e):
+                    assert not re.match(r"module\.(kms|storage)\.", v), f"{r.template}: {e} is {v}"
+    assert cicd.modules["artifacts"]["source"] == "../storage/bucket"
+    # Everything of the pipeline is encrypted with the pipeline key.
+    assert expr(cicd.modules["artifacts"]["kms_key_arn"]) == key
+    assert all(expr(g["kms_key_id"]) == key for g in cicd.of_type("aws_cloudwatch_log_group").values())
+    assert all(expr(p["encryption_key"]) == key for p in cicd.of_type("aws_codebuild_project").values())
+    store = single_block(pipeline(), "artifact_store")
+    assert expr(single_block(store, "encryption_key")["id"]) == key
+    # Nor is it told where the Terraform state is.
+    assert "dynamic" not in single_block(project, "environment")
+
+
+def test_plan_read_reads_no_data():
+    policies, statements = stage_role_statements("Plan")
+    templates = {r.template for renders in policies.values() for r in renders}
+    assert templates == {"cicd-build-common.json.tftpl", "cicd-state.json.tftpl", "cicd-plan-read.json.tftpl"}
+    # s3:Get* on the buckets' pattern matches their objects too: every object
+    # read is denied but the artifacts' and the state's.
+    (read,) = [r for r in renders_of("cicd-plan-read.json.tftpl")]
+    statements = read.statements()
+    denies = [st for st in statements if st["Effect"] == "Deny" and "s3:GetObject*" in st["Action"]]
+    assert len(denies) == 1 and "Resource" not in denies[0] and "Condition" not in denies[0]
+    assert set(denies[0]["NotResource"]) == {"${module.artifacts.arn}/*", "${local.state_object}", "${local.state_object}.tflock"}
+    # The data key only through Lambda (the functions' environment).
+    for st in statements:
+        if st["Effect"] == "Allow" and any(a.startswith("kms:") and a not in ("kms:Get*", "kms:List*", "kms:Describe*", "kms:ListAliases") for a in st["Action"]):
+            assert st["Action"] == ["kms:Decrypt"] and st["Resource"] == ["${var.data_key_arn}"], st
+            assert st["Condition"] == {"StringEquals": {"kms:ViaService": "lambda.${var.region}.amazonaws.com"}}
+
+
+def test_every_role_carries_the_permission_boundary():
+    roles = 0
+    for m in all_modules():
+        for name, role in m.of_type("aws_iam_role").items():
+            roles += 1
+            assert "permissions_boundary" in role, f"{m.path.name}.{name} has no permissions_boundary"
+            assert root_values(m.path, expr(role["permissions_boundary"])) == {"module.boundary.arn"}, f"{m.path.name}.{name}"
+    assert roles >= 6, "the function roles, Firehose's, and the pipeline's build, plan, deploy and pipeline roles"
+    boundary = load(BOUNDARY)
+    assert expr(boundary.outputs["arn"]["value"]) == "aws_iam_policy.this.arn"
+    assert not boundary.of_type("aws_iam_role")
+    # It exists with or without CI/CD.
+    call = load(INFRA).modules["boundary"]
+    assert call["source"] == "./modules/boundary" and "count" not in call and "for_each" not in call
+
+
+def test_the_boundary_denies_every_way_out():
+    b = load(BOUNDARY)
+    assert b.of_type("aws_iam_policy")["this"]["name"] == "${local.name}"
+    assert b.locals["name"] == "${var.name_prefix}-boundary"
+    # Its own ARN from its name (aws_iam_policy.this.arn in its own policy
+    # would be a cycle), and the very policy the roles carry.
+    assert b.locals["policy_arn"] == "arn:${var.partition}:iam::${var.account_id}:policy/${local.name}"
+    render = boundary_render()
+    assert dict(render.args)["boundary_arn"] == "local.policy_arn"
+    me = "${local.policy_arn}"
+    statements = render.statements()
+    denies = [st for st in statements if st["Effect"] == "Deny"]
+
+    def deny_of(action: str) -> dict:
+        found = [st for st in denies if action in st["Action"]]
+        assert len(found) == 1, f"the boundary must deny {action} once"
+        return found[0]
+
+    unbounded = deny_of("iam:CreateRole")
+    assert {"iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy"} <= set(unbounded["Action"])
+    assert unbounded["Resource"] == ["*"]
+    assert unbounded["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": me}}
+    removal = deny_of("iam:DeleteRolePermissionsBoundary")
+    assert removal["Resource"] == ["*"] and "Condition" not in removal
+    changes = deny_of("iam:CreatePolicyVersion")
+    assert {"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"} <= set(changes["Action"])
+    assert changes["Resource"] == [me] and "Condition" not in changes
+    identities = deny_of("iam:CreateUser")
+    assert {"iam:CreateUser", "iam:CreateGroup", "iam:CreateAccessKey"} <= set(identities["Action"])
+    assert identities["Resource"] == ["*"] and "Condition" not in identities
+    # What it allows: the managed resources (and, with CI/CD, the state),
+    # the actions AWS grants on no narrower resource, the OpenSearch
+    # service-linked role.
+    managed = list_value(BOUNDARY, "concat(local.managed_resources, local.state_resources)")
+    for st in statements:
+        if st["Effect"] == "Allow":
+            assert st["Resource"] == managed or st["Sid"] in ("Unscoped", "OpenSearchServiceLinkedRole"), st["Sid"]
+            assert "Condition" not in st
+            assert not {"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachRolePolicy", "iam:CreateUser"} & set(st["Action"])
+    # modules/cicd reads and writes the resources the boundary names.
+    assert expr(b.outputs["managed_resources"]["value"]) == "local.managed_resources"
+    assert expr(load(INFRA).modules["cicd"]["managed_resources"]) == "module.boundary.managed_resources"
+
+
+def test_the_boundary_allows_what_the_roles_are_granted():
+    import fnmatch
+
+    allows = [st for st in boundary_render().statements() if st["Effect"] == "Allow"]
+    scoped = [a for st in allows for a in st["Action"]]
+    unscoped = [a for st in allows if st["Resource"] == ["*"] for a in st["Action"]]
+    checked = 0
+    for r in policy_renders():
+        if r.template == "boundary.json.tftpl":
+            continue
+        for st in r.statements():
+            if st["Effect"] != "Allow":
+                continue
+            for a in st["Action"]:
+                checked += 1
+                within = unscoped if st["Resource"] == ["*"] else scoped
+                assert any(fnmatch.fnmatchcase(a, b) for b in within), f"{r.template}: {st['Sid']}: {a} is outside the boundary"
+    assert checked > 150
+
+
+ROLE_WRITES = {
+    "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary",
+    "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+}
+
+
+def test_the_deploy_role_creates_roles_only_with_the_boundary_and_passes_only_named_roles():
+    import fnmatch
+
+    _, statements = stage_role_statements("Deploy")
+    boundary = "${var.permissions_boundary}"
+    assert root_values(CICD, "var.permissions_boundary") == {"module.boundary.arn"}
+    writes, passes = set(), {}
+    for st in statements:
+        if st["Effect"] != "Allow":
+            continue
+        covers = lambda action: any(fnmatch.fnmatchcase(action, a) for a in st["Action"])  # noqa: E731
+        if granted := {w for w in ROLE_WRITES if covers(w)}:
+            writes |= granted
+            assert st.get("Condition") == {"StringEquals": {"iam:PermissionsBoundary": boundary}}, f"{st['Sid']}: {sorted(granted)} without the boundary"
+        if covers("iam:PassRole"):
+            assert st["Action"] == ["iam:PassRole"], st["Sid"]
+            service = st.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
+            assert service and len(st["Condition"]) == 1 and len(st["Condition"]["StringEquals"]) == 1, f"{st['Sid']}: PassRole to any service"
+            passes.setdefault(service, []).append(st["Resource"])
+        assert not covers("iam:DeleteRolePermissionsBoundary") and not covers("iam:CreatePolicyVersion"), st["Sid"]
+    assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"} <= writes
+    # Lambda: exactly the function roles, named as modules/lambda names them.
+    lam = load(LAMBDA_MODULE)
+    assert lam.of_type("aws_iam_role")["this"]["name"] == "${local.name}" and lam.locals["name"] == "${var.name_prefix}-${var.binary}"
+    (functions,) = passes.pop("lambda.amazonaws.com")
+    role = "${local.arn}:iam::${var.account_id}:role/${local.p}-"
+    assert all(r.startswith(role) for r in functions), functions
+    assert {r.removeprefix(role) for r in functions} == set(function_calls())
+    # Firehose's delivery role, and the pipeline's own: each to its service,
+    # one role a statement.
+    stream = load(INFRA / "modules" / "stream")
+    assert stream.of_type("aws_iam_role")["firehose"]["name"] == "${var.name_prefix}-firehose"
+    assert passes.pop("firehose.amazonaws.com") == [[role + "firehose"]]
+    assert sorted(passes.pop("codebuild.amazonaws.com")) == [["${aws_iam_role.build.arn}"], ["${aws_iam_role.deploy.arn}"], ["${aws_iam_role.plan.arn}"]]
+    assert passes.pop("codepipeline.amazonaws.com") == [["${aws_iam_role.pipeline.arn}"]]
+    assert not passes, f"PassRole to {sorted(passes)}"
+    # The projects and the pipeline use those very roles.
+    cicd = load(CICD)
+    assert {expr(p["service_role"]) for p in cicd.of_type("aws_codebuild_project").values()} == {f"aws_iam_role.{r}.arn" for r in ("build", "plan", "deploy")}
+    assert expr(pipeline()["role_arn"]) == "aws_iam_role.pipeline.arn"
+
+
+def test_no_policy_names_every_key():
+    resources = 0
+    for where, st in policy_statements():
+        for key in ("resources", "not_resources"):
+            values = st.get(key) or []
+            for r in [values] if isinstance(values, str) else values:
+                resources += 1
+                assert not re.search(r"(^|:)key/\*", r), f"{where}: {r} is every key in the region"
+    assert resources > 100
+    for f in [*INFRA.rglob("*.tf"), *POLICIES.glob("*.tftpl")]:
+        assert not re.search(r":key/\*", f.read_text()), f"{f}: names key/*"
+    # The managed resources name the project's keys: the data key and, with
+    # CI/CD, the pipeline's.
+    keys = [r for r in list_value(BOUNDARY, "local.managed_resources") if ":kms:" in r or "kms" in r.split(":")[0]]
+    assert "${module.kms.key_arn}" in keys and "${module.pipeline_kms[*].key_arn}" in keys
+
+
+# IAM quotas: a managed policy holds 6,144 characters, a role's inline
+# policies 10,240 together (whitespace not counted). Measured with the
+# longest names a deployment may have.
+WORST_CASE = {
+    r"\$\{local\.arn\}": "arn:aws-us-gov",
+    r"\$\{var\.partition\}": "aws-us-gov",
+    r"\$\{local\.at\}": "ap-southeast-2:123456789012",
+    r"\$\{var\.(account_id|region)\}": "ap-southeast-2",
+    r"\$\{(local\.p|var\.name_prefix)\}": "a" * 21,
+    r"\$\{replace\(local\.p[^}]*\}": "a" * 21,
+    r"\$\{local\.name\}": "a" * 21 + "-boundary",
+    r"\$\{[^}]*kms[^}]*\}": "arn:aws-us-gov:kms:ap-southeast-2:123456789012:key/12345678-1234-1234-1234-123456789012",
+    r"\$\{aws_iam_role\.(\w+)\.arn\}": "arn:aws-us-gov:iam::123456789012:role/" + "a" * 21 + "-pipeline-deploy",
+    r"\$\{[^}]*\}": "arn:aws-us-gov:s3:::" + "a" * 21 + "-pipeline-123456789012-ap-southeast-2",
+}
+
+
+def worst_case_size(renders: list[PolicyRender]) -> int:
+    text = json.dumps({"Version": "2012-10-17", "Statement": [st for r in renders for st in r.statements()]}, separators=(",", ":"))
+    for pattern, value in WORST_CASE.items():
+        text = re.sub(pattern, value, text)
+    return len(text)
+
+
+def test_the_pipeline_policies_fit_the_iam_quotas():
+    assert worst_case_size([boundary_render()]) <= 6144
+    for name in load(CICD).of_type("aws_iam_policy"):
+        assert worst_case_size(policy_of(CICD, f"aws_iam_policy.{name}")) <= 6144, name
+    for role in load(CICD).of_type("aws_iam_role"):
+        inline = [r for k, rs in role_renders(CICD, role).items() if not k.startswith("aws_iam_policy.") for r in rs]
+        assert sum(worst_case_size([r]) for r in inline) <= 10240, role

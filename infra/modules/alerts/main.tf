@@ -162,6 +162,7 @@ module "function" {
   reserved_concurrency = -1
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
+  permissions_boundary = var.permissions_boundary
 
   # Query the windows; move (rule, group) between ok and firing with a
   # conditional UpdateItem and Scan for what is firing; publish; and the key

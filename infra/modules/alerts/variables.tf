@@ -52,3 +52,8 @@ variable "architecture" {
 variable "log_retention_days" {
   type = number
 }
+
+variable "permissions_boundary" {
+  description = "ARN of the deployment's permission boundary (modules/boundary): every role here carries it."
+  type        = string
+}

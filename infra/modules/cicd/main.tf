@@ -1,15 +1,19 @@
 # The delivery pipeline: source from a CodeStar (CodeConnections) connection,
-# a build that runs `make test`, `make package` and `terraform plan -out`
-# (buildspec.yml at the repository root), a manual approval of that plan, and
-# a deploy that applies exactly the approved plan. Each stage has its own role;
-# the build can only read the deployment's resources, only the deploy stage can
-# change them, and both only resources named with the prefix.
+# a build that runs `make test` and `make package` (buildspec.yml at the
+# repository root), a plan of the reviewed Terraform against those zips
+# (plan-buildspec.yml), a manual approval of that plan, and a deploy that
+# applies exactly the approved plan (deploy-buildspec.yml). Each stage has its
+# own role. The build, which compiles third-party crates and installs PyPI
+# packages, reaches only its logs, the artifacts and the pipeline's own key:
+# no Terraform state, no data bucket, no data key. The plan reads the
+# deployment's resources (never their data) and the state; only the deploy
+# stage changes them. Every role carries the deployment's permission
+# boundary (modules/boundary).
 
 locals {
   name           = "${var.name_prefix}-pipeline"
   connection_arn = var.connection_arn != "" ? var.connection_arn : aws_codestarconnections_connection.repo[0].arn
   arn            = "arn:${var.partition}"
-  at             = "${var.region}:${var.account_id}"
   p              = var.name_prefix
   state_object   = "arn:${var.partition}:s3:::${var.state_bucket}/${var.state_key}"
 }
@@ -30,7 +34,7 @@ module "artifacts" {
 
   name          = "${var.name_prefix}-pipeline-${var.account_id}-${var.region}"
   account_id    = var.account_id
-  kms_key_arn   = var.kms_key_arn
+  kms_key_arn   = var.pipeline_key_arn
   versioning    = true
   force_destroy = true
 }
@@ -87,136 +91,194 @@ data "aws_iam_policy_document" "assume_codepipeline" {
 
 resource "aws_cloudwatch_log_group" "build" {
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days (default 30): operational logs of the pipeline, whose data is kept in the lake; raise it where policy asks for a year
-  for_each = toset(["build", "deploy"])
+  for_each = toset(["build", "plan", "deploy"])
 
   name              = "/aws/codebuild/${local.name}-${each.key}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
+  kms_key_id        = var.pipeline_key_arn
 }
 
 # The role policies are rendered from infra/policies/cicd-*.json.tftpl (see
-# its README). What both CodeBuild stages need: their logs, the artifacts,
-# the key, and the Terraform state (read, plus the S3 lock file next to it).
+# its README). Each CodeBuild stage gets `common`: its own log group, the
+# artifacts and the pipeline key (cicd-build-common). The plan and deploy
+# stages add the Terraform state (cicd-state: the object and the S3 lock file
+# next to it) and `plan-read`; the deploy stage `apply-write`.
+#
+# plan-read is a managed policy attached to both: IAM caps a role's inline
+# policies at 10,240 characters in all, which the deploy role's would exceed.
+# Like the boundary, the deploy stage cannot change it (no iam:*Policy*
+# grant): a change to it, or to the managed resources it names, takes an
+# administrator's apply.
 locals {
-  codebuild_common_policy = templatefile("${path.module}/../../policies/cicd-build-common.json.tftpl", {
-    build_log_group_arn  = aws_cloudwatch_log_group.build["build"].arn
-    deploy_log_group_arn = aws_cloudwatch_log_group.build["deploy"].arn
-    artifact_bucket_arn  = module.artifacts.arn
-    state_object_arn     = local.state_object
-    state_bucket_arn     = "arn:${var.partition}:s3:::${var.state_bucket}"
-    kms_key_arn          = var.kms_key_arn
+  state_policy = templatefile("${path.module}/../../policies/cicd-state.json.tftpl", {
+    state_object_arn = local.state_object
+    state_bucket_arn = "arn:${var.partition}:s3:::${var.state_bucket}"
   })
-}
 
-# Read access to what the deployment manages, for `terraform plan` to refresh.
-# Resources are named with the prefix; the few actions AWS only grants on "*"
-# (listing, describing, identity) are in their own statement.
-locals {
-  managed_resources = [
-    "${local.arn}:s3:::${local.p}-*",
-    "${local.arn}:sqs:${local.at}:${local.p}-*",
-    "${local.arn}:lambda:${local.at}:function:${local.p}-*",
-    "${local.arn}:lambda:${local.at}:event-source-mapping:*",
-    "${local.arn}:iam::${var.account_id}:role/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/lambda/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/kinesisfirehose/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/opensearch/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/codebuild/${local.p}-*",
-    "${local.arn}:kinesis:${local.at}:stream/${local.p}-*",
-    "${local.arn}:firehose:${local.at}:deliverystream/${local.p}-*",
-    "${local.arn}:glue:${local.at}:catalog",
-    "${local.arn}:glue:${local.at}:database/${replace(local.p, "-", "_")}",
-    "${local.arn}:glue:${local.at}:table/${replace(local.p, "-", "_")}/*",
-    "${local.arn}:athena:${local.at}:workgroup/${local.p}-*",
-    "${local.arn}:sns:${local.at}:${local.p}-*",
-    "${local.arn}:dynamodb:${local.at}:table/${local.p}-*",
-    "${local.arn}:events:${local.at}:rule/${local.p}-*",
-    "${local.arn}:cloudwatch:${local.at}:alarm:${local.p}-*",
-    "${local.arn}:cloudwatch::${var.account_id}:dashboard/${local.p}-*",
-    "${local.arn}:kms:${local.at}:key/*",
-    "${local.arn}:kms:${local.at}:alias/${local.p}",
-    "${local.arn}:es:${local.at}:domain/${local.p}-*",
-    "${local.arn}:codebuild:${local.at}:project/${local.p}-*",
-    "${local.arn}:codepipeline:${local.at}:${local.p}-*",
-    "${local.arn}:codestar-connections:${local.at}:connection/*",
-    "${local.arn}:codeconnections:${local.at}:connection/*",
-    "${local.arn}:ec2:${local.at}:security-group/*",
-    "${local.arn}:ec2:${local.at}:security-group-rule/*",
-    "${local.arn}:ec2:${local.at}:vpc/*",
-  ]
-
+  # Read access to what the deployment manages (var.managed_resources, from
+  # modules/boundary), for `terraform plan` to refresh; the few actions AWS
+  # only grants on "*" (listing, describing, identity) are in ReadUnscoped.
+  # `s3:Get*` on the buckets' pattern also matches every object in them
+  # (an ARN pattern's * spans the "/"), so object reads are denied outright
+  # except for the artifacts and the state: a Deny with NotResource, because
+  # one statement cannot name both the data buckets' objects (Resource) and
+  # the artifact bucket's exception (NotResource), and a Deny cannot be
+  # undone by an Allow. Reading stream records, log events and query results
+  # is denied too (DenyDataReads). The data key is granted only for Lambda to
+  # decrypt the functions' environment when Terraform reads them
+  # (kms:ViaService): Lambda does that with the caller's permission.
   plan_read_policy = templatefile("${path.module}/../../policies/cicd-plan-read.json.tftpl", {
-    managed_resources = jsonencode(local.managed_resources)
+    managed_resources   = jsonencode(var.managed_resources)
+    artifact_bucket_arn = module.artifacts.arn
+    state_object_arn    = local.state_object
+    data_key_arn        = var.data_key_arn
+    region              = var.region
   })
+
+  # The only roles the deploy stage may pass: the functions' (modules/lambda
+  # names them <prefix>-<binary>) to Lambda, and, each to its one service,
+  # Firehose's (modules/stream) and the pipeline's own, which updating the
+  # delivery stream, the CodeBuild projects and the pipeline passes again.
+  function_role_arns = [
+    "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-ingest",
+    "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-stream",
+    "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-alerts",
+  ]
 }
 
+# The build runs `make test` and `make package`: third-party code. It can
+# write its logs, read its source and write the zips to the artifact bucket,
+# with the pipeline key; nothing else.
 resource "aws_iam_role" "build" {
-  name               = "${local.name}-build"
-  assume_role_policy = data.aws_iam_policy_document.assume_codebuild.json
+  name                 = "${local.name}-build"
+  assume_role_policy   = data.aws_iam_policy_document.assume_codebuild.json
+  permissions_boundary = var.permissions_boundary
 }
 
 resource "aws_iam_role_policy" "build_common" {
-  name   = "common"
-  role   = aws_iam_role.build.id
-  policy = local.codebuild_common_policy
+  name = "common"
+  role = aws_iam_role.build.id
+  policy = templatefile("${path.module}/../../policies/cicd-build-common.json.tftpl", {
+    log_group_arn       = aws_cloudwatch_log_group.build["build"].arn
+    artifact_bucket_arn = module.artifacts.arn
+    pipeline_key_arn    = var.pipeline_key_arn
+  })
 }
 
-resource "aws_iam_role_policy" "build_read" {
-  name   = "plan-read"
-  role   = aws_iam_role.build.id
-  policy = local.plan_read_policy
+# The plan: terraform init, plan and show, with the reviewed Terraform from
+# the source and the zips from the build.
+resource "aws_iam_role" "plan" {
+  name                 = "${local.name}-plan"
+  assume_role_policy   = data.aws_iam_policy_document.assume_codebuild.json
+  permissions_boundary = var.permissions_boundary
+}
+
+resource "aws_iam_role_policy" "plan_common" {
+  name = "common"
+  role = aws_iam_role.plan.id
+  policy = templatefile("${path.module}/../../policies/cicd-build-common.json.tftpl", {
+    log_group_arn       = aws_cloudwatch_log_group.build["plan"].arn
+    artifact_bucket_arn = module.artifacts.arn
+    pipeline_key_arn    = var.pipeline_key_arn
+  })
+}
+
+resource "aws_iam_role_policy" "plan_state" {
+  name   = "state"
+  role   = aws_iam_role.plan.id
+  policy = local.state_policy
+}
+
+resource "aws_iam_policy" "plan_read" {
+  name        = "${local.name}-plan-read"
+  description = "${var.name_prefix}: what the pipeline's plan and deploy stages read (never the data)"
+  policy      = local.plan_read_policy
+}
+
+resource "aws_iam_role_policy_attachment" "plan_read" {
+  role       = aws_iam_role.plan.name
+  policy_arn = aws_iam_policy.plan_read.arn
 }
 
 resource "aws_iam_role" "deploy" {
-  name               = "${local.name}-deploy"
-  assume_role_policy = data.aws_iam_policy_document.assume_codebuild.json
+  name                 = "${local.name}-deploy"
+  assume_role_policy   = data.aws_iam_policy_document.assume_codebuild.json
+  permissions_boundary = var.permissions_boundary
 }
 
 resource "aws_iam_role_policy" "deploy_common" {
-  name   = "common"
-  role   = aws_iam_role.deploy.id
-  policy = local.codebuild_common_policy
+  name = "common"
+  role = aws_iam_role.deploy.id
+  policy = templatefile("${path.module}/../../policies/cicd-build-common.json.tftpl", {
+    log_group_arn       = aws_cloudwatch_log_group.build["deploy"].arn
+    artifact_bucket_arn = module.artifacts.arn
+    pipeline_key_arn    = var.pipeline_key_arn
+  })
 }
 
-resource "aws_iam_role_policy" "deploy_read" {
-  name   = "plan-read"
+resource "aws_iam_role_policy" "deploy_state" {
+  name   = "state"
   role   = aws_iam_role.deploy.id
-  policy = local.plan_read_policy
+  policy = local.state_policy
 }
 
-# Changes to what the deployment manages, for the deploy stage only.
+resource "aws_iam_role_policy_attachment" "deploy_read" {
+  role       = aws_iam_role.deploy.name
+  policy_arn = aws_iam_policy.plan_read.arn
+}
+
+# Changes to what the deployment manages, for the deploy stage only. Roles
+# only with the boundary (iam:PermissionsBoundary); PassRole only of the
+# roles above, each to its service (iam:PassedToService). The boundary
+# itself it can read but not change: that takes an administrator's apply.
 resource "aws_iam_role_policy" "deploy_write" {
   name = "apply-write"
   role = aws_iam_role.deploy.id
   policy = templatefile("${path.module}/../../policies/cicd-apply-write.json.tftpl", {
-    managed_resources = jsonencode(local.managed_resources)
-    partition         = var.partition
-    account_id        = var.account_id
+    managed_resources        = jsonencode(var.managed_resources)
+    partition                = var.partition
+    account_id               = var.account_id
+    name_prefix              = var.name_prefix
+    permissions_boundary_arn = var.permissions_boundary
+    function_role_arns       = jsonencode(local.function_role_arns)
+    firehose_role_arn        = "${local.arn}:iam::${var.account_id}:role/${local.p}-firehose"
+    build_role_arn           = aws_iam_role.build.arn
+    plan_role_arn            = aws_iam_role.plan.arn
+    deploy_role_arn          = aws_iam_role.deploy.arn
+    pipeline_role_arn        = aws_iam_role.pipeline.arn
   })
 }
 
 resource "aws_iam_role" "pipeline" {
-  name               = local.name
-  assume_role_policy = data.aws_iam_policy_document.assume_codepipeline.json
+  name                 = local.name
+  assume_role_policy   = data.aws_iam_policy_document.assume_codepipeline.json
+  permissions_boundary = var.permissions_boundary
 }
 
+# The approval notice goes to the alerts topic, encrypted with the data key:
+# publishing to it takes the key, through SNS only (kms:ViaService).
 resource "aws_iam_role_policy" "pipeline" {
   name = "pipeline"
   role = aws_iam_role.pipeline.id
   policy = templatefile("${path.module}/../../policies/cicd-pipeline.json.tftpl", {
-    artifact_bucket_arn = module.artifacts.arn
-    kms_key_arn         = var.kms_key_arn
-    connection_arn      = local.connection_arn
-    build_project_arn   = aws_codebuild_project.build.arn
-    deploy_project_arn  = aws_codebuild_project.deploy.arn
-    approval_topic_arn  = var.approval_topic_arn
+    artifact_bucket_arn    = module.artifacts.arn
+    pipeline_key_arn       = var.pipeline_key_arn
+    connection_arn         = local.connection_arn
+    build_project_arn      = aws_codebuild_project.build.arn
+    plan_project_arn       = aws_codebuild_project.plan.arn
+    deploy_project_arn     = aws_codebuild_project.deploy.arn
+    approval_topic_arn     = var.approval_topic_arn
+    approval_topic_key_arn = var.data_key_arn
+    region                 = var.region
   })
 }
 
 # --- builds ------------------------------------------------------------------
 
 locals {
-  build_environment = {
+  # Only the plan and deploy stages run Terraform, so only they are told
+  # where its state is.
+  terraform_environment = {
     TF_STATE_BUCKET = var.state_bucket
     TF_STATE_KEY    = var.state_key
     TF_STATE_REGION = var.region
@@ -226,9 +288,9 @@ locals {
 
 resource "aws_codebuild_project" "build" {
   name           = "${local.name}-build"
-  description    = "loglake: make test, make package, terraform plan -out"
+  description    = "loglake: make test, make package"
   service_role   = aws_iam_role.build.arn
-  encryption_key = var.kms_key_arn
+  encryption_key = var.pipeline_key_arn
   build_timeout  = 90
 
   source {
@@ -246,14 +308,6 @@ resource "aws_codebuild_project" "build" {
     image           = "aws/codebuild/amazonlinux-aarch64-standard:3.0"
     type            = "ARM_CONTAINER"
     privileged_mode = false
-
-    dynamic "environment_variable" {
-      for_each = local.build_environment
-      content {
-        name  = environment_variable.key
-        value = environment_variable.value
-      }
-    }
   }
 
   logs_config {
@@ -263,11 +317,49 @@ resource "aws_codebuild_project" "build" {
   }
 }
 
+resource "aws_codebuild_project" "plan" {
+  name           = "${local.name}-plan"
+  description    = "loglake: terraform plan -out of the source's infra/ with the build's zips"
+  service_role   = aws_iam_role.plan.arn
+  encryption_key = var.pipeline_key_arn
+  build_timeout  = 30
+
+  source {
+    type      = "CODEPIPELINE"
+    buildspec = file("${path.module}/plan-buildspec.yml")
+  }
+
+  artifacts {
+    type = "CODEPIPELINE"
+  }
+
+  environment {
+    compute_type    = "BUILD_GENERAL1_SMALL"
+    image           = "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+    type            = "ARM_CONTAINER"
+    privileged_mode = false
+
+    dynamic "environment_variable" {
+      for_each = local.terraform_environment
+      content {
+        name  = environment_variable.key
+        value = environment_variable.value
+      }
+    }
+  }
+
+  logs_config {
+    cloudwatch_logs {
+      group_name = aws_cloudwatch_log_group.build["plan"].name
+    }
+  }
+}
+
 resource "aws_codebuild_project" "deploy" {
   name           = "${local.name}-deploy"
   description    = "loglake: terraform apply of the approved plan"
   service_role   = aws_iam_role.deploy.arn
-  encryption_key = var.kms_key_arn
+  encryption_key = var.pipeline_key_arn
   build_timeout  = 60
 
   source {
@@ -286,7 +378,7 @@ resource "aws_codebuild_project" "deploy" {
     privileged_mode = false
 
     dynamic "environment_variable" {
-      for_each = local.build_environment
+      for_each = local.terraform_environment
       content {
         name  = environment_variable.key
         value = environment_variable.value
@@ -312,7 +404,7 @@ resource "aws_codepipeline" "this" {
     location = module.artifacts.id
     type     = "S3"
     encryption_key {
-      id   = var.kms_key_arn
+      id   = var.pipeline_key_arn
       type = "KMS"
     }
   }
@@ -338,15 +430,34 @@ resource "aws_codepipeline" "this" {
   stage {
     name = "Build"
     action {
-      name             = "TestPackagePlan"
+      name             = "TestPackage"
       category         = "Build"
       owner            = "AWS"
       provider         = "CodeBuild"
       version          = "1"
       input_artifacts  = ["source"]
-      output_artifacts = ["plan"]
+      output_artifacts = ["build"]
       configuration = {
         ProjectName = aws_codebuild_project.build.name
+      }
+    }
+  }
+
+  # The Terraform comes from the source, not from the build's output: what
+  # the build stage's third-party code writes is only the zips.
+  stage {
+    name = "Plan"
+    action {
+      name             = "Plan"
+      category         = "Build"
+      owner            = "AWS"
+      provider         = "CodeBuild"
+      version          = "1"
+      input_artifacts  = ["source", "build"]
+      output_artifacts = ["plan"]
+      configuration = {
+        ProjectName   = aws_codebuild_project.plan.name
+        PrimarySource = "source"
       }
     }
   }
@@ -361,7 +472,7 @@ resource "aws_codepipeline" "this" {
       version  = "1"
       configuration = {
         NotificationArn = var.approval_topic_arn
-        CustomData      = "Review the plan printed in the build log (terraform show tfplan) before approving."
+        CustomData      = "Review the plan printed in the plan stage's log (terraform show tfplan) before approving."
       }
     }
   }

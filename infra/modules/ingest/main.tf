@@ -98,6 +98,7 @@ module "function" {
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
   vpc                  = var.vpc
+  permissions_boundary = var.permissions_boundary
 
   # The queue, the raw objects, the lake's prefixes and the key (which also
   # encrypts the alert tables and topic); modules/lambda adds the search and

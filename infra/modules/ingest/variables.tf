@@ -99,3 +99,8 @@ variable "vpc" {
     security_group_ids = list(string)
   })
 }
+
+variable "permissions_boundary" {
+  description = "ARN of the deployment's permission boundary (modules/boundary): every role here carries it."
+  type        = string
+}

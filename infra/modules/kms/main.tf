@@ -1,7 +1,9 @@
-# The deployment's customer managed key: S3 (when SSE-KMS is chosen), the
-# SNS topic (CloudWatch alarms can only publish to a topic whose key lets
-# them), log groups, Kinesis, Firehose, Athena results, OpenSearch and the
-# pipeline's artifacts. One key, rotated yearly.
+# A customer managed key, rotated yearly. The deployment's data key: S3 (when
+# SSE-KMS is chosen), the SNS topic (CloudWatch alarms can only publish to a
+# topic whose key lets them), log groups, Kinesis, Firehose, Athena results
+# and OpenSearch. With CI/CD a second instance is the pipeline's own key
+# (its artifacts, CodeBuild projects and their logs), so that no pipeline
+# build needs the data key.
 
 data "aws_iam_policy_document" "key" {
   #checkov:skip=CKV_AWS_111:a key policy's "*" resource is this key alone; service statements are bounded by source account and encryption context
@@ -40,25 +42,29 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
-  # CloudWatch alarms and CodeStar notifications publish to the encrypted topic.
-  statement {
-    sid       = "AlarmsPublishToEncryptedTopic"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
+  # CloudWatch alarms and CodeStar notifications publish to the encrypted
+  # topic (the data key only: no topic uses the pipeline's).
+  dynamic "statement" {
+    for_each = var.alarm_topics ? [1] : []
+    content {
+      sid       = "AlarmsPublishToEncryptedTopic"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [var.account_id]
+      }
     }
   }
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name_prefix}: loglake data, topics, logs and artifacts"
+  description             = "${var.name_prefix}: ${var.purpose}"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.key.json

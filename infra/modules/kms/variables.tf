@@ -13,3 +13,15 @@ variable "region" {
 variable "partition" {
   type = string
 }
+
+variable "purpose" {
+  description = "What the key encrypts, for its description."
+  type        = string
+  default     = "loglake data, topics, logs and artifacts"
+}
+
+variable "alarm_topics" {
+  description = "Let CloudWatch alarms publish to topics encrypted with this key."
+  type        = bool
+  default     = true
+}

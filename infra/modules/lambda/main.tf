@@ -35,8 +35,9 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = local.name
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  name                 = local.name
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary
 }
 
 resource "aws_cloudwatch_log_group" "this" {

@@ -100,3 +100,8 @@ variable "vpc" {
     security_group_ids = []
   }
 }
+
+variable "permissions_boundary" {
+  description = "ARN of the deployment's permission boundary (modules/boundary), which the function's role carries."
+  type        = string
+}

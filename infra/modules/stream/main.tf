@@ -51,8 +51,9 @@ data "aws_iam_policy_document" "firehose_assume" {
 }
 
 resource "aws_iam_role" "firehose" {
-  name               = "${var.name_prefix}-firehose"
-  assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
+  name                 = "${var.name_prefix}-firehose"
+  assume_role_policy   = data.aws_iam_policy_document.firehose_assume.json
+  permissions_boundary = var.permissions_boundary
 }
 
 resource "aws_iam_role_policy" "firehose" {
@@ -119,6 +120,7 @@ module "function" {
   kms_key_arn          = var.kms_key_arn
   log_retention_days   = var.log_retention_days
   vpc                  = var.vpc
+  permissions_boundary = var.permissions_boundary
 
   # The stream, Firehose, the lake's quarantine, the on-failure queue and the
   # key (which also encrypts the alert tables and topic); modules/lambda adds

@@ -1,0 +1,90 @@
+# The permissions boundary of the deployment: a managed policy every role it
+# creates carries (the functions', Firehose's, the pipeline's), so that no
+# role, whatever its own policy says, can do more than this. It allows the
+# services the roles use only on the deployment's own resources (named with
+# its prefix, and its keys by ARN), plus the few actions AWS grants on no
+# narrower resource; and it denies the ways out: creating a role or changing
+# a role's policies without this boundary, removing it from a role, changing
+# the boundary itself, creating users, groups or access keys.
+#
+# The pipeline's deploy role carries it too and cannot change it: a change
+# here is applied by an administrator (README, "CI/CD").
+
+locals {
+  arn = "arn:${var.partition}"
+  at  = "${var.region}:${var.account_id}"
+  p   = var.name_prefix
+
+  name = "${var.name_prefix}-boundary"
+  # Its own ARN, built from its name: the policy names itself (the boundary a
+  # new role must carry, the policy nobody under it may change), which a
+  # reference to aws_iam_policy.this.arn would make a cycle.
+  policy_arn = "arn:${var.partition}:iam::${var.account_id}:policy/${local.name}"
+
+  # With CI/CD, the Terraform state the pipeline's plan and deploy roles
+  # read and write (cicd-state.json.tftpl), and its S3 lock file.
+  state_bucket_arn = "arn:${var.partition}:s3:::${var.state_bucket}"
+  state_resources = var.state_bucket == "" ? [] : [
+    local.state_bucket_arn,
+    "${local.state_bucket_arn}/${var.state_key}",
+    "${local.state_bucket_arn}/${var.state_key}.tflock",
+  ]
+
+  # What the deployment manages, by name: every resource is named with the
+  # prefix; event source mappings, connections and security groups get
+  # generated IDs. modules/cicd reads and writes exactly these (through
+  # managed_resources); the boundary allows nothing else either.
+  named_resources = [
+    "${local.arn}:s3:::${local.p}-*",
+    "${local.arn}:sqs:${local.at}:${local.p}-*",
+    "${local.arn}:lambda:${local.at}:function:${local.p}-*",
+    "${local.arn}:lambda:${local.at}:event-source-mapping:*",
+    "${local.arn}:iam::${var.account_id}:role/${local.p}-*",
+    "${local.arn}:iam::${var.account_id}:policy/${local.p}-*",
+    "${local.arn}:logs:${local.at}:log-group:/aws/lambda/${local.p}-*",
+    "${local.arn}:logs:${local.at}:log-group:/aws/kinesisfirehose/${local.p}-*",
+    "${local.arn}:logs:${local.at}:log-group:/aws/opensearch/${local.p}-*",
+    "${local.arn}:logs:${local.at}:log-group:/aws/codebuild/${local.p}-*",
+    "${local.arn}:kinesis:${local.at}:stream/${local.p}-*",
+    "${local.arn}:firehose:${local.at}:deliverystream/${local.p}-*",
+    "${local.arn}:glue:${local.at}:catalog",
+    "${local.arn}:glue:${local.at}:database/${replace(local.p, "-", "_")}",
+    "${local.arn}:glue:${local.at}:table/${replace(local.p, "-", "_")}/*",
+    "${local.arn}:athena:${local.at}:workgroup/${local.p}-*",
+    "${local.arn}:sns:${local.at}:${local.p}-*",
+    "${local.arn}:dynamodb:${local.at}:table/${local.p}-*",
+    "${local.arn}:events:${local.at}:rule/${local.p}-*",
+    "${local.arn}:cloudwatch:${local.at}:alarm:${local.p}-*",
+    "${local.arn}:cloudwatch::${var.account_id}:dashboard/${local.p}-*",
+    "${local.arn}:kms:${local.at}:alias/${local.p}",
+    "${local.arn}:kms:${local.at}:alias/${local.p}-pipeline",
+    "${local.arn}:es:${local.at}:domain/${local.p}-*",
+    "${local.arn}:codebuild:${local.at}:project/${local.p}-*",
+    "${local.arn}:codepipeline:${local.at}:${local.p}-*",
+    "${local.arn}:codestar-connections:${local.at}:connection/*",
+    "${local.arn}:codeconnections:${local.at}:connection/*",
+    "${local.arn}:ec2:${local.at}:security-group/*",
+    "${local.arn}:ec2:${local.at}:security-group-rule/*",
+    "${local.arn}:ec2:${local.at}:vpc/*",
+  ]
+
+  # KMS keys get generated IDs, so they are named by ARN: this deployment's,
+  # never key/* (every key in the region).
+  managed_resources = concat(local.named_resources, var.key_arns)
+}
+
+resource "aws_iam_policy" "this" {
+  name        = local.name
+  description = "${var.name_prefix}: permissions boundary of every role the deployment creates"
+  # A managed policy holds at most 6,144 characters: the statements allow
+  # whole services on the managed resources (each role's own policy grants
+  # the actions it uses), IAM and KMS action by action.
+  #checkov:skip=CKV_AWS_290:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
+  #checkov:skip=CKV_AWS_355:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
+  policy = templatefile("${path.module}/../../policies/boundary.json.tftpl", {
+    managed_resources = jsonencode(concat(local.managed_resources, local.state_resources))
+    boundary_arn      = local.policy_arn
+    partition         = var.partition
+    account_id        = var.account_id
+  })
+}
