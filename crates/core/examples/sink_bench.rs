@@ -109,7 +109,13 @@ fn main() {
     );
     let _ = naive_bytes;
 
-    for (name, spec) in [("cards (default)", "cards"), ("cards,emails,ips", "all")] {
+    for (name, spec) in [
+        ("cards", "cards"),
+        ("cards,emails", "cards,emails"),
+        ("cards,secrets", "cards,secrets"),
+        ("cards,emails,secrets (default)", "cards,emails,secrets"),
+        ("all: cards,emails,secrets,ips", "all"),
+    ] {
         let opts = RedactOptions::parse(spec).expect("a redaction spec");
         let (t, masked) = best(&mut || {
             let mut red = Redactor::new(opts);

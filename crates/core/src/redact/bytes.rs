@@ -2,25 +2,42 @@
 //! over a value that every detector's prefilter reads ([`hints`]), and
 //! bounds-safe byte access and appending that cannot panic.
 
-/// One pass over a value: how many ASCII digits, and whether it contains `@`
-/// or `%` (a necessary condition for an e-mail, plain or `%40`). Written
-/// without early exits and with byte-sized counters per block so that it
-/// vectorizes (about 10x faster than a `usize` counter per byte).
+/// One pass over a value: how many ASCII digits, whether it contains `@`
+/// or `%` (a necessary condition for an e-mail, plain or `%40`), and the
+/// bytes the secret rules need (`=`/`:` after a key, `J` of a JWT's `eyJ`,
+/// `I` of an `AKIA`/`ASIA` key id). Written without early exits and with
+/// byte-sized counters per block so that it vectorizes (about 10x faster
+/// than a `usize` counter per byte).
 #[inline]
-pub(super) fn hints(b: &[u8]) -> (usize, bool) {
+pub(super) fn hints(b: &[u8]) -> Hints {
     let mut digits = 0usize;
-    let mut at = 0u8;
+    let (mut at, mut secret) = (0u8, 0u8);
     for block in b.chunks(128) {
         let mut d = 0u8;
-        let mut a = 0u8;
         for &c in block {
             d += u8::from(c.wrapping_sub(b'0') < 10);
-            a |= u8::from(c == b'@') | u8::from(c == b'%');
+            at |= u8::from(c == b'@') | u8::from(c == b'%');
+            secret |= u8::from(c == b'=')
+                | u8::from(c == b':')
+                | u8::from(c == b'J')
+                | u8::from(c == b'I');
         }
         digits += usize::from(d);
-        at |= a;
     }
-    (digits, at != 0)
+    Hints {
+        digits,
+        maybe_email: at != 0,
+        maybe_secret: secret != 0,
+    }
+}
+
+/// What [`hints`] found.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hints {
+    pub digits: usize,
+    pub maybe_email: bool,
+    /// A `=`, `:`, `J` (as in `eyJ`) or `I` (as in `AKIA`).
+    pub maybe_secret: bool,
 }
 
 /// The byte at `i`, or 0 past either end.

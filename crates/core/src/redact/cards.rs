@@ -96,7 +96,7 @@ fn is_token(c: u8) -> bool {
 /// the number of cards masked.
 pub fn mask_cards(s: &str) -> Option<(String, u64)> {
     let b = s.as_bytes();
-    if !may_hold_card(b, hints(b).0) {
+    if !may_hold_card(b, hints(b).digits) {
         return None;
     }
     mask_cards_scan(s)

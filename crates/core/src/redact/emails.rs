@@ -34,7 +34,7 @@ const FILE_EXTENSIONS: [&str; 16] = [
 /// Returns `None` when nothing changed, else the new string and the number of
 /// addresses masked.
 pub fn mask_emails(s: &str) -> Option<(String, u64)> {
-    if !hints(s.as_bytes()).1 {
+    if !hints(s.as_bytes()).maybe_email {
         return None;
     }
     mask_emails_scan(s)

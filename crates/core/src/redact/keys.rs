@@ -107,13 +107,25 @@ const SECRET_KEYS: [&str; 14] = [
 /// `authorization`, `cookie`, ... (`db.password`, `X-Api-Key`,
 /// `refresh_token`, `headers.Authorization`).
 pub(super) fn is_secret_key(key: &str) -> bool {
-    let last = key.rsplit('.').next().unwrap_or(key);
-    let norm: Vec<u8> = last
-        .bytes()
-        .filter(|c| !matches!(c, b'_' | b'-'))
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    SECRET_KEYS.iter().any(|k| norm.ends_with(k.as_bytes()))
+    // The key's last 16 letters, lowercased, without `_` and `-`, from a
+    // stack buffer: this runs for every attribute of every record.
+    const LEN: usize = 16;
+    let mut tail = [0u8; LEN];
+    let mut n = 0usize;
+    for c in key.bytes().rev() {
+        if c == b'.' || n == LEN {
+            break;
+        }
+        if matches!(c, b'_' | b'-') {
+            continue;
+        }
+        n += 1;
+        if let Some(slot) = tail.get_mut(LEN - n) {
+            *slot = c.to_ascii_lowercase();
+        }
+    }
+    let tail = tail.get(LEN - n..).unwrap_or_default();
+    SECRET_KEYS.iter().any(|w| tail.ends_with(w.as_bytes()))
 }
 
 #[cfg(test)]

@@ -338,7 +338,12 @@ enum Scope {
 /// Mask what `opts` asks for in one value, replacing it only when changed.
 #[inline]
 fn scan(v: &mut Cow<'_, str>, opts: RedactOptions, scope: Scope, counts: &mut RedactCounts) {
-    let (digits, maybe_email) = hints(v.as_bytes());
+    // A whole-value card is 13 to 19 digits and at most 6 separators.
+    if scope == Scope::WholeCard && !(13..=25).contains(&v.len()) {
+        return;
+    }
+    let h = hints(v.as_bytes());
+    let (digits, maybe_email) = (h.digits, h.maybe_email);
     if opts.cards
         && (scope == Scope::FreeText || is_card_shaped(v.as_bytes(), digits))
         && may_hold_card(v.as_bytes(), digits)
@@ -358,7 +363,7 @@ fn scan(v: &mut Cow<'_, str>, opts: RedactOptions, scope: Scope, counts: &mut Re
         counts.emails = counts.emails.saturating_add(n);
     }
     if opts.secrets
-        && may_hold_secret(v)
+        && may_hold_secret(v, h)
         && let Some((new, n)) = mask_secrets_scan(v)
     {
         *v = Cow::Owned(new);

