@@ -11,23 +11,22 @@
 #[inline]
 pub(super) fn hints(b: &[u8]) -> Hints {
     let mut digits = 0usize;
-    let (mut at, mut secret) = (0u8, 0u8);
+    let (mut at, mut secret, mut jwt) = (0u8, 0u8, 0u8);
     for block in b.chunks(128) {
         let mut d = 0u8;
         for &c in block {
             d += u8::from(c.wrapping_sub(b'0') < 10);
             at |= u8::from(c == b'@') | u8::from(c == b'%');
-            secret |= u8::from(c == b'=')
-                | u8::from(c == b':')
-                | u8::from(c == b'J')
-                | u8::from(c == b'I');
+            secret |= u8::from(c == b'=') | u8::from(c == b':') | u8::from(c == b'I');
+            jwt |= u8::from(c == b'J');
         }
         digits += usize::from(d);
     }
     Hints {
         digits,
         maybe_email: at != 0,
-        maybe_secret: secret != 0,
+        maybe_secret: secret | jwt != 0,
+        jwt: jwt != 0,
     }
 }
 
@@ -36,8 +35,10 @@ pub(super) fn hints(b: &[u8]) -> Hints {
 pub(super) struct Hints {
     pub digits: usize,
     pub maybe_email: bool,
-    /// A `=`, `:`, `J` (as in `eyJ`) or `I` (as in `AKIA`).
+    /// A `=`, `:`, `I` (as in `AKIA`) or `J`.
     pub maybe_secret: bool,
+    /// A `J` (as in a JWT's `eyJ`).
+    pub jwt: bool,
 }
 
 /// The byte at `i`, or 0 past either end.

