@@ -1,7 +1,7 @@
 //! `loglake ingest`: local files, directories or standard input into a local
 //! lake, with a human or JSON summary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -204,6 +204,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let mut summary = IngestSummary::of(&manifests, &a.lake, elapsed);
+    // The summary table of every hour this run wrote rows to.
+    let hours: BTreeSet<i64> = manifests
+        .iter()
+        .flat_map(|m| m.partitions.keys())
+        .filter_map(|p| partition_hour(p))
+        .collect();
+    summary.summary_hours = crate::summary::rebuild(&a.lake, &hours)
+        .context("cannot update the summary table")?
+        .len();
     if sink.is_some() {
         let mut c = SearchCounts::default();
         for (_, ix) in &indexed {
@@ -288,8 +297,17 @@ struct IngestSummary {
     redacted: RedactCounts,
     outputs: Vec<String>,
     manifests: Vec<ManifestRef>,
+    /// Hours of the summary table rebuilt.
+    summary_hours: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     search: Option<SearchCounts>,
+}
+
+/// The hour of a `dt=YYYY-MM-DD/hr=HH` partition path.
+fn partition_hour(p: &str) -> Option<i64> {
+    let (dt, hr) = p.split_once('/')?;
+    let (date, hour) = (dt.strip_prefix("dt=")?, hr.strip_prefix("hr=")?);
+    loglake_core::time::parse_iso8601(&format!("{date}T{hour}:00:00Z"))
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -329,6 +347,7 @@ impl IngestSummary {
             redacted: RedactCounts::default(),
             outputs: Vec::new(),
             manifests: Vec::new(),
+            summary_hours: 0,
             search: None,
         };
         let mut parts: BTreeMap<String, u64> = BTreeMap::new();
@@ -433,6 +452,13 @@ impl IngestSummary {
         writeln!(out, "  partitions   {:>12}", self.partitions.len())?;
         for p in &self.partitions {
             writeln!(out, "    {:<34} {:>10} rows", p.path, p.rows)?;
+        }
+        if self.summary_hours > 0 {
+            writeln!(
+                out,
+                "  summary      {:>12}  hours of summary/ (minute x service) updated",
+                self.summary_hours
+            )?;
         }
         if !self.errors_by_service.is_empty() {
             writeln!(out, "  errors by service")?;

@@ -5,9 +5,11 @@ mod alerts;
 mod formats;
 mod generate;
 mod ingest;
+mod lake;
 mod replay;
 mod search;
 mod sources;
+mod summary;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -44,6 +46,8 @@ enum Cmd {
     /// Check user-defined log formats (formats.toml) against a log file
     #[command(subcommand)]
     Formats(formats::Cmd),
+    /// Rebuild the lake's per-minute service summary (summary/dt=/hr=/) from its rows
+    Summary(summary::Args),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Cmd::Search(cmd) => search::run(cmd),
         Cmd::Alerts(cmd) => alerts::run(cmd),
         Cmd::Formats(cmd) => formats::run(cmd),
+        Cmd::Summary(args) => summary::run(args),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));

@@ -11,7 +11,9 @@
 //!    quarantine; the entry point is [`ingest::ingest`];
 //! 4. [`sinks`]: search documents, forwarded NDJSON, alert windows;
 //!    [`triggers`]: decoding the events that invoke the functions;
-//!    [`metrics`]: CloudWatch EMF lines.
+//!    [`metrics`]: CloudWatch EMF lines;
+//! 5. [`summary`]: the per-minute service summary table, from the alert
+//!    windows' figures.
 
 pub mod error;
 pub mod ingest;
@@ -21,6 +23,7 @@ pub mod redact;
 pub mod schema;
 pub mod sinks;
 pub mod store;
+pub mod summary;
 pub mod time;
 pub mod triggers;
 

@@ -44,6 +44,13 @@ impl WindowSums {
         self.minutes.is_empty()
     }
 
+    /// Every (minute, group, summed stats), by minute then group.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &GroupKey, &Stats)> {
+        self.minutes
+            .iter()
+            .flat_map(|(m, groups)| groups.iter().map(move |(k, s)| (*m, k, s)))
+    }
+
     /// The summed stats of one group in one minute.
     pub fn get(&self, minute_ms: i64, key: &GroupKey) -> Option<&Stats> {
         self.minutes.get(&minute_ms)?.get(key)

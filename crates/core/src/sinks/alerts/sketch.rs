@@ -252,13 +252,21 @@ pub fn hash64(bytes: &[u8]) -> u64 {
 const HLL_P: u32 = 10;
 const HLL_M: usize = 1 << HLL_P;
 
+/// Distinct values counted exactly (their 64-bit hashes) up to this many;
+/// past it the sketch becomes registers. A minute of one service usually
+/// sees fewer, so the summary's unique users are exact where they are small.
+const EXACT_MAX: usize = 128;
+
 /// HyperLogLog with precision 10: 1024 one-byte registers, standard error
-/// 1.04/√1024 ≈ 3.25%, with linear counting for small cardinalities.
-/// Registers are allocated on the first value, so an unused sketch is free.
+/// 1.04/√1024 ≈ 3.25%, with linear counting for small cardinalities; below
+/// [`EXACT_MAX`] distinct values it keeps their hashes and is exact (bar
+/// 64-bit hash collisions). Nothing is allocated before the first value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hll {
     /// Empty, or exactly `HLL_M` registers.
     regs: Vec<u8>,
+    /// Sorted distinct hashes, while `regs` is empty.
+    exact: Vec<u64>,
 }
 
 impl Hll {
@@ -272,8 +280,26 @@ impl Hll {
 
     pub(crate) fn add_hash(&mut self, h: u64) {
         if self.regs.is_empty() {
-            self.regs = vec![0; HLL_M];
+            match self.exact.binary_search(&h) {
+                Ok(_) => return,
+                Err(i) if self.exact.len() < EXACT_MAX => {
+                    self.exact.insert(i, h);
+                    return;
+                }
+                Err(_) => self.to_registers(),
+            }
         }
+        self.add_register(h);
+    }
+
+    fn to_registers(&mut self) {
+        self.regs = vec![0; HLL_M];
+        for h in std::mem::take(&mut self.exact) {
+            self.add_register(h);
+        }
+    }
+
+    fn add_register(&mut self, h: u64) {
         let idx = (h >> (64 - HLL_P)) as usize;
         // The remaining 54 bits; the sentinel bit bounds the rank at 55.
         let w = (h << HLL_P) | (1 << (HLL_P - 1));
@@ -285,13 +311,20 @@ impl Hll {
         }
     }
 
-    /// Register-wise max: the sketch of the union.
+    /// The sketch of the union.
     pub fn merge(&mut self, o: &Hll) {
+        for &h in &o.exact {
+            self.add_hash(h);
+        }
         if o.regs.is_empty() {
             return;
         }
         if self.regs.is_empty() {
+            let exact = std::mem::take(&mut self.exact);
             self.regs.clone_from(&o.regs);
+            for h in exact {
+                self.add_register(h);
+            }
             return;
         }
         for (a, b) in self.regs.iter_mut().zip(&o.regs) {
@@ -300,13 +333,13 @@ impl Hll {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.regs.iter().all(|&r| r == 0)
+        self.exact.is_empty() && self.regs.iter().all(|&r| r == 0)
     }
 
     /// Estimated number of distinct values added.
     pub fn estimate(&self) -> f64 {
         if self.regs.is_empty() {
-            return 0.0;
+            return self.exact.len() as f64;
         }
         let m = HLL_M as f64;
         let mut sum = 0.0;
@@ -327,12 +360,19 @@ impl Hll {
     }
 }
 
-/// Serialized as a string: `""` when empty, `"s"` + base64 of
-/// (index u16 big-endian, register) triples when few registers are set
-/// (a minute of one service usually sees tens of users), else `"d"` +
-/// base64 of the 1024 registers.
+/// Serialized as a string: `""` when empty; `"h"` + base64 of the exact
+/// hashes (u64 big-endian); `"s"` + base64 of (index u16 big-endian,
+/// register) triples when few registers are set, else `"d"` + base64 of
+/// the 1024 registers.
 impl Serialize for Hll {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.regs.is_empty() {
+            if self.exact.is_empty() {
+                return s.serialize_str("");
+            }
+            let bytes: Vec<u8> = self.exact.iter().flat_map(|h| h.to_be_bytes()).collect();
+            return s.serialize_str(&format!("h{}", B64.encode(bytes)));
+        }
         let set = self.regs.iter().filter(|&&r| r != 0).count();
         if set == 0 {
             return s.serialize_str("");
@@ -367,6 +407,15 @@ impl Hll {
         let bytes = B64
             .decode(&s[kind.len_utf8()..])
             .map_err(|e| format!("hll: bad base64: {e}"))?;
+        if kind == 'h' && bytes.len() % 8 == 0 && !bytes.is_empty() {
+            let mut h = Hll::default();
+            for c in bytes.chunks_exact(8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                h.add_hash(u64::from_be_bytes(w));
+            }
+            return Ok(h);
+        }
         let mut regs = vec![0u8; HLL_M];
         match kind {
             'd' if bytes.len() == HLL_M => regs.copy_from_slice(&bytes),
@@ -389,7 +438,10 @@ impl Hll {
         if regs.iter().any(|&r| r > 64) {
             return Err("hll: register value out of range".into());
         }
-        Ok(Hll { regs })
+        Ok(Hll {
+            regs,
+            exact: Vec::new(),
+        })
     }
 }
 
@@ -535,6 +587,30 @@ mod tests {
     }
 
     #[test]
+    fn hll_is_exact_while_small_and_merges_across_modes() {
+        let (mut a, mut b, mut whole) = (Hll::new(), Hll::new(), Hll::new());
+        for i in 0..EXACT_MAX as u32 {
+            a.add(&format!("v{i}"));
+            whole.add(&format!("v{i}"));
+        }
+        assert_eq!(a.estimate(), EXACT_MAX as f64);
+        for i in 0..1000u32 {
+            b.add(&format!("w{i}"));
+            whole.add(&format!("w{i}"));
+        }
+        // Exact into registers and registers into exact: the same sketch.
+        let mut ab = a.clone();
+        ab.merge(&b);
+        let mut ba = b.clone();
+        ba.merge(&a);
+        assert_eq!(ab, whole);
+        assert_eq!(ba, whole);
+        // One more distinct value turns an exact sketch into registers.
+        a.add("one more");
+        assert!(a.exact.is_empty() && a.regs.len() == HLL_M);
+    }
+
+    #[test]
     fn hll_merge_of_halves_is_the_whole() {
         let (mut a, mut b, mut whole) = (Hll::new(), Hll::new(), Hll::new());
         for i in 0..20_000 {
@@ -560,8 +636,16 @@ mod tests {
             small.add(&format!("u{i}"));
         }
         let js = serde_json::to_string(&small).unwrap();
-        assert!(js.starts_with("\"s") && js.len() < 250, "{js}");
+        assert!(js.starts_with("\"h") && js.len() < 450, "{js}");
         assert_eq!(serde_json::from_str::<Hll>(&js).unwrap(), small);
+        assert_eq!(small.estimate(), 40.0);
+        let mut sparse = Hll::new();
+        for i in 0..200 {
+            sparse.add(&format!("u{i}"));
+        }
+        let jsp = serde_json::to_string(&sparse).unwrap();
+        assert!(jsp.starts_with("\"s") && jsp.len() < 900, "{jsp}");
+        assert_eq!(serde_json::from_str::<Hll>(&jsp).unwrap(), sparse);
         let mut big = Hll::new();
         for i in 0..5000 {
             big.add(&format!("u{i}"));
@@ -570,7 +654,7 @@ mod tests {
         assert!(jb.starts_with("\"d") && jb.len() < 1400, "{}", jb.len());
         assert_eq!(serde_json::from_str::<Hll>(&jb).unwrap(), big);
         assert_eq!(serde_json::to_string(&Hll::new()).unwrap(), "\"\"");
-        for bad in ["\"x\"", "\"d!!\"", "\"dAAAA\"", "\"s/w//\""] {
+        for bad in ["\"x\"", "\"d!!\"", "\"dAAAA\"", "\"s/w//\"", "\"hAAAA\""] {
             assert!(serde_json::from_str::<Hll>(bad).is_err(), "{bad}");
         }
     }

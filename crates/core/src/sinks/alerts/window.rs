@@ -70,6 +70,94 @@ pub struct Stats {
     /// already redacted by the caller; the first ones seen.
     #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
+    /// The summary's figures, kept for the `service` groups of a
+    /// [`Windows::with_summary`] only (empty elsewhere, and then not stored).
+    #[serde(rename = "y", default, skip_serializing_if = "Business::is_empty")]
+    pub business: Business,
+}
+
+/// What the per-minute summary needs beyond the alert figures: the exact
+/// latency sum (for the average), distinct sessions, orders, revenue per
+/// currency and records per event type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Business {
+    /// Sum of the finite `latency_ms` values (the average is this over
+    /// `latency.count()`).
+    #[serde(rename = "ls", default)]
+    pub latency_sum: f64,
+    /// Distinct session_id.
+    #[serde(rename = "ss", default, skip_serializing_if = "Hll::is_empty")]
+    pub sessions: Hll,
+    /// Records that are an order: an `order_id` and an `amount`, and not an
+    /// error (level below ERROR, status below 400).
+    #[serde(rename = "o", default)]
+    pub orders: u64,
+    /// Sum of `amount` of the orders, per currency ([`NO_VALUE`] without one).
+    #[serde(rename = "r", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub revenue: BTreeMap<String, f64>,
+    /// Records per `event_type`: at most [`MAX_GROUPS`] types per minute
+    /// and source, the rest under [`OTHER_VALUE`].
+    #[serde(rename = "ev", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, u64>,
+}
+
+impl Business {
+    pub fn is_empty(&self) -> bool {
+        self.latency_sum == 0.0
+            && self.sessions.is_empty()
+            && self.orders == 0
+            && self.revenue.is_empty()
+            && self.events.is_empty()
+    }
+
+    pub fn merge(&mut self, o: &Business) {
+        self.latency_sum += o.latency_sum;
+        self.sessions.merge(&o.sessions);
+        self.orders = self.orders.saturating_add(o.orders);
+        for (k, v) in &o.revenue {
+            *self.revenue.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.events {
+            let n = self.events.entry(k.clone()).or_default();
+            *n = n.saturating_add(*v);
+        }
+    }
+
+    fn observe(&mut self, rec: &Record<'_>, error: bool) {
+        if let Some(ms) = rec.latency_ms.filter(|v| v.is_finite()) {
+            self.latency_sum += ms;
+        }
+        if let Some(s) = rec.get(TextField::SessionId) {
+            self.sessions.add(s);
+        }
+        if let (Some(_), Some(amount)) = (rec.get(TextField::OrderId), rec.amount)
+            && !error
+            && rec.http_status.is_none_or(|s| s < 400)
+            && amount.is_finite()
+        {
+            self.orders += 1;
+            let currency = rec.get(TextField::Currency).unwrap_or(NO_VALUE);
+            match self.revenue.get_mut(currency) {
+                Some(sum) => *sum += amount,
+                None => {
+                    self.revenue.insert(currency.to_owned(), amount);
+                }
+            }
+        }
+        if let Some(t) = rec.get(TextField::EventType) {
+            let key = if self.events.len() >= MAX_GROUPS && !self.events.contains_key(t) {
+                OTHER_VALUE
+            } else {
+                t
+            };
+            match self.events.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    self.events.insert(key.to_owned(), 1);
+                }
+            }
+        }
+    }
 }
 
 impl Stats {
@@ -99,6 +187,7 @@ impl Stats {
             }
             self.examples.push(x.clone());
         }
+        self.business.merge(&o.business);
     }
 }
 
@@ -234,6 +323,7 @@ fn trim_users(s: &mut Stats) {
 
 fn trim_latency(s: &mut Stats) {
     s.latency = Histogram::default();
+    s.business.latency_sum = 0.0;
 }
 
 // ------------------------------------------------------------- accumulation
@@ -338,6 +428,9 @@ pub struct Windows {
     last: usize,
     /// Scratch: the thresholds the current record matched.
     matched: Vec<usize>,
+    /// The index in `fields` of `service` when the summary's figures are
+    /// kept ([`Windows::with_summary`]).
+    summary: Option<usize>,
 }
 
 impl Windows {
@@ -370,7 +463,23 @@ impl Windows {
             minutes: Vec::new(),
             last: 0,
             matched: Vec::new(),
+            summary: None,
         }
+    }
+
+    /// Windows that also keep, per minute and `service`, what the summary
+    /// table needs ([`Business`]); with no rules, only that.
+    pub fn with_summary(rules: Arc<Rules>) -> Windows {
+        let mut w = Windows::new(rules);
+        let fi = match w.fields.iter().position(|f| *f == TextField::Service) {
+            Some(p) => p,
+            None => {
+                w.fields.push(TextField::Service);
+                w.fields.len() - 1
+            }
+        };
+        w.summary = Some(fi);
+        w
     }
 
     pub fn rules(&self) -> &Arc<Rules> {
@@ -438,6 +547,9 @@ impl Windows {
             }
             if let Some(h) = facts.user {
                 st.users.add_hash(h);
+            }
+            if self.summary == Some(fi) {
+                st.business.observe(rec, facts.error);
             }
             let mut matched_here = false;
             for &ti in &self.matched {

@@ -24,8 +24,8 @@ pub const WINDOW_MINUTES: [u32; 3] = [1, 5, 15];
 /// The longest silence an absence rule may wait for (one day).
 pub const MAX_ABSENCE_MINUTES: u32 = 1440;
 
-/// A validated rules file.
-#[derive(Debug, Clone)]
+/// A validated rules file (the default: no rules, default settings).
+#[derive(Debug, Clone, Default)]
 pub struct Rules {
     pub rules: Vec<Rule>,
     pub settings: Settings,
