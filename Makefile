@@ -14,15 +14,16 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py chaos lint fmt demo query bench bench-lambda clean up down package plan deploy check-infra
+.PHONY: help build test test-rust test-py chaos lint fmt demo report-screenshot query bench bench-lambda clean up down package plan deploy check-infra
 
 help:
-	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary"
+	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary and write ./$(LAKE)/report.html"
 	@echo "make test   everything CI runs: fmt check, clippy -D warnings, unit, integration and reader tests"
 	@echo "make chaos  objects and Kinesis records through the functions with 20% of their AWS calls faulted, against a clean run"
 	@echo "make up     start the local AWS (moto) on 127.0.0.1:$(MOTO_PORT); make down stops it"
 	@echo "make build  release build of the loglake CLI"
 	@echo "make lint   cargo fmt --check and clippy"
+	@echo "make report-screenshot  docs/report.png: the demo's HTML report drawn by headless Chromium"
 	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
 	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
 	@echo "make bench-lambda  the same input through fn-ingest's handler and moto S3, against the CLI"
@@ -35,6 +36,24 @@ $(VENV)/.stamp: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# Headless Chromium draws the HTML report for tests/test_report.py and for
+# docs/report.png: Debian's `chromium` when none of these is on PATH (as root,
+# or with sudo; the package lists are fetched only if the install needs them).
+# The stamp is rebuilt whenever no Chromium is found, so removing it later
+# does not leave a stale stamp behind.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome
+CHROMIUM_STAMP := $(VENV)/.chromium-stamp
+ifeq ($(firstword $(foreach b,$(CHROMIUM_NAMES),$(shell command -v $(b) 2>/dev/null))),)
+.PHONY: $(CHROMIUM_STAMP)
+endif
+$(CHROMIUM_STAMP):
+	@for b in $(CHROMIUM_NAMES); do if command -v $$b >/dev/null; then mkdir -p $(@D); touch $@; exit 0; fi; done; \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then \
+	    if command -v sudo >/dev/null; then sudo=sudo; else echo "no Chromium on PATH, and installing it needs root or sudo" >&2; exit 1; fi; fi; \
+	  install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core"; \
+	  echo "$$install"; $$install || { $$sudo apt-get update && $$install; }; \
+	  mkdir -p $(@D); touch $@
 
 build:
 	$(CARGO) build --release --locked -p loglake-cli
@@ -64,12 +83,12 @@ chaos: $(VENV)/.stamp
 	CHAOS_OBJECTS=$(CHAOS_OBJECTS) CHAOS_RECORDS=$(CHAOS_RECORDS) CHAOS_RATE=$(CHAOS_RATE) LOGLAKE_PYTHON=$(CURDIR)/$(PY) \
 	  scripts/with-moto.sh $(CARGO) test --locked -p fn-stream --test chaos -- --nocapture
 
-test-py: build $(VENV)/.stamp
+test-py: build $(VENV)/.stamp $(CHROMIUM_STAMP)
 	LOGLAKE_BIN=$(BIN) LOGLAKE_IAM_CALLS=$(IAM_CALLS) $(PY) -m pytest -q tests
 
 # Integration tests run against a local AWS (moto on 127.0.0.1), started here
 # and stopped when they end, pass or fail.
-test: lint check-infra $(VENV)/.stamp build
+test: lint check-infra $(VENV)/.stamp $(CHROMIUM_STAMP) build
 	scripts/with-moto.sh $(MAKE) --no-print-directory test-rust test-py
 
 MOTO_PORT ?= 5055
@@ -93,7 +112,21 @@ demo: build
 	@echo "alerts the rules in alerts.toml raise over this lake (the generator injected five incidents, for six rules):"
 	$(BIN) alerts eval --lake $(LAKE) --rules alerts.toml
 	@echo
+	@echo "the same span as one page: records, error rates, latencies and statuses per minute, with the alerts as bands:"
+	$(BIN) report --lake $(LAKE) --rules alerts.toml --out $(LAKE)/report.html
+	@echo "open it in a browser: $(LAKE)/report.html"
+	@echo
 	@echo "query it: make query SQL=\"SELECT service, count(*) AS n FROM logs GROUP BY 1 ORDER BY 2 DESC\""
+
+# The README's picture of the demo's report, 1400 px wide, as a reader sees it.
+report-screenshot: demo $(CHROMIUM_STAMP)
+	mkdir -p docs
+	chrome=$$(for b in $(CHROMIUM_NAMES); do command -v $$b && break; done); profile=$$(mktemp -d); \
+	  "$$chrome" --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=$$profile \
+	    --virtual-time-budget=5000 --hide-scrollbars --window-size=1400,2600 --screenshot=$(CURDIR)/docs/report.png \
+	    file://$(abspath $(LAKE))/report.html 2>$$profile.log || { cat $$profile.log >&2; rm -rf $$profile $$profile.log; exit 1; }; \
+	  rm -rf $$profile $$profile.log
+	@echo "wrote docs/report.png"
 
 # DuckDB over the local lake; the view `logs` has the dt/hr partition columns.
 SQL ?= SELECT dt, hr, level, count(*) AS n FROM logs GROUP BY ALL ORDER BY ALL

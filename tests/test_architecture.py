@@ -180,6 +180,7 @@ CORE_LAYERS = {
     "redact": 1,
     "ingest": 2,
     "metrics": 3, "sinks": 3, "triggers": 3,
+    "summary": 4,
 }
 
 

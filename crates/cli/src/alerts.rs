@@ -10,8 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use loglake_core::ingest::scan;
 use loglake_core::sinks::alerts::{
-    GroupKey, InstantKey, Rules, Transition, WindowSums, Windows, evaluate, instant_key, notify,
-    notify_instant,
+    GroupKey, InstantKey, Notification, Rules, Transition, WindowSums, Windows, evaluate,
+    instant_key, notify, notify_instant,
 };
 use loglake_core::time::floor_minute;
 
@@ -119,10 +119,6 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     for c in windows.contributions() {
         sums.add(&c);
     }
-    // Start once the longest window is full of data: before that, every
-    // absence rule would see silence that is only the start of the data.
-    let start = floor_minute(first) + i64::from(rules.max_window_minutes().max(1)) * 60_000;
-    let end = floor_minute(last) + 2 * 60_000;
     println!(
         "{} rows from {} files, {} .. {}; {} rules",
         rows,
@@ -131,62 +127,26 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         loglake_core::time::format_rfc3339_ms(last),
         rules.rules.len()
     );
-
-    // Minute by minute, as fn-alerts runs: state per (rule, group), cooldowns.
-    #[derive(Default)]
-    struct State {
-        firing: bool,
-        resolved_at: Option<i64>,
-    }
-    let mut state: HashMap<(String, GroupKey), State> = HashMap::new();
     let mut fired = 0;
-    let mut t = start;
-    while t <= end {
-        for e in evaluate(&rules, &sums, t) {
-            let Some(rule) = rules.get(&e.rule) else {
-                continue;
-            };
-            let s = state.entry((e.rule.clone(), e.group.clone())).or_default();
-            let change = if e.breaching && !s.firing {
-                let cooled = s
-                    .resolved_at
-                    .is_none_or(|r| t - r >= i64::from(rule.cooldown_minutes) * 60_000);
-                cooled.then_some(Transition::Firing)
-            } else if !e.breaching && s.firing {
-                Some(Transition::Resolved)
-            } else {
-                None
-            };
-            let Some(change) = change else { continue };
-            let n = notify(rule, &e, change, &rules.settings);
-            match change {
-                Transition::Firing => {
-                    s.firing = true;
-                    fired += 1;
-                }
-                Transition::Resolved => {
-                    s.firing = false;
-                    s.resolved_at = Some(t);
-                }
-            }
-            if a.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"at": loglake_core::time::format_rfc3339_ms(t),
-                        "subject": n.subject, "body": n.body, "attributes": n.attributes})
-                );
-            } else {
-                println!(
-                    "{}  {}",
-                    &loglake_core::time::format_rfc3339_ms(t)[..16],
-                    n.subject
-                );
-                if matches!(change, Transition::Firing) {
-                    println!("      {}", e.detail);
-                }
+    for c in timeline(&rules, &sums, first, last) {
+        let n = &c.notification;
+        fired += usize::from(matches!(c.to, Transition::Firing));
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"at": loglake_core::time::format_rfc3339_ms(c.at_ms),
+                    "subject": n.subject, "body": n.body, "attributes": n.attributes})
+            );
+        } else {
+            println!(
+                "{}  {}",
+                &loglake_core::time::format_rfc3339_ms(c.at_ms)[..16],
+                n.subject
+            );
+            if matches!(c.to, Transition::Firing) {
+                println!("      {}", c.detail);
             }
         }
-        t += 60_000;
     }
     for ((rule, group, minute), n) in &instants {
         if a.json {
@@ -207,4 +167,70 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A state change the rules make, as fn-alerts would make it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The evaluation minute.
+    pub at_ms: i64,
+    pub rule: String,
+    pub group: GroupKey,
+    pub to: Transition,
+    pub notification: Notification,
+    /// What breached (firing changes).
+    pub detail: String,
+}
+
+/// Every state change over data from `first` to `last` (ms), minute by
+/// minute as fn-alerts runs: state per (rule, group) and cooldowns. It
+/// starts once the longest window is full of data: before that, every
+/// absence rule would see silence that is only the start of the data.
+pub fn timeline(rules: &Rules, sums: &WindowSums, first: i64, last: i64) -> Vec<Change> {
+    #[derive(Default)]
+    struct State {
+        firing: bool,
+        resolved_at: Option<i64>,
+    }
+    let start = floor_minute(first) + i64::from(rules.max_window_minutes().max(1)) * 60_000;
+    let end = floor_minute(last) + 2 * 60_000;
+    let mut state: HashMap<(String, GroupKey), State> = HashMap::new();
+    let mut out = Vec::new();
+    let mut t = start;
+    while t <= end {
+        for e in evaluate(rules, sums, t) {
+            let Some(rule) = rules.get(&e.rule) else {
+                continue;
+            };
+            let s = state.entry((e.rule.clone(), e.group.clone())).or_default();
+            let change = if e.breaching && !s.firing {
+                let cooled = s
+                    .resolved_at
+                    .is_none_or(|r| t - r >= i64::from(rule.cooldown_minutes) * 60_000);
+                cooled.then_some(Transition::Firing)
+            } else if !e.breaching && s.firing {
+                Some(Transition::Resolved)
+            } else {
+                None
+            };
+            let Some(change) = change else { continue };
+            match change {
+                Transition::Firing => s.firing = true,
+                Transition::Resolved => {
+                    s.firing = false;
+                    s.resolved_at = Some(t);
+                }
+            }
+            out.push(Change {
+                at_ms: t,
+                rule: e.rule.clone(),
+                group: e.group.clone(),
+                to: change,
+                notification: notify(rule, &e, change, &rules.settings),
+                detail: e.detail.clone(),
+            });
+        }
+        t += 60_000;
+    }
+    out
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use loglake_core::ingest::scan;
 use loglake_core::sinks::alerts::{Rules, WindowSums, Windows};
 use loglake_core::summary;
 
@@ -83,11 +84,13 @@ pub fn rebuild(lake_dir: &Path, hours: &BTreeSet<i64>) -> anyhow::Result<Vec<Hou
     let mut done = Vec::new();
     for &hour in hours {
         let mut windows = Windows::with_summary(rules.clone());
-        let records = lake::for_each_row(lake_dir, hour, COLUMNS, |r| {
-            // Rows without a time do not exist in the lake (finish gives
-            // each one); the hour's start stands in if one ever does.
-            windows.observe(r, r.ts.unwrap_or(hour));
-        })?;
+        let mut records = 0;
+        let end = hour + lake::HOUR_MS;
+        for file in scan::lake_files(lake_dir, hour, end)? {
+            records += scan::scan_columns(&file, hour, end, COLUMNS, &mut |r, ts| {
+                windows.observe(r, ts);
+            })?;
+        }
         let mut sums = WindowSums::new();
         for c in windows.contributions() {
             sums.add(&c);

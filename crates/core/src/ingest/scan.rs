@@ -1,5 +1,5 @@
 //! Reading the lake back: the rows of a local lake's Parquet files as
-//! [`Record`]s, for `loglake alerts eval` (the same arithmetic as the
+//! [`Record`]s, for `loglake alerts eval`, `summary` and `report` (the same arithmetic as the
 //! functions, over what the lake holds). Partitions outside the asked time
 //! range are skipped by their path, without opening a file.
 
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int16Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, MapArray, RecordBatch, StringArray};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::Error;
@@ -79,17 +80,30 @@ pub fn scan_file(
     to_ms: i64,
     f: &mut dyn FnMut(&Record<'_>, i64),
 ) -> Result<u64, Error> {
+    scan_columns(path, from_ms, to_ms, &[], f)
+}
+
+/// [`scan_file`] reading only `columns` (`ts` among them; empty: all): the
+/// records hold those fields only.
+pub fn scan_columns(
+    path: &Path,
+    from_ms: i64,
+    to_ms: i64,
+    columns: &[&str],
+    f: &mut dyn FnMut(&Record<'_>, i64),
+) -> Result<u64, Error> {
     let uri = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::read(&uri, e))?;
     let parquet = |source| Error::Parquet {
         key: uri.clone(),
         source,
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(parquet)?
-        .with_batch_size(8192)
-        .build()
-        .map_err(parquet)?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    if !columns.is_empty() {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.with_batch_size(8192).build().map_err(parquet)?;
     let mut n = 0;
     for batch in reader {
         n += scan_batch(&batch?, from_ms, to_ms, f)?;

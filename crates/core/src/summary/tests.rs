@@ -1,3 +1,6 @@
+//! The summary's rows from window figures, its Parquet file (the same
+//! bytes twice, read back with the arrow reader) and its partition keys.
+
 use std::borrow::Cow;
 use std::sync::Arc;
 

@@ -147,6 +147,14 @@ impl Histogram {
         self.zero == 0 && self.buckets.is_empty()
     }
 
+    /// Every (representative value, count) the histogram holds, by value
+    /// (the zero bucket as 0): what [`Histogram::quantile`] picks from.
+    pub fn representatives(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let zero = (self.zero > 0).then_some((0.0, self.zero));
+        zero.into_iter()
+            .chain(self.buckets.iter().map(|&(i, c)| (representative(i), c)))
+    }
+
     /// The value at rank [`quantile_rank`]`(q, count)`, within
     /// [`RELATIVE_ERROR`] of the exact one; `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
