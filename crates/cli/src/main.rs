@@ -7,6 +7,7 @@ mod generate;
 mod ingest;
 mod lake;
 mod replay;
+mod report;
 mod search;
 mod sources;
 mod summary;
@@ -48,6 +49,9 @@ enum Cmd {
     Formats(formats::Cmd),
     /// Rebuild the lake's per-minute service summary (summary/dt=/hr=/) from its rows
     Summary(summary::Args),
+    /// Write one self-contained HTML page of charts over a local lake
+    /// (records, errors, latency, status mix, top errors, alerts)
+    Report(report::Args),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Cmd::Alerts(cmd) => alerts::run(cmd),
         Cmd::Formats(cmd) => formats::run(cmd),
         Cmd::Summary(args) => summary::run(args),
+        Cmd::Report(args) => report::run(args),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));
