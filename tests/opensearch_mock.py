@@ -48,6 +48,20 @@ types", "Dynamic mapping", "Query DSL") and the error bodies OpenSearch sends:
 * ``PUT|GET /{index}``, ``HEAD|DELETE /{index}``, ``/{index}/_mapping`` (GET/PUT),
   ``/{index}/_settings``, ``/{index}/_refresh``, ``/_cat/indices`` (text or
   ``format=json``; values are strings as in OpenSearch).
+* OpenSearch Dashboards saved objects under ``/_dashboards`` (where Amazon
+  OpenSearch Service serves Dashboards, with the domain's auth), following
+  the OSD 2.x saved objects API and its error bodies
+  (``{"statusCode", "error", "message"}``):
+  ``POST /_dashboards/api/saved_objects/_import[?overwrite=true|createNewCopies=true]``
+  (needs an ``osd-xsrf`` or ``osd-version`` header; ``multipart/form-data``
+  with one ``file`` part named ``*.ndjson``; other query parameters 400;
+  the export summary line skipped; duplicate objects, bad JSON and bad
+  objects 400; unknown types, references to objects neither in the file nor
+  stored (``missing_references``) and existing objects without overwrite
+  (``conflict``) are per-object errors with ``success: false``, the other
+  objects are stored); ``GET /_dashboards/api/saved_objects/{type}/{id}``
+  (404 when missing); ``GET /_dashboards/api/saved_objects/_find?type=X
+  [&type=Y][&per_page=N][&page=N]``. Other ``/_dashboards`` paths 404.
 * Unknown query parameters -> 400 "contains unrecognized parameter"; unknown
   endpoints -> 400 "no handler found"; wrong method -> 405; bad
   Content-Type -> 406; ``filter_path`` and ``pretty`` are honoured.
@@ -59,6 +73,15 @@ Deliberate deviations (stricter than OpenSearch, to catch client bugs): an
 action line without a source line is a 400 (OpenSearch silently drops it);
 integer fields reject fractional numbers (OpenSearch truncates); things real
 OpenSearch supports but this mock doesn't answer 400 ``mock_unsupported_exception``.
+Saved objects are checked where Dashboards would store anything and fail only
+when it renders them: per type the attributes it needs (a title;
+visState/panelsJSON/searchSourceJSON/uiStateJSON/optionsJSON/fields as JSON
+strings of the right shape; a visualization's aggs; every panelRefName,
+indexRefName and savedSearchRefName named in ``references``; panels inside
+the 48-column grid), no top-level keys OSD 2.x does not write (e.g. Kibana's
+``coreMigrationVersion``), no migrationVersion newer than OSD 2.x knows;
+such an object is a 400 naming its line. Every reference is resolved at
+import (Dashboards checks only index-pattern and search references there).
 
 Mock-only endpoints (never auth-checked, not counted in stats):
 
@@ -76,7 +99,8 @@ Mock-only endpoints (never auth-checked, not counted in stats):
   ({"index/id": n}), statuses (bulk *item* statuses), http_statuses,
   sigv4_verified, auth_failures, content_encodings, faulted_requests,
   faulted_items, docs ({index: n}), mapped_fields ({index: n}).
-* ``POST /_mock/reset`` clears documents, templates, policies, faults, stats.
+* ``POST /_mock/reset`` clears documents, templates, policies, saved objects,
+  faults, stats.
 * ``GET /_mock/fields/{index}``: {"index", "count", "fields": [mapped paths]}.
 """
 import argparse
@@ -95,6 +119,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
@@ -992,6 +1017,7 @@ class State:
         self.indices, self.data_streams = {}, {}
         self.templates, self.component_templates, self.policies = {}, {}, {}
         self.ism_seq = -1
+        self.saved_objects, self.saved_object_seq = {}, 0  # (type, id) -> stored object (Dashboards)
         self.faults = {"item_status": [], "request_status": [], "max_request_bytes": None}
         self.stats = {"requests": 0, "bulk_requests": 0, "bulk_request_bytes": [], "bulk_items": 0,
                       "item_attempts": {}, "statuses": {}, "http_statuses": {}, "sigv4_verified": 0,
@@ -1628,6 +1654,8 @@ class Handler(BaseHTTPRequestHandler):
             check({"wait_for_status", "timeout", "level", "local", "wait_for_nodes", "wait_for_active_shards"})
             return 200, {"cluster_name": "opensearch-mock", "status": "green", "timed_out": False,
                          "number_of_nodes": 1, "number_of_data_nodes": 1, "active_shards": len(self.server.state.indices)}
+        if head == "_dashboards":
+            return Dashboards(self.server.state, self.headers).route(cmd, segs[1:], self.path.partition("?")[2], body)
         if head.startswith("_") and head not in ("_search", "_count", "_refresh", "_mapping", "_all"):
             raise ApiError(400, {"error": f"no handler found for uri [{self.path}] and method [{cmd}]"})
         expr, rest = (("_all", segs) if head.startswith("_") and head != "_all" else (head, segs[1:]))
@@ -2018,6 +2046,406 @@ class Ops:
         present = sorted([k for k in keyed if k[0] is not None], key=lambda k: (str(type(k[0])), k[0]),
                          reverse=order == "desc")
         return [k[2] for k in present] + [k[2] for k in keyed if k[0] is None]
+
+
+# --------------------------------------------------------------------------- OpenSearch Dashboards saved objects
+# What `/_dashboards/api/saved_objects/...` does on an Amazon OpenSearch Service
+# domain (OpenSearch Dashboards 2.x behind the same endpoint and auth), after
+# src/core/server/saved_objects/{routes,import} in OpenSearch-Dashboards.
+SO_TYPES = {"index-pattern": "indexPatternApp", "search": "discoverApp", "visualization": "visualizeApp",
+            "dashboard": "dashboardApp", "config": "advancedSettingsApp", "query": "search"}  # type -> management icon
+# The newest migration each type has in OpenSearch Dashboards 2.x (what it writes as migrationVersion).
+SO_MIGRATIONS = {"index-pattern": "7.6.0", "search": "7.9.3", "visualization": "7.10.0", "dashboard": "7.9.3",
+                 "config": "7.9.0"}
+SO_KEYS = {"type", "id", "attributes", "references", "migrationVersion", "updated_at", "version", "namespaces",
+           "originId"}
+OSD_REASONS = {400: "Bad Request", 404: "Not Found", 415: "Unsupported Media Type"}
+GRID_COLUMNS = 48
+
+
+def osd_error(status, message):
+    return ApiError(status, {"statusCode": status, "error": OSD_REASONS[status], "message": message})
+
+
+def _semver(v):
+    return tuple(int(x) for x in v.split(".")) if re.fullmatch(r"\d+\.\d+\.\d+", v) else None
+
+
+def parse_multipart(body, ctype):
+    """multipart/form-data (RFC 7578) -> [(headers dict, content bytes)], strictly: CRLF line breaks, a
+    closing delimiter, a Content-Disposition of form-data with a name on every part."""
+    m = re.search(r';\s*boundary=(?:"([^"]+)"|([^;\s]+))', ctype, re.I)
+    if not m:
+        raise osd_error(400, "Invalid content-type header: multipart missing boundary")
+    delim = b"--" + (m.group(1) or m.group(2)).encode()
+
+    def bad(why):
+        return osd_error(400, f"Invalid multipart payload format: {why}")
+    if not body.startswith(delim + b"\r\n"):
+        raise bad("the body does not start with the boundary line")
+    parts, pos = [], len(delim) + 2
+    while True:
+        end = body.find(b"\r\n" + delim, pos)
+        if end < 0:
+            raise bad("no closing boundary")
+        parts.append(body[pos:end])
+        after = end + 2 + len(delim)
+        if body[after:after + 2] == b"--":
+            break
+        if body[after:after + 2] != b"\r\n":
+            raise bad("a boundary line is not followed by CRLF")
+        pos = after + 2
+    out = []
+    for part in parts:
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if not sep:
+            raise bad("a part has no blank line after its headers")
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            k, colon, v = line.partition(":")
+            if not colon:
+                raise bad(f"malformed part header {line!r}")
+            headers[k.strip().lower()] = v.strip()
+        disp = headers.get("content-disposition", "")
+        if not re.match(r"form-data\s*(;|$)", disp, re.I):
+            raise bad("a part has no Content-Disposition: form-data")
+        pairs = re.findall(r';\s*([\w*]+)=(?:"([^"]*)"|([^;\s]*))', disp)
+        params = {k.lower(): quoted or bare for k, quoted, bare in pairs}
+        if "name" not in params:
+            raise bad("a part has no name")
+        out.append((params, headers, content))
+    return out
+
+
+class Dashboards:
+    """The saved objects API of OpenSearch Dashboards (called with the state lock held)."""
+
+    def __init__(self, state, headers):
+        self.s, self.headers = state, headers
+
+    def route(self, cmd, segs, query, body):
+        if cmd not in ("GET", "HEAD", "OPTIONS") and not (self.headers.get("osd-xsrf") is not None
+                                                          or self.headers.get("osd-version") is not None):
+            raise osd_error(400, "Request must contain a osd-xsrf header.")
+        rest = segs[2:] if segs[:2] == ["api", "saved_objects"] else None
+        if rest == ["_import"] and cmd == "POST":
+            return self.import_objects(query, body)
+        if rest == ["_find"] and cmd == "GET":
+            return self.find(query)
+        if rest is not None and len(rest) == 2 and cmd == "GET" and rest[0] != "_find":
+            return self.get(*rest)
+        raise osd_error(404, "Not Found")
+
+    @staticmethod
+    def _query(query, known, implemented):
+        out = {}
+        for k, v in parse_qsl(query, keep_blank_values=True):
+            if k not in known:
+                raise osd_error(400, f"[request query.{k}]: definition for this key is missing")
+            if k not in implemented:
+                raise osd_error(400, f"opensearch_mock does not implement the query parameter [{k}]")
+            out.setdefault(k, []).append(v)
+        return out
+
+    @staticmethod
+    def _bool(q, k):
+        vals = q.get(k, ["false"])
+        if len(vals) != 1 or vals[0] not in ("true", "false"):
+            raise osd_error(400, f"[request query.{k}]: expected value of type [boolean] but got [{vals!r}]")
+        return vals[0] == "true"
+
+    @staticmethod
+    def _int(q, k, default, lo):
+        vals = q.get(k, [str(default)])
+        if len(vals) != 1 or not re.fullmatch(r"\d+", vals[0]) or int(vals[0]) < lo:
+            raise osd_error(400, f"[request query.{k}]: expected an integer >= {lo} but got [{vals!r}]")
+        return int(vals[0])
+
+    def _public(self, o):
+        return {k: copy.deepcopy(o[k]) for k in ("id", "type", "updated_at", "version", "attributes", "references",
+                                                  "migrationVersion")}
+
+    def get(self, otype, oid):
+        if otype not in SO_TYPES:
+            raise osd_error(400, f"Unsupported saved object type: '{otype}': Bad Request")
+        o = self.s.saved_objects.get((otype, oid))
+        if o is None:
+            raise osd_error(404, f"Saved object [{otype}/{oid}] not found")
+        return 200, self._public(o)
+
+    def find(self, query):
+        q = self._query(query, {"type", "per_page", "page", "search", "search_fields", "fields", "sort_field",
+                                "has_reference", "default_search_operator", "namespaces", "workspaces"},
+                        {"type", "per_page", "page"})
+        if "type" not in q:
+            raise osd_error(400, "[request query.type]: expected at least one defined value but got [undefined]")
+        per_page, page = self._int(q, "per_page", 20, 0), self._int(q, "page", 1, 1)
+        found = [o for (t, _), o in sorted(self.s.saved_objects.items()) if t in q["type"]]
+        chunk = found[(page - 1) * per_page:page * per_page]
+        return 200, {"page": page, "per_page": per_page, "total": len(found),
+                     "saved_objects": [{**self._public(o), "score": 0} for o in chunk]}
+
+    # ---- import
+    def import_objects(self, query, body):
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.split(";")[0].strip().lower() != "multipart/form-data":
+            raise osd_error(415, "Unsupported Media Type")
+        parts = parse_multipart(body or b"", ctype)  # hapi reads the payload, then validates query and body
+        q = self._query(query, {"overwrite", "createNewCopies", "workspaces", "dataSourceId"},
+                        {"overwrite", "createNewCopies"})
+        overwrite, new_copies = self._bool(q, "overwrite"), self._bool(q, "createNewCopies")
+        if overwrite and new_copies:
+            raise osd_error(400, "[request query]: cannot use [overwrite] with [createNewCopies]")
+        files = []
+        for params, _, content in parts:
+            if params["name"] != "file":
+                raise osd_error(400, f"[request body.{params['name']}]: definition for this key is missing")
+            if "filename" not in params:
+                raise osd_error(400, "[request body.file]: expected value of type [Stream] but got [string]")
+            files.append((params["filename"], content))
+        if not files:
+            raise osd_error(400, "[request body.file]: expected value of type [Stream] but got [undefined]")
+        if len(files) > 1:  # hapi would make an array of them, which is not a stream either
+            raise osd_error(400, "[request body.file]: expected value of type [Stream] but got [Array]")
+        filename, content = files[0]
+        ext = ("." + filename.rsplit(".", 1)[1].lower()) if "." in filename.rsplit("/", 1)[-1] else ""
+        if ext != ".ndjson":
+            raise osd_error(400, f"Invalid file extension {ext}")
+        objects = self._read_ndjson(content)
+        return 200, self._import(objects, overwrite, new_copies)
+
+    def _read_ndjson(self, content):
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise osd_error(400, f"the file is not UTF-8: {e}")
+        objects, seen, dupes = [], set(), []
+        for n, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise osd_error(400, f"Unexpected token in JSON at line {n}: {e}")
+            if isinstance(obj, dict) and obj.get("exportedCount"):
+                continue  # the export summary line
+            self._validate(obj, n)
+            key = (obj["type"], obj["id"])
+            if key in seen:
+                dupes.append(f"{key[0]}:{key[1]}")
+            seen.add(key)
+            objects.append(obj)
+        if dupes:
+            raise osd_error(400, f"Non-unique import objects detected: [{','.join(dupes)}]")
+        return objects
+
+    def _validate(self, obj, n):
+        """The mock's own checks (OpenSearch Dashboards stores what it is given and fails when it renders)."""
+        def bad(why):
+            ident = f"{obj.get('type')} [{obj.get('id')}]" if isinstance(obj, dict) else "the object"
+            return osd_error(400, f"line {n}: {ident}: {why}")
+
+        def json_string(holder, key, kind, where, required=True):
+            if key not in holder:
+                if required:
+                    raise bad(f"{where}{key} is missing")
+                return None
+            v = holder[key]
+            if not isinstance(v, str):
+                raise bad(f"{where}{key} must be a JSON string, as Dashboards stores it, not {type(v).__name__}")
+            try:
+                parsed = json.loads(v)
+            except ValueError as e:
+                raise bad(f"{where}{key} is not valid JSON: {e}")
+            if not isinstance(parsed, kind):
+                raise bad(f"{where}{key} must encode a JSON {'object' if kind is dict else 'array'}")
+            return parsed
+        if not isinstance(obj, dict):
+            raise osd_error(400, f"line {n}: a saved object must be a JSON object")
+        extra = sorted(set(obj) - SO_KEYS)
+        if extra:
+            raise bad(f"unknown properties {extra} (OpenSearch Dashboards 2.x exports have none such; "
+                      "coreMigrationVersion comes from Kibana 7.12+)")
+        if not isinstance(obj.get("type"), str) or not obj["type"]:
+            raise bad("type must be a non-empty string")
+        if not isinstance(obj.get("id"), str) or not obj["id"]:
+            raise bad("id must be a non-empty string")
+        attrs = obj.get("attributes")
+        if not isinstance(attrs, dict):
+            raise bad("attributes must be an object")
+        refs = obj.get("references", [])
+        if not isinstance(refs, list):
+            raise bad("references must be a list")
+        names = set()
+        for r in refs:
+            if not isinstance(r, dict) or set(r) != {"name", "type", "id"} or \
+                    not all(isinstance(r[k], str) and r[k] for k in r):
+                raise bad(f"a reference must be {{name, type, id}} with non-empty strings, not {r!r}")
+            if r["name"] in names:
+                raise bad(f"two references are named {r['name']!r}")
+            names.add(r["name"])
+        by_name = {r["name"]: r for r in refs}
+
+        def ref(name, rtype, what):
+            r = by_name.get(name)
+            if r is None:
+                raise bad(f"{what} names reference {name!r}, which is not in references")
+            if rtype and r["type"] != rtype:
+                raise bad(f"reference {name!r} ({what}) must be of type {rtype}, not {r['type']}")
+        otype = obj["type"]
+        mv = obj.get("migrationVersion", {})
+        if not isinstance(mv, dict) or not all(isinstance(v, str) and _semver(v) for v in mv.values()):
+            raise bad("migrationVersion must map types to x.y.z versions")
+        for t, v in mv.items():
+            known = SO_MIGRATIONS.get(t)
+            if known is None or _semver(v) > _semver(known):
+                raise bad(f'Document "{obj["id"]}" has property "{t}" which belongs to a more recent version of '
+                          f"OpenSearch Dashboards [{v}]. The last known version is [{known}]")
+        if otype not in SO_TYPES:
+            return  # answered per object, as unsupported_type
+        if otype != "config" and (not isinstance(attrs.get("title"), str) or not attrs["title"].strip()):
+            raise bad("attributes.title must be a non-empty string")
+        meta = attrs.get("kibanaSavedObjectMeta")
+        source = None
+        if meta is not None:
+            if not isinstance(meta, dict):
+                raise bad("attributes.kibanaSavedObjectMeta must be an object")
+            source = json_string(meta, "searchSourceJSON", dict, "attributes.kibanaSavedObjectMeta.",
+                                 required=otype in ("search", "visualization"))
+        elif otype in ("search", "visualization"):
+            raise bad("attributes.kibanaSavedObjectMeta.searchSourceJSON is missing")
+        if source is not None:
+            if "index" in source:
+                raise bad("searchSourceJSON names its index pattern by id; export it as indexRefName + a reference")
+            if "indexRefName" in source:
+                ref(source["indexRefName"], "index-pattern", "searchSourceJSON.indexRefName")
+            q = source.get("query", {"query": "", "language": "kuery"})
+            if not (isinstance(q, dict) and {"query", "language"} <= set(q)):
+                raise bad("searchSourceJSON.query must be {query, language}")
+            if not isinstance(source.get("filter", []), list):
+                raise bad("searchSourceJSON.filter must be a list")
+        if otype == "index-pattern":
+            if "timeFieldName" in attrs and not isinstance(attrs["timeFieldName"], str):
+                raise bad("attributes.timeFieldName must be a string")
+            fields = json_string(attrs, "fields", list, "attributes.", required=False)
+            if fields is not None:
+                if not all(isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("type"), str)
+                           for f in fields):
+                    raise bad("every entry of attributes.fields needs a name and a type")
+                time_field = attrs.get("timeFieldName")
+                if time_field and not any(f["name"] == time_field and f["type"] == "date" for f in fields):
+                    raise bad(f"timeFieldName {time_field!r} is not a date field of attributes.fields")
+            json_string(attrs, "fieldFormatMap", dict, "attributes.", required=False)
+        elif otype == "search":
+            columns = attrs.get("columns", [])
+            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                raise bad("attributes.columns must be a list of field names")
+            sort = attrs.get("sort", [])
+            if not isinstance(sort, list) or not all(isinstance(s, list) and len(s) == 2 and s[1] in ("asc", "desc")
+                                                     for s in sort):
+                raise bad('attributes.sort must be a list of [field, "asc"|"desc"]')
+        elif otype == "visualization":
+            vis = json_string(attrs, "visState", dict, "attributes.")
+            if not isinstance(vis.get("type"), str) or not vis["type"]:
+                raise bad("visState.type must be a non-empty string")
+            if not isinstance(vis.get("aggs"), list):
+                raise bad("visState.aggs must be a list")
+            if not isinstance(vis.get("params"), dict):
+                raise bad("visState.params must be an object")
+            for a in vis["aggs"]:
+                named = isinstance(a, dict) and all(isinstance(a.get(k), str) and a[k]
+                                                    for k in ("id", "type", "schema"))
+                if not named or not isinstance(a.get("params"), dict):
+                    raise bad(f"every visState.aggs entry needs id, type, schema and params: {a!r}")
+            json_string(attrs, "uiStateJSON", dict, "attributes.", required=False)
+            if "savedSearchRefName" in attrs:
+                ref(attrs["savedSearchRefName"], "search", "savedSearchRefName")
+            elif vis["aggs"] and "indexRefName" not in (source or {}):
+                raise bad("a visualization with aggregations needs an index pattern (searchSourceJSON.indexRefName) "
+                          "or a saved search (savedSearchRefName)")
+        elif otype == "dashboard":
+            panels = json_string(attrs, "panelsJSON", list, "attributes.")
+            json_string(attrs, "optionsJSON", dict, "attributes.", required=False)
+            indices = set()
+            for p in panels:
+                if not isinstance(p, dict) or not isinstance(p.get("panelRefName"), str):
+                    raise bad(f"every panel needs a panelRefName: {p!r}")
+                ref(p["panelRefName"], None, "panelsJSON")
+                g = p.get("gridData")
+                if not isinstance(g, dict) or not all(isinstance(g.get(k), int) and not isinstance(g.get(k), bool)
+                                                      for k in ("x", "y", "w", "h")) or not isinstance(g.get("i"), str):
+                    raise bad(f"panel {p['panelRefName']}: gridData needs integer x, y, w, h and a string i")
+                if g["x"] < 0 or g["y"] < 0 or g["w"] < 1 or g["h"] < 1 or g["x"] + g["w"] > GRID_COLUMNS:
+                    raise bad(f"panel {p['panelRefName']}: gridData {g} does not fit the {GRID_COLUMNS}-column grid")
+                if p.get("panelIndex", g["i"]) in indices:
+                    raise bad(f"panel {p['panelRefName']}: panelIndex {p.get('panelIndex')!r} is used twice")
+                indices.add(p.get("panelIndex", g["i"]))
+        elif otype == "query":
+            qv = attrs.get("query")
+            if not (isinstance(qv, dict) and {"query", "language"} <= set(qv)):
+                raise bad("attributes.query must be {query, language}")
+
+    def _import(self, objects, overwrite, new_copies):
+        store = self.s.saved_objects
+        errors, failed = [], set()
+
+        def error(o, err):
+            title = o["attributes"].get("title")
+            errors.append({"id": o["id"], "type": o["type"], "title": title,
+                           "meta": {"title": title, "icon": SO_TYPES.get(o["type"])}, "error": err})
+            failed.add((o["type"], o["id"]))
+        collected = []
+        for o in objects:
+            if o["type"] in SO_TYPES:
+                collected.append(o)
+            else:
+                error(o, {"type": "unsupported_type"})
+        in_file = {(o["type"], o["id"]) for o in collected}
+        # Stricter than Dashboards, which checks only index-pattern and search references here (a missing
+        # visualization shows as an error panel when the dashboard is opened).
+        for o in collected:
+            missing = [{"type": r["type"], "id": r["id"]} for r in o.get("references", [])
+                       if (r["type"], r["id"]) not in in_file and (r["type"], r["id"]) not in store]
+            if missing:
+                error(o, {"type": "missing_references", "references": missing})
+        existed = set()
+        ids = {}
+        if new_copies:
+            ids = {(o["type"], o["id"]): str(uuid.uuid4()) for o in collected}
+        else:
+            for o in collected:
+                key = (o["type"], o["id"])
+                if key in store:
+                    existed.add(key)
+                    if not overwrite:
+                        error(o, {"type": "conflict"})
+        created = []
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        for o in collected:
+            key = (o["type"], o["id"])
+            if key in failed:
+                continue
+            dest = ids.get(key, o["id"])
+            refs = [{**r, "id": ids.get((r["type"], r["id"]), r["id"])} for r in o.get("references", [])]
+            self.s.saved_object_seq += 1
+            version = base64.b64encode(f"[{self.s.saved_object_seq},1]".encode()).decode()
+            mv = {o["type"]: SO_MIGRATIONS[o["type"]]} if o["type"] in SO_MIGRATIONS else {}
+            store[(o["type"], dest)] = {"id": dest, "type": o["type"], "updated_at": now, "version": version,
+                                        "attributes": copy.deepcopy(o["attributes"]), "references": refs,
+                                        "migrationVersion": mv}
+            r = {"type": o["type"], "id": o["id"],
+                 "meta": {"title": o["attributes"].get("title"), "icon": SO_TYPES[o["type"]]}}
+            if key in existed:
+                r["overwrite"] = True
+            if new_copies:
+                r["destinationId"] = dest
+            created.append(r)
+        out = {"successCount": len(created), "success": not errors}
+        if created:
+            out["successResults"] = created
+        if errors:
+            out["errors"] = errors
+        return out
 
 
 # --------------------------------------------------------------------------- main

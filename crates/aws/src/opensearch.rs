@@ -120,6 +120,17 @@ impl SearchClient {
         path: &str,
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<Reply, SearchError> {
+        self.request_with_headers(method, path, body, &[]).await
+    }
+
+    /// [`request`](Self::request) with more headers (signed with the rest).
+    pub async fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, SearchError> {
         let url = format!("{}{path}", self.inner.base);
         let (bytes, content_type) = match body {
             Some((b, ct)) => (b, Some(ct)),
@@ -131,6 +142,9 @@ impl SearchClient {
             .header(http::header::HOST, &self.inner.host);
         if let Some(ct) = content_type {
             req = req.header(http::header::CONTENT_TYPE, ct);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let mut req = req
             .body(Full::new(Bytes::new()))
@@ -201,6 +215,152 @@ impl SearchClient {
             }
         }
     }
+}
+
+/// Where Amazon OpenSearch Service serves the OpenSearch Dashboards saved
+/// objects import, on the domain's endpoint and with its auth; `overwrite`
+/// replaces objects with the same type and id, so importing again is
+/// harmless.
+pub const DASHBOARDS_IMPORT_PATH: &str = "/_dashboards/api/saved_objects/_import?overwrite=true";
+
+/// The multipart boundary of [`dashboards_multipart`]; a file containing it
+/// is refused rather than sent broken.
+const BOUNDARY: &str = "loglake-saved-objects-6b1f0c9e2d7a4e85";
+
+/// What a saved objects import stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedObjectsImport {
+    /// `(type, id, title)` of every object imported, in the file's order.
+    pub objects: Vec<(String, String, String)>,
+    /// How many of them replaced an object that was already there.
+    pub overwritten: usize,
+}
+
+/// Why a saved objects import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardsError {
+    #[error(transparent)]
+    Request(#[from] SearchError),
+    #[error("{0} contains the multipart boundary {BOUNDARY:?}; it cannot be sent")]
+    Boundary(String),
+    #[error("POST {url}: HTTP {status}: {excerpt}")]
+    Status {
+        url: String,
+        status: u16,
+        excerpt: String,
+    },
+    #[error("POST {url}: the answer is not a saved objects import result: {excerpt}")]
+    Answer { url: String, excerpt: String },
+    #[error("POST {url}: not every saved object was imported: {}", .failures.join("; "))]
+    Objects { url: String, failures: Vec<String> },
+}
+
+/// A `multipart/form-data` body with one part, `file`, named `filename`,
+/// holding `ndjson`, as the Dashboards import API reads it; and its
+/// content type. Built by hand, with a fixed boundary, so the bytes signed
+/// are the bytes sent.
+pub fn dashboards_multipart(
+    filename: &str,
+    ndjson: &[u8],
+) -> Result<(Vec<u8>, String), DashboardsError> {
+    if ndjson
+        .windows(BOUNDARY.len())
+        .any(|w| w == BOUNDARY.as_bytes())
+    {
+        return Err(DashboardsError::Boundary(filename.to_string()));
+    }
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/ndjson\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(ndjson);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    Ok((body, format!("multipart/form-data; boundary={BOUNDARY}")))
+}
+
+impl SearchClient {
+    /// Import OpenSearch Dashboards saved objects (an export's NDJSON) with
+    /// overwrite, into the global tenant when the domain has multi-tenancy
+    /// (so every Dashboards user sees them). An error names the endpoint and
+    /// says what the answer was: a status other than 2xx with an excerpt of
+    /// the body, or, for `success: false`, each failed object's type, id and
+    /// error type (and the references a `missing_references` lacks).
+    pub async fn import_saved_objects(
+        &self,
+        filename: &str,
+        ndjson: &[u8],
+    ) -> Result<SavedObjectsImport, DashboardsError> {
+        let (body, content_type) = dashboards_multipart(filename, ndjson)?;
+        let reply = self
+            .request_with_headers(
+                "POST",
+                DASHBOARDS_IMPORT_PATH,
+                Some((body, &content_type)),
+                &[("osd-xsrf", "true"), ("securitytenant", "global")],
+            )
+            .await?;
+        let url = format!("{}{DASHBOARDS_IMPORT_PATH}", self.inner.base);
+        import_result(&url, &reply)
+    }
+}
+
+/// Read the import API's answer (see [`SearchClient::import_saved_objects`]).
+pub fn import_result(url: &str, reply: &Reply) -> Result<SavedObjectsImport, DashboardsError> {
+    if !reply.is_success() {
+        return Err(DashboardsError::Status {
+            url: url.to_string(),
+            status: reply.status,
+            excerpt: reply.excerpt(),
+        });
+    }
+    let answer = || DashboardsError::Answer {
+        url: url.to_string(),
+        excerpt: reply.excerpt(),
+    };
+    let v: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|_| answer())?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    match v["success"].as_bool() {
+        Some(true) => {}
+        Some(false) => {
+            let failures = v["errors"]
+                .as_array()
+                .map(|errors| {
+                    errors
+                        .iter()
+                        .map(|e| {
+                            let mut what = text(&e["error"]["type"]);
+                            if let Some(refs) = e["error"]["references"].as_array() {
+                                let refs: Vec<String> = refs
+                                    .iter()
+                                    .map(|r| format!("{} {}", text(&r["type"]), text(&r["id"])))
+                                    .collect();
+                                what.push_str(&format!(", missing: {}", refs.join(", ")));
+                            }
+                            format!("{} {} ({what})", text(&e["type"]), text(&e["id"]))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| vec![reply.excerpt()]);
+            return Err(DashboardsError::Objects {
+                url: url.to_string(),
+                failures,
+            });
+        }
+        None => return Err(answer()),
+    }
+    let results = v["successResults"].as_array().map_or(&[][..], |r| r);
+    Ok(SavedObjectsImport {
+        objects: results
+            .iter()
+            .map(|r| (text(&r["type"]), text(&r["id"]), text(&r["meta"]["title"])))
+            .collect(),
+        overwritten: results
+            .iter()
+            .filter(|r| r["overwrite"] == serde_json::Value::Bool(true))
+            .count(),
+    })
 }
 
 /// Sign `req` (whose body is `body`) in place: `Authorization`,
@@ -294,6 +454,81 @@ pub fn search_client(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_multipart_body_has_one_file_part() {
+        let (body, ct) = dashboards_multipart("dashboards.ndjson", b"{\"a\":1}\n").unwrap();
+        assert_eq!(ct, format!("multipart/form-data; boundary={BOUNDARY}"));
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"dashboards.ndjson\"\r\n\
+                 Content-Type: application/ndjson\r\n\r\n{{\"a\":1}}\n\r\n--{BOUNDARY}--\r\n"
+            )
+        );
+        let inside = format!("x{BOUNDARY}x");
+        assert!(matches!(
+            dashboards_multipart("f.ndjson", inside.as_bytes()),
+            Err(DashboardsError::Boundary(_))
+        ));
+    }
+
+    #[test]
+    fn import_answers_are_read_strictly() {
+        let url = "https://d.example/_dashboards/api/saved_objects/_import?overwrite=true";
+        let reply = |status: u16, body: &str| Reply {
+            status,
+            body: Bytes::from(body.to_string()),
+        };
+        let ok = import_result(
+            url,
+            &reply(
+                200,
+                r#"{"successCount":2,"success":true,"successResults":[
+                    {"type":"index-pattern","id":"p","meta":{"title":"logs-*","icon":"indexPatternApp"},"overwrite":true},
+                    {"type":"dashboard","id":"d","meta":{"title":"D","icon":"dashboardApp"}}]}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok.objects.len(), 2);
+        assert_eq!(ok.objects[1], ("dashboard".into(), "d".into(), "D".into()));
+        assert_eq!(ok.overwritten, 1);
+
+        let failed = import_result(
+            url,
+            &reply(
+                200,
+                r#"{"successCount":1,"success":false,"errors":[
+                    {"id":"d","type":"dashboard","title":"D","error":{"type":"missing_references",
+                     "references":[{"type":"visualization","id":"v"}]}},
+                    {"id":"s","type":"search","title":"S","error":{"type":"conflict"}}]}"#,
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(failed.contains(url), "{failed}");
+        assert!(
+            failed.contains(
+                "dashboard d (missing_references, missing: visualization v); search s (conflict)"
+            ),
+            "{failed}"
+        );
+
+        let status = import_result(
+            url,
+            &reply(
+                400,
+                r#"{"statusCode":400,"error":"Bad Request","message":"Request must contain a osd-xsrf header."}"#,
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(status.contains("HTTP 400") && status.contains("osd-xsrf") && status.contains(url));
+        let html = import_result(url, &reply(200, "<html>login</html>"))
+            .unwrap_err()
+            .to_string();
+        assert!(html.contains("not a saved objects import result") && html.contains("<html>"));
+    }
 
     #[test]
     fn sigv4_matches_botocore() {

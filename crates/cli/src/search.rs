@@ -134,7 +134,8 @@ fn far() -> Instant {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {
-    /// Apply the index template and the ISM policy (idempotent)
+    /// Apply the index template and the ISM policy, import the Dashboards
+    /// saved objects (idempotent)
     Setup(SetupArgs),
     /// Index log files (or dead-letter files) without writing a lake
     Bulk(BulkArgs),
@@ -150,9 +151,13 @@ pub struct SetupArgs {
     /// A data stream's write index rolls over at this size
     #[arg(long, default_value = "30gb")]
     rollover_size: String,
-    /// Print the template and policy instead of applying them
+    /// Print the template, policy and saved objects instead of applying them
     #[arg(long)]
     dry_run: bool,
+    /// Do not import the OpenSearch Dashboards saved objects
+    /// (search/dashboards.ndjson); skipped anyway for OpenSearch Serverless
+    #[arg(long)]
+    no_dashboards: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -201,78 +206,152 @@ pub fn template_name(cfg: &SearchConfig) -> String {
     }
 }
 
+/// The OpenSearch Dashboards saved objects (an index pattern, saved
+/// searches, visualizations and the `loglake-overview` dashboard), as
+/// exported by Dashboards; Terraform imports the same file.
+pub const DASHBOARDS_NDJSON: &str = include_str!("../../../search/dashboards.ndjson");
+
+/// [`DASHBOARDS_NDJSON`] over this configuration's indices: the file's
+/// `logs-*` (the index pattern's title, the TSVB visualization's index) is
+/// replaced by the configured pattern, as Terraform does with `replace()`.
+pub fn dashboards_ndjson(cfg: &SearchConfig) -> String {
+    DASHBOARDS_NDJSON.replace("logs-*", &cfg.options.index_pattern())
+}
+
 fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
     let cfg = need(&a.search)?;
     let template = index_template(&cfg.options).map_err(anyhow::Error::msg)?;
     let policy =
         ism_policy(&cfg.options, a.retention_days, &a.rollover_size).map_err(anyhow::Error::msg)?;
     let name = template_name(&cfg);
+    let dashboards = (!a.no_dashboards && cfg.service != "aoss").then(|| dashboards_ndjson(&cfg));
     if a.dry_run {
         println!("PUT /_index_template/{name}\n{template:#}");
         println!("PUT /_plugins/_ism/policies/{name}\n{policy:#}");
+        if let Some(d) = &dashboards {
+            println!(
+                "POST {} (multipart file dashboards.ndjson)\n{d}",
+                loglake_aws::opensearch::DASHBOARDS_IMPORT_PATH
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let sink = Sink::new(cfg.clone())?;
     let c = &sink.client;
     sink.rt.block_on(async {
-        let r = c
-            .request(
-                "PUT",
-                &format!("/_index_template/{name}"),
-                Some((template.to_string().into_bytes(), "application/json")),
-            )
-            .await?;
-        if !r.is_success() {
-            bail!("index template {name}: HTTP {}: {}", r.status, r.excerpt());
-        }
-        println!("index template {name}: applied (patterns {})", template["index_patterns"]);
-        if cfg.service == "aoss" {
-            println!(
-                "ISM policy: skipped; OpenSearch Serverless manages retention with data lifecycle policies"
-            );
-            return Ok(());
-        }
-        // ISM refuses to overwrite a policy without its current sequence
-        // number: read it first, so running setup twice is harmless.
-        let path = format!("/_plugins/_ism/policies/{name}");
-        let current = c.request("GET", &path, None).await?;
-        let put_path = match current.status {
-            200 => {
-                let v: Value = serde_json::from_slice(&current.body)
-                    .context("the ISM policy response is not JSON")?;
-                if v["policy"]["states"] == policy["policy"]["states"]
-                    && v["policy"]["ism_template"][0]["index_patterns"]
-                        == policy["policy"]["ism_template"][0]["index_patterns"]
-                {
-                    println!("ISM policy {name}: already up to date");
-                    return Ok(());
+        apply_template_and_policy(c, &cfg, &name, &template, &policy, a.retention_days).await?;
+        match &dashboards {
+            Some(ndjson) => {
+                let done = c
+                    .import_saved_objects("dashboards.ndjson", ndjson.as_bytes())
+                    .await?;
+                let dashboards: Vec<String> = done
+                    .objects
+                    .iter()
+                    .filter(|(t, _, _)| t == "dashboard")
+                    .map(|(_, id, title)| format!("{title:?} ({id})"))
+                    .collect();
+                let mut kinds: Vec<(&str, usize)> = Vec::new();
+                for (t, _, _) in &done.objects {
+                    match kinds.iter_mut().find(|(k, _)| k == t) {
+                        Some((_, n)) => *n += 1,
+                        None => kinds.push((t, 1)),
+                    }
                 }
-                format!(
-                    "{path}?if_seq_no={}&if_primary_term={}",
-                    v["_seq_no"], v["_primary_term"]
-                )
+                let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                println!(
+                    "Dashboards saved objects: imported {} ({}; {} overwritten); dashboard {}",
+                    done.objects.len(),
+                    kinds.join(", "),
+                    done.overwritten,
+                    dashboards.join(", ")
+                );
             }
-            404 => path.clone(),
-            s => bail!("ISM policy {name}: HTTP {s}: {}", current.excerpt()),
-        };
-        let r = c
-            .request(
-                "PUT",
-                &put_path,
-                Some((policy.to_string().into_bytes(), "application/json")),
-            )
-            .await?;
-        if !r.is_success() {
-            bail!("ISM policy {name}: HTTP {}: {}", r.status, r.excerpt());
+            None if cfg.service == "aoss" => println!(
+                "Dashboards saved objects: skipped; OpenSearch Serverless has no saved objects import \
+                 API on the collection endpoint (import search/dashboards.ndjson in its Dashboards: \
+                 Dashboards Management > Saved objects > Import)"
+            ),
+            None => println!("Dashboards saved objects: skipped (--no-dashboards)"),
         }
-        println!(
-            "ISM policy {name}: {} (delete after {} days)",
-            if current.status == 404 { "created" } else { "updated" },
-            a.retention_days
-        );
-        Ok(())
+        Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// PUT the index template, then create or update the ISM policy (not on
+/// Serverless); both are no-ops when already applied.
+async fn apply_template_and_policy(
+    c: &SearchClient,
+    cfg: &SearchConfig,
+    name: &str,
+    template: &Value,
+    policy: &Value,
+    retention_days: u32,
+) -> anyhow::Result<()> {
+    let r = c
+        .request(
+            "PUT",
+            &format!("/_index_template/{name}"),
+            Some((template.to_string().into_bytes(), "application/json")),
+        )
+        .await?;
+    if !r.is_success() {
+        bail!("index template {name}: HTTP {}: {}", r.status, r.excerpt());
+    }
+    println!(
+        "index template {name}: applied (patterns {})",
+        template["index_patterns"]
+    );
+    if cfg.service == "aoss" {
+        println!(
+            "ISM policy: skipped; OpenSearch Serverless manages retention with data lifecycle policies"
+        );
+        return Ok(());
+    }
+    // ISM refuses to overwrite a policy without its current sequence
+    // number: read it first, so running setup twice is harmless.
+    let path = format!("/_plugins/_ism/policies/{name}");
+    let current = c.request("GET", &path, None).await?;
+    let put_path = match current.status {
+        200 => {
+            let v: Value = serde_json::from_slice(&current.body)
+                .context("the ISM policy response is not JSON")?;
+            if v["policy"]["states"] == policy["policy"]["states"]
+                && v["policy"]["ism_template"][0]["index_patterns"]
+                    == policy["policy"]["ism_template"][0]["index_patterns"]
+            {
+                println!("ISM policy {name}: already up to date");
+                return Ok(());
+            }
+            format!(
+                "{path}?if_seq_no={}&if_primary_term={}",
+                v["_seq_no"], v["_primary_term"]
+            )
+        }
+        404 => path.clone(),
+        s => bail!("ISM policy {name}: HTTP {s}: {}", current.excerpt()),
+    };
+    let r = c
+        .request(
+            "PUT",
+            &put_path,
+            Some((policy.to_string().into_bytes(), "application/json")),
+        )
+        .await?;
+    if !r.is_success() {
+        bail!("ISM policy {name}: HTTP {}: {}", r.status, r.excerpt());
+    }
+    println!(
+        "ISM policy {name}: {} (delete after {} days)",
+        if current.status == 404 {
+            "created"
+        } else {
+            "updated"
+        },
+        retention_days
+    );
+    Ok(())
 }
 
 fn bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {

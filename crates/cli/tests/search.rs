@@ -44,10 +44,30 @@ fn setup_is_idempotent_and_matches_what_ingest_writes() {
     ];
     let first = loglake(&args);
     assert!(first.status.success());
-    assert!(String::from_utf8_lossy(&first.stdout).contains("ISM policy loglake-logs: created"));
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(out.contains("ISM policy loglake-logs: created"));
+    assert!(
+        out.contains("Dashboards saved objects: imported 9 (1 index-pattern, 2 search, 5 visualization, 1 dashboard; 0 overwritten)"),
+        "{out}"
+    );
+    let objects = saved_objects(&os);
+    assert_eq!(objects.len(), 9, "{objects:?}");
+    let (st, dash) = os.call(
+        "GET",
+        "/_dashboards/api/saved_objects/dashboard/loglake-overview",
+        None,
+    );
+    assert_eq!(st, 200, "{dash}");
+    assert_eq!(dash["references"].as_array().unwrap().len(), 7);
     let second = loglake(&args);
     assert!(second.status.success(), "running setup twice is harmless");
-    assert!(String::from_utf8_lossy(&second.stdout).contains("already up to date"));
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(out.contains("already up to date"));
+    assert!(
+        out.contains("imported 9 (") && out.contains("9 overwritten"),
+        "{out}"
+    );
+    assert_eq!(saved_objects(&os), objects, "the same objects again");
     // A new retention updates the policy in place (with its seq_no).
     let mut changed = args.to_vec();
     changed[7] = "30";
@@ -112,6 +132,117 @@ fn setup_is_idempotent_and_matches_what_ingest_writes() {
         5,
     );
     assert_eq!(hits.len(), 1, "attributes stay searchable as a flat object");
+}
+
+/// Every stored Dashboards saved object: (type, id) -> (attributes, references).
+fn saved_objects(os: &Mock) -> std::collections::BTreeMap<(String, String), (Value, Value)> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in ["index-pattern", "search", "visualization", "dashboard"] {
+        let (st, v) = os.call(
+            "GET",
+            &format!("/_dashboards/api/saved_objects/_find?type={t}&per_page=100"),
+            None,
+        );
+        assert_eq!(st, 200, "{v}");
+        for o in v["saved_objects"].as_array().unwrap() {
+            out.insert(
+                (t.to_string(), o["id"].as_str().unwrap().to_string()),
+                (o["attributes"].clone(), o["references"].clone()),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn setup_imports_dashboards_over_the_configured_indices_unless_told_not_to() {
+    let os = Mock::start(&[]);
+    let base = [
+        "search",
+        "setup",
+        "--search-endpoint",
+        &os.url,
+        "--search-auth",
+        "none",
+    ];
+    let skipped = loglake(&[&base[..], &["--no-dashboards"]].concat());
+    assert!(skipped.status.success());
+    assert!(String::from_utf8_lossy(&skipped.stdout).contains("skipped (--no-dashboards)"));
+    assert!(saved_objects(&os).is_empty());
+
+    let out = loglake(&[&base[..], &["--search-index-prefix", "app-logs-"]].concat());
+    assert!(out.status.success());
+    let (st, pattern) = os.call(
+        "GET",
+        "/_dashboards/api/saved_objects/index-pattern/loglake-logs",
+        None,
+    );
+    assert_eq!(st, 200, "{pattern}");
+    assert_eq!(pattern["attributes"]["title"], "app-logs-*");
+    assert_eq!(pattern["attributes"]["timeFieldName"], "ts");
+    let (_, tsvb) = os.call(
+        "GET",
+        "/_dashboards/api/saved_objects/visualization/loglake-error-rate-per-service",
+        None,
+    );
+    let vis: Value =
+        serde_json::from_str(tsvb["attributes"]["visState"].as_str().unwrap()).unwrap();
+    assert_eq!(vis["params"]["index_pattern"], "app-logs-*");
+
+    let dry = loglake(&[&base[..], &["--dry-run"]].concat());
+    let dry = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.contains("POST /_dashboards/api/saved_objects/_import?overwrite=true"));
+}
+
+#[test]
+fn setup_signs_the_dashboards_import_and_skips_it_on_serverless() {
+    for service in ["es", "aoss"] {
+        let os = Mock::start(&[
+            "--sigv4",
+            &format!("AKIDLOGLAKE:setup/secret:us-east-1:{service}"),
+        ]);
+        let out = Command::new(env!("CARGO_BIN_EXE_loglake"))
+            .args([
+                "search",
+                "setup",
+                "--search-endpoint",
+                &os.url,
+                "--search-auth",
+                "sigv4",
+                "--search-service",
+                service,
+            ])
+            .env_remove("SEARCH_ENDPOINT")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOGLAKE")
+            .env("AWS_SECRET_ACCESS_KEY", "setup/secret")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stats = os.stats();
+        assert_eq!(stats["auth_failures"], 0, "{stats}");
+        if service == "es" {
+            // template, ISM GET and PUT, the multipart import
+            assert_eq!(stats["sigv4_verified"], 4, "{stats}");
+            assert!(stdout.contains("imported 9 ("), "{stdout}");
+        } else {
+            assert_eq!(stats["sigv4_verified"], 1, "{stats}");
+            assert!(
+                stdout.contains("Dashboards saved objects: skipped; OpenSearch Serverless"),
+                "{stdout}"
+            );
+        }
+    }
 }
 
 #[test]
