@@ -127,7 +127,7 @@ fn is_separator(c: char) -> bool {
     )
 }
 
-fn mask_token<'a>(token: &'a str) -> &'a str {
+fn mask_token(token: &str) -> &str {
     let digits = token.bytes().filter(u8::is_ascii_digit).count();
     let number = token
         .trim_end_matches(['%', '.'])

@@ -225,7 +225,7 @@ pub fn build(
             json!({"name": name, "records": rec, "errors": err, "error_pct": pct, "p95_ms": p95}),
         ));
     }
-    per_service.sort_by(|a, b| b.0.cmp(&a.0));
+    per_service.sort_by_key(|b| std::cmp::Reverse(b.0));
 
     let mut alerts = alert_intervals(&rules, &sums, first, last, records);
     for ((rule, group, minute), (severity, subject)) in &instants {

@@ -15,8 +15,10 @@ use crate::sinks::alerts::{Contribution, Rules, Windows};
 const T0: i64 = 1_764_590_400_000; // 2025-12-01T12:00:00Z
 
 fn rec<'a>(service: &'a str, level: Level, fields: &[(TextField, &'a str)]) -> Record<'a> {
-    let mut r = Record::default();
-    r.level = Some(level);
+    let mut r = Record {
+        level: Some(level),
+        ..Record::default()
+    };
     r.set(TextField::Service, Cow::Borrowed(service));
     for (f, v) in fields {
         r.set(*f, Cow::Borrowed(*v));

@@ -294,13 +294,13 @@ impl Hll {
                     self.exact.insert(i, h);
                     return;
                 }
-                Err(_) => self.to_registers(),
+                Err(_) => self.spill_to_registers(),
             }
         }
         self.add_register(h);
     }
 
-    fn to_registers(&mut self) {
+    fn spill_to_registers(&mut self) {
         self.regs = vec![0; HLL_M];
         for h in std::mem::take(&mut self.exact) {
             self.add_register(h);
