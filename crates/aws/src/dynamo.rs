@@ -3,6 +3,9 @@
 //!
 //! - The windows table holds one item per (minute, source): `pk` is the
 //!   minute, `sk` the source's identity hash, `data` its [`Contribution`].
+//!   It also holds the hourly summary's bookkeeping: its progress (one
+//!   item, [`PROGRESS_KEY`]) and the late markers ([`LATE_PK`], one per
+//!   hour written to after it may have been summarised).
 //! - The state table holds one item per (rule, group): `ok` or `firing`.
 //!   A transition is a conditional update, so of two evaluators running at
 //!   once (or a retried one) exactly one makes it. Instant alerts are
@@ -19,6 +22,9 @@ use loglake_handlers::alerts::AlertError;
 use loglake_handlers::effects::{BoxFuture, Pending, StateStore, WindowStore};
 use loglake_handlers::now_ms;
 use loglake_handlers::retry::{Backoff, jitter, seed};
+
+mod summary;
+pub use summary::{LATE_PK, PROGRESS_KEY, hour_key};
 
 /// The message of a failed call; [`AlertError::Dynamo`] names the action
 /// (`dynamodb:{op}`) and the table, this says whether IAM refused it.
@@ -61,6 +67,10 @@ pub struct DynamoWindows {
     pub table: String,
     /// How long items are kept (the rules' `retention_hours`).
     pub retention_hours: u32,
+    /// The rules' evaluation delay in ms: fn-alerts summarises an hour
+    /// that long after its end, and contributions to an hour from then on
+    /// leave a late marker.
+    pub delay_ms: i64,
 }
 
 impl WindowStore for DynamoWindows {
@@ -74,6 +84,22 @@ impl WindowStore for DynamoWindows {
 
     fn load<'a>(&'a self, minutes: &'a [i64]) -> BoxFuture<'a, Result<WindowSums, AlertError>> {
         Box::pin(self.load_minutes(minutes))
+    }
+
+    fn summary_progress(&self) -> BoxFuture<'_, Result<Option<i64>, AlertError>> {
+        Box::pin(self.get_progress())
+    }
+
+    fn set_summary_progress(&self, hour_ms: i64) -> BoxFuture<'_, Result<(), AlertError>> {
+        Box::pin(self.put_progress(hour_ms))
+    }
+
+    fn late_hours(&self) -> BoxFuture<'_, Result<Vec<(i64, i64)>, AlertError>> {
+        Box::pin(self.query_late())
+    }
+
+    fn clear_late(&self, hour_ms: i64, at: i64) -> BoxFuture<'_, Result<(), AlertError>> {
+        Box::pin(self.delete_late(hour_ms, at))
     }
 }
 
@@ -120,6 +146,23 @@ impl DynamoWindows {
             }
         }
         let n = requests.len() as u64;
+        self.batch_write(requests).await?;
+        // Late markers: only after every item is in, so that a summary
+        // read of the hour that began before these puts completed is
+        // always followed by a marker (see `summary::mark_late`).
+        self.mark_late(contributions, expires).await?;
+        Ok(n)
+    }
+
+    /// BatchWriteItem of `requests`, 25 at a time, unprocessed ones sent
+    /// again with backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), AlertError> {
+        let table = &self.table;
+        let dynamo = |message: String| AlertError::Dynamo {
+            op: "BatchWriteItem",
+            table: table.clone(),
+            message,
+        };
         let mut rng = seed();
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
@@ -131,13 +174,13 @@ impl DynamoWindows {
                 let out = self
                     .client
                     .batch_write_item()
-                    .request_items(&table, pending.clone())
+                    .request_items(table, pending.clone())
                     .send()
                     .await
                     .map_err(|e| dynamo(sdk_error(&e)))?;
                 pending = out
                     .unprocessed_items()
-                    .and_then(|m| m.get(&table))
+                    .and_then(|m| m.get(table))
                     .cloned()
                     .unwrap_or_default();
                 if !pending.is_empty() {
@@ -151,7 +194,7 @@ impl DynamoWindows {
                 )));
             }
         }
-        Ok(n)
+        Ok(())
     }
 
     /// The summed contributions of `minutes`: each minute's items, from

@@ -3,8 +3,8 @@
 //! through core's [`OutputStore`](loglake_core::OutputStore) with multipart
 //! uploads ([`S3Store`]); records are forwarded to Firehose or Kinesis
 //! ([`put`]); alert windows and state live in DynamoDB ([`dynamo`]),
-//! notifications go to SNS ([`sns`]), and documents to OpenSearch
-//! ([`opensearch`]).
+//! notifications go to SNS ([`sns`]), the hourly summary files to S3
+//! ([`summary`]), and documents to OpenSearch ([`opensearch`]).
 //!
 //! Clients are configured once from the environment: the standard
 //! `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_S3`) point the same
@@ -21,6 +21,7 @@ mod read;
 pub mod sns;
 pub mod sqs;
 mod store;
+pub mod summary;
 
 pub use denied::{call_error, is_denied};
 pub use read::{BodyReader, S3Objects, open_object};
@@ -98,6 +99,7 @@ pub fn alert_sink(aws: &aws_config::SdkConfig, cfg: AlertConfig) -> AlertSink {
                 client: ddb.clone(),
                 table,
                 retention_hours: cfg.rules.settings.retention_hours,
+                delay_ms: i64::from(cfg.rules.settings.evaluation_delay_minutes) * 60_000,
             }) as _
         }),
         state: Arc::new(dynamo::DynamoState {

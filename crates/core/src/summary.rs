@@ -116,6 +116,27 @@ pub fn floor_hour(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
+/// A writer's clock may run behind fn-alerts': an hour counts as possibly
+/// summarised this much before its end plus the evaluation delay.
+pub const CLOCK_MARGIN_MS: i64 = 60_000;
+
+/// The hours of `minutes` (UTC ms) that may already have been summarised
+/// without what was just written, when the write completed at `now_ms`:
+/// an hour is summarised once `delay_ms` past its end, so a summary that
+/// began before the write completed began before `now_ms`; if `now_ms` is
+/// past that moment (less [`CLOCK_MARGIN_MS`]), the hour must be rebuilt.
+/// A summary that begins after the write sees it. Sorted, distinct.
+pub fn late_hours(minutes: impl IntoIterator<Item = i64>, now_ms: i64, delay_ms: i64) -> Vec<i64> {
+    let mut hours: Vec<i64> = minutes
+        .into_iter()
+        .map(floor_hour)
+        .filter(|h| now_ms >= h + HOUR_MS + delay_ms - CLOCK_MARGIN_MS)
+        .collect();
+    hours.sort_unstable();
+    hours.dedup();
+    hours
+}
+
 /// The partition directory of an hour: `summary/dt=YYYY-MM-DD/hr=HH`.
 pub fn hour_dir(hour_ms: i64) -> String {
     let (y, m, d, h) = time::date_hour(hour_ms);

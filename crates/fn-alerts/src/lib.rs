@@ -1,16 +1,25 @@
 //! fn-alerts: the scheduled evaluator. This crate reads the settings and
 //! builds the AWS clients once; each minute's evaluation is
-//! [`loglake_handlers::alerts::evaluate`].
+//! [`loglake_handlers::alerts::evaluate`], followed by the hourly summary
+//! ([`loglake_handlers::alerts::summary`]) when `SUMMARY_BUCKET` is set.
+
+use std::sync::Arc;
 
 use loglake_handlers::alerts::AlertConfig;
 use loglake_handlers::alerts::evaluate::Evaluator;
+use loglake_handlers::alerts::summary::{Scheduled, Summarizer};
 use loglake_handlers::config::{ConfigError, Vars};
 
 /// Settings, read once from the environment at start-up: the rules
 /// (`ALERT_RULES` inline or `ALERT_RULES_FILE`), `ALERT_WINDOWS_TABLE`,
-/// `ALERT_STATE_TABLE` and `ALERT_TOPIC_ARN`, all required here.
+/// `ALERT_STATE_TABLE` and `ALERT_TOPIC_ARN`, all required here, and
+/// `SUMMARY_BUCKET` (the curated bucket), optional.
 #[derive(Debug, Clone)]
-pub struct Config(pub AlertConfig);
+pub struct Config {
+    pub alerts: AlertConfig,
+    /// Where the hourly summary files go; none without it.
+    pub summary_bucket: Option<String>,
+}
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -28,21 +37,57 @@ impl Config {
                 "is required and not set",
             ));
         }
-        Ok(Config(c))
+        let summary_bucket = vars.parse_with("SUMMARY_BUCKET", |b| {
+            let ok = (3..=63).contains(&b.len())
+                && b.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
+                });
+            if ok {
+                Ok(b.to_string())
+            } else {
+                Err("is not an S3 bucket name (3 to 63 of a-z, 0-9, '-', '.')".into())
+            }
+        })?;
+        Ok(Config {
+            alerts: c,
+            summary_bucket,
+        })
     }
 }
 
-/// The evaluator: clients built once from the shared AWS configuration.
-pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Evaluator, ConfigError> {
-    let sink = loglake_aws::alert_sink(aws, config.0);
+/// The evaluator and the summary: clients built once from the shared AWS
+/// configuration.
+pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Scheduled, ConfigError> {
+    let sink = loglake_aws::alert_sink(aws, config.alerts);
     let windows = sink
         .windows
         .ok_or_else(|| ConfigError::missing("ALERT_WINDOWS_TABLE", "is required and not set"))?;
-    Ok(Evaluator {
-        rules: sink.rules,
-        windows,
-        state: sink.state,
-        publisher: sink.publisher,
+    let summary = match config.summary_bucket {
+        Some(bucket) => {
+            tracing::info!(bucket, "hourly summary on");
+            let store = loglake_aws::summary::S3Summary {
+                client: loglake_aws::s3_client(aws),
+                bucket,
+            };
+            Some(Summarizer::new(
+                windows.clone(),
+                Arc::new(store),
+                &sink.rules,
+            ))
+        }
+        None => {
+            tracing::info!("SUMMARY_BUCKET is not set: no hourly summary");
+            None
+        }
+    };
+    Ok(Scheduled {
+        evaluator: Evaluator {
+            rules: sink.rules,
+            windows,
+            state: sink.state,
+            publisher: sink.publisher,
+        },
+        summary,
     })
 }
 
@@ -71,13 +116,14 @@ level = "FATAL"
     #[test]
     fn rules_come_inline_or_from_a_file_and_every_table_is_required() {
         let inline = config(&[[("ALERT_RULES", RULES)].as_slice(), &TABLES].concat()).unwrap();
-        assert_eq!(inline.0.rules.rules.len(), 1);
+        assert_eq!(inline.alerts.rules.rules.len(), 1);
+        assert_eq!(inline.summary_bucket, None);
 
         let path = std::env::temp_dir().join(format!("fn-alerts-{}.toml", std::process::id()));
         std::fs::write(&path, RULES).unwrap();
         let p = path.to_str().unwrap();
         let file = config(&[[("ALERT_RULES_FILE", p)].as_slice(), &TABLES].concat()).unwrap();
-        assert_eq!(file.0.rules.rules[0].name, "any-fatal");
+        assert_eq!(file.alerts.rules.rules[0].name, "any-fatal");
 
         let both = [("ALERT_RULES", RULES), ("ALERT_RULES_FILE", p)];
         let err = config(&[both.as_slice(), &TABLES].concat()).unwrap_err();
@@ -90,6 +136,24 @@ level = "FATAL"
         assert!(err.to_string().contains("ALERT_WINDOWS_TABLE"), "{err}");
         let err = config(&[("ALERT_RULES", RULES), TABLES[0], TABLES[2]]).unwrap_err();
         assert!(err.to_string().contains("ALERT_STATE_TABLE"), "{err}");
+    }
+
+    #[test]
+    fn the_summary_bucket_is_optional_and_must_be_a_bucket_name() {
+        let with = |b: &str| {
+            config(
+                &[
+                    [("ALERT_RULES", RULES), ("SUMMARY_BUCKET", b)].as_slice(),
+                    &TABLES,
+                ]
+                .concat(),
+            )
+        };
+        let c = with("acme-curated").unwrap();
+        assert_eq!(c.summary_bucket.as_deref(), Some("acme-curated"));
+        let err = with("s3://acme-curated/").unwrap_err();
+        assert!(err.to_string().contains("SUMMARY_BUCKET"), "{err}");
+        assert_eq!(with(" ").unwrap().summary_bucket, None);
     }
 
     #[test]

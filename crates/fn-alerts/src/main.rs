@@ -1,6 +1,7 @@
 //! fn-alerts's Lambda entry point: configuration and clients once, then
 //! every scheduled invocation (EventBridge, each minute) to
-//! [`loglake_handlers::alerts::evaluate::Evaluator::evaluate`].
+//! [`loglake_handlers::alerts::summary::Scheduled::run`]: the evaluation,
+//! then the hourly summary.
 // The SDK and runtime futures nest deeper than the default limit allows.
 #![recursion_limit = "256"]
 
@@ -19,14 +20,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             &event.payload,
             loglake_handlers::now_ms(),
         );
-        let report = app.evaluate(now).await?;
-        // The rest went out; a failed notification fails the invocation so
-        // the errors alarm sees it (its change was undone, and the retry or
-        // the next run makes and announces it again).
-        if !report.failed.is_empty() {
-            return Err(format!("notifications not sent: {}", report.failed.join(", ")).into());
-        }
-        Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+        // Alerts first, then the summary; a failure of either (a failed
+        // notification, the summary) fails the invocation after both ran,
+        // so the errors alarm sees it.
+        let outcome = app.run(now).await?;
+        Ok::<_, lambda_runtime::Error>(serde_json::to_value(outcome)?)
     }))
     .await
 }

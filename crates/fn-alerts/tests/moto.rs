@@ -9,9 +9,11 @@
 use std::time::Duration;
 
 use fn_alerts::Config;
-use loglake_core::sinks::alerts::{Rules, minutes_needed};
+use loglake_core::record::{Level, Record, TextField};
+use loglake_core::sinks::alerts::{Contribution, Rules, Windows, minutes_needed};
 use loglake_handlers::alerts::AlertConfig;
 use loglake_handlers::alerts::evaluate::Evaluator;
+use loglake_handlers::alerts::summary::{HOUR_MS, Scheduled};
 use loglake_handlers::ingest::{Ingest, IngestSettings};
 use loglake_testkit::LocalAws;
 use loglake_testkit::alerts::{AlertAws, subjects};
@@ -73,7 +75,7 @@ async fn env(name: &str) -> Env {
     );
     let alerts_role = local.role(
         "fn-alerts",
-        &iam::alerts_policy(&infra.windows, &infra.state, &infra.topic),
+        &iam::alerts_policy(&infra.windows, &infra.state, &infra.topic, &curated),
     );
     Env {
         local,
@@ -102,11 +104,18 @@ impl Env {
         app
     }
 
-    fn evaluator(&self) -> Evaluator {
-        let vars: Vec<(&str, String)> = self.infra.vars(RULES).into_iter().collect();
+    /// fn-alerts as its Lambda builds it: the evaluation, then the summary
+    /// into the curated bucket.
+    fn app(&self) -> Scheduled {
+        let mut vars: Vec<(&str, String)> = self.infra.vars(RULES).into_iter().collect();
+        vars.push(("SUMMARY_BUCKET", self.curated.clone()));
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let config = loglake_testkit::settings(&pairs, Config::from_vars);
         fn_alerts::app(&self.alerts_role.aws, config).unwrap()
+    }
+
+    fn evaluator(&self) -> Evaluator {
+        self.app().evaluator
     }
 
     async fn ingest(&self, key: &str, body: String) -> Value {
@@ -235,4 +244,158 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
             .contains("RESOLVED")
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// `n` records a minute of `service` in minutes `minutes` of `hour`, every
+/// fourth an ERROR: the contributions a writer's windows make.
+fn contributions(
+    rules: &std::sync::Arc<Rules>,
+    hour: i64,
+    minutes: std::ops::Range<i64>,
+    service: &str,
+    n: i64,
+) -> Vec<Contribution> {
+    let mut w = Windows::with_summary(rules.clone());
+    for m in minutes {
+        for i in 0..n {
+            let mut r = Record::default();
+            r.set(TextField::Service, service.to_string());
+            r.level = Some(if i % 4 == 0 {
+                Level::Error
+            } else {
+                Level::Info
+            });
+            r.latency_ms = Some(5.0 + i as f64);
+            w.observe(&r, hour + m * MIN + i * 10);
+        }
+    }
+    w.contributions()
+}
+
+/// Records per service in a summary file.
+fn records_per_service(parquet: &[u8]) -> std::collections::BTreeMap<String, i64> {
+    use arrow_array::{Int64Array, StringArray};
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(parquet.to_vec()),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let col = |n: &str| batch.column(batch.schema().index_of(n).unwrap()).clone();
+        let service = col("service");
+        let service = service.as_any().downcast_ref::<StringArray>().unwrap();
+        let records = col("records");
+        let records = records.as_any().downcast_ref::<Int64Array>().unwrap();
+        for i in 0..batch.num_rows() {
+            *out.entry(service.value(i).to_string()).or_insert(0) += records.value(i);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hourly_summary_is_written_once_closed_and_rebuilt_for_late_items() {
+    let e = env("summary").await;
+    let now = loglake_handlers::now_ms();
+    let app = e.app();
+    let summary = app.summary.clone().unwrap();
+    // An hour long closed, within the first run's reach.
+    let hour = summary.closed_hour(now) - HOUR_MS;
+    // The writers' window store, under fn-ingest's role (BatchWriteItem
+    // only): its contributions, and the late markers it leaves.
+    let writer = loglake_aws::alert_sink(&e.ingest_role.aws, e.alerts.clone())
+        .windows
+        .unwrap();
+    let rules = e.alerts.rules.clone();
+    let mut first = contributions(&rules, hour, 0..3, "checkout", 10);
+    first.extend(contributions(&rules, hour, 10..12, "cart", 5));
+    first.sort_by_key(|c| c.minute_ms);
+    writer.put("source-a", &first).await.unwrap();
+
+    let out = app.run(now).await.unwrap();
+    let report = out.summary.unwrap();
+    let key = loglake_core::summary::hour_key(hour);
+    assert!(
+        report
+            .written
+            .contains(&loglake_core::time::format_rfc3339_ms(hour)),
+        "{report:?}"
+    );
+    let files = e.local.objects(&e.curated, "summary/").await;
+    assert_eq!(files.keys().collect::<Vec<_>>(), [&key], "{files:?}");
+    let before = files[&key].clone();
+    assert_eq!(
+        records_per_service(&before),
+        [("cart".to_string(), 10), ("checkout".to_string(), 30)].into()
+    );
+    // The writer wrote to a closed hour: its marker was handled and cleared.
+    let admin = loglake_aws::alert_sink(&e.local.aws, e.alerts.clone())
+        .windows
+        .unwrap();
+    assert!(admin.late_hours().await.unwrap().is_empty());
+    assert_eq!(
+        admin.summary_progress().await.unwrap(),
+        Some(summary.closed_hour(now))
+    );
+
+    // A late source adds to that hour: the writer marks it, the next run
+    // rebuilds it with the late items and clears the marker.
+    writer
+        .put(
+            "source-late",
+            &contributions(&rules, hour, 30..31, "search", 7),
+        )
+        .await
+        .unwrap();
+    let late = admin.late_hours().await.unwrap();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0].0, hour);
+    let again = app.run(now + MIN).await.unwrap().summary.unwrap();
+    assert_eq!(again.late.len(), 1, "{again:?}");
+    let after = e.local.objects(&e.curated, "summary/").await[&key].clone();
+    assert_ne!(before, after);
+    assert_eq!(
+        records_per_service(&after),
+        [
+            ("cart".to_string(), 10),
+            ("checkout".to_string(), 30),
+            ("search".to_string(), 7)
+        ]
+        .into()
+    );
+    assert!(admin.late_hours().await.unwrap().is_empty());
+    // A run within the same hour writes nothing new.
+    let quiet = app.run(now + 2 * MIN).await.unwrap().summary.unwrap();
+    assert!(quiet.written.is_empty(), "{quiet:?}");
+
+    // Every call was made under fn-alerts' own policy, with the grants
+    // the summary needs.
+    assert!(
+        e.alerts_role.denied().is_empty(),
+        "{:?}",
+        e.alerts_role.denied()
+    );
+    let used: std::collections::BTreeSet<String> = e
+        .alerts_role
+        .decisions()
+        .into_iter()
+        .map(|d| d.action)
+        .collect();
+    for action in [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "s3:PutObject",
+    ] {
+        assert!(used.contains(action), "{action} not used: {used:?}");
+    }
+    assert!(
+        e.ingest_role.denied().is_empty(),
+        "{:?}",
+        e.ingest_role.denied()
+    );
 }

@@ -1,6 +1,7 @@
 //! The effects the functions have on the world, one small trait each: read
 //! an object, forward records, send a bulk body, store alert windows, move
-//! alert state, publish a notification, send a continuation. (Writing outputs is core's
+//! alert state, publish a notification, send a continuation, write a
+//! summary file. (Writing outputs is core's
 //! [`OutputStore`](loglake_core::OutputStore).) `loglake-aws` implements
 //! them over the AWS SDK; tests implement them in memory and inject any
 //! error, delay or partial answer.
@@ -111,6 +112,39 @@ pub trait WindowStore: Send + Sync {
 
     /// The summed contributions of `minutes`, from every source.
     fn load<'a>(&'a self, minutes: &'a [i64]) -> BoxFuture<'a, Result<WindowSums, AlertError>>;
+
+    /// The last hour (UTC ms, aligned) whose summary was written, if any
+    /// (fn-alerts' materialiser, [`crate::alerts::summary`]). The writers
+    /// never call this nor the three below: their defaults refuse.
+    fn summary_progress(&self) -> BoxFuture<'_, Result<Option<i64>, AlertError>> {
+        Box::pin(async { Err(AlertError::NotConfigured("the summary's progress")) })
+    }
+
+    /// Record that every hour up to `hour_ms` has its summary.
+    fn set_summary_progress(&self, hour_ms: i64) -> BoxFuture<'_, Result<(), AlertError>> {
+        let _ = hour_ms;
+        Box::pin(async { Err(AlertError::NotConfigured("the summary's progress")) })
+    }
+
+    /// The late markers: (hour, `at`) for each hour a writer added to after
+    /// it closed (see `loglake_aws::dynamo`), the hour's summary to rebuild.
+    fn late_hours(&self) -> BoxFuture<'_, Result<Vec<(i64, i64)>, AlertError>> {
+        Box::pin(async { Err(AlertError::NotConfigured("the summary's late markers")) })
+    }
+
+    /// Remove the late marker of `hour_ms` if it still says `at`: a marker
+    /// a writer refreshed since (a newer `at`) stays, and is not an error.
+    fn clear_late(&self, hour_ms: i64, at: i64) -> BoxFuture<'_, Result<(), AlertError>> {
+        let _ = (hour_ms, at);
+        Box::pin(async { Err(AlertError::NotConfigured("the summary's late markers")) })
+    }
+}
+
+/// Where the hourly summary files go (S3 `PutObject` into the curated
+/// bucket): `key` relative to the bucket, the whole body at once (a file of
+/// an hour is a few KB).
+pub trait SummaryStore: Send + Sync {
+    fn put<'a>(&'a self, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), AlertError>>;
 }
 
 /// A state change whose notification is not confirmed sent.
@@ -206,6 +240,9 @@ pub enum AlertError {
     Corrupt { table: String, message: String },
     #[error("alerts need {0}, which is not configured")]
     NotConfigured(&'static str),
+    /// Writing or building an hour's summary file.
+    #[error("summary {key}: {message}")]
+    Summary { key: String, message: String },
 }
 
 /// Why a bulk request got no answer.

@@ -583,6 +583,12 @@ impl Ingest {
             lake = if lake_done { "already complete" } else { "written" },
             "object ingested"
         );
+        if !lake_done && let Some(obs) = &alerting {
+            // Business metrics per service (EMF), for what this run counted.
+            for line in obs.business_emf(&self.settings.function_name, now) {
+                println!("{line}");
+            }
+        }
         let delivered =
             match (&self.alerts, alerting) {
                 (Some(sink), Some(obs)) => Some(sink.deliver(&part, obs).await.map_err(

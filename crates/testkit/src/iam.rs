@@ -355,14 +355,16 @@ pub fn stream_policy(stream: &str, delivery: &str, curated: &str, failures: &str
     vec![own, search, alerts]
 }
 
-/// fn-alerts's policy as `modules/alerts` renders it.
-pub fn alerts_policy(windows: &str, state: &str, topic_arn: &str) -> Vec<Value> {
+/// fn-alerts's policy as `modules/alerts` renders it, with `curated` the
+/// bucket its hourly summary goes to.
+pub fn alerts_policy(windows: &str, state: &str, topic_arn: &str, curated: &str) -> Vec<Value> {
     vec![render(
         "fn-alerts.json.tftpl",
         &[
             ("windows_table_arn", &table_arn(windows)),
             ("state_table_arn", &table_arn(state)),
             ("topic_arn", topic_arn),
+            ("curated_bucket_arn", &s3_arn(curated)),
             ("kms_key_arn", &key_arn()),
         ],
     )]

@@ -192,3 +192,19 @@ fn hour_keys_are_hive_partitions() {
     );
     assert_eq!(floor_hour(T0 + 3_599_999), T0);
 }
+
+#[test]
+fn hours_are_late_once_they_may_have_been_summarised() {
+    let delay = 120_000;
+    let minutes = [T0 + 5 * 60_000, T0 + 59 * 60_000, T0 + 3_600_000];
+    // Before the hour's end + delay - margin: nothing is late.
+    assert!(late_hours(minutes, T0 + 3_600_000 + delay - CLOCK_MARGIN_MS - 1, delay).is_empty());
+    assert_eq!(
+        late_hours(minutes, T0 + 3_600_000 + delay - CLOCK_MARGIN_MS, delay),
+        vec![T0]
+    );
+    assert_eq!(
+        late_hours(minutes, T0 + 10 * 3_600_000, delay),
+        vec![T0, T0 + 3_600_000]
+    );
+}

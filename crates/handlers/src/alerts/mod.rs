@@ -11,15 +11,18 @@
 //!   given back when the notification cannot be sent.
 
 pub mod evaluate;
+pub mod summary;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use loglake_core::ingest::{Observer, Origin};
-use loglake_core::record::{Record, SourceFormat};
+use loglake_core::metrics::{ServiceFigures, emf_services};
+use loglake_core::record::{Level, Record, SourceFormat};
 use loglake_core::sinks::alerts::{
-    InstantKey, Notification, Rules, Windows, instant_key, notify_instant,
+    InstantKey, Notification, Rules, Stats, Windows, instant_key, notify_instant,
 };
+use loglake_core::summary::GROUP_FIELD;
 use tracing::{info, warn};
 
 use crate::config::{ConfigError, Vars};
@@ -213,7 +216,9 @@ impl AlertObserver {
     pub fn at(rules: Arc<Rules>, counting: WindowCounting, source_ms: i64) -> Self {
         let oldest_ms = source_ms - i64::from(rules.settings.retention_hours) * 3_600_000;
         AlertObserver {
-            windows: Windows::new(rules.clone()),
+            // The service groups keep the summary's figures too: fn-alerts
+            // materialises the hourly summary from these items.
+            windows: Windows::with_summary(rules.clone()),
             instants: BTreeMap::new(),
             rules,
             counting,
@@ -235,6 +240,49 @@ impl AlertObserver {
     pub fn too_old(&self) -> u64 {
         self.too_old
     }
+
+    /// The business EMF lines of what the windows counted (none when they
+    /// count nothing): per service, every minute summed
+    /// ([`loglake_core::metrics::emf_services`]).
+    pub fn business_emf(&self, function: &str, now_ms: i64) -> Vec<String> {
+        if self.counting == WindowCounting::None {
+            return Vec::new();
+        }
+        let per = service_figures(&self.windows);
+        if per.is_empty() {
+            return Vec::new();
+        }
+        emf_services(function, &per, now_ms)
+    }
+}
+
+/// What `windows` saw per service, its minutes summed, by service name.
+pub fn service_figures(windows: &Windows) -> Vec<(String, ServiceFigures)> {
+    let mut per: BTreeMap<String, Stats> = BTreeMap::new();
+    for c in windows.contributions() {
+        for (k, s) in c.groups {
+            if k.field != GROUP_FIELD {
+                continue;
+            }
+            match per.get_mut(&k.value) {
+                Some(acc) => acc.merge(&s),
+                None => {
+                    per.insert(k.value, s);
+                }
+            }
+        }
+    }
+    let level = |s: &Stats, l: Level| s.by_level.get(l as usize).copied().unwrap_or(0);
+    per.into_iter()
+        .map(|(name, s)| {
+            let figures = ServiceFigures {
+                records: s.total,
+                errors: level(&s, Level::Error).saturating_add(level(&s, Level::Fatal)),
+                latency: s.latency.representatives().collect(),
+            };
+            (name, figures)
+        })
+        .collect()
 }
 
 impl Observer for AlertObserver {

@@ -139,6 +139,7 @@ pub struct BatchSummary {
 /// Where fn-stream keeps what Firehose did not take, in the curated bucket.
 pub const STREAM_DLQ_PREFIX: &str = "stream-dlq";
 
+
 /// A line's place within a stream record: its 1-based number (0 for the
 /// record as a whole); a record has no byte offsets worth keeping.
 fn record_line(number: u64, kind: LineKind) -> Line {
@@ -345,6 +346,10 @@ impl Stream {
             if forwarded_before < event.records.len() {
                 // The retry counts the rest: count what was forwarded only.
                 seen.windows = recount(sink, &n.out, forwarded_before, newest_arrival(event));
+            }
+            // Business metrics per service (EMF), for what was counted.
+            for line in seen.business_emf(&self.settings.function_name, crate::now_ms()) {
+                println!("{line}");
             }
             // The batch's first record names its window items, so a retried
             // batch overwrites them. Not worth failing the batch for (that

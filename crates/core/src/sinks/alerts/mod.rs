@@ -28,6 +28,6 @@ pub use rules::{
 };
 pub use sketch::{Histogram, Hll, MIN_TRACKED_MS, RELATIVE_ERROR, hash64, quantile_rank};
 pub use window::{
-    Business, Contribution, GroupKey, InstantKey, MAX_EXAMPLE_BYTES, MAX_EXAMPLES, MAX_GROUPS, NO_VALUE,
-    OTHER_VALUE, Stats, Windows, instant_key,
+    Business, Contribution, GroupKey, InstantKey, MAX_EXAMPLE_BYTES, MAX_EXAMPLES, MAX_GROUPS,
+    NO_VALUE, OTHER_VALUE, Stats, Windows, instant_key,
 };
