@@ -235,6 +235,8 @@ module "alerts" {
   enabled              = var.enable_alerts
   rules                = local.alert_rules
   athena_database      = local.glue_database
+  curated_bucket       = module.storage.curated_bucket
+  curated_bucket_arn   = module.storage.curated_bucket_arn
   deletion_protection  = var.alert_tables_deletion_protection
   artifacts_dir        = local.artifacts_dir
   architecture         = var.lambda_architecture
@@ -256,6 +258,7 @@ module "observability" {
   kinesis_stream_name       = module.stream.kinesis_stream_name
   firehose_name             = module.stream.firehose_name
   iterator_age_threshold_ms = var.kinesis_iterator_age_alarm_ms
+  business_log_groups       = [module.ingest.log_group_name, module.stream.log_group_name]
 }
 
 module "cicd" {

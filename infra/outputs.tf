@@ -4,7 +4,7 @@ output "raw_bucket" {
 }
 
 output "curated_bucket" {
-  description = "The lake: logs/ (Parquet), quarantine/, _manifests/, search-dlq/."
+  description = "The lake: logs/ (Parquet), quarantine/, summary/ (per-minute summary), _manifests/, search-dlq/."
   value       = module.storage.curated_bucket
 }
 
@@ -81,6 +81,16 @@ output "opensearch_dashboards_url" {
 
 output "dashboard_url" {
   value = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${module.observability.dashboard_name}"
+}
+
+output "business_dashboard_url" {
+  description = "Records, errors, error rate and p95 latency per service (the functions' per-service EMF metrics)."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${module.observability.business_dashboard_name}"
+}
+
+output "summary_table" {
+  description = "The per-minute summary (Glue table, one row per minute and service) and its Athena views."
+  value       = { table = module.catalog.summary_table, views = module.catalog.summary_views }
 }
 
 output "kms_key_arn" {

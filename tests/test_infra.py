@@ -5,7 +5,9 @@ run; these tests parse the HCL (python-hcl2) and hold it to the Rust side:
 every function binary is deployed from its cargo-lambda zip, every variable a
 function's config requires is set and every variable set is one it reads, the
 Glue table is the lake's schema (from `loglake schema` and from schema.rs),
-partition projection matches, event source mappings report partial batch
+partition projection matches, the summary table is summary.rs's columns
+projected as the logs are and its views name only its columns, the
+dashboards read the metric names the functions emit, event source mappings report partial batch
 failures, queues outlast their functions; the IAM policy templates in
 infra/policies render (as templatefile() does) to valid IAM JSON with exactly
 the variables their Terraform passes, shared statements are written once, no
@@ -499,7 +501,7 @@ def glue_table(name: str):
     sd = single_block(table, "storage_descriptor")
     dyn = single_block(sd, "dynamic")
     content = dyn["columns"]
-    assert expr(content["for_each"]) in ("local.columns", "local.quarantine_columns")
+    assert expr(content["for_each"]) in ("local.columns", "local.quarantine_columns", "local.summary_columns")
     cols = catalog().locals[expr(content["for_each"]).split(".", 1)[1]]
     columns = [(c["name"], c["type"]) for c in cols]
     keys = [(k["name"], k["type"]) for k in table.get("partition_keys", [])]
@@ -600,6 +602,9 @@ def test_athena_workgroup_and_named_queries():
         "unique-users-per-minute",
         "top-failing-paths",
         "top-client-ips-by-5xx",
+        "summary-errors-per-service-for-an-hour",
+        "summary-revenue-per-currency-for-a-day",
+        "summary-top-event-types-for-a-day",
     ]:
         assert name in queries, name
     schema = {c for c, _ in glue_columns_from_schema_rs()[0]} | {"dt", "hr"}
@@ -609,6 +614,216 @@ def test_athena_workgroup_and_named_queries():
         # Every identifier that looks like a column is one.
         for ident in re.findall(r"\b(http_\w+|latency_ms|user_id|session_id|client_ip|event_type|error_type)\b", sql):
             assert ident in schema, f"{name}: {ident} is not a column"
+
+
+# --- the summary table and its views ---------------------------------------------
+
+# The summary's columns, in order, with their Glue types: one row per (minute,
+# service). crates/core/src/summary.rs (`schema`) writes the same columns;
+# the Glue table, its views and the Rust schema are each held to this list.
+SUMMARY_COLUMNS = [
+    ("minute", "timestamp"),
+    ("service", "string"),
+    ("records", "bigint"),
+    ("errors", "bigint"),
+    ("warnings", "bigint"),
+    ("status_4xx", "bigint"),
+    ("status_5xx", "bigint"),
+    ("error_pct", "double"),
+    ("latency_avg_ms", "double"),
+    ("latency_p50_ms", "double"),
+    ("latency_p95_ms", "double"),
+    ("latency_p99_ms", "double"),
+    ("unique_users", "bigint"),
+    ("unique_sessions", "bigint"),
+    ("orders", "bigint"),
+    ("revenue", "map<string,double>"),
+    ("events_by_type", "map<string,bigint>"),
+]
+
+# Each view's columns (before dt and hr, which every view keeps).
+SUMMARY_VIEWS = {
+    "summary_errors": [
+        ("minute", "timestamp"), ("service", "string"), ("records", "bigint"), ("errors", "bigint"),
+        ("error_pct", "double"), ("latency_avg_ms", "double"), ("latency_p95_ms", "double"),
+    ],
+    "summary_users": [("minute", "timestamp"), ("service", "string"), ("unique_users", "bigint"), ("unique_sessions", "bigint")],
+    "summary_events": [("minute", "timestamp"), ("service", "string"), ("event_type", "string"), ("events", "bigint")],
+    "summary_revenue": [("minute", "timestamp"), ("currency", "string"), ("revenue", "double")],
+}
+
+SQL_WORDS = {
+    "select", "from", "as", "cross", "join", "unnest", "group", "by", "where", "and", "or", "order", "sum",
+    "count", "max", "min", "avg", "round", "nullif", "distinct", "limit", "desc", "asc", "having",
+}
+
+
+def summary_rs_columns() -> list[tuple[str, str]] | None:
+    """The columns of crates/core/src/summary.rs `schema()` with their Glue
+    types, or None while that file does not exist."""
+    path = CRATES / "core" / "src" / "summary.rs"
+    if not path.exists():
+        return None
+    body = path.read_text().split("pub fn schema()", 1)[1].split("\n}\n", 1)[0]
+    body = body.split("Schema::new(", 1)[1]
+    out = []
+    for m in re.finditer(r'(?:Field::new|\bint|\bfloat)\(\s*"(\w+)"\s*,?\s*([^\n]*)', body):
+        name, rest = m.group(1), m.group(0)
+        if m.group(0).startswith("int"):
+            glue = "bigint"
+        elif m.group(0).startswith("float"):
+            glue = "double"
+        elif "map(DataType::Float64)" in rest:
+            glue = "map<string,double>"
+        elif "map(DataType::Int64)" in rest:
+            glue = "map<string,bigint>"
+        else:
+            # Field::new("x",\n DataType::..., on the next lines as rustfmt writes it
+            after = body[m.end():m.end() + 120]
+            ty = re.search(r"DataType::(\w+)", rest + after).group(1)
+            glue = {"Utf8": "string", "Timestamp": "timestamp", "Int64": "bigint", "Float64": "double"}[ty]
+        out.append((name, glue))
+    return out
+
+
+def test_summary_table_has_the_summary_columns_with_comments():
+    table, sd, columns, keys = glue_table("summary")
+    assert columns == SUMMARY_COLUMNS
+    assert keys == [("dt", "string"), ("hr", "string")]
+    assert table["table_type"] == "EXTERNAL_TABLE"
+    for c in catalog().locals["summary_columns"]:
+        # Glue keeps a column comment of up to 255 characters.
+        assert 10 < len(c["comment"]) <= 255, c["name"]
+    assert single_block(single_block(sd, "dynamic")["columns"], "content")["comment"] == "${columns.value.comment}"
+    # What the functions and `loglake summary` write is this table.
+    rust = summary_rs_columns()
+    if rust is not None:
+        assert rust == SUMMARY_COLUMNS, "crates/core/src/summary.rs schema() and the Glue table summary differ"
+        src = (CRATES / "core" / "src" / "summary.rs").read_text()
+        # Under the table's location, in its partitions, compressed as it says.
+        assert re.search(r'"summary/dt=\{\w*(?::04)?\}-\{\w*(?::02)?\}-\{\w*(?::02)?\}/hr=\{\w*(?::02)?\}"', src)
+        assert "summary.parquet" in src and "Compression::ZSTD" in src
+
+
+def test_summary_partitions_are_projected_as_the_logs_are():
+    logs, logs_sd, _, logs_keys = glue_table("logs")
+    summary, sd, _, keys = glue_table("summary")
+    assert keys == logs_keys
+    projection = {k: v for k, v in logs["parameters"].items() if k.startswith("projection.")}
+    assert projection and {k: v for k, v in summary["parameters"].items() if k.startswith("projection.")} == projection
+    for k in ("EXTERNAL", "classification", "parquet.compression"):
+        assert summary["parameters"][k] == logs["parameters"][k], k
+    assert summary["parameters"]["storage.location.template"] == "${local.summary_location}dt=$${dt}/hr=$${hr}/"
+    assert catalog().locals["summary_location"] == "s3://${var.curated_bucket}/summary/"
+    assert expr(sd["location"]) == "local.summary_location"
+    for k in ("input_format", "output_format"):
+        assert sd[k] == logs_sd[k], k
+    assert single_block(sd, "ser_de_info") == single_block(logs_sd, "ser_de_info")
+    # The same bucket as the logs, which fn-alerts writes the summary to.
+    assert root_values(INFRA / "modules" / "catalog", "var.curated_bucket") == {"module.storage.curated_bucket"}
+
+
+def view_sql(name: str) -> str:
+    return (INFRA / "views" / f"{name}.sql.tftpl").read_text()
+
+
+def select_names(sql: str) -> list[str]:
+    """The output column names of a SELECT, in order."""
+    items = split_top(re.search(r"SELECT\s+(.*?)\s+FROM\s", sql, re.S | re.I).group(1))
+    out = []
+    for item in items:
+        alias = re.search(r"\bAS\s+(\w+)\s*$", item, re.I)
+        out.append(alias.group(1) if alias else re.search(r"(\w+)\s*$", item).group(1))
+    return out
+
+
+def test_summary_views_are_athena_views_naming_only_summary_columns():
+    cat = catalog()
+    views = cat.locals["summary_views"]
+    assert set(views) == set(SUMMARY_VIEWS)
+    resource = cat.of_type("aws_glue_catalog_table")["summary_view"]
+    assert expr(resource["for_each"]) == "local.summary_views"
+    assert resource["table_type"] == "VIRTUAL_VIEW" and resource["parameters"]["presto_view"] == "true"
+    assert resource["view_original_text"].startswith("/* Presto View: ${base64encode(jsonencode(local.summary_view[each.key]))}")
+    assert 'templatefile("${path.module}/../../views/${name}.sql.tftpl", {summary = local.summary})' in expr(cat.locals["summary_view"])
+    assert cat.locals["summary"].replace('\\"', '"') == '"${aws_glue_catalog_database.lake.name}"."${aws_glue_catalog_table.summary.name}"'
+    dyn = single_block(single_block(resource, "storage_descriptor"), "dynamic")
+    assert 'concat(each.value.columns, [{name = "dt", type = "string"}, {name = "hr", type = "string"}])' in expr(dyn["columns"]["for_each"])
+    summary = dict(SUMMARY_COLUMNS)
+    for name, expected in SUMMARY_VIEWS.items():
+        declared = [(c["name"], c["type"]) for c in views[name]["columns"]]
+        assert declared == expected, name
+        assert all(t in cat.locals["presto_types"] for _, t in declared), name
+        # A view column named as a summary column is that column.
+        for col, ty in declared:
+            if col in summary and (name, col) != ("summary_revenue", "revenue"):
+                assert ty == summary[col], f"{name}.{col}"
+        sql = view_sql(name)
+        assert "${summary}" in sql and set(re.findall(r"\$\{(\w+)\}", sql)) == {"summary"}, name
+        # The SELECT gives the declared columns, then dt and hr (partition
+        # pruning through the view), in that order.
+        assert select_names(sql) == [c for c, _ in declared] + ["dt", "hr"], name
+        if re.search(r"\bGROUP BY\b", sql, re.I):
+            group = re.search(r"GROUP BY\s+(.*)$", sql, re.S | re.I).group(1)
+            assert {"dt", "hr"} <= {g.split(".")[-1].strip() for g in group.split(",")}, f"{name}: group by dt, hr"
+        # Every identifier is a summary column, a partition key, an alias
+        # it makes, or SQL.
+        body = re.sub(r"\$\{summary\}", "", sql)
+        aliases = set(re.findall(r"\bAS\s+(\w+)", body, re.I))
+        for unnest in re.findall(r"\bAS\s+\w+\s*\(([^)]*)\)", body, re.I):
+            aliases |= {a.strip() for a in unnest.split(",")}
+        words = set(re.findall(r"[A-Za-z_]\w*", body))
+        unknown = {w for w in words if w.lower() not in SQL_WORDS and w not in summary and w not in ("dt", "hr") and w not in aliases}
+        assert not unknown, f"{name} names {sorted(unknown)}, which are not columns of summary"
+
+
+def test_summary_views_compute_what_they_say():
+    """The views run by DuckDB over a few summary rows (UNNEST of a map is
+    written for Athena; DuckDB gets the same join through map_entries)."""
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE summary AS SELECT * FROM (VALUES "
+        "(TIMESTAMP '2024-03-14 09:01:00', 'api', 10, 2, 20.0, 5.0, 9.0, 1, 1, 3, MAP {'EUR': 10.0, 'USD': 5.0}, MAP {'view': 7, 'buy': 3}, '2024-03-14', '09'),"
+        "(TIMESTAMP '2024-03-14 09:01:00', 'web', 4, 0, 0.0, 1.0, 2.0, 2, 2, 1, MAP {'EUR': 2.5}, MAP {'view': 4}, '2024-03-14', '09'),"
+        "(TIMESTAMP '2024-03-14 10:00:00', 'api', 1, 1, 100.0, NULL, NULL, 0, 0, 0, MAP {}, MAP {}, '2024-03-14', '10')"
+        ") AS t(minute, service, records, errors, error_pct, latency_avg_ms, latency_p95_ms, unique_users, unique_sessions, orders, revenue, events_by_type, dt, hr)"
+    )
+
+    def run(name: str, query: str):
+        sql = view_sql(name).replace("${summary}", "summary")
+        sql = re.sub(
+            r"CROSS JOIN UNNEST\((\w+)\.(\w+)\) AS (\w+) \((\w+), (\w+)\)",
+            lambda m: f"CROSS JOIN (SELECT unnest(map_entries({m[1]}.{m[2]})) AS kv) AS u_{m[3]} "
+            f"CROSS JOIN (SELECT u_{m[3]}.kv.key AS {m[4]}, u_{m[3]}.kv.value AS {m[5]}) AS {m[3]}",
+            sql,
+        )
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+        return con.execute(query).fetchall()
+
+    assert run("summary_errors", "SELECT service, errors, error_pct FROM summary_errors WHERE hr = '09' ORDER BY service") == [("api", 2, 20.0), ("web", 0, 0.0)]
+    assert run("summary_users", "SELECT count(*) FROM summary_users WHERE dt = '2024-03-14'") == [(3,)]
+    assert run("summary_events", "SELECT service, event_type, events FROM summary_events ORDER BY 1, 2") == [("api", "buy", 3), ("api", "view", 7), ("web", "view", 4)]
+    # Revenue per currency over services; the orders of the services that took it.
+    assert run("summary_revenue", "SELECT currency, revenue, hr FROM summary_revenue ORDER BY 1") == [("EUR", 12.5, "09"), ("USD", 5.0, "09")]
+
+
+def test_summary_queries_read_the_views_and_name_their_columns():
+    queries = catalog().locals["named_queries"]
+    summary = [n for n in queries if n.startswith("summary-")]
+    assert len(summary) >= 3
+    for name in summary:
+        # python-hcl2 keeps the heredoc's markers.
+        sql = re.sub(r"^<<-?(\w+)\n(.*)\n\s*\1\s*$", r"\2", queries[name]["query"], flags=re.S)
+        view = re.search(r'FROM \$\{local\.summary_views_sql\["(\w+)"\]\}', sql)
+        assert view and view.group(1) in SUMMARY_VIEWS, f"{name}: reads a summary view"
+        columns = {c for c, _ in SUMMARY_VIEWS[view.group(1)]} | {"dt", "hr"}
+        assert "dt = ?" in sql, name
+        body = re.sub(r"\$\{[^}]*\}", "", sql)
+        aliases = set(re.findall(r"\bAS\s+(\w+)", body, re.I))
+        words = {w for w in re.findall(r"[A-Za-z_]\w*", body) if not re.fullmatch(r"\d+", w)}
+        unknown = {w for w in words if w.lower() not in SQL_WORDS and w not in columns and w not in aliases}
+        assert not unknown, f"{name} names {sorted(unknown)}, not columns of {view.group(1)}"
 
 
 # --- triggers -----------------------------------------------------------------
@@ -1191,10 +1406,14 @@ def test_a_schedule_runs_fn_alerts_every_minute():
     assert invoke["maximum_retry_attempts"] == 0
 
 
-def test_fn_alerts_reads_windows_and_writes_state_only():
+def test_fn_alerts_reads_windows_writes_state_and_the_summary_only():
     m = alerts_module()
     env = m.modules["function"]["environment"]
-    assert set(env) == ALERT_SETTINGS
+    assert set(env) == ALERT_SETTINGS | {"SUMMARY_BUCKET"}
+    # The summary goes to the lake's bucket, where the Glue table reads it.
+    assert expr(env["SUMMARY_BUCKET"]) == "var.curated_bucket"
+    assert root_values(m.path, "var.curated_bucket") == {"module.storage.curated_bucket"}
+    assert root_values(m.path, "var.curated_bucket_arn") == {"module.storage.curated_bucket_arn"}
     assert expr(env["ALERT_RULES"]) == "var.rules"
     assert expr(env["ALERT_WINDOWS_TABLE"]) == "aws_dynamodb_table.windows[0].name"
     assert expr(env["ALERT_STATE_TABLE"]) == "aws_dynamodb_table.state[0].name"
@@ -1206,10 +1425,25 @@ def test_fn_alerts_reads_windows_and_writes_state_only():
     grants = {(tuple(sorted(st["Action"])), tuple(st["Resource"])) for st in function_policy("fn-alerts", search=True, alerts=True)}
     assert grants == {
         (("dynamodb:Query",), ("${aws_dynamodb_table.windows[0].arn}",)),
+        # The summary's progress item and late-hour markers.
+        (("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"), ("${aws_dynamodb_table.windows[0].arn}",)),
+        (("s3:PutObject",), ("${var.curated_bucket_arn}/summary/*",)),
         (("dynamodb:Scan", "dynamodb:UpdateItem"), ("${aws_dynamodb_table.state[0].arn}",)),
         (("sns:Publish",), ("${aws_sns_topic.alerts.arn}",)),
         (("kms:Decrypt", "kms:GenerateDataKey"), ("${var.kms_key_arn}",)),
     }
+    # The curated bucket's key is the one already granted (modules/storage
+    # encrypts with the deployment's key, or SSE-S3).
+    assert expr(load(INFRA).modules["storage"]["kms_key_arn"]) == expr(load(INFRA).modules["alerts"]["kms_key_arn"]) == "module.kms.key_arn"
+
+
+def test_fn_alerts_may_put_objects_under_summary_only():
+    s3 = [st for st in function_policy("fn-alerts", search=True, alerts=True) if any(a.startswith("s3:") for a in st["Action"])]
+    assert len(s3) == 1, "one statement reaches the bucket"
+    assert s3[0]["Action"] == ["s3:PutObject"]
+    assert s3[0]["Resource"] == ["${var.curated_bucket_arn}/summary/*"]
+    # Which is where the Glue table summary reads.
+    assert catalog().locals["summary_location"] == "s3://${var.curated_bucket}/summary/"
 
 
 def test_alert_rules_are_inlined_within_the_lambda_environment_limit():
@@ -1532,7 +1766,9 @@ def test_dashboard_uses_the_emf_metrics_the_functions_emit():
     for a in alarm_kinds().values():
         if a["namespace"] == namespace:
             assert list(a["dimensions"]) in sets, a
-    metrics = re.findall(r'\("(\w+)",\s*"(?:Count|Bytes|Milliseconds|Seconds|None)"\)', src)
+    # The per-source metrics of `emf` (not the per-service ones below).
+    emf_fn = src.split("pub fn emf(", 1)[1].split("\n}\n", 1)[0]
+    metrics = re.findall(r'\("(\w+)",\s*"(?:Count|Bytes|Milliseconds|Seconds|None)"\)', emf_fn)
     assert namespace and dimensions and metrics
     obs = load(INFRA / "modules" / "observability")
     emf = obs.locals["emf"]
@@ -1544,6 +1780,78 @@ def test_dashboard_uses_the_emf_metrics_the_functions_emit():
     assert {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "IteratorAge", "DeliveryToS3.Success"} <= metric_names
     for name, a in obs.of_type("aws_cloudwatch_metric_alarm").items():
         assert a["alarm_actions"] == "${local.actions}", name
+
+
+# The business dashboard's metrics, as fn-ingest and fn-stream emit them in
+# EMF: the one place both sides are held to. A metric renamed in the
+# functions or in the dashboard fails here.
+BUSINESS_EMF = {
+    "namespace": "loglake",
+    "dimensions": [["service"]],
+    "metrics": {"ServiceRecords": "Count", "ServiceErrors": "Count", "ServiceLatency": "Milliseconds"},
+}
+
+
+def business_widgets() -> list[dict]:
+    return load(OBSERVABILITY).locals["business_widgets"]
+
+
+def widget_expressions(w: dict) -> list[str]:
+    return [m["expression"] for row in w["properties"].get("metrics", []) for m in row if isinstance(m, dict) and "expression" in m]
+
+
+def test_business_dashboard_uses_the_per_service_emf_metrics():
+    obs = load(OBSERVABILITY)
+    business = obs.locals["business"]
+    assert business["namespace"] == BUSINESS_EMF["namespace"]
+    assert business["dimensions"] == BUSINESS_EMF["dimensions"]
+    assert {m["name"]: m["unit"] for m in business["metrics"].values()} == BUSINESS_EMF["metrics"]
+    names = {k: m["name"] for k, m in business["metrics"].items()}
+    query = obs.locals["business_query"]
+    # One series per service: {namespace,service} MetricName="...".
+    assert expr(query) == "{" + 'for k, m in local.business.metrics : k => "{${local.business.namespace},${join(",", local.business.dimensions[0])}} MetricName=\\"${m.name}\\""' + "}"
+    dash = obs.of_type("aws_cloudwatch_dashboard")["business"]
+    assert dash["dashboard_name"] == "${var.name_prefix}-business"
+    assert expr(dash["dashboard_body"]) == "jsonencode({widgets = local.business_widgets})"
+    widgets = business_widgets()
+    searches = {e for w in widgets for e in widget_expressions(w) if e.startswith("SEARCH(")}
+    # Records and errors per minute (Sum over 60 s), p95 latency per service.
+    assert "SEARCH('${local.business_query.records}', 'Sum', 60)" in searches
+    assert "SEARCH('${local.business_query.errors}', 'Sum', 60)" in searches
+    assert "SEARCH('${local.business_query.latency}', 'p95', 60)" in searches
+    assert all(re.fullmatch(r"SEARCH\('\$\{local\.business_query\.(records|errors|latency)\}', '(Sum|p\d+)', 60\)", e) for e in searches), searches
+    # The error rate per service: a Logs Insights query over the EMF lines,
+    # errors over records of the same line's service, per minute.
+    (rate,) = [w for w in widgets if w["type"] == "log"]
+    q = rate["properties"]["query"]
+    records, errors = "${local.business.metrics.records.name}", "${local.business.metrics.errors.name}"
+    assert f"stats sum({errors}) * 100 / sum({records}) as error_pct by bin(1m), service" in q
+    assert q.startswith('${join(" | ", [for g in var.business_log_groups : "SOURCE \'${g}\'"])} | ')
+    assert rate["properties"]["view"] == "timeSeries"
+    # All services together: metric math over two single (summed) series.
+    (total,) = [w for w in widgets if "100 * SUM(errors_all) / SUM(records_all)" in widget_expressions(w)]
+    ids = {m["id"]: m["expression"] for row in total["properties"]["metrics"] for m in row}
+    assert ids["errors_all"].startswith("SEARCH('${local.business_query.errors}', 'Sum'")
+    assert ids["records_all"].startswith("SEARCH('${local.business_query.records}', 'Sum'")
+    # The log groups are those of the two functions that emit the lines.
+    root = load(INFRA)
+    assert root.modules["observability"]["business_log_groups"] == ["${module.ingest.log_group_name}", "${module.stream.log_group_name}"]
+    for module in ("ingest", "stream"):
+        assert expr(load(INFRA / "modules" / module).outputs["log_group_name"]["value"]) == "module.function.log_group_name"
+    assert expr(load(LAMBDA_MODULE).outputs["log_group_name"]["value"]) == "aws_cloudwatch_log_group.this.name"
+    outputs = {}
+    for f in sorted(INFRA.glob("*.tf")):
+        for block in unquote(hcl2.loads(f.read_text())).get("output", []):
+            outputs.update(block)
+    assert "module.observability.business_dashboard_name" in outputs["business_dashboard_url"]["value"]
+    assert expr(obs.outputs["business_dashboard_name"]["value"]) == "aws_cloudwatch_dashboard.business.dashboard_name"
+    # The functions emit these names, with these units, and only this
+    # dimension set (checked once the Rust side writes them).
+    emitted = {}
+    for path, text in workspace_sources().items():
+        emitted.update(dict(re.findall(r'\("(Service[A-Z]\w*)",\s*"(Count|Milliseconds|Bytes|Seconds|None)"\)', text)))
+    if emitted:
+        assert emitted == BUSINESS_EMF["metrics"], f"the functions emit {emitted}, the dashboard reads {BUSINESS_EMF['metrics']}"
 
 
 def test_every_checkov_skip_is_justified():
@@ -1895,3 +2203,24 @@ def test_the_pipeline_policies_fit_the_iam_quotas():
     for role in load(CICD).of_type("aws_iam_role"):
         inline = [r for k, rs in role_renders(CICD, role).items() if not k.startswith("aws_iam_policy.") for r in rs]
         assert sum(worst_case_size([r]) for r in inline) <= 10240, role
+
+
+
+def test_search_setup_imports_the_dashboards_with_overwrite():
+    # search/dashboards.ndjson through the Dashboards saved objects import,
+    # overwriting, re-run when the file changes; the script itself runs
+    # against the test server in tests/test_dashboards.py.
+    m = load(INFRA / "modules" / "search-setup")
+    source = expr(m.locals["dashboards"])
+    (path,) = re.findall(r'file\("\$\{path\.module\}/([^"]+)"\)', source)
+    assert (INFRA / "modules" / "search-setup" / path).resolve() == ROOT / "search" / "dashboards.ndjson"
+    assert re.search(r'"logs-\*",\s*local\.pattern\)$', source), source
+    (imp,) = m.of_type("terraform_data").values()
+    assert expr(imp["triggers_replace"]["objects"]) == "sha256(local.dashboards)"
+    (provisioner,) = imp["provisioner"]
+    run = provisioner["local-exec"]
+    assert expr(run["environment"]["DASHBOARDS"]) == "local.dashboards"
+    script = run["command"]
+    assert "/_dashboards/api/saved_objects/_import?overwrite=true" in script
+    assert "--header 'osd-xsrf: true'" in script and '--aws-sigv4 "aws:amz:$REGION:es"' in script
+    assert "--data-binary" in script and not re.search(r"\s(-F|--form)\s", script), "curl signs -F bodies wrongly"

@@ -165,13 +165,17 @@ module "function" {
   permissions_boundary = var.permissions_boundary
 
   # Query the windows; move (rule, group) between ok and firing with a
-  # conditional UpdateItem and Scan for what is firing; publish; and the key
-  # of the topic and both tables. See infra/policies/README.md.
+  # conditional UpdateItem and Scan for what is firing; publish; keep the
+  # summary's progress item and late-hour markers in the windows table and
+  # write the summary's hourly files under summary/ of the curated bucket;
+  # and the key of the topic, both tables and the bucket. See
+  # infra/policies/README.md.
   policy_json = templatefile("${path.module}/../../policies/fn-alerts.json.tftpl", {
-    windows_table_arn = aws_dynamodb_table.windows[0].arn
-    state_table_arn   = aws_dynamodb_table.state[0].arn
-    topic_arn         = aws_sns_topic.alerts.arn
-    kms_key_arn       = var.kms_key_arn
+    windows_table_arn  = aws_dynamodb_table.windows[0].arn
+    state_table_arn    = aws_dynamodb_table.state[0].arn
+    topic_arn          = aws_sns_topic.alerts.arn
+    curated_bucket_arn = var.curated_bucket_arn
+    kms_key_arn        = var.kms_key_arn
   })
 
   environment = {
@@ -180,6 +184,8 @@ module "function" {
     ALERT_STATE_TABLE     = aws_dynamodb_table.state[0].name
     ALERT_TOPIC_ARN       = aws_sns_topic.alerts.arn
     ALERT_ATHENA_DATABASE = var.athena_database
+    # The per-minute summary (the Glue table summary) of each closed hour.
+    SUMMARY_BUCKET = var.curated_bucket
   }
 }
 

@@ -34,6 +34,16 @@ variable "athena_database" {
   type        = string
 }
 
+variable "curated_bucket" {
+  description = "The lake's bucket: fn-alerts writes the per-minute summary of each closed hour under summary/ (SUMMARY_BUCKET)."
+  type        = string
+}
+
+variable "curated_bucket_arn" {
+  description = "ARN of the curated bucket; fn-alerts may put objects under summary/ only."
+  type        = string
+}
+
 variable "deletion_protection" {
   description = "Deletion protection of the two alert tables."
   type        = bool

@@ -1,8 +1,9 @@
 # The lake in the Glue Data Catalog and Athena: the logs table over
 # curated/logs/ with partition projection (new dt/hr partitions are queryable
 # the moment a file lands: no crawler, no MSCK REPAIR TABLE), the quarantine
-# table, a workgroup with encrypted results and a scan limit, and the saved
-# queries people ask first.
+# table, the per-minute summary table (curated/summary/, written by fn-alerts)
+# and its views, a workgroup with encrypted results and a scan limit, and the
+# saved queries people ask first.
 
 locals {
   # Must equal crates/core/src/schema.rs COLUMNS (`loglake schema` prints the
@@ -51,9 +52,34 @@ locals {
     { name = "raw_len", type = "bigint" },
   ]
 
+  # One row per (minute, service): crates/core/src/summary.rs (schema) writes
+  # it, fn-alerts in AWS once an hour closes and `loglake summary` locally;
+  # tests/test_infra.py holds both to the same list.
+  summary_columns = [
+    { name = "minute", type = "timestamp", comment = "Start of the minute, UTC; dt and hr derive from it" },
+    { name = "service", type = "string", comment = "The records' service: one row per minute and service" },
+    { name = "records", type = "bigint", comment = "Records in the minute" },
+    { name = "errors", type = "bigint", comment = "Records with level ERROR or FATAL" },
+    { name = "warnings", type = "bigint", comment = "Records with level WARN" },
+    { name = "status_4xx", type = "bigint", comment = "Records whose http_status is 400-499" },
+    { name = "status_5xx", type = "bigint", comment = "Records whose http_status is 500-599" },
+    { name = "error_pct", type = "double", comment = "errors / records * 100" },
+    { name = "latency_avg_ms", type = "double", comment = "Average latency_ms of the records that have one (exact); null when none has" },
+    { name = "latency_p50_ms", type = "double", comment = "Median latency_ms, from a log-scale histogram: within 1% relative error; null when none" },
+    { name = "latency_p95_ms", type = "double", comment = "95th percentile of latency_ms, from a log-scale histogram: within 1% relative error; null when none" },
+    { name = "latency_p99_ms", type = "double", comment = "99th percentile of latency_ms, from a log-scale histogram: within 1% relative error; null when none" },
+    { name = "unique_users", type = "bigint", comment = "Distinct user_id, a HyperLogLog estimate: about 3% standard error, near exact below a few hundred" },
+    { name = "unique_sessions", type = "bigint", comment = "Distinct session_id, a HyperLogLog estimate: about 3% standard error, near exact below a few hundred" },
+    { name = "orders", type = "bigint", comment = "Records with an order_id and an amount that are not errors (level below ERROR, http_status below 400)" },
+    { name = "revenue", type = "map<string,double>", comment = "Sum of amount per currency over those orders" },
+    { name = "events_by_type", type = "map<string,bigint>", comment = "Records per event_type: at most 64 types, the rest under (other)" },
+  ]
+
   logs_location       = "s3://${var.curated_bucket}/logs/"
   quarantine_location = "s3://${var.curated_bucket}/quarantine/"
+  summary_location    = "s3://${var.curated_bucket}/summary/"
   logs                = "\"${aws_glue_catalog_database.lake.name}\".\"${aws_glue_catalog_table.logs.name}\""
+  summary             = "\"${aws_glue_catalog_database.lake.name}\".\"${aws_glue_catalog_table.summary.name}\""
 
   # logs_dedup: the logs table with each event_id once. At-least-once
   # delivery (a retried Kinesis batch, a redelivered S3 event) can write an
@@ -73,6 +99,8 @@ locals {
     bigint               = "bigint"
     double               = "double"
     "map<string,string>" = "map(varchar,varchar)"
+    "map<string,double>" = "map(varchar,double)"
+    "map<string,bigint>" = "map(varchar,bigint)"
   }
   dedup_view = {
     originalSql = local.dedup_sql
@@ -165,6 +193,153 @@ resource "aws_glue_catalog_table" "logs" {
       content {
         name = columns.value.name
         type = columns.value.type
+      }
+    }
+  }
+}
+
+# The per-minute summary: one Parquet file per hour at
+# summary/dt=YYYY-MM-DD/hr=HH/summary.parquet, partitions projected exactly
+# as the logs table's (tests/test_infra.py compares them).
+resource "aws_glue_catalog_table" "summary" {
+  name          = "summary"
+  database_name = aws_glue_catalog_database.lake.name
+  description   = "One row per (minute, service): counts, error rate, latency percentiles, unique users and sessions, orders, revenue and events per type; partitions dt=yyyy-MM-dd/hr=HH from minute in UTC"
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    "EXTERNAL"                    = "TRUE"
+    "classification"              = "parquet"
+    "parquet.compression"         = "ZSTD"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "${var.lake_start_date},NOW+1DAYS"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "projection.hr.type"          = "integer"
+    "projection.hr.range"         = "0,23"
+    "projection.hr.digits"        = "2"
+    "storage.location.template"   = "${local.summary_location}dt=$${dt}/hr=$${hr}/"
+  }
+
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+
+  partition_keys {
+    name = "hr"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = local.summary_location
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+      parameters = {
+        "serialization.format" = "1"
+      }
+    }
+
+    dynamic "columns" {
+      for_each = local.summary_columns
+      content {
+        name    = columns.value.name
+        type    = columns.value.type
+        comment = columns.value.comment
+      }
+    }
+  }
+}
+
+# Views over the summary, made as logs_dedup is: a VIRTUAL_VIEW table whose
+# text is the Presto view of infra/views/<name>.sql.tftpl. Each keeps dt and
+# hr, so a partition filter on the view prunes the summary's files. A
+# column without a comment of its own takes the summary column's.
+locals {
+  summary_comment = { for c in local.summary_columns : c.name => c.comment }
+
+  summary_views = {
+    summary_errors = {
+      description = "Errors per service per minute, with the error rate and the average and p95 latency"
+      columns = [
+        { name = "minute", type = "timestamp" },
+        { name = "service", type = "string" },
+        { name = "records", type = "bigint" },
+        { name = "errors", type = "bigint" },
+        { name = "error_pct", type = "double" },
+        { name = "latency_avg_ms", type = "double" },
+        { name = "latency_p95_ms", type = "double" },
+      ]
+    }
+    summary_users = {
+      description = "Unique users and sessions per service per minute (HyperLogLog estimates: do not add them up across minutes or services)"
+      columns = [
+        { name = "minute", type = "timestamp" },
+        { name = "service", type = "string" },
+        { name = "unique_users", type = "bigint" },
+        { name = "unique_sessions", type = "bigint" },
+      ]
+    }
+    summary_events = {
+      description = "Records per event type per service per minute: events_by_type, one row per type"
+      columns = [
+        { name = "minute", type = "timestamp" },
+        { name = "service", type = "string" },
+        { name = "event_type", type = "string", comment = "A key of events_by_type: an event_type, or (other) for the types past the first 64" },
+        { name = "events", type = "bigint", comment = "Records of that event_type in the minute and service" },
+      ]
+    }
+    summary_revenue = {
+      description = "Revenue per currency per minute, summed over services (orders are per service: the summary table's orders column)"
+      columns = [
+        { name = "minute", type = "timestamp" },
+        { name = "currency", type = "string", comment = "A key of revenue: the orders' currency" },
+        { name = "revenue", type = "double", comment = "Sum of amount in that currency over the minute's orders, all services" },
+      ]
+    }
+  }
+
+  # "database"."view", for the saved queries.
+  summary_views_sql = { for name, t in aws_glue_catalog_table.summary_view : name => "\"${aws_glue_catalog_database.lake.name}\".\"${t.name}\"" }
+
+  summary_view = { for name, v in local.summary_views : name => {
+    originalSql = templatefile("${path.module}/../../views/${name}.sql.tftpl", { summary = local.summary })
+    catalog     = "awsdatacatalog"
+    schema      = aws_glue_catalog_database.lake.name
+    columns = concat(
+      [for c in v.columns : { name = c.name, type = local.presto_types[c.type] }],
+      [{ name = "dt", type = "varchar" }, { name = "hr", type = "varchar" }],
+    )
+  } }
+}
+
+resource "aws_glue_catalog_table" "summary_view" {
+  for_each = local.summary_views
+
+  name               = each.key
+  database_name      = aws_glue_catalog_database.lake.name
+  description        = each.value.description
+  table_type         = "VIRTUAL_VIEW"
+  view_original_text = "/* Presto View: ${base64encode(jsonencode(local.summary_view[each.key]))} */"
+  view_expanded_text = "/* Presto View */"
+
+  parameters = {
+    presto_view = "true"
+    comment     = "Presto View"
+  }
+
+  storage_descriptor {
+    dynamic "columns" {
+      for_each = concat(each.value.columns, [{ name = "dt", type = "string" }, { name = "hr", type = "string" }])
+      content {
+        name    = columns.value.name
+        type    = columns.value.type
+        comment = lookup(columns.value, "comment", lookup(local.summary_comment, columns.value.name, null))
       }
     }
   }
@@ -345,6 +520,46 @@ locals {
         WHERE dt = ? AND http_status BETWEEN 500 AND 599 AND client_ip IS NOT NULL
         GROUP BY client_ip
         ORDER BY responses_5xx DESC
+        LIMIT 25
+      SQL
+    }
+    # From the summary (a few KB an hour) rather than the logs: these scan
+    # almost nothing.
+    summary-errors-per-service-for-an-hour = {
+      description = "From the summary: records, errors, error rate and the worst minute's p95 latency per service in one hour. Parameters: dt, hr."
+      query       = <<-SQL
+        SELECT service,
+               sum(records) AS records,
+               sum(errors) AS errors,
+               round(100.0 * sum(errors) / nullif(sum(records), 0), 2) AS error_pct,
+               round(max(latency_p95_ms), 1) AS worst_minute_p95_ms
+        FROM ${local.summary_views_sql["summary_errors"]}
+        WHERE dt = ? AND hr = ?
+        GROUP BY service
+        ORDER BY errors DESC
+      SQL
+    }
+    summary-revenue-per-currency-for-a-day = {
+      description = "From the summary: revenue per currency on one day, all services. Parameter: dt."
+      query       = <<-SQL
+        SELECT currency,
+               round(sum(revenue), 2) AS revenue
+        FROM ${local.summary_views_sql["summary_revenue"]}
+        WHERE dt = ?
+        GROUP BY currency
+        ORDER BY revenue DESC
+      SQL
+    }
+    summary-top-event-types-for-a-day = {
+      description = "From the summary: the most frequent event types on one day, with the services that sent them. Parameter: dt."
+      query       = <<-SQL
+        SELECT event_type,
+               sum(events) AS events,
+               count(DISTINCT service) AS services
+        FROM ${local.summary_views_sql["summary_events"]}
+        WHERE dt = ?
+        GROUP BY event_type
+        ORDER BY events DESC
         LIMIT 25
       SQL
     }

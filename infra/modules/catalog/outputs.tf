@@ -17,3 +17,11 @@ output "workgroup" {
 output "named_queries" {
   value = { for k, q in aws_athena_named_query.this : k => q.id }
 }
+
+output "summary_table" {
+  value = aws_glue_catalog_table.summary.name
+}
+
+output "summary_views" {
+  value = sort([for v in aws_glue_catalog_table.summary_view : v.name])
+}

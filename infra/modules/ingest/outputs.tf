@@ -6,6 +6,10 @@ output "function_role_arn" {
   value = module.function.role_arn
 }
 
+output "log_group_name" {
+  value = module.function.log_group_name
+}
+
 output "queue_url" {
   value = aws_sqs_queue.ingest.id
 }

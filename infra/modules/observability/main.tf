@@ -1,9 +1,11 @@
 # Alarms on what can go wrong without anyone noticing (function errors and
 # throttles, a scheduled function that stopped running, anything in a
 # dead-letter queue, the stream falling behind, Firehose failing to
-# deliver), all to the alerts topic; and a dashboard of
+# deliver), all to the alerts topic; a dashboard of
 # the pipeline's own EMF metrics (namespace loglake, dimensions function and
-# format; crates/core/src/metrics.rs) beside the AWS service metrics.
+# format; crates/core/src/metrics.rs) beside the AWS service metrics; and a
+# dashboard of the business: records, errors and latency per service, from
+# the per-service EMF metrics of fn-ingest and fn-stream.
 
 locals {
   actions = [var.topic_arn]
@@ -244,4 +246,123 @@ resource "aws_cloudwatch_dashboard" "pipeline" {
       length(var.alert_tables) > 0 ? [local.alert_tables_widget] : [],
     )
   })
+}
+
+# --- the business dashboard ----------------------------------------------------
+#
+# Per-service EMF metrics of fn-ingest and fn-stream: namespace loglake, one
+# dimension set [["service"]] (bounded: past 50 distinct names in an
+# invocation, or a name outside [A-Za-z0-9._-]{1,64}, a function counts the
+# service as "(other)"), so 3 custom metrics per service. tests/test_infra.py
+# holds these names to the ones the functions emit.
+locals {
+  business = {
+    namespace  = "loglake"
+    dimensions = [["service"]]
+    metrics = {
+      records = { name = "ServiceRecords", unit = "Count" }
+      errors  = { name = "ServiceErrors", unit = "Count" }
+      latency = { name = "ServiceLatency", unit = "Milliseconds" }
+    }
+  }
+
+  # The SEARCH query of each metric: one time series per service that reported.
+  business_query = { for k, m in local.business.metrics : k => "{${local.business.namespace},${join(",", local.business.dimensions[0])}} MetricName=\"${m.name}\"" }
+
+  business_widgets = [
+    {
+      type   = "metric"
+      x      = 0
+      y      = 0
+      width  = 12
+      height = 6
+      properties = {
+        title   = "Records per minute, per service"
+        region  = var.region
+        view    = "timeSeries"
+        stacked = true
+        stat    = "Sum"
+        period  = 60
+        metrics = [[{ expression = "SEARCH('${local.business_query.records}', 'Sum', 60)", id = "records", label = "" }]]
+      }
+    },
+    {
+      type   = "metric"
+      x      = 12
+      y      = 0
+      width  = 12
+      height = 6
+      properties = {
+        title   = "Errors (ERROR, FATAL) per minute, per service"
+        region  = var.region
+        view    = "timeSeries"
+        stacked = true
+        stat    = "Sum"
+        period  = 60
+        metrics = [[{ expression = "SEARCH('${local.business_query.errors}', 'Sum', 60)", id = "errors", label = "" }]]
+      }
+    },
+    # Metric math cannot divide one SEARCH's series by another's service by
+    # service (its arithmetic takes two single series, or an array and one
+    # series), and a widget per service would miss services that appear
+    # later. Each EMF line carries a service's records and errors together,
+    # so the per-service rate is a Logs Insights query over those lines in
+    # the two functions' log groups (charged per GB scanned when it loads).
+    {
+      type   = "log"
+      x      = 0
+      y      = 6
+      width  = 12
+      height = 6
+      properties = {
+        title  = "Error rate per service, % (Logs Insights over the EMF lines)"
+        region = var.region
+        view   = "timeSeries"
+        query  = "${join(" | ", [for g in var.business_log_groups : "SOURCE '${g}'"])} | filter ${local.business.metrics.records.name} > 0 | stats sum(${local.business.metrics.errors.name}) * 100 / sum(${local.business.metrics.records.name}) as error_pct by bin(1m), service"
+      }
+    },
+    # All services together: the sums of the two SEARCHes are single
+    # series, which metric math divides.
+    {
+      type   = "metric"
+      x      = 12
+      y      = 6
+      width  = 12
+      height = 6
+      properties = {
+        title  = "Error rate, all services, %"
+        region = var.region
+        view   = "timeSeries"
+        period = 60
+        metrics = [
+          [{ expression = "100 * SUM(errors_all) / SUM(records_all)", id = "error_pct", label = "errors / records, %" }],
+          [{ expression = "SEARCH('${local.business_query.errors}', 'Sum', 60)", id = "errors_all", visible = false }],
+          [{ expression = "SEARCH('${local.business_query.records}', 'Sum', 60)", id = "records_all", visible = false }],
+        ]
+      }
+    },
+    # ServiceLatency carries the records' latencies as values (up to 100 per
+    # EMF line), so CloudWatch keeps their distribution and percentiles work.
+    {
+      type   = "metric"
+      x      = 0
+      y      = 12
+      width  = 24
+      height = 6
+      properties = {
+        title   = "p95 latency per service, ms"
+        region  = var.region
+        view    = "timeSeries"
+        stacked = false
+        stat    = "p95"
+        period  = 60
+        metrics = [[{ expression = "SEARCH('${local.business_query.latency}', 'p95', 60)", id = "p95", label = "" }]]
+      }
+    },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "business" {
+  dashboard_name = "${var.name_prefix}-business"
+  dashboard_body = jsonencode({ widgets = local.business_widgets })
 }

@@ -48,3 +48,8 @@ variable "firehose_name" {
 variable "iterator_age_threshold_ms" {
   type = number
 }
+
+variable "business_log_groups" {
+  description = "Log groups of the functions that write the per-service EMF lines (fn-ingest, fn-stream): the business dashboard's error rate per service is a Logs Insights query over them."
+  type        = list(string)
+}

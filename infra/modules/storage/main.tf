@@ -1,7 +1,7 @@
 # The buckets: raw (what arrives, kept briefly), curated (the lake: Parquet
-# under logs/, quarantine/, _manifests/, _checkpoints/ and search-dlq/), Athena results, and
-# the access-log bucket the other three log to. All private, TLS-only,
-# encrypted by default.
+# under logs/ and summary/, quarantine/, _manifests/, _checkpoints/ and
+# search-dlq/), Athena results, and the access-log bucket the other three
+# log to. All private, TLS-only, encrypted by default.
 
 locals {
   name = "${var.name_prefix}-%s-${var.account_id}-${var.region}"
@@ -126,6 +126,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "curated" {
     }
     expiration {
       days = var.quarantine_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.curated_noncurrent_days
+    }
+  }
+
+  # The per-minute summary: an hour's file is rewritten when late records
+  # reopen it (fn-alerts), so its overwritten versions expire like the
+  # lake's. A few KB an hour: no tiering.
+  rule {
+    id     = "summary-versions"
+    status = "Enabled"
+    filter {
+      prefix = "summary/"
     }
     noncurrent_version_expiration {
       noncurrent_days = var.curated_noncurrent_days

@@ -6,6 +6,10 @@ output "function_role_arn" {
   value = module.function.role_arn
 }
 
+output "log_group_name" {
+  value = module.function.log_group_name
+}
+
 output "kinesis_stream_name" {
   value = aws_kinesis_stream.logs.name
 }
