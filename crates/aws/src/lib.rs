@@ -2,7 +2,7 @@
 //! objects are read from S3 as a stream ([`S3Objects`]); outputs are written
 //! through core's [`OutputStore`](loglake_core::OutputStore) with multipart
 //! uploads ([`S3Store`]); records are forwarded to Firehose or Kinesis
-//! ([`put`]); alert windows and state live in DynamoDB ([`dynamo`]),
+//! ([`put`]), collected events to Kinesis ([`collect`]); alert windows and state live in DynamoDB ([`dynamo`]),
 //! notifications go to SNS ([`sns`]), the hourly summary files to S3
 //! ([`summary`]), and documents to OpenSearch ([`opensearch`]).
 //!
@@ -13,6 +13,7 @@
 //! May import: `loglake-core`, `loglake-handlers` (the traits it
 //! implements) and the AWS SDK. No decisions: those are the handlers'.
 
+pub mod collect;
 mod denied;
 pub mod dynamo;
 pub mod opensearch;

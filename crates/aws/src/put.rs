@@ -53,11 +53,16 @@ impl Firehose {
     }
 }
 
-/// A Kinesis data stream (the producer side: `loglake replay`).
+/// A Kinesis data stream (the producer side: `loglake replay`, the
+/// collector).
 #[derive(Debug, Clone)]
 pub struct Kinesis {
     pub client: aws_sdk_kinesis::Client,
     pub stream: String,
+    /// Put before each record's partition key: the collector's
+    /// [`COLLECT_PARTITION_PREFIX`](loglake_handlers::stream::COLLECT_PARTITION_PREFIX)
+    /// tells fn-stream the record is its normalized NDJSON.
+    pub partition_prefix: &'static str,
 }
 
 impl Forwarder for Kinesis {
@@ -77,7 +82,7 @@ impl Kinesis {
                 aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
                     .data(aws_sdk_kinesis::primitives::Blob::new(r.to_vec()))
                     // Spread records over shards by their content.
-                    .partition_key(format!("{:016x}", fnv(r)))
+                    .partition_key(format!("{}{:016x}", self.partition_prefix, fnv(r)))
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()

@@ -304,7 +304,7 @@ struct IngestSummary {
 }
 
 /// The hour of a `dt=YYYY-MM-DD/hr=HH` partition path.
-fn partition_hour(p: &str) -> Option<i64> {
+pub(crate) fn partition_hour(p: &str) -> Option<i64> {
     let (dt, hr) = p.split_once('/')?;
     let (date, hour) = (dt.strip_prefix("dt=")?, hr.strip_prefix("hr=")?);
     loglake_core::time::parse_iso8601(&format!("{date}T{hour}:00:00Z"))

@@ -6,9 +6,11 @@ mod formats;
 mod generate;
 mod ingest;
 mod lake;
+mod load;
 mod replay;
 mod report;
 mod search;
+mod serve;
 mod sources;
 mod summary;
 
@@ -52,6 +54,12 @@ enum Cmd {
     /// Write one self-contained HTML page of charts over a local lake
     /// (records, errors, latency, status mix, top errors, alerts)
     Report(report::Args),
+    /// Take events over HTTP (POST /v1/events, as fn-collect does) into a
+    /// local lake or onto a Kinesis stream
+    Serve(serve::Args),
+    /// Load-test an HTTP collector with realistic events and report
+    /// throughput, latency percentiles and errors
+    Load(load::Args),
     /// Print the lake's table definition: Athena DDL with partition projection
     Schema {
         /// Table name
@@ -105,6 +113,8 @@ fn main() -> ExitCode {
         Cmd::Formats(cmd) => formats::run(cmd),
         Cmd::Summary(args) => summary::run(args),
         Cmd::Report(args) => report::run(args),
+        Cmd::Serve(args) => serve::run(args),
+        Cmd::Load(args) => load::run(args),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));

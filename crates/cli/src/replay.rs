@@ -100,6 +100,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 let sink = Kinesis {
                     client: aws_sdk_kinesis::Client::new(&aws),
                     stream: s.clone(),
+                    partition_prefix: "",
                 };
                 send(&sink, input, &a, 1 << 20).await
             }

@@ -64,6 +64,30 @@ pub fn emf_counts(function: &str, counts: &[(&str, u64)], timestamp_ms: i64) -> 
     doc.to_string()
 }
 
+/// An EMF line of the lag from event time to row (forwarded by fn-stream,
+/// written by fn-ingest) over one batch or object: its median and 95th
+/// percentile in milliseconds, dimension `function`, namespace `loglake`
+/// (the freshness alarms read `FreshnessP95Ms`).
+pub fn emf_freshness(function: &str, p50_ms: f64, p95_ms: f64, timestamp_ms: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "loglake",
+                "Dimensions": [["function"]],
+                "Metrics": [
+                    {"Name": "FreshnessP50Ms", "Unit": "Milliseconds"},
+                    {"Name": "FreshnessP95Ms", "Unit": "Milliseconds"},
+                ],
+            }],
+        },
+        "function": function,
+        "FreshnessP50Ms": p50_ms.round(),
+        "FreshnessP95Ms": p95_ms.round(),
+    })
+    .to_string()
+}
+
 /// One service's figures for [`emf_services`], summed over the minutes a
 /// source or batch touched (from the alert windows' per-service stats).
 #[derive(Debug, Clone, Default, PartialEq)]

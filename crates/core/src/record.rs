@@ -87,6 +87,8 @@ pub enum SourceFormat {
     Text,
     /// A user-defined format of a `formats.toml` (the manifest names it).
     Custom,
+    /// An event POSTed to the HTTP collector (fn-collect, `loglake serve`).
+    Http,
 }
 
 impl SourceFormat {
@@ -99,6 +101,7 @@ impl SourceFormat {
             "cwlogs" => SourceFormat::Cwlogs,
             "text" => SourceFormat::Text,
             "custom" => SourceFormat::Custom,
+            "http" => SourceFormat::Http,
             _ => return None,
         })
     }
@@ -112,6 +115,7 @@ impl SourceFormat {
             SourceFormat::Cwlogs => "cwlogs",
             SourceFormat::Text => "text",
             SourceFormat::Custom => "custom",
+            SourceFormat::Http => "http",
         }
     }
 }

@@ -33,6 +33,11 @@ pub struct Config {
     /// does not do it again when Firehose lands it). Without a windows
     /// table, instant alerts only.
     pub sinks: SinkConfig,
+    /// `LAKE_REGION`: when fn-stream collects in another region than the
+    /// lake's (a collection region), the region of the curated bucket, the
+    /// alert tables and topic, and the search domain. The stream and the
+    /// delivery stream are this function's own region's.
+    pub lake_region: Option<String>,
 }
 
 impl Config {
@@ -60,6 +65,7 @@ impl Config {
                     .unwrap_or_else(|| "fn-stream".into()),
             },
             sinks: SinkConfig::from_vars(vars)?,
+            lake_region: vars.get("LAKE_REGION"),
         })
     }
 }
@@ -67,14 +73,22 @@ impl Config {
 /// The function: clients built once from the shared AWS configuration.
 /// Call within the runtime (the S3 store blocks on it from worker threads).
 pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Stream, ConfigError> {
-    let sinks = loglake_aws::sinks(aws, config.sinks)?;
+    // The lake's resources, in the home region when this is another one.
+    let lake = match &config.lake_region {
+        Some(r) => aws
+            .to_builder()
+            .region(aws_config::Region::new(r.clone()))
+            .build(),
+        None => aws.clone(),
+    };
+    let sinks = loglake_aws::sinks(&lake, config.sinks)?;
     Ok(Stream {
         forwarder: Arc::new(Firehose {
             client: aws_sdk_firehose::Client::new(aws),
             stream: config.delivery_stream,
         }),
         curated: Arc::new(S3Store::new(
-            loglake_aws::s3_client(aws),
+            loglake_aws::s3_client(&lake),
             config.curated_bucket,
             config.curated_prefix,
             Handle::current(),

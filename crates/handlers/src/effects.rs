@@ -1,7 +1,7 @@
 //! The effects the functions have on the world, one small trait each: read
 //! an object, forward records, send a bulk body, store alert windows, move
 //! alert state, publish a notification, send a continuation, write a
-//! summary file. (Writing outputs is core's
+//! summary file, keep collected events. (Writing outputs is core's
 //! [`OutputStore`](loglake_core::OutputStore).) `loglake-aws` implements
 //! them over the AWS SDK; tests implement them in memory and inject any
 //! error, delay or partial answer.
@@ -86,6 +86,37 @@ pub trait Forwarder: Send + Sync {
         &'a self,
         records: &'a [&'a [u8]],
     ) -> BoxFuture<'a, Result<Vec<Option<String>>, String>>;
+}
+
+/// One collected event, ready for an [`EventSink`]: its id, its time and
+/// its line of normalized NDJSON (made by the collector, `crate::collect`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub event_id: String,
+    pub ts_ms: i64,
+    /// One line of normalized NDJSON, newline included.
+    pub line: Vec<u8>,
+}
+
+/// Where the HTTP collector hands its events: a
+/// Kinesis stream in AWS, the local lake for `loglake serve --lake`
+/// (the collector, `crate::collect`, is what calls it).
+pub trait EventSink: Send + Sync {
+    /// Keep every event durably, or fail as a whole: `Ok` only when all of
+    /// them are kept (the collector then answers 202). Retries are the
+    /// sink's, within its own deadline.
+    fn put<'a>(&'a self, events: &'a [Accepted]) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Whether the sink can take events now (the health check).
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+
+    /// What it is, for `/healthz`: `kinesis:NAME`, `lake:DIR`.
+    fn name(&self) -> String;
+
+    /// Figures of its own for `/healthz` (the local lake's batches).
+    fn stats(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Sending one `_bulk` body to the search cluster.

@@ -512,45 +512,47 @@ impl Ingest {
         let manifest_key = keys.manifest.clone();
         let checkpoint_key = keys.checkpoint.clone();
         let indexing = session.is_some();
-        let (progress, lake_done, fed, alerting, from) = tokio::task::spawn_blocking(move || {
-            // The lake already has this exact object (a message coming back
-            // after its indexing failed): parse again for the index only.
-            let lake_done = run.redelivery
-                && indexing
-                && lake_complete(store.as_ref(), &manifest_key, &source.identity)?;
-            let discard = NullStore;
-            let target: &dyn OutputStore = if lake_done { &discard } else { store.as_ref() };
-            let mut opts = opts;
-            // A paused ingest of this upload continues where it stopped; a
-            // checkpoint that cannot be read fails the object rather than
-            // start a long object over and over.
-            let resume = if run.redelivery && !lake_done {
-                read_checkpoint(store.as_ref(), &checkpoint_key, &source.identity, &opts)
-                    .map_err(|e| loglake_core::Error::read(&checkpoint_key, e))?
-            } else {
-                opts.stop_by = None;
-                None
-            };
-            let from = resume.as_ref().map_or(0, |c| c.segment);
-            let mut feed = feed;
-            let mut alerting = alerting;
-            let p = ingest_resumable(
+        let (progress, lake_done, fed, (alerting, fresh), from) =
+            tokio::task::spawn_blocking(move || {
+                // The lake already has this exact object (a message coming back
+                // after its indexing failed): parse again for the index only.
+                let lake_done = run.redelivery
+                    && indexing
+                    && lake_complete(store.as_ref(), &manifest_key, &source.identity)?;
+                let discard = NullStore;
+                let target: &dyn OutputStore = if lake_done { &discard } else { store.as_ref() };
+                let mut opts = opts;
+                // A paused ingest of this upload continues where it stopped; a
+                // checkpoint that cannot be read fails the object rather than
+                // start a long object over and over.
+                let resume = if run.redelivery && !lake_done {
+                    read_checkpoint(store.as_ref(), &checkpoint_key, &source.identity, &opts)
+                        .map_err(|e| loglake_core::Error::read(&checkpoint_key, e))?
+                } else {
+                    opts.stop_by = None;
+                    None
+                };
+                let from = resume.as_ref().map_or(0, |c| c.segment);
+                let mut feed = feed;
+                let mut alerting = alerting;
+                let mut fresh = crate::freshness::Freshness::new(crate::now_ms());
+                let p = ingest_resumable(
+                    source,
+                    target,
+                    &opts,
+                    &mut (&mut feed, (&mut alerting, &mut fresh)),
+                    resume.as_ref(),
+                );
+                // Finishing the feed sends its last bulk and closes the channel.
+                let fed = feed.map(|f| f.finish());
+                p.map(|p| (p, lake_done, fed, (alerting, fresh), from))
+            })
+            .await
+            .map_err(|_| ObjectError::Panicked(uri.clone()))?
+            .map_err(|source| ObjectError::Ingest {
+                uri: uri.clone(),
                 source,
-                target,
-                &opts,
-                &mut (&mut feed, &mut alerting),
-                resume.as_ref(),
-            );
-            // Finishing the feed sends its last bulk and closes the channel.
-            let fed = feed.map(|f| f.finish());
-            p.map(|p| (p, lake_done, fed, alerting, from))
-        })
-        .await
-        .map_err(|_| ObjectError::Panicked(uri.clone()))?
-        .map_err(|source| ObjectError::Ingest {
-            uri: uri.clone(),
-            source,
-        })?;
+            })?;
         let (manifest, checkpoint) = match progress {
             Progress::Done(m) => (m, None),
             Progress::Paused(c) => (c.manifest.clone(), Some(c)),
@@ -574,6 +576,10 @@ impl Ingest {
                 "{}",
                 loglake_core::metrics::emf(&self.settings.function_name, &manifest, now)
             );
+            // Event time to Parquet written (the freshness alarm's metric).
+            if let Some(line) = fresh.emf(&self.settings.function_name, now) {
+                println!("{line}");
+            }
         }
         info!(
             lines_in = manifest.lines_in,

@@ -1,6 +1,7 @@
 //! loglake-handlers: what the functions decide, over effect traits.
 //!
-//! Every decision of fn-ingest ([`ingest`]), fn-stream ([`stream`]) and
+//! Every decision of fn-ingest ([`ingest`]), fn-stream ([`stream`]),
+//! fn-collect ([`collect`], also `loglake serve`) and
 //! fn-alerts ([`alerts::evaluate`]) lives here, written against the small
 //! traits in [`effects`] rather than SDK clients, so each failure mode can
 //! be tested with an in-memory fake that injects it. The function crates
@@ -11,9 +12,11 @@
 //! SDK: that is `loglake-aws`, which implements [`effects`].
 
 pub mod alerts;
+pub mod collect;
 pub mod config;
 pub mod effects;
 pub mod forward;
+pub mod freshness;
 pub mod ingest;
 pub mod retry;
 pub mod search;

@@ -400,3 +400,63 @@ fn the_time_kept_after_the_put_grows_with_the_batch() {
     assert!(windows >= Duration::from_secs(3), "{windows:?}");
     assert_eq!(after_put(400 << 20, 0, left), Duration::from_secs(30));
 }
+
+/// A record with the collector's partition key keeps the id and format its
+/// line carries; the same line under any other key is a log line like any
+/// other, whose `event_id` is an attribute.
+#[tokio::test]
+async fn only_the_collectors_records_keep_their_event_id() {
+    use loglake_handlers::stream::COLLECT_PARTITION_PREFIX;
+    let line = "{\"ts\":\"2024-03-15T02:00:00.000Z\",\"level\":\"INFO\",\"service\":\"events\",\"event_type\":\"page_view\",\"source_format\":\"http\",\"event_id\":\"0123456789abcdef-3\"}\n";
+    let record = |key: &str, seq: u32| {
+        json!({
+            "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": key,
+                "sequenceNumber": seq.to_string(),
+                "data": base64::engine::general_purpose::STANDARD.encode(line.as_bytes()),
+                "approximateArrivalTimestamp": 1_710_468_000.5},
+            "eventSource": "aws:kinesis", "eventVersion": "1.0",
+            "eventID": format!("shardId-000000000000:{seq}"), "eventName": "aws:kinesis:record",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/logs"
+        })
+    };
+    let event: KinesisEvent = serde_json::from_value(json!({ "Records": [
+        record(&format!("{COLLECT_PARTITION_PREFIX}00ff"), 1),
+        record("app-7", 2),
+    ]}))
+    .unwrap();
+    let firehose = Arc::new(Firehose::default());
+    let stream = Stream {
+        forwarder: firehose.clone(),
+        curated: Arc::new(MemoryStore::default()),
+        settings: StreamSettings::default(),
+        search: None,
+        alerts: None,
+        backoff: Backoff::default(),
+    };
+    let (resp, summary) = stream
+        .handle(event, Instant::now() + Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(summary.forwarded, 2);
+    let out: Vec<serde_json::Value> = firehose
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(out[0]["event_id"], "0123456789abcdef-3");
+    assert_eq!(out[0]["source_format"], "http");
+    assert!(out[0]["attributes"].get("event_id").is_none());
+    assert_ne!(out[1]["event_id"], "0123456789abcdef-3");
+    assert_eq!(out[1]["source_format"], "json");
+    assert_eq!(out[1]["attributes"]["event_id"], "0123456789abcdef-3");
+    assert_eq!(out[1]["attributes"]["source_format"], "http");
+}

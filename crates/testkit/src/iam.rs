@@ -355,6 +355,18 @@ pub fn stream_policy(stream: &str, delivery: &str, curated: &str, failures: &str
     vec![own, search, alerts]
 }
 
+/// fn-collect's policy as `modules/collect` renders it: put on (and
+/// describe) its stream.
+pub fn collect_policy(stream: &str) -> Vec<Value> {
+    vec![render(
+        "fn-collect.json.tftpl",
+        &[
+            ("stream_arn", &stream_arn(stream)),
+            ("stream_key_arn", &key_arn()),
+        ],
+    )]
+}
+
 /// fn-alerts's policy as `modules/alerts` renders it, with `curated` the
 /// bucket its hourly summary goes to.
 pub fn alerts_policy(windows: &str, state: &str, topic_arn: &str, curated: &str) -> Vec<Value> {

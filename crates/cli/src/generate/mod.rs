@@ -36,6 +36,7 @@
 //! [`rng::Rng`]: moving code between these files is free, changing the
 //! order or number of draws changes every line after it.
 
+mod clicks;
 mod encode;
 mod events;
 mod incidents;
@@ -44,6 +45,8 @@ mod rng;
 #[cfg(test)]
 mod tests;
 mod text;
+
+pub use clicks::Clicks;
 
 use std::io::{self, Write};
 

@@ -139,6 +139,13 @@ pub struct BatchSummary {
 /// Where fn-stream keeps what Firehose did not take, in the curated bucket.
 pub const STREAM_DLQ_PREFIX: &str = "stream-dlq";
 
+/// The start of the partition key of every record the HTTP collector puts
+/// ([`crate::collect`]): its lines are loglake's normalized NDJSON already,
+/// whose `event_id` (the client's idempotency key made an id) and
+/// `source_format` are kept, where any other record's would be attributes.
+/// Only a producer allowed to `PutRecords` on the stream sets a partition
+/// key; what a log line says cannot.
+pub const COLLECT_PARTITION_PREFIX: &str = "loglake-collect:";
 
 /// A line's place within a stream record: its 1-based number (0 for the
 /// record as a whole); a record has no byte offsets worth keeping.
@@ -208,6 +215,8 @@ struct Normalized {
     redacted: RedactCounts,
     fed: Option<SearchCounts>,
     alerting: Option<AlertObserver>,
+    /// Event time to forwarded, per record.
+    fresh: crate::freshness::Freshness,
 }
 
 impl Stream {
@@ -287,15 +296,21 @@ impl Stream {
         )
         .await
         {
-            Ok(stats) => info!(
-                records = summary.records,
-                lines = summary.lines,
-                merged = summary.merged,
-                quarantined = summary.quarantined,
-                firehose_calls = stats.calls,
-                retried = stats.retried,
-                "batch forwarded"
-            ),
+            Ok(stats) => {
+                info!(
+                    records = summary.records,
+                    lines = summary.lines,
+                    merged = summary.merged,
+                    quarantined = summary.quarantined,
+                    firehose_calls = stats.calls,
+                    retried = stats.retried,
+                    "batch forwarded"
+                );
+                // Event time to forwarded (the freshness alarm's metric).
+                if let Some(line) = n.fresh.emf(&self.settings.function_name, crate::now_ms()) {
+                    println!("{line}");
+                }
+            }
             Err(e) => {
                 let first_failed = sent[e.first_failed];
                 forwarded_before = n.out[first_failed].0;
@@ -475,10 +490,19 @@ fn normalize(
         ..IngestOptions::default()
     };
     let mut finisher = Finisher::new(&opts, None);
+    // The collector's records: normalized already, their ids kept.
+    let mut collected = Finisher::new(
+        &IngestOptions {
+            forwarded: true,
+            ..opts.clone()
+        },
+        None,
+    );
     let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut bad: Vec<Bad> = Vec::new();
     let (mut lines, mut merged, mut forwarded) = (0u64, 0u64, 0u64);
     let mut id = String::new();
+    let mut fresh = crate::freshness::Freshness::new(crate::now_ms());
     let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
     for (i, r) in event.records.iter().enumerate() {
         let data = &r.kinesis.data.0;
@@ -501,6 +525,15 @@ fn normalize(
         // Each line's event id: the record's coordinates and the line's
         // index, as the search `_id` (the feed makes it from the same).
         let record_id = source_id(&uri);
+        let from_collector = r
+            .kinesis
+            .partition_key
+            .starts_with(COLLECT_PARTITION_PREFIX);
+        let finisher = if from_collector {
+            &mut collected
+        } else {
+            &mut finisher
+        };
         // One record's lines are one run: a line without a time (a
         // stack-trace continuation) takes the time of the line before.
         finisher.restart(Some(arrival_ms(r)));
@@ -537,10 +570,11 @@ fn normalize(
                                 rec.ts = l.event_ms;
                             }
                             let ts = finisher.finish(&mut rec)?;
-                            let fmt = if l.event_ms.is_some() {
-                                SourceFormat::Cwlogs
-                            } else {
-                                fmt
+                            // A collector's event says its own format.
+                            let fmt = match (rec.source_format, l.event_ms) {
+                                (Some(own), _) => own,
+                                (None, Some(_)) => SourceFormat::Cwlogs,
+                                (None, None) => fmt,
                             };
                             // The record's coordinates and the line's index
                             // name it: a retried batch has both.
@@ -552,8 +586,12 @@ fn normalize(
                             };
                             feed.observe(&rec, ts, fmt, &origin);
                             alerting.observe(&rec, ts, fmt, &origin);
+                            fresh.observe(&rec, ts, fmt, &origin);
                             let mut buf = Vec::new();
-                            event_id(&record_id, l.index, &mut id);
+                            match rec.event_id.as_deref() {
+                                Some(own) => own.clone_into(&mut id),
+                                None => event_id(&record_id, l.index, &mut id),
+                            }
                             forward::write_ndjson(&rec, ts, fmt, &id, &mut buf);
                             Ok(buf)
                         })
@@ -594,9 +632,14 @@ fn normalize(
         lines,
         merged,
         forwarded,
-        redacted: finisher.redacted(),
+        redacted: {
+            let mut r = finisher.redacted();
+            r.add(&collected.redacted());
+            r
+        },
         fed: feed.map(|f| f.finish()),
         alerting,
+        fresh,
     }
 }
 
