@@ -1,7 +1,9 @@
 # loglake on AWS: one apply deploys the lake (storage, catalog), the ingest
 # path (S3 -> SQS -> fn-ingest), the real-time path (Kinesis -> fn-stream ->
-# Firehose -> raw bucket), optional search, alarms and, optionally, the
-# pipeline that deploys all of it. Each module owns one concern.
+# Firehose -> raw bucket), optionally the HTTP event collector in front of
+# it (and in more regions: regions.tf), optional search, alarms and,
+# optionally, the pipeline that deploys all of it. Each module owns one
+# concern.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -58,6 +60,7 @@ locals {
   function_names = merge(
     { ingest = module.ingest.function_name, stream = module.stream.function_name },
     var.enable_alerts ? { alerts = module.alerts.function_name } : {},
+    var.enable_collect ? { collect = one(module.collect[*].function_name) } : {},
   )
 
   vpc = {
@@ -95,13 +98,14 @@ module "pipeline_kms" {
 module "boundary" {
   source = "./modules/boundary"
 
-  name_prefix  = var.name_prefix
-  account_id   = local.account_id
-  region       = var.region
-  partition    = data.aws_partition.current.partition
-  key_arns     = concat([module.kms.key_arn], module.pipeline_kms[*].key_arn)
-  state_bucket = var.enable_cicd ? var.cicd_state_bucket : ""
-  state_key    = var.cicd_state_key
+  name_prefix   = var.name_prefix
+  account_id    = local.account_id
+  region        = var.region
+  partition     = data.aws_partition.current.partition
+  key_arns      = concat([module.kms.key_arn], module.pipeline_kms[*].key_arn, local.collect_stream_key_arns)
+  extra_regions = var.collect_regions
+  state_bucket  = var.enable_cicd ? var.cicd_state_bucket : ""
+  state_key     = var.cicd_state_key
 }
 
 module "storage" {
@@ -201,6 +205,40 @@ module "stream" {
   permissions_boundary    = module.boundary.arn
 }
 
+# The HTTP event collector of the home region: events posted to the API go
+# to the stream above, and from there the way every streamed record goes.
+module "collect" {
+  source = "./modules/collect"
+  count  = var.enable_collect ? 1 : 0
+
+  name_prefix          = var.name_prefix
+  artifacts_dir        = local.artifacts_dir
+  architecture         = var.lambda_architecture
+  memory_mb            = var.collect_memory_mb
+  timeout_s            = var.collect_timeout_s
+  reserved_concurrency = var.reserved_concurrency
+  redact               = var.redact
+  kms_key_arn          = module.kms.key_arn
+  log_retention_days   = var.log_retention_days
+  permissions_boundary = module.boundary.arn
+  stream_name          = module.stream.kinesis_stream_name
+  stream_arn           = module.stream.kinesis_stream_arn
+  stream_key_arn       = module.kms.key_arn
+  event_service        = var.collect_event_service
+  max_body_bytes       = var.collect_max_body_bytes
+  allowed_origins      = var.collect_allowed_origins
+  auth                 = var.collect_auth
+  jwt_issuer           = var.collect_jwt_issuer
+  jwt_audience         = var.collect_jwt_audience
+  throttle_rate        = var.collect_throttle_rate
+  throttle_burst       = var.collect_throttle_burst
+  function_url         = var.collect_function_url
+  domain_name          = var.collect_domain_name
+  certificate_arn      = var.collect_certificate_arn
+  alarm_topic_arn      = module.alerts.topic_arn
+  error_rate_alarm_pct = var.collect_5xx_alarm_pct
+}
+
 module "catalog" {
   source = "./modules/catalog"
 
@@ -221,7 +259,8 @@ module "search_setup" {
   ism_policy_path     = "${path.root}/../search/ism-policy.json.tpl"
   index_prefix        = var.search_index_prefix
   delete_after_days   = var.search_retention_days
-  writer_role_arns    = [module.ingest.function_role_arn, module.stream.function_role_arn]
+  # The collect regions' fn-stream index into the same domain.
+  writer_role_arns = concat([module.ingest.function_role_arn, module.stream.function_role_arn], local.collect_region_stacks[*].stream_role_arn)
 
   depends_on = [module.search]
 }
@@ -259,6 +298,10 @@ module "observability" {
   firehose_name             = module.stream.firehose_name
   iterator_age_threshold_ms = var.kinesis_iterator_age_alarm_ms
   business_log_groups       = [module.ingest.log_group_name, module.stream.log_group_name]
+
+  freshness_stream_threshold_ms = var.freshness_stream_p95_alarm_ms
+  freshness_ingest_threshold_ms = var.freshness_ingest_p95_alarm_ms
+  http_apis                     = var.enable_collect ? { collect = one(module.collect[*].api_id) } : {}
 }
 
 module "cicd" {

@@ -35,6 +35,29 @@ output "firehose_name" {
   value = module.stream.firehose_name
 }
 
+output "collect_api_url" {
+  description = "POST events here (the home region's collector, + /v1/events; null when enable_collect is false). GET /healthz beside it."
+  value       = one(module.collect[*].api_url)
+}
+
+output "collect_function_name" {
+  description = "fn-collect of the home region (null when enable_collect is false)."
+  value       = one(module.collect[*].function_name)
+}
+
+output "collect_function_url" {
+  description = "fn-collect's function URL, AWS_IAM (null unless enable_collect and collect_function_url)."
+  value       = one(module.collect[*].function_url)
+}
+
+output "collect_api_urls" {
+  description = "The collector's URL (+ /v1/events) by region: the home region's when enable_collect, and every collect region's."
+  value = merge(
+    var.enable_collect ? { (var.region) = one(module.collect[*].api_url) } : {},
+    { for s in local.collect_region_stacks : s.region => s.api_url },
+  )
+}
+
 output "function_names" {
   value = local.function_names
 }

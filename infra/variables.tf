@@ -332,6 +332,182 @@ variable "kinesis_iterator_age_alarm_ms" {
   default     = 300000
 }
 
+variable "freshness_stream_p95_alarm_ms" {
+  description = "Alarm when fn-stream's FreshnessP95Ms (event time to forwarded, p95 of a batch) stays above this for 15 minutes."
+  type        = number
+  default     = 60000
+}
+
+variable "freshness_ingest_p95_alarm_ms" {
+  description = "Alarm when fn-ingest's FreshnessP95Ms (event time to written to Parquet, p95 of a batch) stays above this for 15 minutes; Firehose's buffering and the raw bucket's notifications add minutes."
+  type        = number
+  default     = 900000
+}
+
+# --- the HTTP event collector (modules/collect) -----------------------------
+
+variable "enable_collect" {
+  description = "Deploy the HTTP event collector: an API Gateway HTTP API (POST /v1/events, GET /healthz) in front of fn-collect, which puts events to the Kinesis stream of the real-time path."
+  type        = bool
+  default     = false
+}
+
+variable "collect_auth" {
+  description = "Who may call the collector: iam (SigV4-signed requests of principals allowed execute-api:Invoke), jwt (a JWT authorizer: collect_jwt_issuer, collect_jwt_audience) or none (anyone: an explicit opt-in)."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "jwt", "none"], var.collect_auth)
+    error_message = "collect_auth must be iam, jwt or none."
+  }
+}
+
+variable "collect_jwt_issuer" {
+  description = "With collect_auth = \"jwt\": the token issuer's https URL (its /.well-known/openid-configuration names the keys)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.collect_jwt_issuer == "" || startswith(var.collect_jwt_issuer, "https://")
+    error_message = "collect_jwt_issuer must be an https URL."
+  }
+}
+
+variable "collect_jwt_audience" {
+  description = "With collect_auth = \"jwt\": the audiences (aud or client_id) a token must carry, at least one."
+  type        = list(string)
+  default     = []
+}
+
+variable "collect_event_service" {
+  description = "EVENT_SERVICE of fn-collect: the lake's service of collected events."
+  type        = string
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,64}$", var.collect_event_service))
+    error_message = "collect_event_service must be 1-64 letters, digits, dots, dashes or underscores."
+  }
+}
+
+variable "collect_max_body_bytes" {
+  description = "MAX_BODY_BYTES of fn-collect: the largest decoded body accepted (Lambda's 6 MB payload limit caps it)."
+  type        = number
+  default     = 1048576
+
+  validation {
+    condition     = var.collect_max_body_bytes >= 1024 && var.collect_max_body_bytes <= 6291456
+    error_message = "collect_max_body_bytes must be between 1024 and 6291456."
+  }
+}
+
+variable "collect_allowed_origins" {
+  description = "Browser origins allowed to post (CORS on the API and the function URL, ALLOWED_ORIGINS of fn-collect), e.g. [\"https://shop.example\"], or [\"*\"]; empty: no CORS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.collect_allowed_origins : o == "*" || can(regex("^https?://[^/*]+$", o))])
+    error_message = "collect_allowed_origins holds \"*\" or origins (scheme://host[:port], no path)."
+  }
+}
+
+variable "collect_throttle_rate" {
+  description = "Requests per second the collector's stage allows (steady state; beyond it API Gateway answers 429)."
+  type        = number
+  default     = 1000
+}
+
+variable "collect_throttle_burst" {
+  description = "Requests the collector's stage allows in a burst."
+  type        = number
+  default     = 2000
+}
+
+variable "collect_function_url" {
+  description = "Also give fn-collect a Lambda function URL (AWS_IAM; not with collect_auth = \"none\")."
+  type        = bool
+  default     = false
+}
+
+variable "collect_domain_name" {
+  description = "Custom domain of the home region's collector API (empty: the execute-api endpoint only)."
+  type        = string
+  default     = ""
+}
+
+variable "collect_certificate_arn" {
+  description = "ACM certificate of collect_domain_name, in var.region."
+  type        = string
+  default     = ""
+}
+
+variable "collect_memory_mb" {
+  description = "fn-collect memory."
+  type        = number
+  default     = 512
+}
+
+variable "collect_timeout_s" {
+  description = "fn-collect timeout; API Gateway waits at most 30 s for it."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.collect_timeout_s >= 1 && var.collect_timeout_s <= 29
+    error_message = "collect_timeout_s must be between 1 and 29 (an HTTP API integration times out at 30 s)."
+  }
+}
+
+variable "collect_5xx_alarm_pct" {
+  description = "Alarm when more than this percentage of the collector's requests get a 5xx over 5 minutes."
+  type        = number
+  default     = 1
+}
+
+# --- more than one region (modules/collect-region) --------------------------
+
+variable "collect_regions" {
+  description = "Up to 3 regions besides var.region, each with its own collector: HTTP API, fn-collect, Kinesis stream, fn-stream and Firehose, delivering to the home raw bucket. Not with a VPC search domain nor with enable_cicd."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.collect_regions) <= 3
+    error_message = "collect_regions holds at most 3 regions (one provider alias each: aws.collect_1..3)."
+  }
+
+  validation {
+    condition     = length(distinct(var.collect_regions)) == length(var.collect_regions)
+    error_message = "collect_regions must not name a region twice."
+  }
+
+  validation {
+    condition     = !contains(var.collect_regions, var.region)
+    error_message = "collect_regions must not include var.region: the home region's collector is enable_collect."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.collect_regions : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", r))])
+    error_message = "collect_regions holds region names such as eu-central-1."
+  }
+
+  # fn-stream of a collect region indexes into the home domain over its
+  # endpoint: a domain inside a VPC of the home region is out of its reach.
+  validation {
+    condition     = length(var.collect_regions) == 0 || !(var.enable_search && length(var.search_subnet_ids) > 0)
+    error_message = "collect_regions cannot be used with a search domain in a VPC (search_subnet_ids): the collect regions' fn-stream could not reach it. Use a public domain (no search_subnet_ids), or no collect regions."
+  }
+
+  # The pipeline's deploy role passes and scopes the home region's roles
+  # only; collect regions are applied by an administrator.
+  validation {
+    condition     = length(var.collect_regions) == 0 || !var.enable_cicd
+    error_message = "collect_regions cannot be used with enable_cicd: the pipeline's deploy role may pass only the home region's roles. Apply collect regions from an administrator's session."
+  }
+}
+
 # --- CI/CD ------------------------------------------------------------------
 
 variable "enable_cicd" {

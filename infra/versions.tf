@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6.0"
+  required_version = ">= 1.9.0"
 
   required_providers {
     aws = {
@@ -12,6 +12,8 @@ terraform {
     }
   }
 
+  # 1.9: collect_regions is validated against var.region.
+  #
   # State is local by default. For a team, or for the CodePipeline deploy
   # stage, copy backend.tf.example to backend.tf (S3 state with a lock file).
 }

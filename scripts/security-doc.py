@@ -28,6 +28,7 @@ FUNCTIONS = {
     "fn-stream": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-stream", None),
                   ("search-writer", "with search on"), ("alerts-writer", "with alerts on")],
     "fn-alerts": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-alerts", None)],
+    "fn-collect": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-collect", None)],
 }
 
 

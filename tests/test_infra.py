@@ -1603,7 +1603,9 @@ EXPECTED_ALARMS = {
         "comparison_operator": "LessThanThreshold", "treat_missing_data": "breaching",
     },
     "corrupt_input": {
-        "targets": {"ingest": '${var.functions["ingest"]}'},
+        # fn-ingest alone (a collect region has none), as a filter of var.functions.
+        "targets": '${{for k, f in var.functions : k => f if k == "ingest"}}',
+
         "alarm_name": "${target}-corrupt-input",
         "alarm_description": "${target} skipped damaged gzip members (manifests with outcome corrupt; the lines after them were read)",
         "namespace": "loglake", "metric_name": "CorruptMembers", "dimensions": {"function": "${target}"},
@@ -1632,6 +1634,22 @@ EXPECTED_ALARMS = {
         "alarm_description": "${target} is falling behind ${var.kinesis_stream_name}: records wait longer than the threshold",
         "namespace": "AWS/Lambda", "metric_name": "IteratorAge", "dimensions": {"FunctionName": "${target}"},
         "statistic": "Maximum", "period": 60, "evaluation_periods": 5, "threshold": "${var.iterator_age_threshold_ms}",
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "freshness_stream": {
+        "targets": {"stream": "${var.stream_function_name}"},
+        "alarm_name": "${target}-freshness",
+        "alarm_description": "${target} forwards rows later than the threshold after their event time (FreshnessP95Ms of its batches, 15 minutes running)",
+        "namespace": "loglake", "metric_name": "FreshnessP95Ms", "dimensions": {"function": "${target}"},
+        "statistic": "Maximum", "period": 300, "evaluation_periods": 3, "threshold": "${var.freshness_stream_threshold_ms}",
+        "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+    },
+    "freshness_ingest": {
+        "targets": '${{for k, f in var.functions : k => f if k == "ingest"}}',
+        "alarm_name": "${target}-freshness",
+        "alarm_description": "${target} writes rows to the lake later than the threshold after their event time (FreshnessP95Ms of its batches, 15 minutes running; Firehose buffering included)",
+        "namespace": "loglake", "metric_name": "FreshnessP95Ms", "dimensions": {"function": "${target}"},
+        "statistic": "Maximum", "period": 300, "evaluation_periods": 3, "threshold": "${var.freshness_ingest_threshold_ms}",
         "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
     },
     "firehose_delivery": {

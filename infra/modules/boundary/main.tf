@@ -12,8 +12,14 @@
 
 locals {
   arn = "arn:${var.partition}"
-  at  = "${var.region}:${var.account_id}"
-  p   = var.name_prefix
+  # With collect regions (modules/collect-region) the deployment's regional
+  # resources, named with the same prefix, are in more than one region. An
+  # ARN pattern names one region or all of them, and a list per region would
+  # pass the 6,144 characters of a managed policy, so the region becomes *:
+  # still this account, still the prefix.
+  region = length(var.extra_regions) > 0 ? "*" : var.region
+  at     = "${local.region}:${var.account_id}"
+  p      = var.name_prefix
 
   name = "${var.name_prefix}-boundary"
   # Its own ARN, built from its name: the policy names itself (the boundary a
@@ -41,10 +47,9 @@ locals {
     "${local.arn}:lambda:${local.at}:event-source-mapping:*",
     "${local.arn}:iam::${var.account_id}:role/${local.p}-*",
     "${local.arn}:iam::${var.account_id}:policy/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/lambda/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/kinesisfirehose/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/opensearch/${local.p}-*",
-    "${local.arn}:logs:${local.at}:log-group:/aws/codebuild/${local.p}-*",
+    # /aws/<service>/<prefix>-...: the functions', Firehose's, OpenSearch's,
+    # CodeBuild's and the collector's access log (/aws/apigateway/).
+    "${local.arn}:logs:${local.at}:log-group:/aws/*/${local.p}-*",
     "${local.arn}:kinesis:${local.at}:stream/${local.p}-*",
     "${local.arn}:firehose:${local.at}:deliverystream/${local.p}-*",
     "${local.arn}:glue:${local.at}:catalog",
@@ -66,6 +71,11 @@ locals {
     "${local.arn}:ec2:${local.at}:security-group/*",
     "${local.arn}:ec2:${local.at}:security-group-rule/*",
     "${local.arn}:ec2:${local.at}:vpc/*",
+    # The collector's HTTP API, its custom domain and their tags: API
+    # Gateway generates the IDs (arn:...:apigateway:<region>::/apis/<id>).
+    "${local.arn}:apigateway:${var.region}::/apis*",
+    "${local.arn}:apigateway:${var.region}::/domainnames*",
+    "${local.arn}:apigateway:${var.region}::/tags/*",
   ]
 
   # KMS keys get generated IDs, so they are named by ARN: this deployment's,

@@ -14,8 +14,14 @@ variable "partition" {
   type = string
 }
 
+variable "extra_regions" {
+  description = "The collect regions (the root's collect_regions): regions besides var.region with resources of the deployment."
+  type        = list(string)
+  default     = []
+}
+
 variable "key_arns" {
-  description = "The deployment's customer managed keys (the data key and, with CI/CD, the pipeline key): the only keys any of its roles may use or manage."
+  description = "The deployment's keys (the data key, with CI/CD the pipeline key, the keys of the collect regions' streams): the only keys any of its roles may use or manage."
   type        = list(string)
 }
 

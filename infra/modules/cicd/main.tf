@@ -143,6 +143,7 @@ locals {
     "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-ingest",
     "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-stream",
     "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-alerts",
+    "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-collect",
   ]
 }
 

@@ -88,7 +88,7 @@ resource "aws_iam_role_policy" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:fn-ingest and fn-stream are invoked synchronously by event source mappings whose DLQ / on-failure destination (SQS) catch failures; scheduled fn-alerts runs with retries off and the next minute re-evaluates, so a missed tick has nothing to redo
+  #checkov:skip=CKV_AWS_116:fn-ingest and fn-stream are invoked synchronously by event source mappings whose DLQ / on-failure destination (SQS) catch failures; scheduled fn-alerts runs with retries off and the next minute re-evaluates, so a missed tick has nothing to redo; fn-collect is invoked synchronously by API Gateway or its URL, whose caller gets the error and retries
   #checkov:skip=CKV_AWS_272:zips are built and planned in the same pipeline run from the reviewed commit; code signing needs a Signer profile per account, left to deployments that require it
   function_name    = local.name
   description      = var.description

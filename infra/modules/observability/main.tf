@@ -1,7 +1,7 @@
 # Alarms on what can go wrong without anyone noticing (function errors and
 # throttles, a scheduled function that stopped running, anything in a
 # dead-letter queue, the stream falling behind, Firehose failing to
-# deliver), all to the alerts topic; a dashboard of
+# deliver, rows reaching the lake late), all to the alerts topic; a dashboard of
 # the pipeline's own EMF metrics (namespace loglake, dimensions function and
 # format; crates/core/src/metrics.rs) beside the AWS service metrics; and a
 # dashboard of the business: records, errors and latency per service, from
@@ -83,9 +83,10 @@ locals {
       threshold          = var.iterator_age_threshold_ms
     }
     # fn-ingest's EMF metric (dimension function = its deployed name): a
-    # gzip member it had to skip, whose lines are lost or quarantined.
+    # gzip member it had to skip, whose lines are lost or quarantined. A
+    # collect region has no fn-ingest, and so no such alarm.
     corrupt_input = {
-      targets     = { ingest = var.functions["ingest"] }
+      targets     = { for k, f in var.functions : k => f if k == "ingest" }
       suffix      = "corrupt-input"
       description = "skipped damaged gzip members (manifests with outcome corrupt; the lines after them were read)"
       namespace   = "loglake"
@@ -101,6 +102,32 @@ locals {
       namespace   = "loglake"
       metric      = "StreamDeadLetterRecords"
       dimension   = "function"
+    }
+    # Freshness (EMF, dimension function): per batch, the p95 of the lag
+    # from each record's event time to when fn-stream forwarded its row or
+    # fn-ingest wrote it to Parquet; the worst batch of each 5 minutes, 15
+    # minutes running. fn-ingest's lag includes Firehose's buffering.
+    freshness_stream = {
+      targets            = { stream = var.stream_function_name }
+      suffix             = "freshness"
+      description        = "forwards rows later than the threshold after their event time (FreshnessP95Ms of its batches, 15 minutes running)"
+      namespace          = "loglake"
+      metric             = "FreshnessP95Ms"
+      dimension          = "function"
+      statistic          = "Maximum"
+      evaluation_periods = 3
+      threshold          = var.freshness_stream_threshold_ms
+    }
+    freshness_ingest = {
+      targets            = { for k, f in var.functions : k => f if k == "ingest" }
+      suffix             = "freshness"
+      description        = "writes rows to the lake later than the threshold after their event time (FreshnessP95Ms of its batches, 15 minutes running; Firehose buffering included)"
+      namespace          = "loglake"
+      metric             = "FreshnessP95Ms"
+      dimension          = "function"
+      statistic          = "Maximum"
+      evaluation_periods = 3
+      threshold          = var.freshness_ingest_threshold_ms
     }
     firehose_delivery = {
       targets     = { firehose = var.firehose_name }
@@ -236,6 +263,66 @@ locals {
   }
 }
 
+# Freshness of the two paths into the lake (fn-stream: event time to
+# forwarded; fn-ingest: event time to written to Parquet), p50 and p95 of
+# each batch, with the alarms' thresholds; and the collectors' HTTP APIs.
+locals {
+  freshness = {
+    namespace  = "loglake"
+    dimensions = [["function"]]
+    metrics = {
+      p50 = { name = "FreshnessP50Ms", unit = "Milliseconds" }
+      p95 = { name = "FreshnessP95Ms", unit = "Milliseconds" }
+    }
+  }
+
+  freshness_functions = { for k, f in var.functions : k => f if contains(["stream", "ingest"], k) }
+
+  freshness_widget = {
+    type   = "metric"
+    x      = 0
+    y      = 36
+    width  = 12
+    height = 6
+    properties = {
+      title  = "Freshness: event time to forwarded (fn-stream) and to Parquet (fn-ingest), ms"
+      region = var.region
+      view   = "timeSeries"
+      stat   = "Maximum"
+      period = 300
+      metrics = [
+        for pair in setproduct(keys(local.freshness_functions), values(local.freshness.metrics)) :
+        [local.freshness.namespace, pair[1].name, local.freshness.dimensions[0][0], local.freshness_functions[pair[0]]]
+      ]
+      annotations = {
+        horizontal = concat(
+          contains(keys(local.freshness_functions), "stream") ? [{ label = "fn-stream alarm", value = var.freshness_stream_threshold_ms }] : [],
+          contains(keys(local.freshness_functions), "ingest") ? [{ label = "fn-ingest alarm", value = var.freshness_ingest_threshold_ms }] : [],
+        )
+      }
+    }
+  }
+
+  http_api_widget = {
+    type   = "metric"
+    x      = 12
+    y      = 36
+    width  = 12
+    height = 6
+    properties = {
+      title  = "Collector HTTP API: requests, 4xx, 5xx"
+      region = var.region
+      view   = "timeSeries"
+      stat   = "Sum"
+      period = 60
+      metrics = [
+        for pair in setproduct(keys(var.http_apis), ["Count", "4xx", "5xx"]) :
+        ["AWS/ApiGateway", pair[1], "ApiId", var.http_apis[pair[0]], "Stage", "$default"]
+      ]
+    }
+  }
+}
+
 resource "aws_cloudwatch_dashboard" "pipeline" {
   dashboard_name = "${var.name_prefix}-pipeline"
   dashboard_body = jsonencode({
@@ -244,6 +331,8 @@ resource "aws_cloudwatch_dashboard" "pipeline" {
       values(local.lambda_widget),
       [local.queue_widget, local.firehose_widget],
       length(var.alert_tables) > 0 ? [local.alert_tables_widget] : [],
+      length(local.freshness_functions) > 0 ? [local.freshness_widget] : [],
+      length(var.http_apis) > 0 ? [local.http_api_widget] : [],
     )
   })
 }

@@ -53,3 +53,19 @@ variable "business_log_groups" {
   description = "Log groups of the functions that write the per-service EMF lines (fn-ingest, fn-stream): the business dashboard's error rate per service is a Logs Insights query over them."
   type        = list(string)
 }
+
+variable "freshness_stream_threshold_ms" {
+  description = "Alarm when fn-stream's FreshnessP95Ms stays above this for 15 minutes."
+  type        = number
+}
+
+variable "freshness_ingest_threshold_ms" {
+  description = "Alarm when fn-ingest's FreshnessP95Ms stays above this for 15 minutes (Firehose buffering adds minutes)."
+  type        = number
+}
+
+variable "http_apis" {
+  description = "The collectors' HTTP APIs (ApiId, stage $default) by a static key, for the dashboard (empty: no widget)."
+  type        = map(string)
+  default     = {}
+}

@@ -3,10 +3,19 @@
 # the raw bucket under firehose/, where the file path makes them Parquet.
 # Batches that keep failing go to an SQS on-failure queue, never lost and
 # never blocking the shard for long.
+#
+# The same module is the real-time path of a collect region
+# (modules/collect-region): there the stream, Firehose and fn-stream are
+# regional, their logs and buffers use the region's key (kms_key_arn), the
+# stream AWS's key for Kinesis, and Firehose delivers to the home raw bucket
+# with the lake's key (lake_kms_key_arn).
 
 locals {
   stream_name   = "${var.name_prefix}-logs"
   firehose_name = "${var.name_prefix}-raw"
+  # The lake's key (the raw and curated buckets, the alert tables and topic):
+  # this region's key at home.
+  lake_key = coalesce(var.lake_kms_key_arn, var.kms_key_arn)
 }
 
 resource "aws_kinesis_stream" "logs" {
@@ -14,7 +23,7 @@ resource "aws_kinesis_stream" "logs" {
   shard_count      = var.stream_mode == "PROVISIONED" ? var.shard_count : null
   retention_period = var.retention_hours
   encryption_type  = "KMS"
-  kms_key_id       = var.kms_key_arn
+  kms_key_id       = coalesce(var.stream_kms_key, var.kms_key_arn)
 
   stream_mode_details {
     stream_mode = var.stream_mode
@@ -61,7 +70,7 @@ resource "aws_iam_role_policy" "firehose" {
   role = aws_iam_role.firehose.id
   policy = templatefile("${path.module}/../../policies/firehose-delivery.json.tftpl", {
     raw_bucket_arn = var.raw_bucket_arn
-    kms_key_arn    = var.kms_key_arn
+    kms_key_arn    = local.lake_key
     log_group_arn  = aws_cloudwatch_log_group.firehose.arn
   })
 }
@@ -86,7 +95,8 @@ resource "aws_kinesis_firehose_delivery_stream" "raw" {
     compression_format  = "GZIP"
     buffering_size      = var.firehose_buffer_size_mb
     buffering_interval  = var.firehose_buffer_s
-    kms_key_arn         = var.kms_key_arn
+    # S3 encrypts with a key of the bucket's region: the lake's.
+    kms_key_arn = local.lake_key
 
     cloudwatch_logging_options {
       enabled         = true
@@ -131,7 +141,7 @@ module "function" {
     firehose_arn       = aws_kinesis_firehose_delivery_stream.raw.arn
     curated_bucket_arn = var.curated_bucket_arn
     failure_queue_arn  = aws_sqs_queue.failures.arn
-    kms_key_arn        = var.kms_key_arn
+    kms_key_arn        = local.lake_key
   })
 
   environment = {
@@ -139,6 +149,10 @@ module "function" {
     CURATED_BUCKET  = var.curated_bucket
     MAX_LINE_BYTES  = "1048576"
     REDACT          = var.redact
+    # Only in a collect region: the curated bucket, the alert tables and
+    # topic and the search domain are in the home region, named here (null
+    # at home: left out).
+    LAKE_REGION = var.lake_region
   }
 
   search_enabled    = var.search.enabled

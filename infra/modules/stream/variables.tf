@@ -103,7 +103,26 @@ variable "curated_bucket_arn" {
 }
 
 variable "kms_key_arn" {
-  type = string
+  description = "This region's key: the stream (unless stream_kms_key), the Firehose buffer, the function's environment and the log groups."
+  type        = string
+}
+
+variable "lake_kms_key_arn" {
+  description = "The lake's key, in the lake's region (the raw and curated buckets, alert tables and topic): what Firehose encrypts delivered objects with and fn-stream's policy names. Null: kms_key_arn (the home region)."
+  type        = string
+  default     = null
+}
+
+variable "stream_kms_key" {
+  description = "The stream's key, when not kms_key_arn: \"alias/aws/kinesis\" in a collect region, whose producers and consumers then need no KMS grant. Null: kms_key_arn."
+  type        = string
+  default     = null
+}
+
+variable "lake_region" {
+  description = "LAKE_REGION of fn-stream: the home region, set only in a collect region (null at home)."
+  type        = string
+  default     = null
 }
 
 variable "log_retention_days" {
