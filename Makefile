@@ -14,7 +14,7 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py chaos lint fmt demo report-screenshot query bench bench-lambda clean up down package plan deploy check-infra
+.PHONY: help build test test-rust test-py chaos lint fmt demo report-screenshot query bench bench-lambda load-bench clean up down package plan deploy check-infra
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary and write ./$(LAKE)/report.html"
@@ -27,6 +27,7 @@ help:
 	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
 	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
 	@echo "make bench-lambda  the same input through fn-ingest's handler and moto S3, against the CLI"
+	@echo "make load-bench  loglake serve --lake under loglake load: single events and batches of 100, checked against the lake"
 	@echo "make package  release arm64 zips of every function (cargo-lambda): target/lambda/<fn>/bootstrap.zip"
 	@echo "make plan     terraform init + plan of infra/ into infra/tfplan; make deploy applies exactly that plan"
 	@echo "make check-infra  terraform fmt -check and checkov over infra/, offline"
@@ -136,6 +137,11 @@ query: $(VENV)/.stamp
 bench: build $(VENV)/.stamp
 	$(CARGO) build --release --locked -p loglake-core --example sink_bench
 	BIN=$(BIN) SINK_BENCH=$(CARGO_TARGET_DIR)/release/examples/sink_bench $(PY) scripts/bench.py
+
+# The HTTP collector's local server under load (LOAD_SECONDS per shape).
+LOAD_SECONDS ?= 10
+load-bench: build
+	scripts/load-bench.sh $(BIN) $(LOAD_SECONDS)
 
 # fn-ingest's handler on the reference input through moto, against the CLI;
 # then loglake replay and fn-stream's handler through moto.

@@ -147,3 +147,25 @@ def test_fn_alerts_on_a_schedule_alerts_once_per_silent_service():
         assert 'FROM "shop_logs"."logs"' in body["athena_query"]
         assert note["MessageAttributes"]["severity"]["Value"] == "critical"
         assert note["MessageAttributes"]["service"]["Value"] == body["group"]["value"]
+
+
+def test_fn_collect_puts_the_fixtures_events_on_its_stream():
+    """The README's fn-collect commands: the API Gateway fixture through the
+    real binary onto a Kinesis stream of the local AWS."""
+    if not ENDPOINT:
+        pytest.fail("needs the local AWS: run with `make test`")
+    kinesis = boto3.client("kinesis", endpoint_url=ENDPOINT, region_name="us-east-1")
+    stream = "collect-watch-%s" % uuid.uuid4().hex[:8]
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    [out] = watch_and_invoke("fn-collect", {"STREAM_NAME": stream, "AWS_REGION": "us-east-1"},
+                             os.path.join(ROOT, "events", "apigw-v2-post-events.json"))
+    assert out["statusCode"] == 202, out
+    accepted = json.loads(out["body"])["accepted"]
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = kinesis.get_records(ShardIterator=it)["Records"]
+    assert len(records) == accepted > 0
+    for r in records:
+        assert r["PartitionKey"].startswith("loglake-collect:")
+        line = json.loads(r["Data"])
+        assert line["source_format"] == "http" and line["event_id"]
