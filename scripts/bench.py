@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """make bench: loglake against the peer (DuckDB) on the same input, same run.
 
-Generates the reference input once (../shared/bench/gen_logs.py when present,
-else `loglake generate`), and a text-log input of the same uncompressed size
+Generates the reference input once (bench/gen_logs.py, the reference
+generator, copied into the repository with the peer), and a text-log input of the same uncompressed size
 (`loglake generate --kind text`: runs of log4j, Python, syslog, Apache, nginx,
 klog, Go and Tomcat lines with their stack traces), then times, for 1 and 2
 threads:
@@ -29,7 +29,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+# The reference generator and the peer (DuckDB) conversion, kept in the
+# repository (bench/README.md says where they come from).
+PEER_DIR = os.path.join(ROOT, "bench")
 # Text logs must ingest at no less than this share of the JSON path's
 # throughput per core.
 TEXT_TARGET = 0.80
@@ -61,7 +63,7 @@ def main():
     os.makedirs(a.data, exist_ok=True)
     src = os.path.join(a.data, "input-%s-%s.ndjson.gz" % (a.bytes, a.seed))
     if not os.path.exists(src):
-        gen = os.path.join(SHARED, "gen_logs.py")
+        gen = os.path.join(PEER_DIR, "gen_logs.py")
         # The generator compresses by the name's ending: keep ".gz" last.
         tmp = src[: -len(".ndjson.gz")] + ".tmp.ndjson.gz"
         print("generating %s of reference logs into %s ..." % (a.bytes, src), file=sys.stderr, flush=True)
@@ -82,9 +84,7 @@ def main():
         subprocess.run([binary, "generate", "--kind", "text", "--bytes", a.bytes, "--seed", a.seed,
                         "--out", tmp], check=True)
         os.rename(tmp, text_src)
-    peer = os.path.join(SHARED, "duckdb_convert.py")
-    if not os.path.exists(peer):
-        sys.exit("the peer %s is missing: make bench needs ../shared/bench beside the repo" % peer)
+    peer = os.path.join(PEER_DIR, "duckdb_convert.py")
 
     # Warm the page cache so every tool reads from memory.
     for f in (src, text_src):
@@ -102,7 +102,7 @@ def main():
                 wall, rss, _, _ = timed(["bash", "-c", 'zcat "$0" > /dev/null', src])
                 rows.append(("zcat (decompression only)", 1, wall, rss, None))
             wall, rss, _, _ = timed([sys.executable, peer, src, os.path.join(out, "duckdb"), str(threads)],
-                                 cwd=SHARED)
+                                 cwd=PEER_DIR)
             rows.append(("DuckDB", threads, wall, rss, None))
             # JSON and text in turns, so neither always runs on the warmer
             # (or more throttled) machine.
