@@ -15,7 +15,7 @@ use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::lake::OutputKind;
 use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::ingest::options::{MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE};
-use loglake_core::redact::{RedactCounts, RedactOptions};
+use loglake_core::redact::RedactCounts;
 use loglake_core::sinks::search::SearchCounts;
 use loglake_core::{Format, IngestOptions, LocalStore, Manifest, Source};
 use loglake_handlers::search::Indexed;
@@ -72,10 +72,8 @@ pub struct Args {
     /// Never draw a progress bar
     #[arg(long)]
     no_progress: bool,
-    /// PII to mask before anything is written: any of cards, emails,
-    /// secrets, ips (comma-separated), all, or none
-    #[arg(long, default_value = "cards,emails,secrets")]
-    redact: String,
+    #[command(flatten)]
+    redact: crate::args::RedactArg,
     /// Also index every row into OpenSearch (see `loglake search --help`)
     #[command(flatten)]
     search: crate::search::SearchArgs,
@@ -127,7 +125,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         row_group_bytes: (a.memory_mib << 20) * 3 / 8,
         pipelined: a.threads >= 2,
         default_service: a.service.clone(),
-        redact: RedactOptions::parse(&a.redact).map_err(anyhow::Error::msg)?,
+        redact: a.redact.options()?,
         timezone: a
             .timezone
             .parse()

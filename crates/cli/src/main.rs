@@ -2,6 +2,7 @@
 //! work is in `loglake-core` (ingest) and `generate`.
 
 mod alerts;
+mod args;
 mod formats;
 mod generate;
 mod ingest;
@@ -61,14 +62,22 @@ enum Cmd {
     /// throughput, latency percentiles and errors
     Load(load::Args),
     /// Print the lake's table definition: Athena DDL with partition projection
+    /// (Terraform creates the table; this is for a lake without it)
     Schema {
         /// Table name
         #[arg(long, default_value = "logs")]
         table: String,
-        /// Where the lake's `logs/` prefix lives
-        #[arg(long, default_value = "s3://curated/logs/")]
+        /// Where the lake's `logs/` prefix lives, e.g. s3://my-curated-bucket/logs/
+        #[arg(long, value_name = "S3_URI")]
         location: String,
     },
+    /// Print a shell completion script (e.g. loglake completions bash > /etc/bash_completion.d/loglake)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. loglake man | man -l -
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,6 +125,18 @@ fn main() -> ExitCode {
         Cmd::Serve(args) => serve::run(args),
         Cmd::Load(args) => load::run(args),
         Cmd::Generate(args) => run_generate(args).map(|()| ExitCode::SUCCESS),
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "loglake", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut io::stdout())
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(anyhow::Error::from)
+        }
         Cmd::Schema { table, location } => {
             print!("{}", loglake_core::schema::athena_ddl(&table, &location));
             Ok(ExitCode::SUCCESS)

@@ -19,48 +19,66 @@ use loglake_handlers::search::session::{DeadLetters, Retry};
 use loglake_handlers::search::{Indexed, SearchConfig, SearchSink};
 use serde_json::Value;
 
+use crate::args::{LevelArg, SearchAuth, SearchService};
+
 /// Where to index: flags over the `SEARCH_*` environment the functions use.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SearchArgs {
-    /// OpenSearch endpoint, e.g. https://search-shop-abc.us-east-1.es.amazonaws.com or http://127.0.0.1:9200 [env: SEARCH_ENDPOINT]
-    #[arg(long = "search-endpoint", value_name = "URL")]
+    /// OpenSearch endpoint, e.g. https://search-shop-abc.us-east-1.es.amazonaws.com or http://127.0.0.1:9200
+    #[arg(long = "search-endpoint", value_name = "URL", env = "SEARCH_ENDPOINT")]
     search_endpoint: Option<String>,
-    /// sigv4 (Amazon OpenSearch Service / Serverless), basic or none [env: SEARCH_AUTH; default sigv4]
-    #[arg(long = "search-auth", value_name = "KIND")]
-    search_auth: Option<String>,
-    /// SigV4 service: es or aoss [env: SEARCH_SERVICE; default from the endpoint]
-    #[arg(long = "search-service", value_name = "SERVICE")]
-    search_service: Option<String>,
-    /// Basic auth user [env: SEARCH_USERNAME]; the password comes from SEARCH_PASSWORD
-    #[arg(long = "search-user", value_name = "USER")]
+    /// How to authenticate [default: sigv4]
+    #[arg(long = "search-auth", value_enum, env = "SEARCH_AUTH")]
+    search_auth: Option<SearchAuth>,
+    /// The SigV4 service [default: from the endpoint]
+    #[arg(long = "search-service", value_enum, env = "SEARCH_SERVICE")]
+    search_service: Option<SearchService>,
+    /// Basic auth user; the password comes from SEARCH_PASSWORD
+    #[arg(long = "search-user", value_name = "USER", env = "SEARCH_USERNAME")]
     search_user: Option<String>,
-    /// Daily indices are PREFIX + YYYY.MM.DD [env: SEARCH_INDEX_PREFIX; default logs-]
-    #[arg(long = "search-index-prefix", value_name = "PREFIX")]
+    /// Daily indices are PREFIX + YYYY.MM.DD [default: logs-]
+    #[arg(
+        long = "search-index-prefix",
+        value_name = "PREFIX",
+        env = "SEARCH_INDEX_PREFIX"
+    )]
     search_index_prefix: Option<String>,
-    /// Write to this data stream instead of daily indices [env: SEARCH_DATA_STREAM]
-    #[arg(long = "search-data-stream", value_name = "NAME")]
+    /// Write to this data stream instead of daily indices
+    #[arg(
+        long = "search-data-stream",
+        value_name = "NAME",
+        env = "SEARCH_DATA_STREAM"
+    )]
     search_data_stream: Option<String>,
-    /// Index only records at or above this level [env: SEARCH_MIN_LEVEL]
-    #[arg(long = "search-min-level", value_name = "LEVEL")]
-    search_min_level: Option<String>,
+    /// Index only records at or above this level
+    #[arg(
+        long = "search-min-level",
+        value_enum,
+        env = "SEARCH_MIN_LEVEL",
+        ignore_case = true
+    )]
+    search_min_level: Option<LevelArg>,
 }
 
 impl SearchArgs {
     /// The settings, or `None` when no endpoint is given anywhere.
     pub fn config(&self) -> Result<Option<SearchConfig>, ConfigError> {
+        // The flags (clap already fell back to their variables), read by
+        // the functions' own parser; the rest (the password, timeouts)
+        // from the environment as the functions read it.
         let flag = |k: &str| -> Option<String> {
             match k {
                 "SEARCH_ENDPOINT" => self.search_endpoint.clone(),
-                "SEARCH_AUTH" => self.search_auth.clone(),
-                "SEARCH_SERVICE" => self.search_service.clone(),
+                "SEARCH_AUTH" => self.search_auth.map(|a| a.word().into()),
+                "SEARCH_SERVICE" => self.search_service.map(|s| s.word().into()),
                 "SEARCH_USERNAME" => self.search_user.clone(),
                 "SEARCH_INDEX_PREFIX" => self.search_index_prefix.clone(),
                 "SEARCH_DATA_STREAM" => self.search_data_stream.clone(),
-                "SEARCH_MIN_LEVEL" => self.search_min_level.clone(),
-                _ => None,
+                "SEARCH_MIN_LEVEL" => self.search_min_level.map(|l| l.word().into()),
+                _ => std::env::var(k).ok(),
             }
         };
-        let get = |k: &str| flag(k).or_else(|| std::env::var(k).ok());
+        let get = |k: &str| flag(k);
         SearchConfig::from_vars(Vars::new(&get))
     }
 }
@@ -175,9 +193,8 @@ pub struct BulkArgs {
     /// Where dead letters are written (under search-dlq/)
     #[arg(long, default_value = "./lake")]
     lake: PathBuf,
-    /// PII to mask: any of cards, emails, secrets, ips, all, or none
-    #[arg(long, default_value = "cards,emails,secrets")]
-    redact: String,
+    #[command(flatten)]
+    redact: crate::args::RedactArg,
     /// Print one JSON object per input
     #[arg(long)]
     json: bool,
@@ -361,8 +378,7 @@ fn bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
         LocalStore::new(&a.lake).with_context(|| format!("cannot create {}", a.lake.display()))?,
     );
     let opts = IngestOptions {
-        redact: loglake_core::redact::RedactOptions::parse(&a.redact)
-            .map_err(anyhow::Error::msg)?,
+        redact: a.redact.options()?,
         ..IngestOptions::default()
     };
     let mut failed = false;

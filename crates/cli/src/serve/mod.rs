@@ -22,7 +22,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use loglake_core::IngestOptions;
-use loglake_core::redact::RedactOptions;
 use loglake_handlers::collect::{CollectSettings, Collector, Origins};
 use loglake_handlers::effects::EventSink;
 use tokio::net::TcpListener;
@@ -56,10 +55,8 @@ pub struct Args {
     /// Browser origins allowed to POST (CORS): * or comma-separated origins
     #[arg(long, default_value = "")]
     allowed_origins: String,
-    /// PII to mask before anything is written: any of cards, emails,
-    /// secrets, ips (comma-separated), all, or none
-    #[arg(long, default_value = "cards,emails,secrets")]
-    redact: String,
+    #[command(flatten)]
+    redact: crate::args::RedactArg,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -69,7 +66,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !(a.batch_seconds > 0.0 && a.batch_seconds <= 3600.0) || a.batch_events == 0 {
         bail!("--batch-seconds must be above 0 and at most 3600, --batch-events at least 1");
     }
-    let redact = RedactOptions::parse(&a.redact).map_err(anyhow::Error::msg)?;
+    let redact = a.redact.options()?;
     let settings = CollectSettings {
         max_body_bytes: a.max_body_bytes,
         service: a.service.clone(),
