@@ -62,6 +62,7 @@ build:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(PYTHON) scripts/unused-deps.py
 
 fmt:
 	$(CARGO) fmt --all
