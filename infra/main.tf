@@ -10,7 +10,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id    = data.aws_caller_identity.current.account_id
-  artifacts_dir = coalesce(var.artifacts_dir, "${path.root}/../target/lambda")
+  artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/../target/lambda")
   glue_database = replace(var.name_prefix, "-", "_")
 
   # Settings every function that feeds the search index reads; set only when
@@ -34,7 +34,7 @@ locals {
   # alerts.toml without its comment and blank lines: the rules travel inline
   # in the functions' environment, which Lambda caps at 4 KB per function.
   alert_rules = var.enable_alerts ? join("\n", [
-    for l in split("\n", file(coalesce(var.alert_rules_path, "${path.root}/../alerts.toml"))) :
+    for l in split("\n", file(coalesce(var.alert_rules_path, "${path.module}/../alerts.toml"))) :
     l if trimspace(l) != "" && !startswith(trimspace(l), "#")
   ]) : null
 
@@ -255,8 +255,8 @@ module "search_setup" {
   source = "./modules/search-setup"
   count  = var.enable_search && var.search_apply_settings ? 1 : 0
 
-  index_template_path = "${path.root}/../search/index-template.json"
-  ism_policy_path     = "${path.root}/../search/ism-policy.json.tpl"
+  index_template_path = "${path.module}/../search/index-template.json"
+  ism_policy_path     = "${path.module}/../search/ism-policy.json.tpl"
   index_prefix        = var.search_index_prefix
   delete_after_days   = var.search_retention_days
   # The collect regions' fn-stream index into the same domain.

@@ -9,11 +9,13 @@ output "curated_bucket" {
 }
 
 output "athena_results_bucket" {
-  value = module.storage.athena_results_bucket
+  description = "Bucket Athena writes the workgroup's query results to (under results/), expiring after athena_results_retention_days."
+  value       = module.storage.athena_results_bucket
 }
 
 output "ingest_queue_url" {
-  value = module.ingest.queue_url
+  description = "URL of the queue the raw bucket notifies and fn-ingest reads; the DLQ's redrive target."
+  value       = module.ingest.queue_url
 }
 
 output "ingest_dlq_url" {
@@ -32,7 +34,8 @@ output "kinesis_stream_name" {
 }
 
 output "firehose_name" {
-  value = module.stream.firehose_name
+  description = "Firehose delivery stream to the raw bucket (firehose/ prefix); `loglake replay FILE --firehose NAME` writes here."
+  value       = module.stream.firehose_name
 }
 
 output "collect_api_url" {
@@ -59,11 +62,13 @@ output "collect_api_urls" {
 }
 
 output "function_names" {
-  value = local.function_names
+  description = "Name of every function of the home region, by key: ingest, stream, and alerts and collect when enabled."
+  value       = local.function_names
 }
 
 output "alerts_topic_arn" {
-  value = module.alerts.topic_arn
+  description = "ARN of the SNS topic alarms, content alerts and the pipeline's approvals go to; subscribe more endpoints here."
+  value       = module.alerts.topic_arn
 }
 
 output "alerts_function_name" {
@@ -82,15 +87,18 @@ output "alert_state_table" {
 }
 
 output "glue_database" {
-  value = module.catalog.database_name
+  description = "Glue database of the lake's tables and views, for Athena: name_prefix with dashes as underscores."
+  value       = module.catalog.database_name
 }
 
 output "athena_workgroup" {
-  value = module.catalog.workgroup
+  description = "Athena workgroup to query the lake in: encrypted results and the per-query scan limit."
+  value       = module.catalog.workgroup
 }
 
 output "athena_named_queries" {
-  value = module.catalog.named_queries
+  description = "IDs of the saved Athena queries of the workgroup, by name."
+  value       = module.catalog.named_queries
 }
 
 output "opensearch_endpoint" {
@@ -99,11 +107,13 @@ output "opensearch_endpoint" {
 }
 
 output "opensearch_dashboards_url" {
-  value = one(module.search[*].dashboards_url)
+  description = "https URL of the search domain's OpenSearch Dashboards (null when enable_search is false)."
+  value       = one(module.search[*].dashboards_url)
 }
 
 output "dashboard_url" {
-  value = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${module.observability.dashboard_name}"
+  description = "Console URL of the pipeline's CloudWatch dashboard (<prefix>-pipeline)."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${module.observability.dashboard_name}"
 }
 
 output "business_dashboard_url" {
@@ -117,7 +127,8 @@ output "summary_table" {
 }
 
 output "kms_key_arn" {
-  value = module.kms.key_arn
+  description = "ARN of the deployment's data key (buckets with SSE-KMS, topic, tables, logs, stream, search)."
+  value       = module.kms.key_arn
 }
 
 output "pipeline_kms_key_arn" {
@@ -131,7 +142,8 @@ output "permissions_boundary_arn" {
 }
 
 output "pipeline_name" {
-  value = one(module.cicd[*].pipeline_name)
+  description = "Name of the CodePipeline (null when enable_cicd is false)."
+  value       = one(module.cicd[*].pipeline_name)
 }
 
 output "pipeline_connection_arn" {

@@ -1,7 +1,7 @@
 # --- where and what ---------------------------------------------------------
 
 variable "region" {
-  description = "AWS region to deploy into."
+  description = "AWS region of the deployment (the home region): the lake, its functions and, with enable_collect, the collector."
   type        = string
   default     = "eu-west-1"
 }
@@ -18,7 +18,7 @@ variable "name_prefix" {
 }
 
 variable "tags" {
-  description = "Extra tags on every resource."
+  description = "Extra tags on every resource, merged over the default tags project = \"loglake\" and deployment = <name_prefix>."
   type        = map(string)
   default     = {}
 }
@@ -43,7 +43,7 @@ variable "s3_encryption" {
 }
 
 variable "raw_retention_days" {
-  description = "Days raw objects are kept after they arrive (the lake holds them as Parquet)."
+  description = "Days raw objects are kept after they arrive (the lake holds them as Parquet by then); overwritten versions expire after as many days."
   type        = number
   default     = 14
 }
@@ -67,15 +67,20 @@ variable "athena_results_retention_days" {
 }
 
 variable "log_retention_days" {
-  description = "CloudWatch Logs retention of the functions' and services' log groups."
+  description = "Days CloudWatch Logs keeps the functions' and services' log groups; one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), or 0 to keep them forever."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts: 0 (never expire), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
 }
 
 # --- functions --------------------------------------------------------------
 
 variable "lambda_architecture" {
-  description = "Lambda architecture; must match the zips (`make package` builds arm64)."
+  description = "Instruction set of every function, arm64 or x86_64; must match the zips (`make package` builds arm64)."
   type        = string
   default     = "arm64"
 
@@ -86,13 +91,13 @@ variable "lambda_architecture" {
 }
 
 variable "ingest_memory_mb" {
-  description = "fn-ingest memory. 2048 MB gives about 1.2 vCPU; the pipeline does ~230 MB/s per core, so a 1 GiB object takes seconds, not minutes."
+  description = "fn-ingest memory, in MB (128-10240). 2048 MB gives about 1.2 vCPU; the pipeline does ~230 MB/s per core, so a 1 GiB object takes seconds, not minutes."
   type        = number
   default     = 2048
 }
 
 variable "ingest_timeout_s" {
-  description = "fn-ingest timeout (the SQS visibility timeout is set to 6x this)."
+  description = "fn-ingest timeout, in seconds (at most 900); the SQS visibility timeout is set to 6x this."
   type        = number
   default     = 300
 }
@@ -101,34 +106,49 @@ variable "ingest_batch_size" {
   description = "SQS messages (objects) per fn-ingest invocation."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.ingest_batch_size >= 1 && var.ingest_batch_size <= 10
+    error_message = "ingest_batch_size must be between 1 and 10 (an SQS event source without a batching window takes at most 10 messages)."
+  }
 }
 
 variable "ingest_max_concurrency" {
   description = "Most concurrent fn-ingest invocations the SQS event source starts (2-1000)."
   type        = number
   default     = 20
+
+  validation {
+    condition     = var.ingest_max_concurrency >= 2 && var.ingest_max_concurrency <= 1000
+    error_message = "ingest_max_concurrency must be between 2 and 1000 (the SQS event source's maximum concurrency)."
+  }
 }
 
 variable "ingest_memory_budget_mb" {
-  description = "MEMORY_BUDGET_MB of fn-ingest: buffered rows across open partitions."
+  description = "MEMORY_BUDGET_MB of fn-ingest: megabytes of rows buffered across open partitions before they are flushed to Parquet."
   type        = number
   default     = 256
 }
 
 variable "format_by_prefix" {
-  description = "FORMAT_BY_PREFIX of fn-ingest, e.g. \"alb/=alb,cloudfront/=cloudfront\"; empty sniffs every object."
+  description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated, e.g. \"alb/=alb,cloudfront/=cloudfront\"; formats are json (ndjson, jsonl), combined (common, clf, apache, nginx), alb, cloudfront and text. Empty sniffs every object."
   type        = string
   default     = ""
+
+  validation {
+    condition     = alltrue([for p in split(",", var.format_by_prefix) : trimspace(p) == "" || can(regex("^[^=]*=\\s*(json|ndjson|jsonl|combined|common|clf|apache|nginx|alb|cloudfront|text)\\s*$", p))])
+    error_message = "format_by_prefix holds prefix=format pairs, comma-separated, each format one of json, ndjson, jsonl, combined, common, clf, apache, nginx, alb, cloudfront or text (e.g. \"alb/=alb,cloudfront/=cloudfront\")."
+  }
 }
 
 variable "stream_memory_mb" {
-  description = "fn-stream memory."
+  description = "fn-stream memory, in MB (128-10240)."
   type        = number
   default     = 512
 }
 
 variable "stream_timeout_s" {
-  description = "fn-stream timeout."
+  description = "fn-stream timeout, in seconds (at most 900)."
   type        = number
   default     = 60
 }
@@ -149,18 +169,33 @@ variable "stream_parallelization_factor" {
   description = "Concurrent fn-stream invocations per shard (1-10)."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.stream_parallelization_factor >= 1 && var.stream_parallelization_factor <= 10
+    error_message = "stream_parallelization_factor must be between 1 and 10."
+  }
 }
 
 variable "stream_max_retry_attempts" {
-  description = "Retries of a failing Kinesis batch before its records go to the on-failure queue."
+  description = "Retries of a failing Kinesis batch before its records go to the on-failure queue (0-10000; never infinite)."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.stream_max_retry_attempts >= 0 && var.stream_max_retry_attempts <= 10000
+    error_message = "stream_max_retry_attempts must be between 0 and 10000 (never -1, infinite: a failing batch would block its shard)."
+  }
 }
 
 variable "stream_max_record_age_s" {
-  description = "Records older than this go to the on-failure queue instead of being retried."
+  description = "Age in seconds past which a record goes to the on-failure queue instead of being retried (60-604800; never infinite)."
   type        = number
   default     = 3600
+
+  validation {
+    condition     = var.stream_max_record_age_s >= 60 && var.stream_max_record_age_s <= 604800
+    error_message = "stream_max_record_age_s must be between 60 and 604800 (never -1, infinite)."
+  }
 }
 
 variable "reserved_concurrency" {
@@ -170,15 +205,20 @@ variable "reserved_concurrency" {
 }
 
 variable "redact" {
-  description = "REDACT: what PII the functions mask before any sink (e.g. \"cards\", \"cards,emails\"; empty turns redaction off)."
+  description = "REDACT: what PII the functions mask before any sink, comma-separated kinds: cards, emails, ips, secrets, all, or none alone (e.g. \"cards\", \"cards,emails\"); empty turns redaction off like none."
   type        = string
   default     = "cards"
+
+  validation {
+    condition     = alltrue([for w in split(",", var.redact) : contains(["", "cards", "card", "emails", "email", "ips", "ip", "secrets", "secret", "all", "none"], lower(trimspace(w)))]) && !(contains([for w in split(",", var.redact) : lower(trimspace(w))], "none") && length([for w in split(",", var.redact) : w if trimspace(w) != ""]) > 1)
+    error_message = "redact holds comma-separated kinds among cards, emails, ips, secrets and all, or none alone (empty: no redaction)."
+  }
 }
 
 # --- stream -----------------------------------------------------------------
 
 variable "kinesis_stream_mode" {
-  description = "ON_DEMAND or PROVISIONED."
+  description = "Capacity mode of the Kinesis stream: ON_DEMAND (Kinesis scales the shards itself) or PROVISIONED (kinesis_shard_count shards)."
   type        = string
   default     = "ON_DEMAND"
 
@@ -189,41 +229,71 @@ variable "kinesis_stream_mode" {
 }
 
 variable "kinesis_shard_count" {
-  description = "Shards when kinesis_stream_mode is PROVISIONED."
+  description = "Shards of the stream when kinesis_stream_mode is PROVISIONED (at least 1); ignored when ON_DEMAND."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.kinesis_shard_count >= 1
+    error_message = "kinesis_shard_count must be at least 1."
+  }
 }
 
 variable "kinesis_retention_hours" {
-  description = "Kinesis retention (24-8760 hours)."
+  description = "Hours the Kinesis stream keeps records (24-8760)."
   type        = number
   default     = 24
+
+  validation {
+    condition     = var.kinesis_retention_hours >= 24 && var.kinesis_retention_hours <= 8760
+    error_message = "kinesis_retention_hours must be between 24 and 8760 (one year)."
+  }
 }
 
 variable "firehose_buffer_size_mb" {
-  description = "Firehose buffer size before it writes a gzip object to the raw bucket."
+  description = "MB Firehose buffers before it writes a gzip object to the raw bucket (1-128)."
   type        = number
   default     = 64
+
+  validation {
+    condition     = var.firehose_buffer_size_mb >= 1 && var.firehose_buffer_size_mb <= 128
+    error_message = "firehose_buffer_size_mb must be between 1 and 128."
+  }
 }
 
 variable "firehose_buffer_interval_s" {
-  description = "Firehose buffer interval."
+  description = "Seconds Firehose buffers before it writes, whichever of size or time comes first (0-900)."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.firehose_buffer_interval_s >= 0 && var.firehose_buffer_interval_s <= 900
+    error_message = "firehose_buffer_interval_s must be between 0 and 900."
+  }
 }
 
 # --- catalog ----------------------------------------------------------------
 
 variable "athena_bytes_scanned_cutoff" {
-  description = "Athena workgroup limit of bytes scanned per query (>= 10 MB)."
+  description = "Athena workgroup limit of bytes scanned per query; a query scanning more is cancelled (at least 10485760, 10 MB; default 10 GiB)."
   type        = number
   default     = 10737418240
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff >= 10485760
+    error_message = "athena_bytes_scanned_cutoff must be at least 10485760 (10 MB), Athena's minimum."
+  }
 }
 
 variable "lake_start_date" {
   description = "First dt the partition projection covers (yyyy-MM-dd): by default the earliest time ingest accepts (crates/core/src/ingest/options.rs DEFAULT_MIN_TS_MS), so no accepted row lies outside it; queries should still filter on dt."
   type        = string
   default     = "2000-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", var.lake_start_date))
+    error_message = "lake_start_date must be a date as yyyy-MM-dd, e.g. 2000-01-01."
+  }
 }
 
 # --- search -----------------------------------------------------------------
@@ -238,16 +308,21 @@ variable "search_master_user_arn" {
   description = "IAM role or user ARN that becomes the domain's fine-grained access control master user. Terraform must run as it to apply the index template and ISM policy. Required when enable_search is true."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.search_master_user_arn == "" || can(regex("^arn:[a-z-]+:iam::[0-9]{12}:(role|user)/", var.search_master_user_arn))
+    error_message = "search_master_user_arn must be empty or an IAM role or user ARN (arn:aws:iam::123456789012:role/NAME)."
+  }
 }
 
 variable "search_engine_version" {
-  description = "OpenSearch engine version."
+  description = "OpenSearch engine version, as OpenSearch Service names it (e.g. OpenSearch_2.19)."
   type        = string
   default     = "OpenSearch_2.19"
 }
 
 variable "search_instance_type" {
-  description = "OpenSearch data node instance type."
+  description = "Instance type of the OpenSearch data nodes (e.g. m6g.large.search)."
   type        = string
   default     = "m6g.large.search"
 }
@@ -259,7 +334,7 @@ variable "search_instance_count" {
 }
 
 variable "search_volume_gb" {
-  description = "EBS gp3 volume per data node."
+  description = "Size of each data node's gp3 EBS volume, in GB."
   type        = number
   default     = 50
 }
@@ -283,9 +358,14 @@ variable "search_retention_days" {
 }
 
 variable "search_min_level" {
-  description = "SEARCH_MIN_LEVEL: index only records at this level or above (\"\" indexes everything, e.g. WARN)."
+  description = "SEARCH_MIN_LEVEL: index only records at this level or above, one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (any case); \"\" indexes everything."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.search_min_level == "" || contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], upper(var.search_min_level))
+    error_message = "search_min_level must be empty (index everything) or one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
 }
 
 variable "search_index_prefix" {
@@ -327,19 +407,19 @@ variable "alert_tables_deletion_protection" {
 }
 
 variable "kinesis_iterator_age_alarm_ms" {
-  description = "Alarm when fn-stream falls this far behind the stream."
+  description = "Alarm when fn-stream falls this far behind the stream (IteratorAge, in milliseconds; default 5 minutes)."
   type        = number
   default     = 300000
 }
 
 variable "freshness_stream_p95_alarm_ms" {
-  description = "Alarm when fn-stream's FreshnessP95Ms (event time to forwarded, p95 of a batch) stays above this for 15 minutes."
+  description = "Alarm when fn-stream's FreshnessP95Ms (event time to forwarded, p95 of a batch, in milliseconds) stays above this for 15 minutes."
   type        = number
   default     = 60000
 }
 
 variable "freshness_ingest_p95_alarm_ms" {
-  description = "Alarm when fn-ingest's FreshnessP95Ms (event time to written to Parquet, p95 of a batch) stays above this for 15 minutes; Firehose's buffering and the raw bucket's notifications add minutes."
+  description = "Alarm when fn-ingest's FreshnessP95Ms (event time to written to Parquet, p95 of a batch, in milliseconds) stays above this for 15 minutes; Firehose's buffering and the raw bucket's notifications add minutes."
   type        = number
   default     = 900000
 }
@@ -420,7 +500,7 @@ variable "collect_throttle_rate" {
 }
 
 variable "collect_throttle_burst" {
-  description = "Requests the collector's stage allows in a burst."
+  description = "Burst limit of the collector's stage, in requests: the token bucket API Gateway refills at collect_throttle_rate per second."
   type        = number
   default     = 2000
 }
@@ -444,13 +524,13 @@ variable "collect_certificate_arn" {
 }
 
 variable "collect_memory_mb" {
-  description = "fn-collect memory."
+  description = "fn-collect memory, in MB (128-10240)."
   type        = number
   default     = 512
 }
 
 variable "collect_timeout_s" {
-  description = "fn-collect timeout; API Gateway waits at most 30 s for it."
+  description = "fn-collect timeout, in seconds (1-29): API Gateway waits at most 30 s for it."
   type        = number
   default     = 10
 
@@ -461,9 +541,14 @@ variable "collect_timeout_s" {
 }
 
 variable "collect_5xx_alarm_pct" {
-  description = "Alarm when more than this percentage of the collector's requests get a 5xx over 5 minutes."
+  description = "Alarm when more than this percentage (0-100) of the collector's requests get a 5xx over 5 minutes."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.collect_5xx_alarm_pct >= 0 && var.collect_5xx_alarm_pct <= 100
+    error_message = "collect_5xx_alarm_pct is a percentage, between 0 and 100."
+  }
 }
 
 # --- more than one region (modules/collect-region) --------------------------
@@ -517,13 +602,18 @@ variable "enable_cicd" {
 }
 
 variable "cicd_repository" {
-  description = "Repository the pipeline builds, as owner/name."
+  description = "Repository the pipeline builds, as owner/name (e.g. my-org/loglake); required when enable_cicd is true."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.cicd_repository == "" || can(regex("^[^/\\s]+(/[^/\\s]+)+$", var.cicd_repository))
+    error_message = "cicd_repository must be owner/name (GitLab: group/subgroup/name)."
+  }
 }
 
 variable "cicd_branch" {
-  description = "Branch the pipeline builds."
+  description = "Branch of cicd_repository whose pushes start the pipeline."
   type        = string
   default     = "main"
 }
@@ -535,19 +625,24 @@ variable "cicd_connection_arn" {
 }
 
 variable "cicd_connection_provider" {
-  description = "Provider of a connection created here: GitHub, GitLab or Bitbucket."
+  description = "Host of a connection created here (when cicd_connection_arn is empty): GitHub, GitLab or Bitbucket."
   type        = string
   default     = "GitHub"
+
+  validation {
+    condition     = contains(["GitHub", "GitLab", "Bitbucket"], var.cicd_connection_provider)
+    error_message = "cicd_connection_provider must be GitHub, GitLab or Bitbucket."
+  }
 }
 
 variable "cicd_state_bucket" {
-  description = "S3 bucket holding this deployment's Terraform state (see backend.tf.example); the pipeline plans and applies against it."
+  description = "S3 bucket holding this deployment's Terraform state (see backend.tf.example); the pipeline plans and applies against it. Required when enable_cicd is true."
   type        = string
   default     = ""
 }
 
 variable "cicd_state_key" {
-  description = "Key of the state object in cicd_state_bucket."
+  description = "Key of the state object in cicd_state_bucket (its lock file is <key>.tflock)."
   type        = string
   default     = "loglake/terraform.tfstate"
 }

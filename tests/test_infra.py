@@ -373,7 +373,7 @@ def test_lambda_module_deploys_the_cargo_lambda_zip():
 
 def test_zips_default_to_where_cargo_lambda_writes_them():
     root = load(INFRA)
-    assert root.locals["artifacts_dir"] == '${coalesce(var.artifacts_dir, "${path.root}/../target/lambda")}'
+    assert root.locals["artifacts_dir"] == '${coalesce(var.artifacts_dir, "${path.module}/../target/lambda")}'
     assert root.variables["lambda_architecture"]["default"] == "arm64"
     for binary, c in function_calls().items():
         assert expr(c.args["artifacts_dir"]) == "var.artifacts_dir", binary
@@ -481,7 +481,7 @@ def loglake_schema_ddl() -> str | None:
     binary = os.environ.get("LOGLAKE_BIN")
     if not binary or not Path(binary).exists():
         return None
-    return subprocess.run([binary, "schema"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run([binary, "schema", "--location", "s3://curated/logs/"], check=True, capture_output=True, text=True).stdout
 
 
 def parse_ddl(ddl: str):
@@ -1451,7 +1451,7 @@ def test_alert_rules_are_inlined_within_the_lambda_environment_limit():
     assert root.variables["enable_alerts"]["default"] is True
     rules = expr(root.locals["alert_rules"])
     assert rules.startswith("var.enable_alerts ?") and rules.endswith(": null"), rules
-    assert 'file(coalesce(var.alert_rules_path, "${path.root}/../alerts.toml"))' in rules
+    assert 'file(coalesce(var.alert_rules_path, "${path.module}/../alerts.toml"))' in rules
     assert 'startswith(trimspace(l), "#")' in rules, "comments are stripped before inlining"
     assert expr(root.modules["alerts"]["rules"]) == "local.alert_rules"
     assert expr(root.modules["alerts"]["enabled"]) == "var.enable_alerts"
@@ -1746,8 +1746,8 @@ def test_storage_lifecycle_and_notifications():
 def test_search_setup_applies_the_repository_files():
     root = load(INFRA)
     setup = root.modules["search_setup"]
-    assert setup["index_template_path"] == "${path.root}/../search/index-template.json"
-    assert setup["ism_policy_path"] == "${path.root}/../search/ism-policy.json.tpl"
+    assert setup["index_template_path"] == "${path.module}/../search/index-template.json"
+    assert setup["ism_policy_path"] == "${path.module}/../search/ism-policy.json.tpl"
     m = load(INFRA / "modules" / "search-setup")
     assert "file(var.index_template_path)" in expr(m.of_type("opensearch_index_template")["logs"]["body"])
     ism = expr(m.of_type("opensearch_ism_policy")["logs"]["body"])

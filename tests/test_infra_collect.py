@@ -401,7 +401,7 @@ def test_each_collect_region_has_its_provider_alias_and_module_call():
     for module in (REGION, COLLECT):
         text = "".join(f.read_text() for f in module.glob("*.tf"))
         assert not re.search(r'^provider\s+"', text, re.M), module
-        assert 'source = "hashicorp/aws"' in text, module
+        assert re.search(r'\bsource\s*=\s*"hashicorp/aws"', text), module
     # Names carry the region: IAM roles and dashboards are global.
     assert load(REGION).locals["prefix"] == "${var.name_prefix}-${var.region}"
     for name in ("kms", "alerts", "stream", "collect", "observability"):

@@ -1,29 +1,36 @@
 output "topic_arn" {
-  value = aws_sns_topic.alerts.arn
+  description = "ARN of the encrypted SNS topic every alert and alarm is published to; always created."
+  value       = aws_sns_topic.alerts.arn
 }
 
 output "topic_name" {
-  value = aws_sns_topic.alerts.name
+  description = "Name of the alerts topic (<prefix>-alerts)."
+  value       = aws_sns_topic.alerts.name
 }
 
 # The rest are null when the module is not enabled.
 
 output "windows_table_name" {
-  value = one(aws_dynamodb_table.windows[*].name)
+  description = "Name of the alert-windows DynamoDB table (ALERT_WINDOWS_TABLE); null when enabled is false."
+  value       = one(aws_dynamodb_table.windows[*].name)
 }
 
 output "windows_table_arn" {
-  value = one(aws_dynamodb_table.windows[*].arn)
+  description = "ARN of the alert-windows table, for the writers' policies; null when enabled is false."
+  value       = one(aws_dynamodb_table.windows[*].arn)
 }
 
 output "state_table_name" {
-  value = one(aws_dynamodb_table.state[*].name)
+  description = "Name of the alert-state DynamoDB table (ALERT_STATE_TABLE); null when enabled is false."
+  value       = one(aws_dynamodb_table.state[*].name)
 }
 
 output "state_table_arn" {
-  value = one(aws_dynamodb_table.state[*].arn)
+  description = "ARN of the alert-state table, for the writers' policies; null when enabled is false."
+  value       = one(aws_dynamodb_table.state[*].arn)
 }
 
 output "function_name" {
-  value = one(module.function[*].function_name)
+  description = "Name of fn-alerts, run every minute by its EventBridge schedule; null when enabled is false."
+  value       = one(module.function[*].function_name)
 }

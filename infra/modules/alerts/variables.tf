@@ -1,9 +1,11 @@
 variable "name_prefix" {
-  type = string
+  description = "Prefix of every name here: the topic <prefix>-alerts, the tables <prefix>-alert-windows and <prefix>-alert-state, the function <prefix>-fn-alerts and its schedule."
+  type        = string
 }
 
 variable "kms_key_arn" {
-  type = string
+  description = "ARN of the KMS key that encrypts the topic, both DynamoDB tables and fn-alerts' environment and log group (the deployment's data key, or a collect region's key)."
+  type        = string
 }
 
 variable "alert_email" {
@@ -56,11 +58,13 @@ variable "artifacts_dir" {
 }
 
 variable "architecture" {
-  type = string
+  description = "Instruction set of the function, arm64 or x86_64; must match the zip (`make package` builds arm64). Validated by modules/lambda."
+  type        = string
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps fn-alerts' log group (the root's log_retention_days)."
+  type        = number
 }
 
 variable "permissions_boundary" {

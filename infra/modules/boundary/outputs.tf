@@ -4,7 +4,8 @@ output "arn" {
 }
 
 output "name" {
-  value = aws_iam_policy.this.name
+  description = "Name of the boundary policy (<prefix>-boundary)."
+  value       = aws_iam_policy.this.name
 }
 
 output "managed_resources" {

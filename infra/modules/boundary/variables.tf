@@ -1,17 +1,21 @@
 variable "name_prefix" {
-  type = string
+  description = "The deployment's prefix: the boundary is <prefix>-boundary and allows the services only on resources named <prefix>-*."
+  type        = string
 }
 
 variable "account_id" {
-  type = string
+  description = "AWS account ID the deployment lives in; every ARN pattern of the boundary names it."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "The home region; the boundary's ARN patterns name it (or * when extra_regions is not empty)."
+  type        = string
 }
 
 variable "partition" {
-  type = string
+  description = "AWS partition of the ARNs (aws, aws-cn, aws-us-gov), from data.aws_partition."
+  type        = string
 }
 
 variable "extra_regions" {

@@ -1,5 +1,6 @@
 variable "name_prefix" {
-  type = string
+  description = "Prefix of the Athena workgroup's name (<prefix>-lake)."
+  type        = string
 }
 
 variable "database_name" {
@@ -8,21 +9,26 @@ variable "database_name" {
 }
 
 variable "curated_bucket" {
-  type = string
+  description = "Name of the curated bucket (the lake): the tables' locations are its logs/, quarantine/ and summary/ prefixes."
+  type        = string
 }
 
 variable "athena_results_bucket" {
-  type = string
+  description = "Name of the bucket the workgroup writes query results to, under results/."
+  type        = string
 }
 
 variable "kms_key_arn" {
-  type = string
+  description = "ARN of the KMS key the workgroup encrypts query results with (SSE_KMS, enforced)."
+  type        = string
 }
 
 variable "bytes_scanned_cutoff" {
-  type = number
+  description = "Most bytes one query of the workgroup may scan before Athena cancels it (Athena's minimum is 10485760, 10 MB)."
+  type        = number
 }
 
 variable "lake_start_date" {
-  type = string
+  description = "First dt (yyyy-MM-dd) the partition projection of the logs, quarantine and summary tables covers; the range ends at NOW+1DAYS."
+  type        = string
 }

@@ -1,5 +1,6 @@
 output "pipeline_name" {
-  value = aws_codepipeline.this.name
+  description = "Name of the CodePipeline (<prefix>-pipeline)."
+  value       = aws_codepipeline.this.name
 }
 
 output "connection_arn" {
@@ -8,5 +9,6 @@ output "connection_arn" {
 }
 
 output "artifact_bucket" {
-  value = module.artifacts.id
+  description = "Name of the pipeline's artifact bucket (encrypted with the pipeline key; artifacts expire after 30 days)."
+  value       = module.artifacts.id
 }

@@ -1,17 +1,21 @@
 variable "name_prefix" {
-  type = string
+  description = "The deployment's prefix: the pipeline is <prefix>-pipeline, its CodeBuild projects, roles, log groups and artifact bucket start with it."
+  type        = string
 }
 
 variable "account_id" {
-  type = string
+  description = "AWS account ID the pipeline deploys into; scopes its roles' trust policies and the artifact bucket's name."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the pipeline and of the deployment it applies."
+  type        = string
 }
 
 variable "partition" {
-  type = string
+  description = "AWS partition of the ARNs (aws, aws-cn, aws-us-gov), from data.aws_partition."
+  type        = string
 }
 
 variable "pipeline_key_arn" {
@@ -35,34 +39,46 @@ variable "permissions_boundary" {
 }
 
 variable "repository" {
-  description = "owner/name of the repository."
+  description = "The repository the pipeline builds, as owner/name (e.g. my-org/loglake); required (a precondition checks it at plan)."
   type        = string
 }
 
 variable "branch" {
-  type = string
+  description = "Branch of repository whose pushes start the pipeline."
+  type        = string
 }
 
 variable "connection_arn" {
-  type = string
+  description = "ARN of an existing CodeStar/CodeConnections connection to the repository's host; empty creates one here (PENDING until its handshake is completed once in the console)."
+  type        = string
 }
 
 variable "connection_provider" {
-  type = string
+  description = "Host of the connection created when connection_arn is empty: GitHub, GitLab or Bitbucket."
+  type        = string
+
+  validation {
+    condition     = contains(["GitHub", "GitLab", "Bitbucket"], var.connection_provider)
+    error_message = "connection_provider must be GitHub, GitLab or Bitbucket."
+  }
 }
 
 variable "state_bucket" {
-  type = string
+  description = "S3 bucket of the deployment's Terraform state (backend.tf): the plan and deploy stages read and write it; required."
+  type        = string
 }
 
 variable "state_key" {
-  type = string
+  description = "Key of the state object in state_bucket (its lock file is <key>.tflock)."
+  type        = string
 }
 
 variable "approval_topic_arn" {
-  type = string
+  description = "ARN of the SNS topic the manual approval step notifies (the alerts topic, encrypted with the data key)."
+  type        = string
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps the build, plan and deploy log groups (the root's log_retention_days)."
+  type        = number
 }

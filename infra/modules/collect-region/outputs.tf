@@ -1,5 +1,6 @@
 output "region" {
-  value = var.region
+  description = "This collect region's name (e.g. eu-central-1), the key of the root's collect_api_urls."
+  value       = var.region
 }
 
 output "api_url" {
@@ -8,15 +9,18 @@ output "api_url" {
 }
 
 output "function_url" {
-  value = module.collect.function_url
+  description = "fn-collect's function URL in this region (AWS_IAM); null unless collect.function_url."
+  value       = module.collect.function_url
 }
 
 output "collect_function_name" {
-  value = module.collect.function_name
+  description = "Name of this region's fn-collect (<prefix>-<region>-fn-collect)."
+  value       = module.collect.function_name
 }
 
 output "stream_function_name" {
-  value = module.stream.function_name
+  description = "Name of this region's fn-stream (<prefix>-<region>-fn-stream)."
+  value       = module.stream.function_name
 }
 
 output "stream_role_arn" {
@@ -25,11 +29,13 @@ output "stream_role_arn" {
 }
 
 output "kinesis_stream_name" {
-  value = module.stream.kinesis_stream_name
+  description = "Name of this region's Kinesis stream, which fn-collect puts events to."
+  value       = module.stream.kinesis_stream_name
 }
 
 output "firehose_name" {
-  value = module.stream.firehose_name
+  description = "Name of this region's Firehose delivery stream, which delivers to the home raw bucket."
+  value       = module.stream.firehose_name
 }
 
 output "stream_key_arn" {
@@ -43,5 +49,6 @@ output "kms_key_arn" {
 }
 
 output "alarm_topic_arn" {
-  value = module.alerts.topic_arn
+  description = "ARN of this region's alarm topic (CloudWatch alarms publish to a topic in their own region only)."
+  value       = module.alerts.topic_arn
 }

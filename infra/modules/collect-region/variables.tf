@@ -14,31 +14,38 @@ variable "lake_region" {
 }
 
 variable "account_id" {
-  type = string
+  description = "AWS account ID of the deployment (the same in every region)."
+  type        = string
 }
 
 variable "partition" {
-  type = string
+  description = "AWS partition of the ARNs (aws, aws-cn, aws-us-gov), from data.aws_partition."
+  type        = string
 }
 
 variable "artifacts_dir" {
-  type = string
+  description = "Directory cargo lambda wrote the zips to (<dir>/fn-stream/bootstrap.zip, <dir>/fn-collect/bootstrap.zip): the same zips as the home region's."
+  type        = string
 }
 
 variable "architecture" {
-  type = string
+  description = "Instruction set of the function, arm64 or x86_64; must match the zip (`make package` builds arm64). Validated by modules/lambda."
+  type        = string
 }
 
 variable "reserved_concurrency" {
-  type = number
+  description = "Reserved concurrency of each function here; -1 reserves none (the account's unreserved pool)."
+  type        = number
 }
 
 variable "redact" {
-  type = string
+  description = "REDACT of this region's fn-stream and fn-collect, as at home (the root's redact)."
+  type        = string
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps this region's log groups (the root's log_retention_days)."
+  type        = number
 }
 
 variable "permissions_boundary" {
@@ -60,11 +67,13 @@ variable "raw_bucket_arn" {
 }
 
 variable "curated_bucket" {
-  type = string
+  description = "Name of the home curated bucket: CURATED_BUCKET of this region's fn-stream (quarantine and progress notes)."
+  type        = string
 }
 
 variable "curated_bucket_arn" {
-  type = string
+  description = "ARN of the home curated bucket, for fn-stream's policy."
+  type        = string
 }
 
 variable "lake_kms_key_arn" {
@@ -73,10 +82,12 @@ variable "lake_kms_key_arn" {
 }
 
 variable "athena_database" {
-  type = string
+  description = "Name of the lake's Glue database (the home region's), required by modules/alerts for the region's topic."
+  type        = string
 }
 
 variable "search" {
+  description = "Whether fn-stream indexes into the home search domain, and the domain's ARN (null when off); the root's local.search_access."
   type = object({
     enabled    = bool
     domain_arn = string
@@ -84,10 +95,12 @@ variable "search" {
 }
 
 variable "search_environment" {
-  type = map(string)
+  description = "The SEARCH_* settings of fn-stream (SEARCH_ENDPOINT, SEARCH_AUTH, SEARCH_SERVICE, SEARCH_INDEX_PREFIX, SEARCH_MIN_LEVEL), applied only when search.enabled."
+  type        = map(string)
 }
 
 variable "alerts" {
+  description = "Whether fn-stream writes alert windows and publishes instant alerts, and the home tables' and topic's ARNs; the root's local.alerts_access."
   type = object({
     enabled           = bool
     windows_table_arn = string
@@ -97,25 +110,30 @@ variable "alerts" {
 }
 
 variable "alerts_environment" {
-  type = map(string)
+  description = "The ALERT_* settings of fn-stream (the home tables, topic, rules and database), applied only when alerts.enabled."
+  type        = map(string)
 }
 
 # --- the real-time path ------------------------------------------------------
 
 variable "stream_memory_mb" {
-  type = number
+  description = "Memory of this region's fn-stream, in MB."
+  type        = number
 }
 
 variable "stream_timeout_s" {
-  type = number
+  description = "Timeout of this region's fn-stream, in seconds."
+  type        = number
 }
 
 variable "stream_max_retry_attempts" {
-  type = number
+  description = "Retries of a failing Kinesis batch before its records' coordinates go to the on-failure queue (0-10000)."
+  type        = number
 }
 
 variable "stream_max_record_age_s" {
-  type = number
+  description = "Age in seconds past which a record is sent to the on-failure queue instead of retried (60-604800)."
+  type        = number
 }
 
 variable "stream" {
@@ -137,11 +155,13 @@ variable "stream" {
 # --- the collector -----------------------------------------------------------
 
 variable "collect_memory_mb" {
-  type = number
+  description = "Memory of this region's fn-collect, in MB."
+  type        = number
 }
 
 variable "collect_timeout_s" {
-  type = number
+  description = "Timeout of this region's fn-collect, in seconds (under API Gateway's 30 s)."
+  type        = number
 }
 
 variable "collect" {

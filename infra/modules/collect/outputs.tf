@@ -1,21 +1,26 @@
 output "function_name" {
-  value = module.function.function_name
+  description = "Name of fn-collect (<prefix>-fn-collect)."
+  value       = module.function.function_name
 }
 
 output "function_role_arn" {
-  value = module.function.role_arn
+  description = "ARN of fn-collect's IAM role."
+  value       = module.function.role_arn
 }
 
 output "log_group_name" {
-  value = module.function.log_group_name
+  description = "fn-collect's CloudWatch log group (/aws/lambda/<prefix>-fn-collect)."
+  value       = module.function.log_group_name
 }
 
 output "api_id" {
-  value = aws_apigatewayv2_api.this.id
+  description = "ID of the HTTP API (the ApiId dimension of its AWS/ApiGateway metrics)."
+  value       = aws_apigatewayv2_api.this.id
 }
 
 output "stage_name" {
-  value = aws_apigatewayv2_stage.default.name
+  description = "Name of the API's auto-deployed stage: $default."
+  value       = aws_apigatewayv2_stage.default.name
 }
 
 output "api_url" {
@@ -29,5 +34,6 @@ output "function_url" {
 }
 
 output "access_log_group_name" {
-  value = aws_cloudwatch_log_group.access.name
+  description = "The API's access log group: one JSON object per request."
+  value       = aws_cloudwatch_log_group.access.name
 }

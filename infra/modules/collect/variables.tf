@@ -1,29 +1,36 @@
 variable "name_prefix" {
-  type = string
+  description = "Prefix of every name here: the API and function <prefix>-collect / <prefix>-fn-collect, the access log /aws/apigateway/<prefix>-collect, the alarm <prefix>-collect-5xx-rate."
+  type        = string
 }
 
 variable "artifacts_dir" {
-  type = string
+  description = "Directory cargo lambda wrote the zips to; the function is deployed from <artifacts_dir>/fn-collect/bootstrap.zip."
+  type        = string
 }
 
 variable "architecture" {
-  type = string
+  description = "Instruction set of the function, arm64 or x86_64; must match the zip (`make package` builds arm64). Validated by modules/lambda."
+  type        = string
 }
 
 variable "memory_mb" {
-  type = number
+  description = "Memory of fn-collect, in MB (Lambda allocates CPU in proportion)."
+  type        = number
 }
 
 variable "timeout_s" {
-  type = number
+  description = "Timeout of fn-collect, in seconds; keep it under API Gateway's 30 s integration timeout (the root's collect_timeout_s allows 1-29)."
+  type        = number
 }
 
 variable "reserved_concurrency" {
-  type = number
+  description = "Reserved concurrency of the function; -1 reserves none (the account's unreserved pool)."
+  type        = number
 }
 
 variable "redact" {
-  type = string
+  description = "REDACT of the function: the PII kinds masked before any sink, comma-separated (cards, emails, ips, secrets, all or none); empty turns redaction off. Validated by the root's redact."
+  type        = string
 }
 
 variable "kms_key_arn" {
@@ -32,7 +39,8 @@ variable "kms_key_arn" {
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps fn-collect's log group and the API's access log."
+  type        = number
 }
 
 variable "permissions_boundary" {
@@ -46,7 +54,8 @@ variable "stream_name" {
 }
 
 variable "stream_arn" {
-  type = string
+  description = "ARN of the Kinesis stream of stream_name: fn-collect's policy may put records to and describe this stream only."
+  type        = string
 }
 
 variable "stream_key_arn" {
@@ -80,13 +89,15 @@ variable "auth" {
 }
 
 variable "jwt_issuer" {
-  type    = string
-  default = ""
+  description = "With auth = \"jwt\": the https URL of the token issuer (its /.well-known/openid-configuration names the signing keys); required then, ignored otherwise."
+  type        = string
+  default     = ""
 }
 
 variable "jwt_audience" {
-  type    = list(string)
-  default = []
+  description = "With auth = \"jwt\": the audiences (aud, or client_id) of which a token must carry one; at least one then, ignored otherwise."
+  type        = list(string)
+  default     = []
 }
 
 variable "throttle_rate" {

@@ -1,69 +1,86 @@
 variable "name_prefix" {
-  type = string
+  description = "Prefix of every name here: the queues <prefix>-ingest and <prefix>-ingest-dlq, the function <prefix>-fn-ingest."
+  type        = string
 }
 
 variable "artifacts_dir" {
-  type = string
+  description = "Directory cargo lambda wrote the zips to; the function is deployed from <artifacts_dir>/fn-ingest/bootstrap.zip."
+  type        = string
 }
 
 variable "architecture" {
-  type = string
+  description = "Instruction set of the function, arm64 or x86_64; must match the zip (`make package` builds arm64). Validated by modules/lambda."
+  type        = string
 }
 
 variable "memory_mb" {
-  type = number
+  description = "Memory of fn-ingest, in MB (Lambda allocates CPU in proportion: 2048 MB is about 1.2 vCPU)."
+  type        = number
 }
 
 variable "timeout_s" {
-  type = number
+  description = "Timeout of fn-ingest, in seconds; the queue's visibility timeout is six times this."
+  type        = number
 }
 
 variable "batch_size" {
-  type = number
+  description = "SQS messages (objects) per fn-ingest invocation."
+  type        = number
 }
 
 variable "max_concurrency" {
-  type = number
+  description = "Most concurrent fn-ingest invocations the SQS event source starts (2-1000)."
+  type        = number
 }
 
 variable "reserved_concurrency" {
-  type = number
+  description = "Reserved concurrency of the function; -1 reserves none (the account's unreserved pool)."
+  type        = number
 }
 
 variable "memory_budget_mb" {
-  type = number
+  description = "MEMORY_BUDGET_MB of fn-ingest: megabytes of rows it buffers across open partitions before flushing."
+  type        = number
 }
 
 variable "format_by_prefix" {
-  type = string
+  description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated (e.g. \"alb/=alb,cloudfront/=cloudfront\"); empty sniffs every object's format. Validated by the root's format_by_prefix."
+  type        = string
 }
 
 variable "redact" {
-  type = string
+  description = "REDACT of the function: the PII kinds masked before any sink, comma-separated (cards, emails, ips, secrets, all or none); empty turns redaction off. Validated by the root's redact."
+  type        = string
 }
 
 variable "raw_bucket" {
-  type = string
+  description = "Name of the raw bucket whose ObjectCreated notifications feed the queue."
+  type        = string
 }
 
 variable "raw_bucket_arn" {
-  type = string
+  description = "ARN of the raw bucket: the only bucket allowed to send to the queue, and the one fn-ingest reads."
+  type        = string
 }
 
 variable "curated_bucket" {
-  type = string
+  description = "Name of the curated bucket fn-ingest writes the lake to (CURATED_BUCKET)."
+  type        = string
 }
 
 variable "curated_bucket_arn" {
-  type = string
+  description = "ARN of the curated bucket, for fn-ingest's policy."
+  type        = string
 }
 
 variable "kms_key_arn" {
-  type = string
+  description = "ARN of the data key: the buckets' objects, fn-ingest's environment and log group (and the alert tables and topic it writes to)."
+  type        = string
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps fn-ingest's log group."
+  type        = number
 }
 
 variable "search" {
@@ -75,7 +92,8 @@ variable "search" {
 }
 
 variable "search_environment" {
-  type = map(string)
+  description = "The SEARCH_* settings (SEARCH_ENDPOINT, SEARCH_AUTH, SEARCH_SERVICE, SEARCH_INDEX_PREFIX, SEARCH_MIN_LEVEL), applied only when search.enabled."
+  type        = map(string)
 }
 
 variable "alerts" {
@@ -94,6 +112,7 @@ variable "alerts_environment" {
 }
 
 variable "vpc" {
+  description = "Subnets and security groups to run fn-ingest in (a VPC search domain's); empty lists run it outside any VPC."
   type = object({
     subnet_ids         = list(string)
     security_group_ids = list(string)

@@ -1,17 +1,21 @@
 variable "name_prefix" {
-  type = string
+  description = "Names the key: its alias is alias/<name_prefix> and its description starts with it."
+  type        = string
 }
 
 variable "account_id" {
-  type = string
+  description = "AWS account ID whose root administers the key through IAM (the key policy's first statement)."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the key; CloudWatch Logs of this region may use it for the account's log groups."
+  type        = string
 }
 
 variable "partition" {
-  type = string
+  description = "AWS partition of the ARNs (aws, aws-cn, aws-us-gov), from data.aws_partition."
+  type        = string
 }
 
 variable "purpose" {

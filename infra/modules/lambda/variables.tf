@@ -1,5 +1,6 @@
 variable "name_prefix" {
-  type = string
+  description = "The deployment's prefix: the function, its role and its log group are named <prefix>-<binary>."
+  type        = string
 }
 
 variable "binary" {
@@ -8,8 +9,9 @@ variable "binary" {
 }
 
 variable "description" {
-  type    = string
-  default = ""
+  description = "The function's description in the Lambda console; empty for none."
+  type        = string
+  default     = ""
 }
 
 variable "artifacts_dir" {
@@ -18,20 +20,29 @@ variable "artifacts_dir" {
 }
 
 variable "architecture" {
-  type = string
+  description = "Instruction set of the function, arm64 or x86_64; must match the zip (`make package` builds arm64)."
+  type        = string
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
 }
 
 variable "memory_mb" {
-  type = number
+  description = "Memory of the function, in MB (128-10240; Lambda allocates CPU in proportion)."
+  type        = number
 }
 
 variable "timeout_s" {
-  type = number
+  description = "Timeout of the function, in seconds (at most 900)."
+  type        = number
 }
 
 variable "reserved_concurrency" {
-  type    = number
-  default = -1
+  description = "Reserved concurrency of the function; -1 (default) reserves none (the account's unreserved pool), 0 stops it."
+  type        = number
+  default     = -1
 }
 
 variable "environment" {
@@ -40,8 +51,9 @@ variable "environment" {
 }
 
 variable "search_enabled" {
-  type    = bool
-  default = false
+  description = "Whether the function indexes into OpenSearch: adds search_environment and the search-writer grant on search_domain_arn."
+  type        = bool
+  default     = false
 }
 
 variable "search_environment" {
@@ -57,8 +69,9 @@ variable "search_domain_arn" {
 }
 
 variable "alerts_enabled" {
-  type    = bool
-  default = false
+  description = "Whether the function writes alert windows and publishes instant alerts: adds alerts_environment and the alerts-writer grant on alerts_arns."
+  type        = bool
+  default     = false
 }
 
 variable "alerts_environment" {
@@ -83,14 +96,17 @@ variable "policy_json" {
 }
 
 variable "kms_key_arn" {
-  type = string
+  description = "ARN of the KMS key that encrypts the function's environment and its log group."
+  type        = string
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps the function's log group."
+  type        = number
 }
 
 variable "vpc" {
+  description = "Subnets and security groups to run the function in; the default (empty lists) runs it outside any VPC."
   type = object({
     subnet_ids         = list(string)
     security_group_ids = list(string)
@@ -104,4 +120,15 @@ variable "vpc" {
 variable "permissions_boundary" {
   description = "ARN of the deployment's permission boundary (modules/boundary), which the function's role carries."
   type        = string
+}
+
+variable "log_level" {
+  description = "The function's application log level (TRACE, DEBUG, INFO, WARN, ERROR or FATAL): Lambda passes it as AWS_LAMBDA_LOG_LEVEL and drops JSON log lines below it."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
 }

@@ -1,9 +1,11 @@
 variable "name_prefix" {
-  type = string
+  description = "Prefix of the dashboards' names: <prefix>-pipeline and <prefix>-business."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the metrics the dashboards' widgets draw (the functions', stream's and Firehose's region)."
+  type        = string
 }
 
 variable "topic_arn" {
@@ -34,19 +36,23 @@ variable "dead_letter_queues" {
 }
 
 variable "stream_function_name" {
-  type = string
+  description = "Name of fn-stream: the iterator-age and freshness alarms, and its dashboard lines."
+  type        = string
 }
 
 variable "kinesis_stream_name" {
-  type = string
+  description = "Name of the Kinesis stream fn-stream reads, for the dashboard's stream widgets and the iterator-age alarm's description."
+  type        = string
 }
 
 variable "firehose_name" {
-  type = string
+  description = "Name of the Firehose delivery stream: the delivery-failure alarm and its dashboard widget."
+  type        = string
 }
 
 variable "iterator_age_threshold_ms" {
-  type = number
+  description = "Alarm when fn-stream's IteratorAge (the oldest record not yet read) exceeds this, in milliseconds."
+  type        = number
 }
 
 variable "business_log_groups" {

@@ -5,14 +5,6 @@
 # (search/dashboards.ndjson), plus the fine-grained access control role the
 # functions write with. Runs as the domain's master user.
 
-terraform {
-  required_providers {
-    opensearch = {
-      source = "opensearch-project/opensearch"
-    }
-  }
-}
-
 locals {
   # The names `loglake search setup` uses, so either tool updates the same
   # template and policy (crates/cli/src/search.rs template_name).

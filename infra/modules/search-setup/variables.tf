@@ -9,13 +9,16 @@ variable "ism_policy_path" {
 }
 
 variable "index_prefix" {
-  type = string
+  description = "Prefix of the daily indices (<prefix>YYYY.MM.DD, e.g. logs-): the template's and ISM policy's pattern is <prefix>*, and their name loglake-<prefix without trailing separators>."
+  type        = string
 }
 
 variable "delete_after_days" {
-  type = number
+  description = "Days after which the ISM policy deletes an index."
+  type        = number
 }
 
 variable "writer_role_arns" {
-  type = list(string)
+  description = "IAM role ARNs mapped to the loglake_writer role inside the domain: the functions that index (fn-ingest, fn-stream, the collect regions' fn-stream)."
+  type        = list(string)
 }

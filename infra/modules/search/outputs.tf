@@ -4,11 +4,13 @@ output "endpoint_url" {
 }
 
 output "domain_arn" {
-  value = aws_opensearch_domain.this.arn
+  description = "ARN of the domain, for the writers' es:ESHttp* grant."
+  value       = aws_opensearch_domain.this.arn
 }
 
 output "dashboards_url" {
-  value = "https://${aws_opensearch_domain.this.dashboard_endpoint}"
+  description = "https URL of the domain's OpenSearch Dashboards."
+  value       = "https://${aws_opensearch_domain.this.dashboard_endpoint}"
 }
 
 output "client_security_group_id" {

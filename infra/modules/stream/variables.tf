@@ -1,45 +1,56 @@
 variable "name_prefix" {
-  type = string
+  description = "Prefix of every name here: the stream <prefix>-logs, the Firehose <prefix>-raw, its role <prefix>-firehose, the queue <prefix>-stream-failures, the function <prefix>-fn-stream."
+  type        = string
 }
 
 variable "account_id" {
-  type = string
+  description = "AWS account ID: the Firehose role's trust policy requires it as external ID."
+  type        = string
 }
 
 variable "region" {
-  type = string
+  description = "Region of the stream, Firehose and fn-stream."
+  type        = string
 }
 
 variable "partition" {
-  type = string
+  description = "AWS partition of the ARNs (aws, aws-cn, aws-us-gov), from data.aws_partition."
+  type        = string
 }
 
 variable "artifacts_dir" {
-  type = string
+  description = "Directory cargo lambda wrote the zips to; fn-stream is deployed from <artifacts_dir>/fn-stream/bootstrap.zip."
+  type        = string
 }
 
 variable "architecture" {
-  type = string
+  description = "Instruction set of the function, arm64 or x86_64; must match the zip (`make package` builds arm64). Validated by modules/lambda."
+  type        = string
 }
 
 variable "memory_mb" {
-  type = number
+  description = "Memory of fn-stream, in MB."
+  type        = number
 }
 
 variable "timeout_s" {
-  type = number
+  description = "Timeout of fn-stream, in seconds."
+  type        = number
 }
 
 variable "batch_size" {
-  type = number
+  description = "Kinesis records per fn-stream invocation."
+  type        = number
 }
 
 variable "batching_window_s" {
-  type = number
+  description = "Seconds the Kinesis event source waits to fill a batch."
+  type        = number
 }
 
 variable "parallelization_factor" {
-  type = number
+  description = "Concurrent fn-stream invocations per shard (1-10)."
+  type        = number
 }
 
 variable "max_retry_attempts" {
@@ -63,43 +74,58 @@ variable "max_record_age_s" {
 }
 
 variable "reserved_concurrency" {
-  type = number
+  description = "Reserved concurrency of fn-stream; -1 reserves none (the account's unreserved pool)."
+  type        = number
 }
 
 variable "redact" {
-  type = string
+  description = "REDACT of fn-stream: the PII kinds masked before any sink, comma-separated (cards, emails, ips, secrets, all or none); empty turns redaction off. Validated by the root's redact."
+  type        = string
 }
 
 variable "stream_mode" {
-  type = string
+  description = "Capacity mode of the Kinesis stream: ON_DEMAND, or PROVISIONED with shard_count shards."
+  type        = string
+
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
+    error_message = "stream_mode must be ON_DEMAND or PROVISIONED."
+  }
 }
 
 variable "shard_count" {
-  type = number
+  description = "Shards of the stream when stream_mode is PROVISIONED; ignored when ON_DEMAND."
+  type        = number
 }
 
 variable "retention_hours" {
-  type = number
+  description = "Hours the stream keeps records (24-8760)."
+  type        = number
 }
 
 variable "firehose_buffer_size_mb" {
-  type = number
+  description = "MB Firehose buffers before writing a gzip object to the raw bucket (1-128)."
+  type        = number
 }
 
 variable "firehose_buffer_s" {
-  type = number
+  description = "Seconds Firehose buffers before writing, whichever of size or time comes first (0-900)."
+  type        = number
 }
 
 variable "raw_bucket_arn" {
-  type = string
+  description = "ARN of the raw bucket Firehose delivers to under firehose/ (the home region's, also from a collect region)."
+  type        = string
 }
 
 variable "curated_bucket" {
-  type = string
+  description = "Name of the curated bucket: CURATED_BUCKET of fn-stream (quarantine/, stream-dlq/ and stream-progress/ notes)."
+  type        = string
 }
 
 variable "curated_bucket_arn" {
-  type = string
+  description = "ARN of the curated bucket, for fn-stream's policy."
+  type        = string
 }
 
 variable "kms_key_arn" {
@@ -126,10 +152,12 @@ variable "lake_region" {
 }
 
 variable "log_retention_days" {
-  type = number
+  description = "Days CloudWatch Logs keeps fn-stream's and Firehose's log groups."
+  type        = number
 }
 
 variable "search" {
+  description = "Whether fn-stream indexes into OpenSearch, and the domain's ARN (null when off)."
   type = object({
     enabled    = bool
     domain_arn = string
@@ -137,7 +165,8 @@ variable "search" {
 }
 
 variable "search_environment" {
-  type = map(string)
+  description = "The SEARCH_* settings (SEARCH_ENDPOINT, SEARCH_AUTH, SEARCH_SERVICE, SEARCH_INDEX_PREFIX, SEARCH_MIN_LEVEL), applied only when search.enabled."
+  type        = map(string)
 }
 
 variable "alerts" {
@@ -156,6 +185,7 @@ variable "alerts_environment" {
 }
 
 variable "vpc" {
+  description = "Subnets and security groups to run fn-stream in (a VPC search domain's); empty lists run it outside any VPC."
   type = object({
     subnet_ids         = list(string)
     security_group_ids = list(string)

@@ -1,7 +1,9 @@
 output "id" {
-  value = aws_s3_bucket.this.id
+  description = "Name of the bucket."
+  value       = aws_s3_bucket.this.id
 }
 
 output "arn" {
-  value = aws_s3_bucket.this.arn
+  description = "ARN of the bucket."
+  value       = aws_s3_bucket.this.arn
 }

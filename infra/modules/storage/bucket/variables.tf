@@ -1,9 +1,11 @@
 variable "name" {
-  type = string
+  description = "The bucket's name (globally unique)."
+  type        = string
 }
 
 variable "account_id" {
-  type = string
+  description = "AWS account ID: S3 server access logging may write into the bucket only for this account (with receives_access_logs)."
+  type        = string
 }
 
 variable "kms_key_arn" {
@@ -13,8 +15,9 @@ variable "kms_key_arn" {
 }
 
 variable "versioning" {
-  type    = bool
-  default = false
+  description = "Enable versioning; false leaves it suspended."
+  type        = bool
+  default     = false
 }
 
 variable "access_log_bucket" {
@@ -30,6 +33,7 @@ variable "receives_access_logs" {
 }
 
 variable "force_destroy" {
-  type    = bool
-  default = false
+  description = "Let terraform destroy delete the bucket with its objects; false refuses while it holds any."
+  type        = bool
+  default     = false
 }
