@@ -63,18 +63,35 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`): what
-/// every function installs first.
+/// The functions' logs, as Lambda's logging settings ask (the convention of
+/// `lambda_runtime`'s own subscriber): JSON when `AWS_LAMBDA_LOG_FORMAT` is
+/// `JSON` (Terraform's `log_format`), text otherwise; the level from
+/// `AWS_LAMBDA_LOG_LEVEL` (Terraform's `application_log_level`), else
+/// `RUST_LOG`, else `info`. What every function installs first.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .filter(|l| !l.is_empty())
+        // Lambda's FATAL is tracing's error.
+        .map(|l| match l.to_ascii_lowercase().as_str() {
+            "fatal" => "error".to_string(),
+            other => other.to_string(),
+        });
+    let filter = match level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_current_span(true)
         .with_target(false)
-        .without_time()
-        .try_init();
+        .without_time();
+    let _ = if json {
+        fmt.json().with_current_span(true).try_init()
+    } else {
+        fmt.with_ansi(false).try_init()
+    };
 }
 
 /// The search sink for `cfg`: an OpenSearch client signed with `aws`'s

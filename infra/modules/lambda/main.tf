@@ -112,9 +112,14 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # JSON logs at the level asked: Lambda sets AWS_LAMBDA_LOG_FORMAT and
+  # AWS_LAMBDA_LOG_LEVEL, which the functions' subscriber follows
+  # (loglake_aws::init_tracing); EMF lines are JSON either way.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.this.name
+    log_format            = "JSON"
+    application_log_level = var.log_level
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.this.name
   }
 
   dynamic "vpc_config" {
