@@ -23,7 +23,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // Alerts first, then the summary; a failure of either (a failed
         // notification, the summary) fails the invocation after both ran,
         // so the errors alarm sees it.
-        let outcome = app.run(now).await?;
+        let function =
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "fn-alerts".into());
+        let outcome = match app.run(now).await {
+            Ok(o) => o,
+            Err(failed) => {
+                // What it did all the same, as metrics, before failing.
+                println!(
+                    "{}",
+                    failed.outcome.emf(&function, loglake_handlers::now_ms())
+                );
+                return Err(failed.into());
+            }
+        };
+        println!("{}", outcome.emf(&function, loglake_handlers::now_ms()));
         Ok::<_, lambda_runtime::Error>(serde_json::to_value(outcome)?)
     }))
     .await

@@ -547,3 +547,38 @@ fn the_business_metrics_are_what_the_windows_counted_per_service() {
     // Nothing counted, nothing emitted.
     assert!(watch(WindowCounting::None).is_empty());
 }
+
+/// fn-alerts's run as metrics: what the alarms and the dashboard can read.
+#[test]
+fn an_invocation_outcome_is_one_emf_line() {
+    use loglake_handlers::alerts::evaluate::Report;
+    use loglake_handlers::alerts::summary::{Outcome, SummaryReport};
+    let outcome = Outcome {
+        alerts: Some(Report {
+            evaluated: 12,
+            breaching: 2,
+            fired: vec!["checkout-errors".into()],
+            ..Report::default()
+        }),
+        summary: Some(SummaryReport {
+            written: vec!["2026-12-02T09:00:00Z".into(), "2026-12-02T10:00:00Z".into()],
+            ..SummaryReport::default()
+        }),
+    };
+    let v: serde_json::Value = serde_json::from_str(&outcome.emf("loglake-alerts", 1_000)).unwrap();
+    assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "loglake");
+    assert_eq!(v["function"], "loglake-alerts");
+    assert_eq!(
+        (
+            v["RulesEvaluated"].as_u64(),
+            v["RulesBreaching"].as_u64(),
+            v["AlertsFired"].as_u64()
+        ),
+        (Some(12), Some(2), Some(1))
+    );
+    assert_eq!(v["SummaryHoursWritten"], 2);
+    assert_eq!(v["NotificationsFailed"], 0);
+    // A run whose evaluation failed still reports its summary.
+    let v: serde_json::Value = serde_json::from_str(&Outcome::default().emf("f", 1)).unwrap();
+    assert_eq!(v["RulesEvaluated"], 0);
+}

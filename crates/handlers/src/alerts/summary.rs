@@ -170,6 +170,33 @@ pub struct Outcome {
     pub summary: Option<SummaryReport>,
 }
 
+impl Outcome {
+    /// The run's counts as an EMF line (namespace `loglake`, dimension
+    /// `function`): rules evaluated and breaching, alerts fired, resolved
+    /// and announced late, notifications that failed, summary hours
+    /// written (late ones included).
+    pub fn emf(&self, function: &str, now_ms: i64) -> String {
+        let a = self.alerts.as_ref();
+        let n = |v: Option<usize>| v.unwrap_or(0) as u64;
+        loglake_core::metrics::emf_counts(
+            function,
+            &[
+                ("RulesEvaluated", n(a.map(|a| a.evaluated))),
+                ("RulesBreaching", n(a.map(|a| a.breaching))),
+                ("AlertsFired", n(a.map(|a| a.fired.len()))),
+                ("AlertsResolved", n(a.map(|a| a.resolved.len()))),
+                ("AlertsAnnouncedLate", n(a.map(|a| a.announced_late.len()))),
+                ("NotificationsFailed", n(a.map(|a| a.failed.len()))),
+                (
+                    "SummaryHoursWritten",
+                    n(self.summary.as_ref().map(|s| s.written.len())),
+                ),
+            ],
+            now_ms,
+        )
+    }
+}
+
 /// An invocation that must fail (so the errors alarm sees it), with what
 /// it did all the same.
 #[derive(Debug, thiserror::Error)]
