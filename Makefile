@@ -22,7 +22,7 @@ help:
 	@echo "make chaos  objects and Kinesis records through the functions with 20% of their AWS calls faulted, against a clean run"
 	@echo "make up     start the local AWS (moto) on 127.0.0.1:$(MOTO_PORT); make down stops it"
 	@echo "make build  release build of the loglake CLI"
-	@echo "make lint   cargo fmt --check and clippy"
+	@echo "make lint   cargo fmt --check, clippy -D warnings, unused dependencies, cargo deny (licenses, duplicate versions, sources)"
 	@echo "make report-screenshot  docs/report.png: the demo's HTML report drawn by headless Chromium"
 	@echo "make query  SQL over ./$(LAKE) with DuckDB (view: logs), e.g. make query SQL=\"SELECT count(*) FROM logs\""
 	@echo "make bench  ~1 GiB reference input: loglake vs DuckDB, throughput and peak memory"
@@ -59,10 +59,18 @@ $(CHROMIUM_STAMP):
 build:
 	$(CARGO) build --release --locked -p loglake-cli
 
-lint:
+# cargo-deny, built once into the target directory CI keeps (about 3
+# minutes), at the version deny.toml is written for.
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := $(CARGO_TARGET_DIR)/tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
+$(CARGO_DENY):
+	$(CARGO) install --locked --no-default-features --quiet cargo-deny@$(CARGO_DENY_VERSION) --root $(dir $(@D))
+
+lint: $(CARGO_DENY)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(PYTHON) scripts/unused-deps.py
+	$(CARGO_DENY) --locked check licenses bans sources
 
 fmt:
 	$(CARGO) fmt --all
@@ -154,7 +162,7 @@ bench-lambda: build $(VENV)/.stamp
 clean:
 	rm -rf $(LAKE) demo-data bench-data
 
-# Deploying: see README, "Deploy to AWS".
+# Deploying: see docs/deploy.md.
 TERRAFORM ?= terraform
 # Every Lambda crate in the workspace (tests/test_infra.py discovers the same set).
 FUNCTIONS := $(patsubst crates/%/Cargo.toml,%,$(wildcard crates/fn-*/Cargo.toml))
