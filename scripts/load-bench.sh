@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make load-bench`: `loglake serve --lake` on loopback, loaded by `loglake
-# load` in the two shapes the README reports (single-event requests at
+# load` in the two shapes docs/http.md reports (single-event requests at
 # concurrency 10; batches of 100), each run checked against the lake (every
 # accepted event a row). The server is stopped on exit, pass or fail.
 # Usage: scripts/load-bench.sh BIN [SECONDS]

@@ -1,4 +1,4 @@
-"""Smoke tests of the runtime wiring, as the README runs it: `cargo lambda
+"""Smoke tests of the runtime wiring, as docs/local.md runs it: `cargo lambda
 watch` runs the real function binary, `cargo lambda invoke --data-file
 events/...` sends it a real-shaped event. fn-ingest: the object an SQS event
 names lands in the curated bucket. fn-alerts: a scheduled event evaluates
@@ -150,7 +150,7 @@ def test_fn_alerts_on_a_schedule_alerts_once_per_silent_service():
 
 
 def test_fn_collect_puts_the_fixtures_events_on_its_stream():
-    """The README's fn-collect commands: the API Gateway fixture through the
+    """The fn-collect commands of docs/local.md: the API Gateway fixture through the
     real binary onto a Kinesis stream of the local AWS."""
     if not ENDPOINT:
         pytest.fail("needs the local AWS: run with `make test`")

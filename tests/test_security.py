@@ -1,7 +1,7 @@
 """Least privilege, held to what the code does.
 
-- The README's "What each function may do" section is exactly what
-  scripts/security-doc.py writes from infra/policies and why.json.
+- The "What each function may do" section of docs/security.md is exactly
+  what scripts/security-doc.py writes from infra/policies and why.json.
 - Every statement of a function's policy says why it is there, and the
   composition the document assumes is the one Terraform renders.
 - A role that reads objects of a bucket may list it: without s3:ListBucket
@@ -33,11 +33,12 @@ spec.loader.exec_module(doc)
 BASE = {"fn-base", "fn-vpc"}
 
 
-def test_readme_security_section_is_generated_from_the_policies():
-    readme = (ROOT / "README.md").read_text()
-    assert doc.BEGIN in readme and doc.END in readme, "README.md has no generated security section"
-    start, end = readme.index(doc.BEGIN), readme.index(doc.END) + len(doc.END)
-    assert readme[start:end] == doc.section(), "README.md's security section is stale: run scripts/security-doc.py --write"
+def test_the_security_page_is_generated_from_the_policies():
+    page = (ROOT / "docs" / "security.md").read_text()
+    assert doc.PAGE == ROOT / "docs" / "security.md"
+    assert doc.BEGIN in page and doc.END in page, "docs/security.md has no generated security section"
+    start, end = page.index(doc.BEGIN), page.index(doc.END) + len(doc.END)
+    assert page[start:end] == doc.section(), "docs/security.md's security section is stale: run scripts/security-doc.py --write"
 
 
 def test_every_statement_says_why_and_no_reason_is_stale():
