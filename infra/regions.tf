@@ -39,8 +39,15 @@ locals {
   collect_region_stacks = concat(module.collect_region_1, module.collect_region_2, module.collect_region_3)
 
   # The keys of the collect regions' streams, which fn-collect names there:
-  # the boundary lists every key a role may use.
-  collect_stream_key_arns = local.collect_region_stacks[*].stream_key_arn
+  # the boundary lists every key a role may use. Each instance's output by
+  # name: a whole module (collect_region_stacks, or a splat over it) as a
+  # value depends on every output, the roles made with this boundary among
+  # them, which is a cycle Terraform refuses.
+  collect_stream_key_arns = concat(
+    length(var.collect_regions) > 0 ? [module.collect_region_1[0].stream_key_arn] : [],
+    length(var.collect_regions) > 1 ? [module.collect_region_2[0].stream_key_arn] : [],
+    length(var.collect_regions) > 2 ? [module.collect_region_3[0].stream_key_arn] : [],
+  )
 }
 
 provider "aws" {
