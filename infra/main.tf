@@ -28,20 +28,12 @@ locals {
     domain_arn = one(module.search[*].domain_arn)
   }
 
-  # Content alerts (issue 6): the rules file is inlined into the functions'
-  # environment; read only when alerts are on, so the file may be absent
-  # otherwise.
-  # alerts.toml without its comment and blank lines: the rules travel inline
-  # in the functions' environment, which Lambda caps at 4 KB per function.
-  alert_rules = var.enable_alerts ? join("\n", [
-    for l in split("\n", file(coalesce(var.alert_rules_path, "${path.module}/../alerts.toml"))) :
-    l if trimspace(l) != "" && !startswith(trimspace(l), "#")
-  ]) : null
-
-  # Settings fn-ingest and fn-stream read to write window contributions and
-  # publish instant alerts; applied only when enable_alerts.
+  # Content alerts (issue 6): settings fn-ingest and fn-stream read to
+  # evaluate the rules (uploaded by modules/alerts to the curated bucket),
+  # write window contributions and publish instant alerts; applied only
+  # when enable_alerts.
   alerts_environment = {
-    ALERT_RULES         = local.alert_rules
+    ALERT_RULES_URI     = module.alerts.rules_uri
     ALERT_WINDOWS_TABLE = module.alerts.windows_table_name
     ALERT_STATE_TABLE   = module.alerts.state_table_name
     ALERT_TOPIC_ARN     = module.alerts.topic_arn
@@ -54,6 +46,7 @@ locals {
     windows_table_arn = module.alerts.windows_table_arn
     state_table_arn   = module.alerts.state_table_arn
     topic_arn         = module.alerts.topic_arn
+    rules_object_arn  = module.alerts.rules_object_arn
   }
 
   # Function names by a static key (known at plan), for alarms and outputs.
@@ -265,6 +258,9 @@ module "search_setup" {
   depends_on = [module.search]
 }
 
+# The rules file is uploaded to the curated bucket (ALERT_RULES_URI of
+# fn-alerts, fn-ingest and fn-stream); it is read only when alerts are on,
+# so it may be absent otherwise.
 module "alerts" {
   source = "./modules/alerts"
 
@@ -272,7 +268,7 @@ module "alerts" {
   kms_key_arn          = module.kms.key_arn
   alert_email          = var.alert_email
   enabled              = var.enable_alerts
-  rules                = local.alert_rules
+  rules_path           = var.enable_alerts ? coalesce(var.alert_rules_path, "${path.module}/../alerts.toml") : null
   athena_database      = local.glue_database
   curated_bucket       = module.storage.curated_bucket
   curated_bucket_arn   = module.storage.curated_bucket_arn
@@ -315,6 +311,7 @@ module "cicd" {
   pipeline_key_arn     = one(module.pipeline_kms[*].key_arn)
   data_key_arn         = module.kms.key_arn
   managed_resources    = module.boundary.managed_resources
+  config_objects_arn   = "${module.storage.curated_bucket_arn}/_config/*"
   permissions_boundary = module.boundary.arn
   repository           = var.cicd_repository
   branch               = var.cicd_branch

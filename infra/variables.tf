@@ -207,7 +207,7 @@ variable "reserved_concurrency" {
 variable "redact" {
   description = "REDACT: what PII the functions mask before any sink, comma-separated kinds: cards, emails, ips, secrets, all, or none alone (e.g. \"cards\", \"cards,emails\"); empty turns redaction off like none."
   type        = string
-  default     = "cards"
+  default     = "cards,emails,secrets"
 
   validation {
     condition     = alltrue([for w in split(",", var.redact) : contains(["", "cards", "card", "emails", "email", "ips", "ip", "secrets", "secret", "all", "none"], lower(trimspace(w)))]) && !(contains([for w in split(",", var.redact) : lower(trimspace(w))], "none") && length([for w in split(",", var.redact) : w if trimspace(w) != ""]) > 1)
@@ -395,7 +395,7 @@ variable "enable_alerts" {
 }
 
 variable "alert_rules_path" {
-  description = "The alert rules TOML, inlined as ALERT_RULES into fn-alerts, fn-ingest and fn-stream. Default: ../alerts.toml relative to this module (the repository's). Lambda allows 4 KB of environment per function in total, so the file, without its comment and blank lines (Terraform strips them), must stay under 3500 characters (checked at plan)."
+  description = "The alert rules TOML, read only when enable_alerts. Default: ../alerts.toml relative to this module (the repository's). Uploaded to the curated bucket at _config/alerts.toml (encrypted with the data key), which fn-alerts, fn-ingest and fn-stream read through ALERT_RULES_URI: an apply that changes the file is picked up within ALERT_RULES_REFRESH_S (60 s) without redeploying the functions. No size limit beyond the functions' 1 MiB."
   type        = string
   default     = null
 }

@@ -395,12 +395,19 @@ def test_function_sizes_follow_the_benchmarks():
         assert 128 <= mem <= 10240 and 1 <= timeout <= 900, binary
 
 
+# Where the alert rules come from: one of them turns alerts on. Terraform
+# sets ALERT_RULES_URI (the object modules/alerts uploads); ALERT_RULES and
+# ALERT_RULES_FILE are for local runs. A config that requires "ALERT_RULES"
+# (fn-alerts: `missing("ALERT_RULES", "is required (or ...)")`) is content
+# with any of them.
+RULES_SOURCES = {"ALERT_RULES", "ALERT_RULES_FILE", "ALERT_RULES_URI"}
+
 # Settings modules/lambda applies all or nothing behind a switch (the search
-# sink, the alert windows and instant alerts), and the variable that turns the
-# feature on in the function's config: a setting the config requires only
-# once that switch is set (`Missing("ALERT_WINDOWS_TABLE")` when ALERT_RULES
-# is) is set whenever the group is.
-GATED_ENVIRONMENTS = {"search_environment": "SEARCH_ENDPOINT", "alerts_environment": "ALERT_RULES"}
+# sink, the alert windows and instant alerts), and the variables that turn
+# the feature on in the function's config: a setting the config requires
+# only once a switch is set (`Missing("ALERT_WINDOWS_TABLE")` when a rules
+# source is) is set whenever the group is.
+GATED_ENVIRONMENTS = {"search_environment": {"SEARCH_ENDPOINT"}, "alerts_environment": RULES_SOURCES}
 
 
 def gated_environment(c: Call, group: str) -> set[str]:
@@ -425,12 +432,16 @@ def test_terraform_sets_every_required_variable(binary):
     assert required, f"{crate}: found no required variable (Missing(\"X\") / need(\"X\")); has the config moved?"
     c = function_calls().get(binary)
     assert c is not None, f"{binary} is not deployed"
-    missing = required - set(c.args["environment"])
+    env = set(c.args["environment"])
+    missing = required - env
+    # One rules source stands for any other.
+    if env & RULES_SOURCES:
+        missing -= RULES_SOURCES
     # Required only once the feature is on: set with its switch, or not at all.
     src = rust_sources(crate)
-    for group, switch in GATED_ENVIRONMENTS.items():
+    for group, switches in GATED_ENVIRONMENTS.items():
         gated = gated_environment(c, group)
-        if switch in gated and switch in src:
+        if gated & switches and any(s in src for s in switches):
             missing -= gated
     assert not missing, f"{binary} requires {sorted(missing)} but Terraform does not always set them"
 
@@ -1356,7 +1367,7 @@ def test_functions_may_sign_requests_to_their_search_domain_only():
 
 # --- alerts -------------------------------------------------------------------
 
-ALERT_SETTINGS = {"ALERT_RULES", "ALERT_WINDOWS_TABLE", "ALERT_STATE_TABLE", "ALERT_TOPIC_ARN", "ALERT_ATHENA_DATABASE"}
+ALERT_SETTINGS = {"ALERT_RULES_URI", "ALERT_WINDOWS_TABLE", "ALERT_STATE_TABLE", "ALERT_TOPIC_ARN", "ALERT_ATHENA_DATABASE"}
 
 
 def alerts_module() -> Module:
@@ -1414,7 +1425,7 @@ def test_fn_alerts_reads_windows_writes_state_and_the_summary_only():
     assert expr(env["SUMMARY_BUCKET"]) == "var.curated_bucket"
     assert root_values(m.path, "var.curated_bucket") == {"module.storage.curated_bucket"}
     assert root_values(m.path, "var.curated_bucket_arn") == {"module.storage.curated_bucket_arn"}
-    assert expr(env["ALERT_RULES"]) == "var.rules"
+    assert expr(env["ALERT_RULES_URI"]) == "s3://${var.curated_bucket}/${aws_s3_object.rules[0].key}"
     assert expr(env["ALERT_WINDOWS_TABLE"]) == "aws_dynamodb_table.windows[0].name"
     assert expr(env["ALERT_STATE_TABLE"]) == "aws_dynamodb_table.state[0].name"
     assert expr(env["ALERT_TOPIC_ARN"]) == "aws_sns_topic.alerts.arn"
@@ -1424,6 +1435,8 @@ def test_fn_alerts_reads_windows_writes_state_and_the_summary_only():
     assert expr(root.locals["alerts_environment"]["ALERT_ATHENA_DATABASE"]) == "local.glue_database"
     grants = {(tuple(sorted(st["Action"])), tuple(st["Resource"])) for st in function_policy("fn-alerts", search=True, alerts=True)}
     assert grants == {
+        # The rules object, that one object only.
+        (("s3:GetObject",), ("${var.curated_bucket_arn}/${aws_s3_object.rules[0].key}",)),
         (("dynamodb:Query",), ("${aws_dynamodb_table.windows[0].arn}",)),
         # The summary's progress item and late-hour markers.
         (("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"), ("${aws_dynamodb_table.windows[0].arn}",)),
@@ -1439,44 +1452,77 @@ def test_fn_alerts_reads_windows_writes_state_and_the_summary_only():
 
 def test_fn_alerts_may_put_objects_under_summary_only():
     s3 = [st for st in function_policy("fn-alerts", search=True, alerts=True) if any(a.startswith("s3:") for a in st["Action"])]
-    assert len(s3) == 1, "one statement reaches the bucket"
-    assert s3[0]["Action"] == ["s3:PutObject"]
-    assert s3[0]["Resource"] == ["${var.curated_bucket_arn}/summary/*"]
+    assert len(s3) == 2, "two statements reach the bucket: the rules read, the summary written"
+    puts = [st for st in s3 if st["Action"] == ["s3:PutObject"]]
+    assert len(puts) == 1 and puts[0]["Resource"] == ["${var.curated_bucket_arn}/summary/*"]
+    # Reading: the rules object, nothing else.
+    gets = [st for st in s3 if st is not puts[0]]
+    assert gets[0]["Action"] == ["s3:GetObject"]
+    assert gets[0]["Resource"] == ["${var.curated_bucket_arn}/${aws_s3_object.rules[0].key}"]
     # Which is where the Glue table summary reads.
     assert catalog().locals["summary_location"] == "s3://${var.curated_bucket}/summary/"
 
 
-def test_alert_rules_are_inlined_within_the_lambda_environment_limit():
+def test_alert_rules_travel_as_a_kms_encrypted_object_in_the_curated_bucket():
     root = load(INFRA)
     assert root.variables["enable_alerts"]["default"] is True
-    rules = expr(root.locals["alert_rules"])
-    assert rules.startswith("var.enable_alerts ?") and rules.endswith(": null"), rules
-    assert 'file(coalesce(var.alert_rules_path, "${path.module}/../alerts.toml"))' in rules
-    assert 'startswith(trimspace(l), "#")' in rules, "comments are stripped before inlining"
-    assert expr(root.modules["alerts"]["rules"]) == "local.alert_rules"
-    assert expr(root.modules["alerts"]["enabled"]) == "var.enable_alerts"
-    validation = alerts_module().variables["rules"]["validation"][0]
-    assert "length(var.rules) < 3500" in expr(validation["condition"])
-    # And every function's whole environment, as Lambda measures it (JSON).
+    assert "alert_rules" not in root.locals, "the rules are no longer inlined"
+    # The file, read only when alerts are on (it may be absent otherwise).
+    call = root.modules["alerts"]
+    assert "rules" not in call
+    assert expr(call["rules_path"]) == 'var.enable_alerts ? coalesce(var.alert_rules_path, "${path.module}/../alerts.toml") : null'
+    assert expr(call["enabled"]) == "var.enable_alerts"
+    m = alerts_module()
+    assert "rules" not in m.variables and m.variables["rules_path"]["default"] is None
+    validation = m.variables["rules_path"]["validation"][0]
+    assert "var.rules_path == null" in expr(validation["condition"]) and "fileexists(var.rules_path)" in expr(validation["condition"])
+    # A collect region's alerts module (topic only) needs no file.
+    region = load(INFRA / "modules" / "collect-region").modules["alerts"]
+    assert "rules_path" not in region and region["enabled"] is False
+    # Uploaded to the lake's bucket under _config/, encrypted with the data
+    # key whatever the bucket's default, and uploaded again when edited.
+    (name, obj), = m.of_type("aws_s3_object").items()
+    assert name == "rules" and expr(obj["count"]) == "var.enabled ? 1 : 0"
+    assert expr(obj["bucket"]) == "var.curated_bucket"
+    assert obj["key"] == "_config/alerts.toml"
+    assert expr(obj["source"]) == "var.rules_path"
+    assert expr(obj["source_hash"]) == "filemd5(var.rules_path)", "SSE-KMS: the etag is not the MD5"
+    assert obj["content_type"] == "application/toml"
+    assert expr(obj["kms_key_id"]) == "var.kms_key_arn"
+    assert root_values(m.path, "var.curated_bucket") == {"module.storage.curated_bucket"}
+    assert root_values(m.path, "var.kms_key_arn") == {"module.kms.key_arn"}
+    # No lifecycle rule of the curated bucket expires it.
+    storage = load(INFRA / "modules" / "storage")
+    for rule in storage.of_type("aws_s3_bucket_lifecycle_configuration")["curated"]["rule"]:
+        if "expiration" in rule:
+            prefix = single_block(rule, "filter").get("prefix", "")
+            assert not "_config/alerts.toml".startswith(prefix), rule["id"]
+    # Where the functions read it, and the one object they may read.
+    outputs = m.outputs
+    assert expr(outputs["rules_uri"]["value"]) == 'var.enabled ? "s3://${var.curated_bucket}/${aws_s3_object.rules[0].key}" : null'
+    assert expr(outputs["rules_object_arn"]["value"]) == 'var.enabled ? "${var.curated_bucket_arn}/${aws_s3_object.rules[0].key}" : null'
+    assert expr(root.locals["alerts_environment"]["ALERT_RULES_URI"]) == "module.alerts.rules_uri"
+    assert expr(root.locals["alerts_access"]["rules_object_arn"]) == "module.alerts.rules_object_arn"
+    # No function gets the rules inline, nor a file path, from Terraform.
+    for binary, c in function_calls().items():
+        assert not {"ALERT_RULES", "ALERT_RULES_FILE"} & terraform_environment(c), binary
+    uri = {b for b, c in function_calls().items() if "ALERT_RULES_URI" in terraform_environment(c)}
+    assert uri == {"fn-ingest", "fn-stream", "fn-alerts"}
+    # Every function's whole environment still fits Lambda's 4 KB, as
+    # Lambda measures it (JSON).
     lam = load(LAMBDA_MODULE)
     assert "jsonencode(local.environment)" in expr(lam.locals["environment_size"])
     lifecycle = single_block(lam.of_type("aws_lambda_function")["this"], "lifecycle")
     assert expr(lifecycle["precondition"][0]["condition"]) == "local.environment_size <= 4096"
+    assert "ALERT_RULES is" not in lifecycle["precondition"][0]["error_message"]
     toml = ROOT / "alerts.toml"
     if toml.exists():
-        inline = "\n".join(l for l in toml.read_text().split("\n") if l.strip() and not l.strip().startswith("#"))
-        assert 0 < len(inline) < 3500, f"{toml} without comments is too large to pass inline as ALERT_RULES"
-        # What Terraform inlines is still the same rules to the functions.
+        # The functions refuse a rules object over 1 MiB.
+        assert 0 < toml.stat().st_size < 1 << 20
         binary = os.environ.get("LOGLAKE_BIN")
         if binary:
-            import subprocess, tempfile
-            with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
-                f.write(inline)
-                f.flush()
-                checked = subprocess.run([binary, "alerts", "check", "--rules", f.name], capture_output=True, text=True)
-                whole = subprocess.run([binary, "alerts", "check", "--rules", str(toml)], capture_output=True, text=True)
+            checked = subprocess.run([binary, "alerts", "check", "--rules", str(toml)], capture_output=True, text=True)
             assert checked.returncode == 0, checked.stderr
-            assert checked.stdout.split("\n", 1)[1] == whole.stdout.split("\n", 1)[1]
 
 
 def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions():
@@ -1490,6 +1536,7 @@ def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions(
         assert expr(call.args["alerts_enabled"]) == "var.alerts.enabled", module
         assert set(call.args["alerts_environment"]) == ALERT_SETTINGS, module
         assert not ALERT_SETTINGS & set(call.args["environment"]), f"{module}: ALERT_* must be switched by enable_alerts"
+        assert expr(call.args["alerts_environment"]["ALERT_RULES_URI"]) == 'var.alerts_environment["ALERT_RULES_URI"]', module
         assert expr(root.modules[module]["alerts"]) == "local.alerts_access"
         assert expr(root.modules[module]["alerts_environment"]) == "local.alerts_environment"
         # What enable_alerts adds to the function's policy (and only then).
@@ -1499,6 +1546,7 @@ def test_ingest_and_stream_get_the_alert_settings_and_exactly_their_permissions(
             if st not in without:
                 gated[tuple(st["Resource"])] = sorted(st["Action"])
         expected = {
+            ("${var.alerts.rules_object_arn}",): ["s3:GetObject"],
             ("${var.alerts.state_table_arn}",): ["dynamodb:DeleteItem", "dynamodb:PutItem"],
             ("${var.alerts.topic_arn}",): ["sns:Publish"],
             ("${var.alerts.windows_table_arn}",): ["dynamodb:BatchWriteItem"],
@@ -2037,7 +2085,12 @@ def test_plan_read_reads_no_data():
     statements = read.statements()
     denies = [st for st in statements if st["Effect"] == "Deny" and "s3:GetObject*" in st["Action"]]
     assert len(denies) == 1 and "Resource" not in denies[0] and "Condition" not in denies[0]
-    assert set(denies[0]["NotResource"]) == {"${module.artifacts.arn}/*", "${local.state_object}", "${local.state_object}.tflock"}
+    assert set(denies[0]["NotResource"]) == {"${module.artifacts.arn}/*", "${local.state_object}", "${local.state_object}.tflock", "${var.config_objects_arn}"}
+    # But the configuration objects Terraform uploads itself, which it reads
+    # back (HeadObject, GetObjectTagging): the alert rules, and nothing else
+    # of the lake.
+    assert expr(load(INFRA).modules["cicd"]["config_objects_arn"]) == "${module.storage.curated_bucket_arn}/_config/*"
+    assert alerts_module().of_type("aws_s3_object")["rules"]["key"].startswith("_config/")
     # The data key only through Lambda (the functions' environment).
     for st in statements:
         if st["Effect"] == "Allow" and any(a.startswith("kms:") and a not in ("kms:Get*", "kms:List*", "kms:Describe*", "kms:ListAliases") for a in st["Action"]):

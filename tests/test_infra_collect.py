@@ -463,6 +463,28 @@ def test_the_collect_regions_fn_stream_reads_the_lake_in_the_home_region():
     assert expr(load(INFRA).locals["collect_region_stacks"]) == "concat(module.collect_region_1, module.collect_region_2, module.collect_region_3)"
 
 
+def object_fields(type_expr: str) -> dict[str, str]:
+    """`${object({a = string, b = bool})}` -> {"a": "string", "b": "bool"}."""
+    body = re.fullmatch(r"\$\{object\(\{(.*)\}\)\}", type_expr.strip()).group(1)
+    return dict(re.fullmatch(r"\s*(\w+)\s*=\s*(\w+)\s*", f).groups() for f in body.split(","))
+
+
+def test_the_alert_settings_have_one_shape_from_the_root_to_modules_lambda():
+    # local.alerts_access goes to modules/ingest and modules/stream at home,
+    # and through modules/collect-region to modules/stream in each region;
+    # the modules hand it on to modules/lambda's alerts_arns.
+    shapes = {m: object_fields(load(INFRA / "modules" / m).variables["alerts"]["type"]) for m in ("ingest", "stream", "collect-region")}
+    assert len({tuple(sorted(f.items())) for f in shapes.values()}) == 1, shapes
+    fields = shapes["stream"]
+    assert fields["rules_object_arn"] == "string" and fields["enabled"] == "bool"
+    assert set(load(INFRA).locals["alerts_access"]) == set(fields)
+    arns = object_fields(load(LAMBDA_MODULE).variables["alerts_arns"]["type"])
+    assert arns == {k: v for k, v in fields.items() if k != "enabled"}
+    # The environment the regions' fn-stream gets is the home one: the rules
+    # object in the home curated bucket.
+    assert expr(load(INFRA).locals["alerts_environment"]["ALERT_RULES_URI"]) == "module.alerts.rules_uri"
+
+
 def variable_block(name: str) -> str:
     text = (INFRA / "variables.tf").read_text()
     start = text.index(f'variable "{name}" {{')

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
 use loglake_core::sinks::alerts::{Contribution, GroupKey, Rule, Transition, WindowSums};
 use loglake_handlers::alerts::AlertError;
+use loglake_handlers::alerts::live::LiveRules;
 use loglake_handlers::effects::{BoxFuture, Pending, StateStore, WindowStore};
 use loglake_handlers::now_ms;
 use loglake_handlers::retry::{Backoff, jitter, seed};
@@ -65,12 +66,16 @@ pub const MAX_ITEM_DATA: usize = 380_000;
 pub struct DynamoWindows {
     pub client: aws_sdk_dynamodb::Client,
     pub table: String,
-    /// How long items are kept (the rules' `retention_hours`).
-    pub retention_hours: u32,
-    /// The rules' evaluation delay in ms: fn-alerts summarises an hour
-    /// that long after its end, and contributions to an hour from then on
-    /// leave a late marker.
-    pub delay_ms: i64,
+    /// The rules in force: items are kept `retention_hours`, and
+    /// fn-alerts summarises an hour `evaluation_delay_minutes` after its
+    /// end, so contributions to an hour from then on leave a late marker.
+    pub rules: LiveRules,
+}
+
+impl DynamoWindows {
+    fn delay_ms(&self) -> i64 {
+        i64::from(self.rules.get().settings.evaluation_delay_minutes) * 60_000
+    }
 }
 
 impl WindowStore for DynamoWindows {
@@ -112,7 +117,8 @@ impl DynamoWindows {
         contributions: &[Contribution],
     ) -> Result<u64, AlertError> {
         let table = self.table.clone();
-        let expires = (now_ms() / 1000) + i64::from(self.retention_hours) * 3600;
+        let expires =
+            (now_ms() / 1000) + i64::from(self.rules.get().settings.retention_hours) * 3600;
         let dynamo = |message: String| AlertError::Dynamo {
             op: "BatchWriteItem",
             table: table.clone(),

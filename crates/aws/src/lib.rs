@@ -19,10 +19,12 @@ pub mod dynamo;
 pub mod opensearch;
 pub mod put;
 mod read;
+pub mod rules;
 pub mod sns;
 pub mod sqs;
 mod store;
 pub mod summary;
+pub mod xray;
 
 pub use denied::{call_error, is_denied};
 pub use read::{BodyReader, S3Objects, open_object};
@@ -32,7 +34,8 @@ use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use loglake_handlers::alerts::{AlertConfig, AlertSink};
+use loglake_handlers::alerts::live::LiveRules;
+use loglake_handlers::alerts::{AlertConfig, AlertSink, RulesSpec};
 use loglake_handlers::config::ConfigError;
 use loglake_handlers::search::{SearchConfig, SearchSink};
 use loglake_handlers::sinks::{SinkConfig, Sinks};
@@ -67,8 +70,14 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 /// `lambda_runtime`'s own subscriber): JSON when `AWS_LAMBDA_LOG_FORMAT` is
 /// `JSON` (Terraform's `log_format`), text otherwise; the level from
 /// `AWS_LAMBDA_LOG_LEVEL` (Terraform's `application_log_level`), else
-/// `RUST_LOG`, else `info`. What every function installs first.
+/// `RUST_LOG`, else `info`. Spans of sampled invocations also go to X-Ray
+/// when Lambda names its daemon ([`xray`]). What every function installs
+/// first.
 pub fn init_tracing() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .ok()
         .filter(|l| !l.is_empty())
@@ -83,15 +92,19 @@ pub fn init_tracing() {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
     };
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time();
-    let _ = if json {
-        fmt.json().with_current_span(true).try_init()
+    let logs = if json {
+        fmt.json().with_current_span(true).boxed()
     } else {
-        fmt.with_ansi(false).try_init()
+        fmt.with_ansi(false).boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(xray::XrayLayer::from_env())
+        .try_init();
 }
 
 /// The search sink for `cfg`: an OpenSearch client signed with `aws`'s
@@ -108,16 +121,26 @@ pub fn search_sink(
     })
 }
 
-/// The alert sink for `cfg`: its DynamoDB tables and SNS topic.
+/// The alert sink for `cfg`: its rules (read from S3 on the first
+/// refresh when they are kept there), DynamoDB tables and SNS topic.
 pub fn alert_sink(aws: &aws_config::SdkConfig, cfg: AlertConfig) -> AlertSink {
+    let rules = match cfg.rules {
+        RulesSpec::Loaded(rules) => LiveRules::fixed(Arc::unwrap_or_clone(rules)),
+        RulesSpec::Object(object) => LiveRules::object(
+            object,
+            Arc::new(rules::S3Rules {
+                client: s3_client(aws),
+            }),
+            cfg.athena_database,
+        ),
+    };
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     AlertSink {
         windows: cfg.windows_table.map(|table| {
             Arc::new(dynamo::DynamoWindows {
                 client: ddb.clone(),
                 table,
-                retention_hours: cfg.rules.settings.retention_hours,
-                delay_ms: i64::from(cfg.rules.settings.evaluation_delay_minutes) * 60_000,
+                rules: rules.clone(),
             }) as _
         }),
         state: Arc::new(dynamo::DynamoState {
@@ -128,7 +151,7 @@ pub fn alert_sink(aws: &aws_config::SdkConfig, cfg: AlertConfig) -> AlertSink {
             client: aws_sdk_sns::Client::new(aws),
             topic_arn: cfg.topic_arn,
         }),
-        rules: cfg.rules,
+        rules,
     }
 }
 

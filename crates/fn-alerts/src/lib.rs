@@ -72,7 +72,7 @@ pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Scheduled, Con
             Some(Summarizer::new(
                 windows.clone(),
                 Arc::new(store),
-                &sink.rules,
+                sink.rules.clone(),
             ))
         }
         None => {
@@ -95,6 +95,7 @@ pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Scheduled, Con
 mod tests {
 
     use super::*;
+    use loglake_handlers::alerts::RulesSpec;
 
     const RULES: &str = r#"
 [[rule]]
@@ -113,21 +114,54 @@ level = "FATAL"
         ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
     ];
 
+    fn loaded(c: &Config) -> &loglake_core::sinks::alerts::Rules {
+        match &c.alerts.rules {
+            RulesSpec::Loaded(rules) => rules,
+            RulesSpec::Object(o) => panic!("rules from {}", o.uri()),
+        }
+    }
+
     #[test]
-    fn rules_come_inline_or_from_a_file_and_every_table_is_required() {
+    fn rules_come_inline_from_a_file_or_from_s3_and_every_table_is_required() {
         let inline = config(&[[("ALERT_RULES", RULES)].as_slice(), &TABLES].concat()).unwrap();
-        assert_eq!(inline.alerts.rules.rules.len(), 1);
+        assert_eq!(loaded(&inline).rules.len(), 1);
         assert_eq!(inline.summary_bucket, None);
 
         let path = std::env::temp_dir().join(format!("fn-alerts-{}.toml", std::process::id()));
         std::fs::write(&path, RULES).unwrap();
         let p = path.to_str().unwrap();
         let file = config(&[[("ALERT_RULES_FILE", p)].as_slice(), &TABLES].concat()).unwrap();
-        assert_eq!(file.alerts.rules.rules[0].name, "any-fatal");
+        assert_eq!(loaded(&file).rules[0].name, "any-fatal");
+
+        let uri = "s3://acme-curated/_config/alerts.toml";
+        let object = config(&[[("ALERT_RULES_URI", uri)].as_slice(), &TABLES].concat()).unwrap();
+        match &object.alerts.rules {
+            RulesSpec::Object(o) => {
+                assert_eq!((o.uri().as_str(), o.refresh.as_secs()), (uri, 60));
+            }
+            RulesSpec::Loaded(_) => panic!("read at start"),
+        }
+        let every = [("ALERT_RULES_URI", uri), ("ALERT_RULES_REFRESH_S", "5")];
+        let c = config(&[every.as_slice(), &TABLES].concat()).unwrap();
+        assert!(matches!(&c.alerts.rules, RulesSpec::Object(o) if o.refresh.as_secs() == 5));
+        let bad = [("ALERT_RULES_URI", "acme-curated/alerts.toml")];
+        let err = config(&[bad.as_slice(), &TABLES].concat()).unwrap_err();
+        assert!(err.to_string().contains("ALERT_RULES_URI"), "{err}");
 
         let both = [("ALERT_RULES", RULES), ("ALERT_RULES_FILE", p)];
         let err = config(&[both.as_slice(), &TABLES].concat()).unwrap_err();
-        assert!(err.to_string().contains("not both"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("not ALERT_RULES and ALERT_RULES_FILE"),
+            "{err}"
+        );
+        let both = [("ALERT_RULES_FILE", p), ("ALERT_RULES_URI", uri)];
+        let err = config(&[both.as_slice(), &TABLES].concat()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not ALERT_RULES_FILE and ALERT_RULES_URI"),
+            "{err}"
+        );
         std::fs::remove_file(&path).unwrap();
 
         let err = config(&TABLES).unwrap_err();

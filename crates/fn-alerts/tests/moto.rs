@@ -90,6 +90,11 @@ async fn env(name: &str) -> Env {
 
 impl Env {
     fn ingest_app(&self) -> Ingest {
+        self.ingest_app_with(self.alerts.clone())
+    }
+
+    /// fn-ingest under its role, with these alert settings.
+    fn ingest_app_with(&self, alerts: AlertConfig) -> Ingest {
         let mut app = self.local.through(self.ingest_role.aws.clone()).ingest(
             &self.curated,
             IngestSettings {
@@ -97,11 +102,22 @@ impl Env {
                 ..IngestSettings::default()
             },
         );
-        app.alerts = Some(loglake_aws::alert_sink(
-            &self.ingest_role.aws,
-            self.alerts.clone(),
-        ));
+        app.alerts = Some(loglake_aws::alert_sink(&self.ingest_role.aws, alerts));
         app
+    }
+
+    /// The rules object, as Terraform uploads it.
+    async fn put_rules(&self, text: &str) {
+        let body = text.as_bytes().to_vec();
+        self.local.put(&self.curated, iam::RULES_KEY, body).await;
+    }
+
+    /// One raw object through `app`.
+    async fn ingest_with(&self, app: &Ingest, key: &str, body: String) -> Value {
+        self.local.put(&self.raw, key, body.into_bytes()).await;
+        app.handle(json!({ "source_uri": format!("s3://{}/{key}", self.raw) }))
+            .await
+            .unwrap()
     }
 
     /// fn-alerts as its Lambda builds it: the evaluation, then the summary
@@ -119,11 +135,7 @@ impl Env {
     }
 
     async fn ingest(&self, key: &str, body: String) -> Value {
-        self.local.put(&self.raw, key, body.into_bytes()).await;
-        self.ingest_app()
-            .handle(json!({ "source_uri": format!("s3://{}/{key}", self.raw) }))
-            .await
-            .unwrap()
+        self.ingest_with(&self.ingest_app(), key, body).await
     }
 }
 
@@ -179,7 +191,8 @@ async fn windows_survive_redelivery_and_each_transition_is_published_once() {
     );
 
     let store = e.evaluator().windows;
-    let rules: &Rules = &e.alerts.rules;
+    let rules = Rules::parse(RULES).unwrap();
+    let rules = &rules;
     let end = *T0 + 30 * MIN;
     let minutes: Vec<i64> = (0..30).map(|m| *T0 + m * MIN).collect();
     let before = format!("{:?}", store.load(&minutes).await.unwrap());
@@ -309,7 +322,7 @@ async fn the_hourly_summary_is_written_once_closed_and_rebuilt_for_late_items() 
     let writer = loglake_aws::alert_sink(&e.ingest_role.aws, e.alerts.clone())
         .windows
         .unwrap();
-    let rules = e.alerts.rules.clone();
+    let rules = std::sync::Arc::new(Rules::parse(RULES).unwrap());
     let mut first = contributions(&rules, hour, 0..3, "checkout", 10);
     first.extend(contributions(&rules, hour, 10..12, "cart", 5));
     first.sort_by_key(|c| c.minute_ms);
@@ -398,4 +411,103 @@ async fn the_hourly_summary_is_written_once_closed_and_rebuilt_for_late_items() 
         "{:?}",
         e.ingest_role.denied()
     );
+}
+
+/// The rules as Terraform delivers them: an object in the curated bucket
+/// (`ALERT_RULES_URI`), read by fn-ingest and fn-alerts under exactly
+/// their policies, re-read when it changes, and a broken change refused
+/// while the rules before stay in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
+    use loglake_handlers::alerts::live::RulesObject;
+    use loglake_handlers::effects::{RulesFetched, RulesReader};
+
+    let e = env("rules-s3").await;
+    e.put_rules(RULES).await;
+    let uri = format!("s3://{}/{}", e.curated, iam::RULES_KEY);
+    let vars = e.infra.object_vars(&uri, 0);
+    let get = |k: &str| vars.get(k).cloned();
+    let object_config = AlertConfig::from_vars(loglake_handlers::config::Vars::new(&get))
+        .unwrap()
+        .unwrap();
+
+    // A conditional read: the object, then "not modified" for its ETag.
+    let reader = loglake_aws::rules::S3Rules {
+        client: loglake_aws::s3_client(&e.alerts_role.aws),
+    };
+    let object = RulesObject::parse(&uri, Duration::ZERO).unwrap();
+    let RulesFetched::Changed { etag, text } = reader.read(&object, None).await.unwrap() else {
+        panic!("first read");
+    };
+    assert_eq!(text, RULES);
+    assert_eq!(
+        reader.read(&object, Some(&etag)).await.unwrap(),
+        RulesFetched::Unchanged
+    );
+
+    // fn-ingest reads them on its first invocation: the FATAL line alerts.
+    let app = e.ingest_app_with(object_config.clone());
+    let fatal = |n: i64| {
+        format!(
+            "{{\"ts\":{},\"level\":\"FATAL\",\"service\":\"payment\",\"msg\":\"out of memory {n}\"}}\n",
+            *T0 + n * MIN
+        )
+    };
+    e.ingest_with(&app, "shop/a.ndjson", fatal(1)).await;
+    let sent = e.infra.inbox().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["MessageAttributes"]["rule"]["Value"], "any-fatal");
+
+    // The object changes: the next invocation alerts under the new rule.
+    e.put_rules(&RULES.replace("\"any-fatal\"", "\"payment-fatal\""))
+        .await;
+    e.ingest_with(&app, "shop/b.ndjson", fatal(2)).await;
+    let sent = e.infra.inbox().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0]["MessageAttributes"]["rule"]["Value"],
+        "payment-fatal"
+    );
+
+    // A change that does not parse is refused: the rules before stay.
+    e.put_rules("[[rule]]\nname = \"broken\"\nkind = \"nonsense\"\n")
+        .await;
+    let out = e.ingest_with(&app, "shop/c.ndjson", fatal(3)).await;
+    assert_eq!(out["objects"][0]["alerts"]["instant_alerts"], 1, "{out}");
+    let sent = e.infra.inbox().await;
+    assert_eq!(
+        sent[0]["MessageAttributes"]["rule"]["Value"],
+        "payment-fatal"
+    );
+
+    // fn-alerts as its Lambda builds it from the same variables: a run
+    // reads them under its own role (refused rules fail no run once read).
+    e.put_rules(RULES).await;
+    let mut pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("SUMMARY_BUCKET", &e.curated));
+    let config = loglake_testkit::settings(&pairs, Config::from_vars);
+    let scheduled = fn_alerts::app(&e.alerts_role.aws, config).unwrap();
+    scheduled.run(*T0 + 40 * MIN).await.unwrap();
+    assert_eq!(scheduled.evaluator.rules.get().rules.len(), 2);
+
+    // A function whose rules cannot be read counts nothing: it fails.
+    let missing = AlertConfig {
+        rules: loglake_handlers::alerts::RulesSpec::Object(
+            RulesObject::parse(
+                &format!("s3://{}/_config/nope.toml", e.curated),
+                Duration::ZERO,
+            )
+            .unwrap(),
+        ),
+        ..object_config
+    };
+    let app = e.ingest_app_with(missing);
+    e.local
+        .put(&e.raw, "shop/d.ndjson", fatal(4).into_bytes())
+        .await;
+    let err = app
+        .handle(json!({ "source_uri": format!("s3://{}/shop/d.ndjson", e.raw) }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("_config/nope.toml"), "{err}");
 }

@@ -5,6 +5,7 @@
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,7 +17,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
             let deadline = loglake_handlers::deadline_from_epoch_ms(event.context.deadline);
-            let (response, _) = app.handle(event.payload, deadline).await?;
+            // One span per batch: a subsegment in X-Ray when sampled.
+            let span = tracing::info_span!("batch", records = event.payload.records.len());
+            let (response, _) = app.handle(event.payload, deadline).instrument(span).await?;
             Ok::<_, lambda_runtime::Error>(response)
         },
     ))

@@ -1,7 +1,7 @@
 //! The effects the functions have on the world, one small trait each: read
 //! an object, forward records, send a bulk body, store alert windows, move
 //! alert state, publish a notification, send a continuation, write a
-//! summary file, keep collected events. (Writing outputs is core's
+//! summary file, keep collected events, read the alert rules. (Writing outputs is core's
 //! [`OutputStore`](loglake_core::OutputStore).) `loglake-aws` implements
 //! them over the AWS SDK; tests implement them in memory and inject any
 //! error, delay or partial answer.
@@ -129,6 +129,28 @@ pub trait BulkSend: Send + Sync {
 /// checkpoint).
 pub trait Requeue: Send + Sync {
     fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// What reading a rules object found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesFetched {
+    /// The object still has the ETag the caller holds.
+    Unchanged,
+    Changed {
+        etag: String,
+        text: String,
+    },
+}
+
+/// The object alert rules are kept in (`crate::alerts::live`).
+pub trait RulesReader: Send + Sync {
+    /// The object, unless its ETag is still `etag` (a conditional read).
+    /// The error names what failed (access denied, no such key).
+    fn read<'a>(
+        &'a self,
+        object: &'a crate::alerts::live::RulesObject,
+        etag: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<RulesFetched, String>>;
 }
 
 /// The alert windows table: one item per (minute, source).

@@ -215,6 +215,8 @@ pub enum HandleError {
     Object(#[from] ObjectError),
     #[error("encoding the response: {0}")]
     Response(#[from] serde_json::Error),
+    #[error("{0}")]
+    Rules(String),
 }
 
 /// What happened to one object.
@@ -273,6 +275,9 @@ impl Ingest {
         event: Value,
         deadline: Instant,
     ) -> Result<Value, HandleError> {
+        crate::alerts::refresh(self.alerts.as_ref())
+            .await
+            .map_err(HandleError::Rules)?;
         match objects::classify(&event)? {
             Invocation::Sqs(messages) => {
                 // Each message is its own unit of work, run a few at a time,

@@ -14,6 +14,7 @@ use loglake_core::sinks::alerts::{
 };
 use loglake_handlers::alerts::AlertError;
 use loglake_handlers::alerts::evaluate::{Evaluator, OUTBOX_GRACE_MS};
+use loglake_handlers::alerts::live::LiveRules;
 use loglake_handlers::effects::{BoxFuture, Pending, Publisher, StateStore, WindowStore};
 
 /// Two absence rules: with no records at all, both fire.
@@ -226,7 +227,7 @@ fn evaluator() -> (Evaluator, Arc<MemState>, Arc<Inbox>) {
     let state = Arc::new(MemState::default());
     let inbox = Arc::new(Inbox::default());
     let e = Evaluator {
-        rules: Arc::new(Rules::parse(RULES).unwrap()),
+        rules: LiveRules::fixed(Rules::parse(RULES).unwrap()),
         windows: Arc::new(Quiet),
         state: state.clone(),
         publisher: inbox.clone(),

@@ -17,6 +17,7 @@ use loglake_core::sinks::alerts::{
 use loglake_core::summary::{self, SummaryRow};
 use loglake_handlers::alerts::AlertError;
 use loglake_handlers::alerts::evaluate::Evaluator;
+use loglake_handlers::alerts::live::LiveRules;
 use loglake_handlers::alerts::summary::{HOUR_MS, Scheduled, Summarizer};
 use loglake_handlers::effects::{
     BoxFuture, Pending, Publisher, StateStore, SummaryStore, WindowStore,
@@ -196,7 +197,11 @@ fn traffic(hour: i64, minutes: std::ops::Range<i64>, service: &str, n: i64) -> V
 }
 
 fn summarizer(windows: &Arc<MemWindows>, bucket: &Arc<MemBucket>) -> Summarizer {
-    Summarizer::new(windows.clone(), bucket.clone(), &rules())
+    Summarizer::new(
+        windows.clone(),
+        bucket.clone(),
+        LiveRules::fixed(Rules::clone(&rules())),
+    )
 }
 
 /// A moment when `hour` is the last closed one.
@@ -469,7 +474,7 @@ async fn a_failing_summary_fails_the_invocation_after_the_alerts_went_out() {
     let changes = Arc::new(Changes::default());
     let app = Scheduled {
         evaluator: Evaluator {
-            rules: rules(),
+            rules: LiveRules::fixed(Rules::clone(&rules())),
             windows: windows.clone(),
             state: changes.clone(),
             publisher: changes.clone(),

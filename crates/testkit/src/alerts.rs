@@ -103,6 +103,16 @@ impl AlertAws {
         ])
     }
 
+    /// The `ALERT_*` environment Terraform gives a function: the rules
+    /// in an S3 object, re-read every `refresh_s` seconds.
+    pub fn object_vars(&self, uri: &str, refresh_s: u64) -> HashMap<&'static str, String> {
+        let mut vars = self.vars("");
+        vars.remove("ALERT_RULES");
+        vars.insert("ALERT_RULES_URI", uri.to_string());
+        vars.insert("ALERT_RULES_REFRESH_S", refresh_s.to_string());
+        vars
+    }
+
     /// The configuration fn-ingest and fn-stream read from [`Self::vars`].
     pub fn config(&self, rules: &str) -> AlertConfig {
         let vars = self.vars(rules);

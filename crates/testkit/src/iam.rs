@@ -318,6 +318,7 @@ fn writers() -> [Value; 2] {
                     "topic_arn",
                     &format!("arn:aws:sns:{REGION}:{ACCOUNT}:alerts-*"),
                 ),
+                ("rules_object_arn", &rules_object_arn("curated-*")),
             ],
         ),
     ]
@@ -377,7 +378,17 @@ pub fn alerts_policy(windows: &str, state: &str, topic_arn: &str, curated: &str)
             ("state_table_arn", &table_arn(state)),
             ("topic_arn", topic_arn),
             ("curated_bucket_arn", &s3_arn(curated)),
+            ("rules_object_arn", &rules_object_arn(curated)),
             ("kms_key_arn", &key_arn()),
         ],
     )]
+}
+
+/// The alert rules object Terraform uploads into the curated bucket
+/// (`modules/alerts`): `ALERT_RULES_URI`.
+pub const RULES_KEY: &str = "_config/alerts.toml";
+
+/// ARN of the rules object in `curated` (a pattern like `curated-*` too).
+pub fn rules_object_arn(curated: &str) -> String {
+    format!("{}/{RULES_KEY}", s3_arn(curated))
 }

@@ -2,8 +2,8 @@
 # pipeline's approval step, fn-alerts and the instant rules of fn-ingest and
 # fn-stream publish to, with an optional e-mail subscription. With `enabled`
 # (the root's enable_alerts) it also owns the content alerts of issue 6: the
-# two DynamoDB tables, fn-alerts through ../lambda, and its one-minute
-# schedule. See README.md here.
+# rules object in the curated bucket, the two DynamoDB tables, fn-alerts
+# through ../lambda, and its one-minute schedule. See README.md here.
 
 resource "aws_sns_topic" "alerts" {
   name              = "${var.name_prefix}-alerts"
@@ -143,6 +143,29 @@ resource "aws_dynamodb_table" "state" {
   }
 }
 
+# The rules travel as an object, not in the functions' environment (4 KB
+# for everything): fn-alerts, fn-ingest and fn-stream read it through
+# ALERT_RULES_URI and read it again when it changed, checked at most every
+# ALERT_RULES_REFRESH_S (60 s by default). source_hash uploads an edited
+# file again; the etag of an SSE-KMS object is not its MD5.
+resource "aws_s3_object" "rules" {
+  count = var.enabled ? 1 : 0
+
+  bucket       = var.curated_bucket
+  key          = "_config/alerts.toml"
+  source       = var.rules_path
+  source_hash  = filemd5(var.rules_path)
+  content_type = "application/toml"
+  kms_key_id   = var.kms_key_arn
+
+  lifecycle {
+    precondition {
+      condition     = var.rules_path != null
+      error_message = "rules_path is required when enabled: the alert rules file to upload."
+    }
+  }
+}
+
 module "function" {
   source = "../lambda"
   count  = var.enabled ? 1 : 0
@@ -164,22 +187,23 @@ module "function" {
   log_retention_days   = var.log_retention_days
   permissions_boundary = var.permissions_boundary
 
-  # Query the windows; move (rule, group) between ok and firing with a
-  # conditional UpdateItem and Scan for what is firing; publish; keep the
-  # summary's progress item and late-hour markers in the windows table and
-  # write the summary's hourly files under summary/ of the curated bucket;
-  # and the key of the topic, both tables and the bucket. See
-  # infra/policies/README.md.
+  # Read the rules object; query the windows; move (rule, group) between ok
+  # and firing with a conditional UpdateItem and Scan for what is firing;
+  # publish; keep the summary's progress item and late-hour markers in the
+  # windows table and write the summary's hourly files under summary/ of
+  # the curated bucket; and the key of the topic, both tables, the bucket
+  # and the rules object. See infra/policies/README.md.
   policy_json = templatefile("${path.module}/../../policies/fn-alerts.json.tftpl", {
     windows_table_arn  = aws_dynamodb_table.windows[0].arn
     state_table_arn    = aws_dynamodb_table.state[0].arn
     topic_arn          = aws_sns_topic.alerts.arn
     curated_bucket_arn = var.curated_bucket_arn
+    rules_object_arn   = "${var.curated_bucket_arn}/${aws_s3_object.rules[0].key}"
     kms_key_arn        = var.kms_key_arn
   })
 
   environment = {
-    ALERT_RULES           = var.rules
+    ALERT_RULES_URI       = "s3://${var.curated_bucket}/${aws_s3_object.rules[0].key}"
     ALERT_WINDOWS_TABLE   = aws_dynamodb_table.windows[0].name
     ALERT_STATE_TABLE     = aws_dynamodb_table.state[0].name
     ALERT_TOPIC_ARN       = aws_sns_topic.alerts.arn

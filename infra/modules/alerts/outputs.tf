@@ -34,3 +34,13 @@ output "function_name" {
   description = "Name of fn-alerts, run every minute by its EventBridge schedule; null when enabled is false."
   value       = one(module.function[*].function_name)
 }
+
+output "rules_uri" {
+  description = "Where the alert rules are, s3://<curated bucket>/_config/alerts.toml: ALERT_RULES_URI of fn-alerts, fn-ingest and fn-stream; null when enabled is false."
+  value       = var.enabled ? "s3://${var.curated_bucket}/${aws_s3_object.rules[0].key}" : null
+}
+
+output "rules_object_arn" {
+  description = "ARN of the alert rules object (<curated bucket ARN>/_config/alerts.toml), which the functions that evaluate rules may s3:GetObject; null when enabled is false."
+  value       = var.enabled ? "${var.curated_bucket_arn}/${aws_s3_object.rules[0].key}" : null
+}

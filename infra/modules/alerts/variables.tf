@@ -4,7 +4,7 @@ variable "name_prefix" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the KMS key that encrypts the topic, both DynamoDB tables and fn-alerts' environment and log group (the deployment's data key, or a collect region's key)."
+  description = "ARN of the KMS key that encrypts the topic, both DynamoDB tables, the rules object in the curated bucket and fn-alerts' environment and log group (the deployment's data key, or a collect region's key)."
   type        = string
 }
 
@@ -20,14 +20,14 @@ variable "enabled" {
   default     = true
 }
 
-variable "rules" {
-  description = "The alert rules TOML, inlined as ALERT_RULES (null when not enabled). Lambda caps a function's whole environment at 4 KB, and fn-ingest/fn-stream carry the rules beside their own settings, so the text must stay under 3500 characters."
+variable "rules_path" {
+  description = "Path of the alert rules TOML (the root's alert_rules_path, default ../alerts.toml); uploaded to the curated bucket at _config/alerts.toml, which fn-alerts, fn-ingest and fn-stream read through ALERT_RULES_URI and re-read within ALERT_RULES_REFRESH_S (60 s) of a change, up to 1 MiB. Required when enabled; null otherwise."
   type        = string
   default     = null
 
   validation {
-    condition     = var.rules == null || try(length(var.rules) > 0 && length(var.rules) < 3500, false)
-    error_message = "The alert rules must be non-empty and under 3500 characters: Lambda limits a function's environment to 4 KB in total, and the rules are passed inline as ALERT_RULES."
+    condition     = var.rules_path == null || try(fileexists(var.rules_path), false)
+    error_message = "rules_path must name an existing alert rules file (or be null when alerts are not enabled)."
   }
 }
 
@@ -37,12 +37,12 @@ variable "athena_database" {
 }
 
 variable "curated_bucket" {
-  description = "The lake's bucket: fn-alerts writes the per-minute summary of each closed hour under summary/ (SUMMARY_BUCKET)."
+  description = "The lake's bucket: the rules file is uploaded to _config/alerts.toml there (ALERT_RULES_URI), and fn-alerts writes the per-minute summary of each closed hour under summary/ (SUMMARY_BUCKET)."
   type        = string
 }
 
 variable "curated_bucket_arn" {
-  description = "ARN of the curated bucket; fn-alerts may put objects under summary/ only."
+  description = "ARN of the curated bucket; fn-alerts may read the rules object _config/alerts.toml and put objects under summary/ only."
   type        = string
 }
 

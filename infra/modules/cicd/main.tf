@@ -120,7 +120,10 @@ locals {
   # only grants on "*" (listing, describing, identity) are in ReadUnscoped.
   # `s3:Get*` on the buckets' pattern also matches every object in them
   # (an ARN pattern's * spans the "/"), so object reads are denied outright
-  # except for the artifacts and the state: a Deny with NotResource, because
+  # except for the artifacts, the state and the configuration objects
+  # Terraform itself uploads (the alert rules under _config/ of the curated
+  # bucket, which it reads back with HeadObject and GetObjectTagging: both
+  # s3:GetObject*; their text is the repository's): a Deny with NotResource, because
   # one statement cannot name both the data buckets' objects (Resource) and
   # the artifact bucket's exception (NotResource), and a Deny cannot be
   # undone by an Allow. Reading stream records, log events and query results
@@ -131,6 +134,7 @@ locals {
     managed_resources   = jsonencode(var.managed_resources)
     artifact_bucket_arn = module.artifacts.arn
     state_object_arn    = local.state_object
+    config_objects_arn  = var.config_objects_arn
     data_key_arn        = var.data_key_arn
     region              = var.region
   })

@@ -28,6 +28,11 @@ variable "data_key_arn" {
   type        = string
 }
 
+variable "config_objects_arn" {
+  description = "ARN pattern of the configuration objects Terraform uploads into the lake (<curated bucket ARN>/_config/*: the alert rules): the plan and deploy stages may read them back, every other object of the data buckets stays denied."
+  type        = string
+}
+
 variable "managed_resources" {
   description = "What the deployment manages (modules/boundary): the plan reads them, the deploy stage changes them."
   type        = list(string)

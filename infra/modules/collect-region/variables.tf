@@ -100,17 +100,18 @@ variable "search_environment" {
 }
 
 variable "alerts" {
-  description = "Whether fn-stream writes alert windows and publishes instant alerts, and the home tables' and topic's ARNs; the root's local.alerts_access."
+  description = "Whether fn-stream evaluates the alert rules (writes alert windows and publishes instant alerts), and the ARNs of the home rules object, tables and topic; the root's local.alerts_access."
   type = object({
     enabled           = bool
     windows_table_arn = string
     state_table_arn   = string
     topic_arn         = string
+    rules_object_arn  = string
   })
 }
 
 variable "alerts_environment" {
-  description = "The ALERT_* settings of fn-stream (the home tables, topic, rules and database), applied only when alerts.enabled."
+  description = "The ALERT_* settings of fn-stream (the home rules object, tables, topic and database), applied only when alerts.enabled."
   type        = map(string)
 }
 

@@ -51,7 +51,8 @@ resource "aws_cloudwatch_log_group" "this" {
 # its README): the base one (its logs and traces, and the network interfaces
 # when in a VPC), and the function's own, to which the grants that go with
 # a settings group are added when the group is on: indexing into the search
-# domain, writing alert windows and publishing instant alerts.
+# domain, reading the alert rules, writing alert windows and publishing
+# instant alerts.
 resource "aws_iam_role_policy" "base" {
   name = "base"
   role = aws_iam_role.this.id
@@ -82,6 +83,7 @@ resource "aws_iam_role_policy" "function" {
         windows_table_arn = var.alerts_arns.windows_table_arn
         state_table_arn   = var.alerts_arns.state_table_arn
         topic_arn         = var.alerts_arns.topic_arn
+        rules_object_arn  = var.alerts_arns.rules_object_arn
       })).Statement : [],
     )
   })
@@ -133,7 +135,7 @@ resource "aws_lambda_function" "this" {
   lifecycle {
     precondition {
       condition     = local.environment_size <= 4096
-      error_message = "${local.name}: the environment is ${local.environment_size} characters as JSON, over Lambda's 4 KB limit (the inline ALERT_RULES is usually the large one: shorten the alert rules file)."
+      error_message = "${local.name}: the environment is ${local.environment_size} characters as JSON, over Lambda's 4 KB limit: shorten the largest settings (the alert rules are not among them: they travel as an S3 object, ALERT_RULES_URI)."
     }
   }
 

@@ -75,17 +75,18 @@ variable "alerts_enabled" {
 }
 
 variable "alerts_environment" {
-  description = "Variables set only when alerts_enabled (the alert tables, topic and rules fn-ingest and fn-stream write to)."
+  description = "Variables set only when alerts_enabled (where fn-ingest and fn-stream read the alert rules, ALERT_RULES_URI, and the alert tables and topic they write to)."
   type        = map(string)
   default     = {}
 }
 
 variable "alerts_arns" {
-  description = "The alert tables and topic the function writes windows to and publishes instant alerts on when alerts_enabled (infra/policies/alerts-writer.json.tftpl)."
+  description = "The alert rules object the function reads, and the alert tables and topic it writes windows to and publishes instant alerts on, when alerts_enabled (infra/policies/alerts-writer.json.tftpl)."
   type = object({
     windows_table_arn = string
     state_table_arn   = string
     topic_arn         = string
+    rules_object_arn  = string
   })
   default = null
 }

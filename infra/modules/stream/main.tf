@@ -168,7 +168,7 @@ module "function" {
   alerts_enabled = var.alerts.enabled
   alerts_arns    = var.alerts
   alerts_environment = {
-    ALERT_RULES           = var.alerts_environment["ALERT_RULES"]
+    ALERT_RULES_URI       = var.alerts_environment["ALERT_RULES_URI"]
     ALERT_WINDOWS_TABLE   = var.alerts_environment["ALERT_WINDOWS_TABLE"]
     ALERT_STATE_TABLE     = var.alerts_environment["ALERT_STATE_TABLE"]
     ALERT_TOPIC_ARN       = var.alerts_environment["ALERT_TOPIC_ARN"]

@@ -170,12 +170,13 @@ variable "search_environment" {
 }
 
 variable "alerts" {
-  description = "Whether the function writes alert windows and publishes instant alerts, and the tables' and topic's ARNs."
+  description = "Whether the function evaluates the alert rules (writes alert windows and publishes instant alerts), and the ARNs of the rules object, the tables and the topic."
   type = object({
     enabled           = bool
     windows_table_arn = string
     state_table_arn   = string
     topic_arn         = string
+    rules_object_arn  = string
   })
 }
 

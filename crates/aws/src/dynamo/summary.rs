@@ -49,7 +49,7 @@ impl DynamoWindows {
         let hours = loglake_core::summary::late_hours(
             contributions.iter().map(|c| c.minute_ms),
             now,
-            self.delay_ms,
+            self.delay_ms(),
         );
         let mut markers = Vec::with_capacity(hours.len());
         for h in hours {

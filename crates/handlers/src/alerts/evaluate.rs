@@ -12,18 +12,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use loglake_core::sinks::alerts::{
-    Evaluation, GroupKey, Rules, Transition, evaluate, minutes_needed, notify,
+    Evaluation, GroupKey, Transition, evaluate, minutes_needed, notify,
 };
 use loglake_core::time::{MINUTE_MS, floor_minute, format_rfc3339_ms};
 use tracing::{info, warn};
 
 use super::AlertError;
+use super::live::LiveRules;
 use crate::effects::{Publisher, StateStore, WindowStore};
 
 /// What the evaluator reads and writes.
 #[derive(Clone)]
 pub struct Evaluator {
-    pub rules: Arc<Rules>,
+    pub rules: LiveRules,
     pub windows: Arc<dyn WindowStore>,
     pub state: Arc<dyn StateStore>,
     pub publisher: Arc<dyn Publisher>,
@@ -32,7 +33,7 @@ pub struct Evaluator {
 impl std::fmt::Debug for Evaluator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Evaluator")
-            .field("rules", &self.rules.rules.len())
+            .field("rules", &self.rules)
             .finish()
     }
 }
@@ -74,7 +75,7 @@ impl Evaluator {
     /// Evaluate the windows ending `evaluation_delay_minutes` before
     /// `now_ms` (late files still arrive) and publish what changed.
     pub async fn evaluate(&self, now_ms: i64) -> Result<Report, AlertError> {
-        let rules = &self.rules;
+        let rules = &self.rules.get();
         let mut report_late = Vec::new();
         let delay = i64::from(rules.settings.evaluation_delay_minutes) * MINUTE_MS;
         let end = floor_minute(now_ms) - delay;
@@ -143,8 +144,9 @@ impl Evaluator {
         now_ms: i64,
         late: &mut Vec<String>,
     ) -> Result<(), AlertError> {
+        let rules = self.rules.get();
         for p in self.state.unannounced(now_ms - OUTBOX_GRACE_MS).await? {
-            let Some(rule) = self.rules.get(&p.rule) else {
+            let Some(rule) = rules.get(&p.rule) else {
                 continue;
             };
             let e = Evaluation {
@@ -163,7 +165,7 @@ impl Evaluator {
                     format_rfc3339_ms(p.at_ms)
                 ),
             };
-            let n = notify(rule, &e, p.to, &self.rules.settings);
+            let n = notify(rule, &e, p.to, &rules.settings);
             match self.publisher.publish(&n).await {
                 Ok(()) => {
                     self.state.confirm(rule, &p.group, p.at_ms).await?;
@@ -183,13 +185,14 @@ impl Evaluator {
         now_ms: i64,
         report: &mut Report,
     ) -> Result<(), AlertError> {
-        let Some(rule) = self.rules.get(&e.rule) else {
+        let rules = self.rules.get();
+        let Some(rule) = rules.get(&e.rule) else {
             return Ok(());
         };
         if !self.state.transition(rule, &e.group, t, now_ms).await? {
             return Ok(());
         }
-        let n = notify(rule, e, t, &self.rules.settings);
+        let n = notify(rule, e, t, &rules.settings);
         let label = format!("{} {}={}", rule.name, e.group.field, e.group.value);
         if let Err(err) = self.publisher.publish(&n).await {
             // This alert only: the others of the run still go out.

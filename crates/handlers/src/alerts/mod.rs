@@ -11,6 +11,7 @@
 //!   given back when the notification cannot be sent.
 
 pub mod evaluate;
+pub mod live;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -28,13 +29,28 @@ use tracing::{info, warn};
 use crate::config::{ConfigError, Vars};
 pub use crate::effects::AlertError;
 use crate::effects::{Publisher, StateStore, WindowStore};
+use live::{LiveRules, RulesObject};
+
+/// Where a function's rules come from.
+#[derive(Debug, Clone)]
+pub enum RulesSpec {
+    /// `ALERT_RULES` (the TOML of `alerts.toml`, inline) or
+    /// `ALERT_RULES_FILE` (a path to it): read once, at start.
+    Loaded(Arc<Rules>),
+    /// `ALERT_RULES_URI` (`s3://bucket/key`, where Terraform uploads
+    /// `alerts.toml`): read on the first invocation, then again when it
+    /// changed, checked at most every `ALERT_RULES_REFRESH_S` (default 60).
+    Object(RulesObject),
+}
 
 /// The alert settings of a function.
 #[derive(Debug, Clone)]
 pub struct AlertConfig {
-    /// The rules: `ALERT_RULES` (the TOML of `alerts.toml`, inline, as
-    /// Terraform passes it) or `ALERT_RULES_FILE` (a path to it).
-    pub rules: Arc<Rules>,
+    pub rules: RulesSpec,
+    /// `ALERT_ATHENA_DATABASE`: the Glue database Terraform created, for the
+    /// Athena query in each notification (the rules' `athena_database` is
+    /// a default).
+    pub athena_database: Option<String>,
     /// `ALERT_WINDOWS_TABLE`: window contributions (the ingest functions
     /// write, fn-alerts reads).
     pub windows_table: Option<String>,
@@ -45,43 +61,72 @@ pub struct AlertConfig {
 }
 
 impl AlertConfig {
-    /// The settings in `vars`; `None` when neither `ALERT_RULES` nor
-    /// `ALERT_RULES_FILE` is set (alerts off).
+    /// The settings in `vars`; `None` when none of `ALERT_RULES`,
+    /// `ALERT_RULES_FILE` and `ALERT_RULES_URI` is set (alerts off).
     pub fn from_vars(vars: Vars<'_>) -> Result<Option<AlertConfig>, ConfigError> {
-        let mut rules = match (vars.get("ALERT_RULES"), vars.get("ALERT_RULES_FILE")) {
-            (None, None) => return Ok(None),
-            (Some(_), Some(path)) => {
-                return Err(ConfigError::invalid(
-                    "ALERT_RULES_FILE",
-                    &path,
-                    "set ALERT_RULES (the rules inline) or ALERT_RULES_FILE (a path to them), not both",
-                ));
-            }
-            (Some(text), None) => Rules::parse(&text).map_err(|e| ConfigError {
-                variable: "ALERT_RULES".into(),
-                value: None,
-                reason: e.to_string(),
-            })?,
-            (None, Some(path)) => Rules::from_file(std::path::Path::new(&path))
-                .map_err(|e| ConfigError::invalid("ALERT_RULES_FILE", &path, e.to_string()))?,
-        };
-        // The Glue database Terraform created, for the Athena query in each
-        // notification (the rules file's `athena_database` is a default).
-        if let Some(db) = vars.parse_with("ALERT_ATHENA_DATABASE", |db| {
+        const SOURCES: [&str; 3] = ["ALERT_RULES", "ALERT_RULES_FILE", "ALERT_RULES_URI"];
+        let set: Vec<&str> = SOURCES
+            .into_iter()
+            .filter(|k| vars.get(k).is_some())
+            .collect();
+        let athena_database = vars.parse_with("ALERT_ATHENA_DATABASE", |db| {
             if db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 Ok(db.to_string())
             } else {
                 Err("is not a Glue database name (letters, digits, _)".into())
             }
-        })? {
-            rules.settings.athena_database = db;
-        }
+        })?;
+        let with_database = |mut rules: Rules| {
+            if let Some(db) = &athena_database {
+                rules.settings.athena_database = db.clone();
+            }
+            RulesSpec::Loaded(Arc::new(rules))
+        };
+        let rules = match set.as_slice() {
+            [] => return Ok(None),
+            ["ALERT_RULES"] => {
+                with_database(Rules::parse(&vars.require("ALERT_RULES")?).map_err(|e| {
+                    ConfigError {
+                        variable: "ALERT_RULES".into(),
+                        value: None,
+                        reason: e.to_string(),
+                    }
+                })?)
+            }
+            ["ALERT_RULES_FILE"] => {
+                let path = vars.require("ALERT_RULES_FILE")?;
+                with_database(
+                    Rules::from_file(std::path::Path::new(&path)).map_err(|e| {
+                        ConfigError::invalid("ALERT_RULES_FILE", &path, e.to_string())
+                    })?,
+                )
+            }
+            ["ALERT_RULES_URI"] => {
+                let refresh = vars.number("ALERT_RULES_REFRESH_S", 60u64, 0..=86_400)?;
+                let uri = vars.require("ALERT_RULES_URI")?;
+                RulesSpec::Object(
+                    RulesObject::parse(&uri, std::time::Duration::from_secs(refresh))
+                        .map_err(|reason| ConfigError::invalid("ALERT_RULES_URI", &uri, reason))?,
+                )
+            }
+            more => {
+                return Err(ConfigError::invalid(
+                    more[1],
+                    &vars.get(more[1]).unwrap_or_default(),
+                    format!(
+                        "set one of ALERT_RULES (the rules inline), ALERT_RULES_FILE (a path) and ALERT_RULES_URI (an S3 object), not {}",
+                        more.join(" and ")
+                    ),
+                ));
+            }
+        };
         let need = |k: &str| {
             vars.get(k)
                 .ok_or_else(|| ConfigError::missing(k, "alert rules are set, so it must be too"))
         };
         Ok(Some(AlertConfig {
-            rules: Arc::new(rules),
+            rules,
+            athena_database,
             windows_table: vars.get("ALERT_WINDOWS_TABLE"),
             state_table: need("ALERT_STATE_TABLE")?,
             topic_arn: need("ALERT_TOPIC_ARN")?,
@@ -92,7 +137,9 @@ impl AlertConfig {
 /// The alert sink of a function: the rules and the stores they write to.
 #[derive(Clone)]
 pub struct AlertSink {
-    pub rules: Arc<Rules>,
+    /// The rules in force; [`refresh`](LiveRules::refresh) them at the
+    /// start of each invocation.
+    pub rules: LiveRules,
     /// Absent without a windows table: instant rules only.
     pub windows: Option<Arc<dyn WindowStore>>,
     pub state: Arc<dyn StateStore>,
@@ -102,9 +149,18 @@ pub struct AlertSink {
 impl std::fmt::Debug for AlertSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlertSink")
-            .field("rules", &self.rules.rules.len())
+            .field("rules", &self.rules)
             .field("windows", &self.windows.is_some())
             .finish()
+    }
+}
+
+/// Read a function's rules when they are due (each invocation starts so):
+/// fails only while a sink never had rules.
+pub async fn refresh(sink: Option<&AlertSink>) -> Result<(), String> {
+    match sink {
+        Some(sink) => sink.rules.refresh().await.map(drop),
+        None => Ok(()),
     }
 }
 
@@ -126,7 +182,7 @@ impl AlertSink {
             WindowCounting::None
         };
         AlertObserver::at(
-            self.rules.clone(),
+            self.rules.get(),
             counting,
             source_ms.unwrap_or_else(crate::now_ms),
         )

@@ -21,13 +21,13 @@
 
 use std::sync::Arc;
 
-use loglake_core::sinks::alerts::Rules;
 use loglake_core::summary::{self, floor_hour};
 use loglake_core::time::{MINUTE_MS, format_rfc3339_ms};
-use tracing::{error, info};
+use tracing::{Instrument, error, info, info_span};
 
 use super::AlertError;
 use super::evaluate::{Evaluator, Report};
+use super::live::LiveRules;
 use crate::effects::{SummaryStore, WindowStore};
 
 /// One hour, in ms.
@@ -42,15 +42,15 @@ pub const FIRST_RUN_HOURS: i64 = 3;
 pub struct Summarizer {
     pub windows: Arc<dyn WindowStore>,
     pub store: Arc<dyn SummaryStore>,
-    /// The rules' evaluation delay, in ms: an hour is closed that long
+    /// The rules in force: an hour is closed `evaluation_delay_minutes`
     /// after its end.
-    pub delay_ms: i64,
+    pub rules: LiveRules,
 }
 
 impl std::fmt::Debug for Summarizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Summarizer")
-            .field("delay_ms", &self.delay_ms)
+            .field("delay_ms", &self.delay_ms())
             .finish()
     }
 }
@@ -73,19 +73,24 @@ impl Summarizer {
     pub fn new(
         windows: Arc<dyn WindowStore>,
         store: Arc<dyn SummaryStore>,
-        rules: &Rules,
+        rules: LiveRules,
     ) -> Summarizer {
         Summarizer {
             windows,
             store,
-            delay_ms: i64::from(rules.settings.evaluation_delay_minutes) * MINUTE_MS,
+            rules,
         }
+    }
+
+    /// The rules' evaluation delay, in ms.
+    pub fn delay_ms(&self) -> i64 {
+        i64::from(self.rules.get().settings.evaluation_delay_minutes) * MINUTE_MS
     }
 
     /// The last closed hour at `now_ms`: the last whose end plus the delay
     /// has passed.
     pub fn closed_hour(&self, now_ms: i64) -> i64 {
-        floor_hour(now_ms - self.delay_ms) - HOUR_MS
+        floor_hour(now_ms - self.delay_ms()) - HOUR_MS
     }
 
     /// Write the closed hours not written yet (a few per run), then rebuild
@@ -213,7 +218,17 @@ impl Scheduled {
     pub async fn run(&self, now_ms: i64) -> Result<Outcome, Failed> {
         let mut reasons = Vec::new();
         let mut outcome = Outcome::default();
-        match self.evaluator.evaluate(now_ms).await {
+        // Rules kept in S3 are read now when they are due (the summary
+        // shares them); without any rules there is nothing to evaluate.
+        if let Err(e) = self.evaluator.rules.refresh().await {
+            error!(error = %e, "no alert rules");
+            return Err(Failed {
+                outcome,
+                reasons: vec![e],
+            });
+        }
+        let evaluating = self.evaluator.evaluate(now_ms);
+        match evaluating.instrument(info_span!("evaluate")).await {
             // The rest went out; a failed notification fails the
             // invocation (its change was undone, and the retry or the next
             // run makes and announces it again).
@@ -232,7 +247,7 @@ impl Scheduled {
             }
         }
         if let Some(s) = &self.summary {
-            match s.run(now_ms).await {
+            match s.run(now_ms).instrument(info_span!("summary")).await {
                 Ok(r) => outcome.summary = Some(r),
                 Err(e) => {
                     error!(error = %e, "summary not written; the next run tries again");

@@ -100,6 +100,8 @@ pub enum StreamError {
     /// configuration error, which must not pass for "no note".
     #[error("reading the batch's progress note: {0}")]
     ProgressNote(String),
+    #[error("{0}")]
+    Rules(String),
 }
 
 /// A line that could not become a record, with where it came from.
@@ -226,6 +228,9 @@ impl Stream {
         event: KinesisEvent,
         deadline: Instant,
     ) -> Result<(KinesisEventResponse, BatchSummary), StreamError> {
+        crate::alerts::refresh(self.alerts.as_ref())
+            .await
+            .map_err(StreamError::Rules)?;
         // This path has no retry of its own for the index (a failed batch
         // would forward its records to Firehose twice), so documents not
         // indexed in time are kept as dead letters.
