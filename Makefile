@@ -14,13 +14,14 @@ BIN := $(CARGO_TARGET_DIR)/release/loglake
 LAKE ?= lake
 DEMO_LINES ?= 200000
 
-.PHONY: help build test test-rust test-py chaos lint fmt demo report-screenshot query bench bench-lambda load-bench clean up down package plan deploy check-infra
+.PHONY: help build test test-rust test-py chaos lint fmt demo report-screenshot query bench bench-lambda load-bench clean up down local package plan deploy check-infra
 
 help:
 	@echo "make demo   build, generate sample logs (with malformed lines), ingest into ./$(LAKE), print the summary and write ./$(LAKE)/report.html"
 	@echo "make test   everything CI runs: fmt check, clippy -D warnings, unit, integration and reader tests"
 	@echo "make chaos  objects and Kinesis records through the functions with 20% of their AWS calls faulted, against a clean run"
 	@echo "make up     start the local AWS (moto) on 127.0.0.1:$(MOTO_PORT); make down stops it"
+	@echo "make local  make up, then create what infra/ creates in it and write .local/<fn>.env for cargo lambda watch"
 	@echo "make build  release build of the loglake CLI"
 	@echo "make lint   cargo fmt --check, clippy -D warnings, unused dependencies, cargo deny (licenses, duplicate versions, sources)"
 	@echo "make report-screenshot  docs/report.png: the demo's HTML report drawn by headless Chromium"
@@ -110,6 +111,19 @@ up: $(VENV)/.stamp
 
 down:
 	@if [ -f .moto.pid ]; then kill $$(cat .moto.pid) 2>/dev/null || true; rm -f .moto.pid; echo "moto stopped"; fi
+
+# The local AWS with what infra/ creates (buckets, queues and the raw
+# bucket's notification, stream, delivery stream, tables, topic, rules
+# object), read from the Terraform itself, and .local/<fn>.env for
+# `cargo lambda watch` (scripts/local-aws.py). LOCAL_VARS: root variables,
+# default: the collector too (enable_collect=true).
+LOCAL_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+LOCAL_VARS ?= enable_collect=true
+local: up
+	$(LOCAL_ENV) $(PY) scripts/local-aws.py apply $(addprefix --var ,$(LOCAL_VARS))
+	@echo
+	@echo "for the CLI and scripts/local-aws.py put / sqs-event in this shell:"
+	@echo "export $(LOCAL_ENV)"
 
 demo: build
 	# A fresh file has a new identity: start from an empty lake, or a second

@@ -1,17 +1,21 @@
 """Smoke tests of the runtime wiring, as docs/local.md runs it: `cargo lambda
-watch` runs the real function binary, `cargo lambda invoke --data-file
-events/...` sends it a real-shaped event. fn-ingest: the object an SQS event
-names lands in the curated bucket. fn-alerts: a scheduled event evaluates
-the shipped alerts.toml over empty windows, and the silent services alert
-once each on SNS, however often it runs.
-Needs the local AWS that `make test` starts (LOGLAKE_TEST_ENDPOINT)."""
+watch` runs the real function binary, `cargo lambda invoke --data-file`
+sends it a real-shaped event. fn-ingest: after `make local`'s
+scripts/local-aws.py, with nothing but the environment file it wrote, an
+upload into the raw bucket goes through the bucket's notification and the
+ingest queue into the lake, with the alert rules read from their S3 object.
+fn-alerts: a scheduled event evaluates the shipped alerts.toml over empty
+windows, and the silent services alert once each on SNS, however often it
+runs. Needs the local AWS that `make test` starts (LOGLAKE_TEST_ENDPOINT)."""
 import gzip
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.parse
 import uuid
 
 import boto3
@@ -19,7 +23,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENDPOINT = os.environ.get("LOGLAKE_TEST_ENDPOINT")
-KEY = "checkout-web/2024/03/15/app log #1.ndjson.gz"  # what events/sqs-s3-put.json names, decoded
+KEY = "checkout-web/2024/03/15/app log #1.ndjson.gz"  # a key S3 events URL-encode (events/sqs-s3-put.json names it too)
 
 
 def free_port():
@@ -28,31 +32,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def aws():
-    if not ENDPOINT:
-        pytest.fail("needs the local AWS: run with `make test`")
-    s3 = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1")
-    for b in ["loglake-raw"]:
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
-    curated = "curated-watch-%s" % uuid.uuid4().hex[:8]
-    s3.create_bucket(Bucket=curated)
-    lines = "".join(json.dumps({"timestamp": "2024-03-15T02:%02d:00Z" % i, "level": "INFO",
-                                "message": "checkout step %d" % i}) + "\n" for i in range(40))
-    s3.put_object(Bucket="loglake-raw", Key=KEY, Body=gzip.compress(lines.encode()))
-    return s3, curated
+def local_aws(env_dir, *args):
+    """scripts/local-aws.py as `make local` runs it, against the test's local AWS."""
+    env = dict(os.environ, AWS_ENDPOINT_URL=ENDPOINT, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "local-aws.py"), "--env-dir", str(env_dir), *args],
+                       cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
-def watch_and_invoke(package, env_vars, data_file, invocations=1):
+def watch_and_invoke(package, env_vars, data_file, invocations=1, env_file=None):
     """Start `cargo lambda watch -p package`, invoke it with data_file
-    `invocations` times, return the answers."""
+    `invocations` times, return the answers. With env_file, the function's
+    environment is that file's alone (what the package's
+    [package.metadata.lambda.watch] env_file names, at another path)."""
     port = free_port()
     env = dict(os.environ, PATH=os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"])
     cmd = ["cargo", "lambda", "watch", "-p", package, "--invoke-address", "127.0.0.1", "--invoke-port", str(port)]
-    for k, v in dict(env_vars, AWS_ENDPOINT_URL=ENDPOINT).items():
+    if env_file:
+        cmd += ["--env-file", str(env_file)]
+    else:
+        env_vars = dict(env_vars, AWS_ENDPOINT_URL=ENDPOINT)
+    for k, v in env_vars.items():
         cmd += ["--env-var", "%s=%s" % (k, v)]
     watch = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, start_new_session=True)
@@ -79,26 +81,69 @@ def watch_and_invoke(package, env_vars, data_file, invocations=1):
             os.killpg(watch.pid, signal.SIGKILL)
 
 
-def test_cargo_lambda_watch_and_invoke(aws, tmp_path):
-    s3, curated = aws
-    # The event names the upload by its ETag (fn-ingest reads that upload
-    # only, with If-Match): the fixture's, made the uploaded object's.
-    etag = s3.head_object(Bucket="loglake-raw", Key=KEY)["ETag"].strip('"')
-    event = json.load(open(os.path.join(ROOT, "events", "sqs-s3-put.json")))
-    body = json.loads(event["Records"][0]["body"])
-    body["Records"][0]["s3"]["object"]["eTag"] = etag
-    event["Records"][0]["body"] = json.dumps(body)
-    data_file = tmp_path / "sqs-s3-put.json"
-    data_file.write_text(json.dumps(event))
-    [out] = watch_and_invoke("fn-ingest", {"CURATED_BUCKET": curated}, str(data_file))
+def test_make_local_then_watch_ingests_an_upload_through_the_queue(tmp_path):
+    """docs/local.md's fn-ingest loop: `make local`, an upload, the queued
+    event, `cargo lambda watch` with the written environment, `invoke`."""
+    if not ENDPOINT:
+        pytest.fail("needs the local AWS: run with `make test`")
+    env_dir = tmp_path / "local"
+    created = local_aws(env_dir, "apply")
+    for kind in ("aws_s3_bucket_notification", "aws_sqs_queue", "aws_dynamodb_table", "aws_s3_object"):
+        assert kind in created, created
+    outputs = json.loads((env_dir / "outputs.json").read_text())
+    env_file = env_dir / "fn-ingest.env"
+    settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("#"))
+    assert settings["CURATED_BUCKET"] == outputs["curated_bucket"]
+    assert settings["ALERT_RULES_URI"] == "s3://%s/_config/alerts.toml" % outputs["curated_bucket"]
+
+    # Recent lines: the alert windows keep the last retention_hours only.
+    start = (int(time.time()) // 3600 - 1) * 3600
+    hour = time.strftime("dt=%Y-%m-%d/hr=%H", time.gmtime(start))
+    lines = "".join(json.dumps({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 60 * i)),
+                                "level": "INFO", "service": "checkout-web", "message": "checkout step %d" % i}) + "\n"
+                    for i in range(40))
+    upload = tmp_path / "app.ndjson.gz"
+    upload.write_bytes(gzip.compress(lines.encode()))
+    local_aws(env_dir, "put", str(upload), KEY)
+    s3 = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1")
+    version = s3.head_object(Bucket=outputs["raw_bucket"], Key=KEY)["VersionId"]
+    event = local_aws(env_dir, "sqs-event")
+    data_file = tmp_path / "sqs-event.json"
+    data_file.write_text(event)
+    # S3 events carry the key URL-encoded (`+` for a space): fn-ingest decodes it.
+    bodies = [json.loads(r["body"]) for r in json.loads(event)["Records"]]
+    keys = [urllib.parse.unquote_plus(r["s3"]["object"]["key"]) for b in bodies for r in b.get("Records", [])]
+    assert KEY in keys, event
+
+    [out] = watch_and_invoke("fn-ingest", {}, str(data_file), env_file=env_file)
     assert out == {"batchItemFailures": []}, out
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=curated).get("Contents", [])]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["curated_bucket"]).get("Contents", [])]
     manifests = [k for k in keys if k.startswith("_manifests/")]
-    assert len(manifests) == 1, keys
-    m = json.loads(s3.get_object(Bucket=curated, Key=manifests[0])["Body"].read())
-    assert m["source"]["uri"] == "s3://loglake-raw/" + KEY
+    sources = [json.loads(s3.get_object(Bucket=outputs["curated_bucket"], Key=k)["Body"].read()) for k in manifests]
+    # The raw bucket is versioned: this upload is the manifest of its version.
+    mine = [m for m in sources if m["source"]["uri"] == "s3://%s/%s" % (outputs["raw_bucket"], KEY)
+            and m["source"]["identity"].endswith("#version=" + version)]
+    assert len(mine) == 1, (manifests, mine)
+    [m] = mine
     assert m["rows_out"] == 40
-    assert any(k.startswith("logs/dt=2024-03-15/hr=02/") for k in keys)
+    assert any(k.startswith("logs/%s/" % hour) for k in keys), keys
+    # The rules came from their object: the minute's counts are in the windows table.
+    ddb = boto3.client("dynamodb", endpoint_url=ENDPOINT, region_name="us-east-1")
+    assert ddb.scan(TableName=outputs["alert_windows_table"])["Count"] > 0
+
+
+def test_every_function_reads_the_environment_make_local_writes():
+    """cargo lambda watch -p fn-x takes .local/fn-x.env (the path
+    local-aws.py writes by default) with no --env-var at all."""
+    import tomllib
+    for crate in sorted(os.listdir(os.path.join(ROOT, "crates"))):
+        if not crate.startswith("fn-"):
+            continue
+        with open(os.path.join(ROOT, "crates", crate, "Cargo.toml"), "rb") as f:
+            meta = tomllib.load(f)["package"]["metadata"]["lambda"]["watch"]
+        assert meta["env_file"] == ".local/%s.env" % crate, (crate, meta)
+    src = open(os.path.join(ROOT, "scripts", "local-aws.py")).read()
+    assert 'default=".local"' in src
 
 
 def test_fn_alerts_on_a_schedule_alerts_once_per_silent_service():
