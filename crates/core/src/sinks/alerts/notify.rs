@@ -52,9 +52,13 @@ pub fn notify(rule: &Rule, e: &Evaluation, t: Transition, settings: &Settings) -
     let thr = fmt_value(e.threshold, e.unit);
     let cmp = if e.breaching { ">=" } else { "<" };
     let g = &e.group.value;
+    // Not breaching although the value is over the threshold: too few
+    // records to judge (min_total, min_count), which the detail says.
+    let too_few = !e.breaching && e.observed >= e.threshold;
     let what = match &rule.kind {
         Kind::Absence { .. } if e.breaching => format!("{g} no records for {mins} min"),
         Kind::Absence { .. } => format!("{g} records again"),
+        _ if too_few => format!("{g} {obs}, {} ({mins} min)", e.detail),
         Kind::Latency { percentile, .. } => {
             format!(
                 "{g} p{} {obs} {cmp} {thr} ({mins} min)",

@@ -917,6 +917,22 @@ fn notifications_are_readable_and_complete() {
         "[RESOLVED] checkout-error-rate: checkout-web 1% < 5% (5 min)"
     );
     assert_eq!(resolved.body["state"], "resolved");
+    // Resolved for too little traffic, not a lower rate: never "61.7% < 5%".
+    let quiet = notify(
+        rule,
+        &Evaluation {
+            breaching: false,
+            observed: 61.7,
+            detail: "errors 29 of 47 (below min_total 50)".into(),
+            ..e.clone()
+        },
+        Transition::Resolved,
+        &rules.settings,
+    );
+    assert_eq!(
+        quiet.subject,
+        "[RESOLVED] checkout-error-rate: checkout-web 61.7%, errors 29 of 47 (below min_total 50) (5 min)"
+    );
 
     // Long unicode names and values stay within the SNS limit, on a char boundary.
     let long = Rule {
