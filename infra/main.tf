@@ -147,6 +147,7 @@ module "ingest" {
   reserved_concurrency = var.reserved_concurrency
   memory_budget_mb     = var.ingest_memory_budget_mb
   format_by_prefix     = var.format_by_prefix
+  formats_path         = var.formats_path
   redact               = var.redact
   raw_bucket           = module.storage.raw_bucket
   raw_bucket_arn       = module.storage.raw_bucket_arn

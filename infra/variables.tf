@@ -130,6 +130,17 @@ variable "ingest_memory_budget_mb" {
   default     = 256
 }
 
+variable "formats_path" {
+  description = "A formats.toml of user-defined formats (see docs/formats.md), uploaded to the curated bucket at _config/formats.toml and read by fn-ingest (FORMATS_URI), which picks up a change within FORMATS_REFRESH_S (60 s). Null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.formats_path == null || try(fileexists(var.formats_path), false)
+    error_message = "formats_path names a file that does not exist."
+  }
+}
+
 variable "format_by_prefix" {
   description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated, e.g. \"alb/=alb,cloudfront/=cloudfront\"; formats are json (ndjson, jsonl), combined (common, clf, apache, nginx), alb, cloudfront and text. Empty sniffs every object."
   type        = string

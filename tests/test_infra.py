@@ -315,6 +315,15 @@ def env_reads(crate: Path) -> tuple[set[str], set[str]]:
             if re.search(rf"\bimpl\s+{ty}\b", text) and re.search(r"fn from_(env|vars)", text):
                 reads |= {m.group(2) for m in ENV_READ.finditer(text)}
                 todo |= set(re.findall(r"\b([A-Z]\w*)::from_(?:env|vars)\s*\(", text)) - seen
+    # Free functions of loglake-handlers' config the crate imports and calls
+    # with its vars (`formats(vars)`, `multiline_limits(vars)`).
+    config = ROOT / "crates" / "handlers" / "src" / "config.rs"
+    if any(path.is_relative_to(d) for d in deps for path in [config]):
+        text = config.read_text()
+        for name in re.findall(r"\b([a-z_]+)\(vars\)", src):
+            m = re.search(rf"\npub fn {name}\b.*?\n}}\n", text, re.S)
+            if m:
+                reads |= {r.group(2) for r in ENV_READ.finditer(m.group(0))}
     return reads, required
 
 
@@ -1450,6 +1459,27 @@ def test_fn_alerts_reads_windows_writes_state_and_the_summary_only():
     assert expr(load(INFRA).modules["storage"]["kms_key_arn"]) == expr(load(INFRA).modules["alerts"]["kms_key_arn"]) == "module.kms.key_arn"
 
 
+def test_user_formats_travel_as_an_object_fn_ingest_alone_may_read():
+    root = load(INFRA)
+    assert root.variables["formats_path"]["default"] is None
+    assert "fileexists(var.formats_path)" in expr(root.variables["formats_path"]["validation"][0]["condition"])
+    assert expr(root.modules["ingest"]["formats_path"]) == "var.formats_path"
+    m = load(INFRA / "modules" / "ingest")
+    obj = m.of_type("aws_s3_object")["formats"]
+    assert expr(obj["count"]) == "var.formats_path == null ? 0 : 1"
+    assert (expr(obj["bucket"]), obj["key"]) == ("var.curated_bucket", "_config/formats.toml")
+    assert expr(obj["source_hash"]) == "filemd5(var.formats_path)"
+    assert expr(obj["kms_key_id"]) == "var.kms_key_arn"
+    env = m.modules["function"]["environment"]
+    assert expr(env["FORMATS_URI"]) == 'one([for o in aws_s3_object.formats : "s3://${o.bucket}/${o.key}"])'
+    # The one object, in fn-ingest's policy only.
+    for binary, c in function_calls().items():
+        assert {"FORMATS", "FORMATS_FILE"}.isdisjoint(terraform_environment(c)), binary
+    policy = json.loads((POLICIES / "fn-ingest.json.tftpl").read_text())
+    (read,) = [st for st in policy["Statement"] if st["Sid"] == "ReadFormats"]
+    assert (read["Action"], read["Resource"]) == (["s3:GetObject"], ["${curated_bucket_arn}/_config/formats.toml"])
+
+
 def test_fn_alerts_may_put_objects_under_summary_only():
     s3 = [st for st in function_policy("fn-alerts", search=True, alerts=True) if any(a.startswith("s3:") for a in st["Action"])]
     assert len(s3) == 2, "two statements reach the bucket: the rules read, the summary written"
@@ -2212,12 +2242,14 @@ def test_the_deploy_role_creates_roles_only_with_the_boundary_and_passes_only_na
     role = "${local.arn}:iam::${var.account_id}:role/${local.p}-"
     assert all(r.startswith(role) for r in functions), functions
     assert {r.removeprefix(role) for r in functions} == set(function_calls())
-    # Firehose's delivery role, and the pipeline's own: each to its service,
-    # one role a statement.
+    # Firehose's delivery role, and the pipeline's own: each to its service
+    # (the three CodeBuild roles in one statement, which keeps the deploy
+    # role's inline policies under IAM's 10,240 characters with three
+    # collect regions' keys in the boundary).
     stream = load(INFRA / "modules" / "stream")
     assert stream.of_type("aws_iam_role")["firehose"]["name"] == "${var.name_prefix}-firehose"
     assert passes.pop("firehose.amazonaws.com") == [[role + "firehose"]]
-    assert sorted(passes.pop("codebuild.amazonaws.com")) == [["${aws_iam_role.build.arn}"], ["${aws_iam_role.deploy.arn}"], ["${aws_iam_role.plan.arn}"]]
+    assert passes.pop("codebuild.amazonaws.com") == [["${aws_iam_role.build.arn}", "${aws_iam_role.plan.arn}", "${aws_iam_role.deploy.arn}"]]
     assert passes.pop("codepipeline.amazonaws.com") == [["${aws_iam_role.pipeline.arn}"]]
     assert not passes, f"PassRole to {sorted(passes)}"
     # The projects and the pipeline use those very roles.

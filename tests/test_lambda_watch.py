@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -50,10 +51,13 @@ def watch_and_invoke(package, env_vars, data_file, invocations=1, env_file=None)
     port = free_port()
     env = dict(os.environ, PATH=os.path.join(ROOT, ".venv", "bin") + os.pathsep + os.environ["PATH"])
     cmd = ["cargo", "lambda", "watch", "-p", package, "--invoke-address", "127.0.0.1", "--invoke-port", str(port)]
-    if env_file:
-        cmd += ["--env-file", str(env_file)]
-    else:
+    if not env_file:
+        # The package's metadata names .local/<fn>.env, which cargo lambda
+        # refuses to start without: an empty one, and the variables here.
+        env_file = os.path.join(tempfile.mkdtemp(), "empty.env")
+        open(env_file, "w").close()
         env_vars = dict(env_vars, AWS_ENDPOINT_URL=ENDPOINT)
+    cmd += ["--env-file", str(env_file)]
     for k, v in env_vars.items():
         cmd += ["--env-var", "%s=%s" % (k, v)]
     watch = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
 use loglake_core::sinks::alerts::{Contribution, GroupKey, Rule, Transition, WindowSums};
 use loglake_handlers::alerts::AlertError;
-use loglake_handlers::alerts::live::LiveRules;
+use loglake_handlers::alerts::LiveRules;
 use loglake_handlers::effects::{BoxFuture, Pending, StateStore, WindowStore};
 use loglake_handlers::now_ms;
 use loglake_handlers::retry::{Backoff, jitter, seed};

@@ -14,12 +14,12 @@
 //! implements) and the AWS SDK. No decisions: those are the handlers'.
 
 pub mod collect;
+pub mod config_object;
 mod denied;
 pub mod dynamo;
 pub mod opensearch;
 pub mod put;
 mod read;
-pub mod rules;
 pub mod sns;
 pub mod sqs;
 mod store;
@@ -34,8 +34,7 @@ use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use loglake_handlers::alerts::live::LiveRules;
-use loglake_handlers::alerts::{AlertConfig, AlertSink, RulesSpec};
+use loglake_handlers::alerts::{AlertConfig, AlertSink, LiveRules, RulesSpec, rules_object};
 use loglake_handlers::config::ConfigError;
 use loglake_handlers::search::{SearchConfig, SearchSink};
 use loglake_handlers::sinks::{SinkConfig, Sinks};
@@ -121,18 +120,19 @@ pub fn search_sink(
     })
 }
 
+/// Settings objects (rules, formats) read with `aws`'s S3 client.
+pub fn config_objects(aws: &aws_config::SdkConfig) -> Arc<config_object::S3ConfigObjects> {
+    Arc::new(config_object::S3ConfigObjects {
+        client: s3_client(aws),
+    })
+}
+
 /// The alert sink for `cfg`: its rules (read from S3 on the first
 /// refresh when they are kept there), DynamoDB tables and SNS topic.
 pub fn alert_sink(aws: &aws_config::SdkConfig, cfg: AlertConfig) -> AlertSink {
     let rules = match cfg.rules {
-        RulesSpec::Loaded(rules) => LiveRules::fixed(Arc::unwrap_or_clone(rules)),
-        RulesSpec::Object(object) => LiveRules::object(
-            object,
-            Arc::new(rules::S3Rules {
-                client: s3_client(aws),
-            }),
-            cfg.athena_database,
-        ),
+        RulesSpec::Loaded(rules) => LiveRules::fixed("alert rules", Arc::unwrap_or_clone(rules)),
+        RulesSpec::Object(object) => rules_object(object, config_objects(aws), cfg.athena_database),
     };
     let ddb = aws_sdk_dynamodb::Client::new(aws);
     AlertSink {

@@ -419,8 +419,7 @@ async fn the_hourly_summary_is_written_once_closed_and_rebuilt_for_late_items() 
 /// while the rules before stay in force.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
-    use loglake_handlers::alerts::live::RulesObject;
-    use loglake_handlers::effects::{RulesFetched, RulesReader};
+    use loglake_handlers::effects::{ConfigFetched, ConfigObject, ConfigReader};
 
     let e = env("rules-s3").await;
     e.put_rules(RULES).await;
@@ -432,17 +431,17 @@ async fn rules_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
         .unwrap();
 
     // A conditional read: the object, then "not modified" for its ETag.
-    let reader = loglake_aws::rules::S3Rules {
+    let reader = loglake_aws::config_object::S3ConfigObjects {
         client: loglake_aws::s3_client(&e.alerts_role.aws),
     };
-    let object = RulesObject::parse(&uri, Duration::ZERO).unwrap();
-    let RulesFetched::Changed { etag, text } = reader.read(&object, None).await.unwrap() else {
+    let object = ConfigObject::parse(&uri, Duration::ZERO).unwrap();
+    let ConfigFetched::Changed { etag, text } = reader.read(&object, None).await.unwrap() else {
         panic!("first read");
     };
     assert_eq!(text, RULES);
     assert_eq!(
         reader.read(&object, Some(&etag)).await.unwrap(),
-        RulesFetched::Unchanged
+        ConfigFetched::Unchanged
     );
 
     // fn-ingest reads them on its first invocation: the FATAL line alerts.
@@ -493,8 +492,9 @@ async fn rules_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
     // A function whose rules cannot be read counts nothing: it fails.
     let missing = AlertConfig {
         rules: loglake_handlers::alerts::RulesSpec::Object(
-            RulesObject::parse(
-                &format!("s3://{}/_config/nope.toml", e.curated),
+            // A bucket the grant covers, without the object: no such bucket.
+            ConfigObject::parse(
+                &format!("s3://curated-missing-{}/{}", e.local.id, iam::RULES_KEY),
                 Duration::ZERO,
             )
             .unwrap(),
@@ -509,5 +509,9 @@ async fn rules_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
         .handle(json!({ "source_uri": format!("s3://{}/shop/d.ndjson", e.raw) }))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("_config/nope.toml"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("alert rules s3://curated-missing-"),
+        "{err}"
+    );
 }

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use loglake_aws::{S3Objects, S3Store};
 use loglake_core::Format;
+use loglake_core::ingest::format::custom::Formats;
 use loglake_core::ingest::format::stamp::Zone;
 use loglake_core::ingest::options::{MAX_LINE_BYTES_RANGE, MEMORY_BUDGET_MB_RANGE};
 use loglake_core::redact::RedactOptions;
-use loglake_handlers::config::{ConfigError, Vars, formats, multiline_limits};
+use loglake_handlers::config::{ConfigError, Vars, formats, formats_object, multiline_limits};
 use loglake_handlers::ingest::{FORWARDED_PREFIX, Ingest, IngestSettings};
+use loglake_handlers::live::{ConfigObject, Live, Spec};
 use loglake_handlers::sinks::SinkConfig;
 use tokio::runtime::Handle;
 
@@ -30,7 +32,8 @@ pub struct Config {
     /// (default 500; 1 turns multiline events off) and
     /// `MULTILINE_MAX_BYTES` (default 262144), `FORWARDED_PREFIX` (where
     /// Firehose delivers fn-stream's records; default `firehose/`),
-    /// `FORMATS` or `FORMATS_FILE` (user-defined formats, a formats.toml),
+    /// `FORMATS`, `FORMATS_FILE` or `FORMATS_URI` (user-defined formats, a
+    /// formats.toml inline, in a file, or in S3 and re-read when it changes),
     /// `MESSAGE_CONCURRENCY` (SQS messages handled at once; default 2),
     /// `SEGMENT_MB` (decoded MiB after which an object may pause and
     /// continue in another invocation; default 512).
@@ -39,6 +42,9 @@ pub struct Config {
     /// that paused continues (unset: its message is redelivered after the
     /// visibility timeout instead).
     pub ingest_queue_url: Option<String>,
+    /// `FORMATS_URI`: the formats' S3 object, read by the function (the
+    /// formats in `ingest` are then none until the first invocation).
+    pub formats: Option<ConfigObject>,
     /// The search index and the alerts (`SEARCH_*`, `ALERT_*`).
     pub sinks: SinkConfig,
 }
@@ -53,6 +59,10 @@ impl Config {
         let format_by_prefix = vars
             .parse_with("FORMAT_BY_PREFIX", parse_format_by_prefix)?
             .unwrap_or_default();
+        let (loaded_formats, formats) = match formats(vars)? {
+            Spec::Loaded(f) => (f, None),
+            Spec::Object(object) => (Formats::default(), Some(object)),
+        };
         let ingest = IngestSettings {
             format_by_prefix,
             service_from_key: vars.flag("SERVICE_FROM_KEY", true)?,
@@ -69,11 +79,12 @@ impl Config {
                 vars.get("FORWARDED_PREFIX")
                     .unwrap_or_else(|| FORWARDED_PREFIX.to_string()),
             ),
-            // Set by Lambda: the metrics carry the deployed name, which the
-            // alarms know.
-            formats: formats(vars)?,
+            // Kept in S3 (FORMATS_URI): none until `app`'s client reads them.
+            formats: Live::fixed("formats", loaded_formats),
             message_concurrency: vars.number("MESSAGE_CONCURRENCY", 2, 1..=10)?,
             segment_bytes: vars.number::<u64>("SEGMENT_MB", 512, 1..=1 << 20)? << 20,
+            // Set by Lambda: the metrics carry the deployed name, which the
+            // alarms know.
             function_name: vars
                 .get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "fn-ingest".into()),
@@ -94,6 +105,7 @@ impl Config {
             curated_prefix: vars.get("CURATED_PREFIX").unwrap_or_default(),
             ingest_queue_url: vars.get("INGEST_QUEUE_URL").filter(|u| !u.is_empty()),
             ingest,
+            formats,
             sinks,
         })
     }
@@ -115,6 +127,10 @@ fn parse_format_by_prefix(v: &str) -> Result<Vec<(String, Format)>, String> {
 /// Call within the runtime (the S3 store blocks on it from parsing threads).
 pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Ingest, ConfigError> {
     let s3 = loglake_aws::s3_client(aws);
+    let mut settings = config.ingest;
+    if let Some(object) = config.formats {
+        settings.formats = formats_object(object, loglake_aws::config_objects(aws));
+    }
     let sinks = loglake_aws::sinks(aws, config.sinks)?;
     Ok(Ingest {
         objects: Arc::new(S3Objects { client: s3.clone() }),
@@ -124,7 +140,7 @@ pub fn app(aws: &aws_config::SdkConfig, config: Config) -> Result<Ingest, Config
             config.curated_prefix,
             Handle::current(),
         )),
-        settings: config.ingest,
+        settings,
         search: sinks.search,
         alerts: sinks.alerts,
         requeue: config.ingest_queue_url.map(|url| {

@@ -116,7 +116,24 @@ fn a_bad_formats_file_names_the_format_and_the_field() {
         ("FORMATS", include_str!("../../../examples/formats.toml")),
     ])
     .unwrap();
-    assert_eq!(ok.ingest.formats.len(), 2);
+    assert_eq!(ok.ingest.formats.get().len(), 2);
+    assert_eq!(ok.formats, None);
+
+    // Kept in S3: read by the function, re-read every FORMATS_REFRESH_S.
+    let uri = "s3://curated/_config/formats.toml";
+    let c = config(&[("CURATED_BUCKET", "curated"), ("FORMATS_URI", uri)]).unwrap();
+    let object = c.formats.unwrap();
+    assert_eq!((object.uri().as_str(), object.refresh.as_secs()), (uri, 60));
+    assert!(
+        c.ingest.formats.get().is_empty(),
+        "none before the first read"
+    );
+    let e = refused(&[("FORMATS_URI", uri), ("FORMATS_REFRESH_S", "-1")]);
+    assert_eq!(e.variable, "FORMATS_REFRESH_S", "{e}");
+    let e = refused(&[("FORMATS_URI", "curated/formats.toml")]);
+    assert_eq!(e.variable, "FORMATS_URI", "{e}");
+    let e = refused(&[("FORMATS", "x = 1"), ("FORMATS_URI", uri)]);
+    assert!(e.reason.contains("not FORMATS and FORMATS_URI"), "{e}");
 }
 
 #[test]

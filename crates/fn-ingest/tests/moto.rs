@@ -654,3 +654,49 @@ async fn a_long_object_continues_through_its_own_queue_under_the_role() {
         "every call of the role was allowed"
     );
 }
+
+/// The user-defined formats as Terraform delivers them (`formats_path`): an
+/// object fn-ingest reads under exactly its policy (`FORMATS_URI`), read
+/// again when it changed; a broken change is refused and the formats
+/// before stay in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formats_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
+    let e = env("formats").await;
+    let key = "_config/formats.toml";
+    let uri = format!("s3://{}/{key}", e.curated);
+    let vars = [
+        ("CURATED_BUCKET", e.curated.as_str()),
+        ("FORMATS_URI", uri.as_str()),
+        ("FORMATS_REFRESH_S", "0"),
+        ("MEMORY_BUDGET_MB", "16"),
+    ];
+    let config = loglake_testkit::settings(&vars, fn_ingest::Config::from_vars);
+    let app = fn_ingest::app(&e.role.aws, config).unwrap();
+    let spring = "2024-03-15 02:00:01.123  INFO 4242 --- [checkout] [  main] c.e.CheckoutService : order 7 placed\n";
+    let ingest = |name: &'static str| {
+        let e = &e;
+        let app = &app;
+        async move {
+            e.put(name, spring.as_bytes().to_vec()).await;
+            let out = app
+                .handle(json!({ "source_uri": format!("s3://{}/{name}", e.raw) }))
+                .await
+                .unwrap();
+            out["objects"][0]["format"].as_str().unwrap().to_string()
+        }
+    };
+
+    // No spring-boot format yet: the line is read as plain text.
+    e.local.put(&e.curated, key, b"# none yet\n".to_vec()).await;
+    assert_eq!(ingest("spring/a.log").await, "text");
+    // The object changes: the next invocation knows the format.
+    let formats = include_str!("../../../examples/formats.toml");
+    e.local
+        .put(&e.curated, key, formats.as_bytes().to_vec())
+        .await;
+    assert_eq!(ingest("spring/b.log").await, "custom:spring-boot");
+    // A broken change is refused: the formats before stay in force.
+    let broken = b"[[format]]\nname = \"web\"\nregex = '(?P<time>'\n".to_vec();
+    e.local.put(&e.curated, key, broken).await;
+    assert_eq!(ingest("spring/c.log").await, "custom:spring-boot");
+}

@@ -701,7 +701,17 @@ async fn instant_alerts_are_sent_once_across_retries_and_the_lake() {
     let e = env("alerts").await;
     let infra = AlertAws::create(&e.aws, &format!("stream-{}", e.stream)).await;
     let mut app = e.app();
-    app.alerts = Some(infra.sink(&e.role.aws, FATAL_RULES));
+    // The rules as Terraform delivers them: an object fn-stream reads.
+    let key = loglake_testkit::iam::RULES_KEY;
+    e.local
+        .put(&e.curated, key, FATAL_RULES.as_bytes().to_vec())
+        .await;
+    let vars = infra.object_vars(&format!("s3://{}/{key}", e.curated), 60);
+    let get = |k: &str| vars.get(k).cloned();
+    let config = AlertConfig::from_vars(loglake_handlers::config::Vars::new(&get))
+        .unwrap()
+        .unwrap();
+    app.alerts = Some(loglake_aws::alert_sink(&e.role.aws, config));
     // 2024-03-15T02:00Z: two FATALs from payment in one minute, one from
     // cart, and ordinary lines.
     let t = 1_710_468_000_000i64;

@@ -4,6 +4,12 @@
 //! cannot be used.
 
 use std::str::FromStr;
+use std::sync::Arc;
+
+use loglake_core::ingest::format::custom::Formats;
+
+use crate::effects::ConfigReader;
+use crate::live::{ConfigObject, Live, Spec};
 
 /// A setting that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,29 +128,59 @@ impl<'a> Vars<'a> {
     }
 }
 
-/// `FORMATS` (a `formats.toml` inline, as Terraform passes it) or
-/// `FORMATS_FILE` (a path to one): the user-defined formats, validated
-/// here so a bad file stops the function at its start, naming the format
-/// and field. Neither set: none.
-pub fn formats(
-    vars: Vars<'_>,
-) -> Result<loglake_core::ingest::format::custom::Formats, ConfigError> {
-    use loglake_core::ingest::format::custom::Formats;
-    match (vars.get("FORMATS"), vars.get("FORMATS_FILE")) {
-        (None, None) => Ok(Formats::default()),
-        (Some(_), Some(path)) => Err(ConfigError::invalid(
-            "FORMATS_FILE",
-            &path,
-            "set FORMATS (the formats inline) or FORMATS_FILE (a path to them), not both",
+/// The user-defined formats: `FORMATS` (a `formats.toml` inline) or
+/// `FORMATS_FILE` (a path to one), validated here so a bad file stops the
+/// function at its start, naming the format and field; or `FORMATS_URI`
+/// (`s3://bucket/key`, where Terraform uploads one), read on the first
+/// invocation and again when it changed, checked at most every
+/// `FORMATS_REFRESH_S` (default 60). None set: none.
+pub fn formats(vars: Vars<'_>) -> Result<FormatsSpec, ConfigError> {
+    const SOURCES: [&str; 3] = ["FORMATS", "FORMATS_FILE", "FORMATS_URI"];
+    let set: Vec<&str> = SOURCES
+        .into_iter()
+        .filter(|k| vars.get(k).is_some())
+        .collect();
+    match set.as_slice() {
+        [] => Ok(Spec::Loaded(Formats::default())),
+        ["FORMATS"] => Formats::from_toml(&vars.require("FORMATS")?)
+            .map(Spec::Loaded)
+            .map_err(|e| ConfigError {
+                variable: "FORMATS".into(),
+                value: None,
+                reason: e.to_string(),
+            }),
+        ["FORMATS_FILE"] => {
+            let path = vars.require("FORMATS_FILE")?;
+            Formats::load(std::path::Path::new(&path))
+                .map(Spec::Loaded)
+                .map_err(|e| ConfigError::invalid("FORMATS_FILE", &path, e.to_string()))
+        }
+        ["FORMATS_URI"] => {
+            let refresh = vars.number("FORMATS_REFRESH_S", 60u64, 0..=86_400)?;
+            let uri = vars.require("FORMATS_URI")?;
+            ConfigObject::parse(&uri, std::time::Duration::from_secs(refresh))
+                .map(Spec::Object)
+                .map_err(|reason| ConfigError::invalid("FORMATS_URI", &uri, reason))
+        }
+        more => Err(ConfigError::invalid(
+            more[1],
+            &vars.get(more[1]).unwrap_or_default(),
+            format!(
+                "set one of FORMATS (the formats inline), FORMATS_FILE (a path) and FORMATS_URI (an S3 object), not {}",
+                more.join(" and ")
+            ),
         )),
-        (Some(text), None) => Formats::from_toml(&text).map_err(|e| ConfigError {
-            variable: "FORMATS".into(),
-            value: None,
-            reason: e.to_string(),
-        }),
-        (None, Some(path)) => Formats::load(std::path::Path::new(&path))
-            .map_err(|e| ConfigError::invalid("FORMATS_FILE", &path, e.to_string())),
     }
+}
+
+/// Where the user-defined formats come from ([`formats`]).
+pub type FormatsSpec = Spec<Formats>;
+
+/// The formats kept in an S3 object, read through `reader`.
+pub fn formats_object(object: ConfigObject, reader: Arc<dyn ConfigReader>) -> Live<Formats> {
+    Live::object("formats", object, reader, |text| {
+        Formats::from_toml(text).map_err(|e| e.to_string())
+    })
 }
 
 /// `MULTILINE_MAX_LINES` (default 500; 1 turns joining off) and

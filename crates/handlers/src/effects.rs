@@ -1,7 +1,8 @@
 //! The effects the functions have on the world, one small trait each: read
 //! an object, forward records, send a bulk body, store alert windows, move
 //! alert state, publish a notification, send a continuation, write a
-//! summary file, keep collected events, read the alert rules. (Writing outputs is core's
+//! summary file, keep collected events, read a settings object. (Writing
+//! outputs is core's
 //! [`OutputStore`](loglake_core::OutputStore).) `loglake-aws` implements
 //! them over the AWS SDK; tests implement them in memory and inject any
 //! error, delay or partial answer.
@@ -131,9 +132,39 @@ pub trait Requeue: Send + Sync {
     fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// What reading a rules object found.
+/// An S3 object holding a settings file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RulesFetched {
+pub struct ConfigObject {
+    pub bucket: String,
+    pub key: String,
+    /// How long a value is used before the object is checked again.
+    pub refresh: Duration,
+}
+
+impl ConfigObject {
+    /// `s3://bucket/key`.
+    pub fn parse(uri: &str, refresh: Duration) -> Result<ConfigObject, String> {
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or("is not an s3://bucket/key address")?;
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(ConfigObject {
+                bucket: bucket.into(),
+                key: key.into(),
+                refresh,
+            }),
+            _ => Err("is not an s3://bucket/key address".into()),
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What reading a settings object found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFetched {
     /// The object still has the ETag the caller holds.
     Unchanged,
     Changed {
@@ -142,15 +173,16 @@ pub enum RulesFetched {
     },
 }
 
-/// The object alert rules are kept in (`crate::alerts::live`).
-pub trait RulesReader: Send + Sync {
+/// The objects settings are kept in (`crate::live`): the alert rules, the
+/// user-defined formats.
+pub trait ConfigReader: Send + Sync {
     /// The object, unless its ETag is still `etag` (a conditional read).
     /// The error names what failed (access denied, no such key).
     fn read<'a>(
         &'a self,
-        object: &'a crate::alerts::live::RulesObject,
+        object: &'a ConfigObject,
         etag: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<RulesFetched, String>>;
+    ) -> BoxFuture<'a, Result<ConfigFetched, String>>;
 }
 
 /// The alert windows table: one item per (minute, source).

@@ -24,6 +24,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::alerts::{AlertError, AlertSink, Delivered, WindowCounting};
 use crate::effects::{ObjectReader, ReadError, Requeue};
+use crate::live::Live;
 use crate::search::SearchSink;
 use crate::search::session::{DeadLetters, Retry};
 
@@ -57,9 +58,9 @@ pub struct IngestSettings {
     /// bucket: objects under it are forwarded records (already indexed and
     /// counted), known by their key, never by their content.
     pub forwarded_prefix: Option<String>,
-    /// User-defined formats (`FORMATS`/`FORMATS_FILE`), chosen by key or
-    /// by the first lines.
-    pub formats: Formats,
+    /// User-defined formats (`FORMATS`, `FORMATS_FILE`, `FORMATS_URI`),
+    /// chosen by key or by the first lines; refreshed with each invocation.
+    pub formats: Live<Formats>,
     /// SQS messages of one batch handled at once (`MESSAGE_CONCURRENCY`);
     /// each holds up to the memory budget.
     pub message_concurrency: usize,
@@ -83,7 +84,7 @@ impl Default for IngestSettings {
             multiline: MultilineLimits::default(),
             forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
             function_name: "fn-ingest".into(),
-            formats: Formats::default(),
+            formats: Live::fixed("formats", Formats::default()),
             message_concurrency: 2,
             segment_bytes: loglake_core::ingest::options::DEFAULT_SEGMENT_BYTES,
         }
@@ -112,7 +113,7 @@ impl IngestSettings {
             redact: self.redact,
             timezone: self.timezone.clone(),
             multiline: self.multiline,
-            formats: self.formats.clone(),
+            formats: Formats::clone(&self.formats.get()),
             forwarded: self
                 .forwarded_prefix
                 .as_deref()
@@ -215,8 +216,9 @@ pub enum HandleError {
     Object(#[from] ObjectError),
     #[error("encoding the response: {0}")]
     Response(#[from] serde_json::Error),
+    /// The alert rules or formats kept in S3 were never read.
     #[error("{0}")]
-    Rules(String),
+    Settings(String),
 }
 
 /// What happened to one object.
@@ -277,7 +279,12 @@ impl Ingest {
     ) -> Result<Value, HandleError> {
         crate::alerts::refresh(self.alerts.as_ref())
             .await
-            .map_err(HandleError::Rules)?;
+            .map_err(HandleError::Settings)?;
+        self.settings
+            .formats
+            .refresh()
+            .await
+            .map_err(HandleError::Settings)?;
         match objects::classify(&event)? {
             Invocation::Sqs(messages) => {
                 // Each message is its own unit of work, run a few at a time,
@@ -404,7 +411,7 @@ impl Ingest {
                     alerts,
                 }) => summary.push(json!({
                     "source": m.source.uri, "lines_in": m.lines_in, "rows_out": m.rows_out,
-                    "quarantined": m.quarantined, "outcome": m.outcome,
+                    "quarantined": m.quarantined, "outcome": m.outcome, "format": m.format,
                     "redacted": m.redacted, "search": search, "alerts": alerts,
                 })),
                 Ok(Done::Skipped { reason }) => summary.push(json!({ "skipped": reason })),

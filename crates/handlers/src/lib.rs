@@ -18,6 +18,7 @@ pub mod effects;
 pub mod forward;
 pub mod freshness;
 pub mod ingest;
+pub mod live;
 pub mod retry;
 pub mod search;
 pub mod sinks;

@@ -13,8 +13,8 @@ use loglake_core::sinks::alerts::{
     Contribution, GroupKey, Notification, Rule, Rules, Transition, WindowSums,
 };
 use loglake_handlers::alerts::AlertError;
+use loglake_handlers::alerts::LiveRules;
 use loglake_handlers::alerts::evaluate::{Evaluator, OUTBOX_GRACE_MS};
-use loglake_handlers::alerts::live::LiveRules;
 use loglake_handlers::effects::{BoxFuture, Pending, Publisher, StateStore, WindowStore};
 
 /// Two absence rules: with no records at all, both fire.
@@ -227,7 +227,7 @@ fn evaluator() -> (Evaluator, Arc<MemState>, Arc<Inbox>) {
     let state = Arc::new(MemState::default());
     let inbox = Arc::new(Inbox::default());
     let e = Evaluator {
-        rules: LiveRules::fixed(Rules::parse(RULES).unwrap()),
+        rules: LiveRules::fixed("alert rules", Rules::parse(RULES).unwrap()),
         windows: Arc::new(Quiet),
         state: state.clone(),
         publisher: inbox.clone(),

@@ -22,7 +22,7 @@ use loglake_core::sinks::alerts::{
     Contribution, GroupKey, Notification, Rule, Rules, Transition, WindowSums,
 };
 use loglake_core::triggers::objects::ObjectRef;
-use loglake_handlers::alerts::live::LiveRules;
+use loglake_handlers::alerts::LiveRules;
 use loglake_handlers::alerts::{AlertError, AlertSink};
 use loglake_handlers::config::Vars;
 use loglake_handlers::effects::{
@@ -355,7 +355,7 @@ fn sinks(alerts: &Arc<Alerts>, cluster: &Arc<Cluster>) -> (SearchSink, AlertSink
         config,
     };
     let alert = AlertSink {
-        rules: LiveRules::fixed(Rules::parse(RULES).unwrap()),
+        rules: LiveRules::fixed("alert rules", Rules::parse(RULES).unwrap()),
         windows: Some(alerts.clone()),
         state: alerts.clone(),
         publisher: alerts.clone(),

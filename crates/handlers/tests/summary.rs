@@ -16,8 +16,8 @@ use loglake_core::sinks::alerts::{
 };
 use loglake_core::summary::{self, SummaryRow};
 use loglake_handlers::alerts::AlertError;
+use loglake_handlers::alerts::LiveRules;
 use loglake_handlers::alerts::evaluate::Evaluator;
-use loglake_handlers::alerts::live::LiveRules;
 use loglake_handlers::alerts::summary::{HOUR_MS, Scheduled, Summarizer};
 use loglake_handlers::effects::{
     BoxFuture, Pending, Publisher, StateStore, SummaryStore, WindowStore,
@@ -200,7 +200,7 @@ fn summarizer(windows: &Arc<MemWindows>, bucket: &Arc<MemBucket>) -> Summarizer 
     Summarizer::new(
         windows.clone(),
         bucket.clone(),
-        LiveRules::fixed(Rules::clone(&rules())),
+        LiveRules::fixed("alert rules", Rules::clone(&rules())),
     )
 }
 
@@ -474,7 +474,7 @@ async fn a_failing_summary_fails_the_invocation_after_the_alerts_went_out() {
     let changes = Arc::new(Changes::default());
     let app = Scheduled {
         evaluator: Evaluator {
-            rules: LiveRules::fixed(Rules::clone(&rules())),
+            rules: LiveRules::fixed("alert rules", Rules::clone(&rules())),
             windows: windows.clone(),
             state: changes.clone(),
             publisher: changes.clone(),

@@ -84,6 +84,20 @@ resource "aws_s3_bucket_notification" "raw" {
   depends_on = [aws_sqs_queue_policy.ingest]
 }
 
+# User-defined formats travel as an object beside the alert rules, read
+# through FORMATS_URI and read again when changed (FORMATS_REFRESH_S);
+# source_hash uploads an edited file again (an SSE-KMS ETag is no MD5).
+resource "aws_s3_object" "formats" {
+  count = var.formats_path == null ? 0 : 1
+
+  bucket       = var.curated_bucket
+  key          = "_config/formats.toml"
+  source       = var.formats_path
+  source_hash  = filemd5(var.formats_path)
+  content_type = "application/toml"
+  kms_key_id   = var.kms_key_arn
+}
+
 module "function" {
   source = "../lambda"
 
@@ -113,6 +127,7 @@ module "function" {
   environment = {
     CURATED_BUCKET   = var.curated_bucket
     FORMAT_BY_PREFIX = var.format_by_prefix
+    FORMATS_URI      = one([for o in aws_s3_object.formats : "s3://${o.bucket}/${o.key}"])
     SERVICE_FROM_KEY = "true"
     MEMORY_BUDGET_MB = tostring(var.memory_budget_mb)
     MAX_LINE_BYTES   = "1048576"

@@ -48,6 +48,12 @@ variable "format_by_prefix" {
   type        = string
 }
 
+variable "formats_path" {
+  description = "A formats.toml to upload to the curated bucket at _config/formats.toml for fn-ingest (FORMATS_URI); null for none."
+  type        = string
+  default     = null
+}
+
 variable "redact" {
   description = "REDACT of the function: the PII kinds masked before any sink, comma-separated (cards, emails, ips, secrets, all or none); empty turns redaction off. Validated by the root's redact."
   type        = string

@@ -18,7 +18,7 @@ use loglake_core::time::{MINUTE_MS, floor_minute, format_rfc3339_ms};
 use tracing::{info, warn};
 
 use super::AlertError;
-use super::live::LiveRules;
+use super::LiveRules;
 use crate::effects::{Publisher, StateStore, WindowStore};
 
 /// What the evaluator reads and writes.

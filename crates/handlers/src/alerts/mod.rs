@@ -11,7 +11,6 @@
 //!   given back when the notification cannot be sent.
 
 pub mod evaluate;
-pub mod live;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -29,19 +28,35 @@ use tracing::{info, warn};
 use crate::config::{ConfigError, Vars};
 pub use crate::effects::AlertError;
 use crate::effects::{Publisher, StateStore, WindowStore};
-use live::{LiveRules, RulesObject};
+use crate::live::{ConfigObject, Live, Spec};
 
-/// Where a function's rules come from.
-#[derive(Debug, Clone)]
-pub enum RulesSpec {
-    /// `ALERT_RULES` (the TOML of `alerts.toml`, inline) or
-    /// `ALERT_RULES_FILE` (a path to it): read once, at start.
-    Loaded(Arc<Rules>),
-    /// `ALERT_RULES_URI` (`s3://bucket/key`, where Terraform uploads
-    /// `alerts.toml`): read on the first invocation, then again when it
-    /// changed, checked at most every `ALERT_RULES_REFRESH_S` (default 60).
-    Object(RulesObject),
+/// The alert rules in force ([`Live`]); refresh them at the start of each
+/// invocation.
+pub type LiveRules = Live<Rules>;
+
+/// The rules kept in an S3 object, read through `reader`, with the Glue
+/// database Terraform created (`ALERT_ATHENA_DATABASE`) applied to each
+/// version.
+pub fn rules_object(
+    object: ConfigObject,
+    reader: Arc<dyn crate::effects::ConfigReader>,
+    athena_database: Option<String>,
+) -> LiveRules {
+    Live::object("alert rules", object, reader, move |text| {
+        let mut rules = Rules::parse(text).map_err(|e| e.to_string())?;
+        if let Some(db) = &athena_database {
+            rules.settings.athena_database = db.clone();
+        }
+        Ok(rules)
+    })
 }
+
+/// Where a function's rules come from: `ALERT_RULES` (the TOML of
+/// `alerts.toml`, inline) or `ALERT_RULES_FILE` (a path to it), read once
+/// at start; or `ALERT_RULES_URI` (`s3://bucket/key`, where Terraform
+/// uploads `alerts.toml`), read on the first invocation, then again when it
+/// changed, checked at most every `ALERT_RULES_REFRESH_S` (default 60).
+pub type RulesSpec = Spec<Arc<Rules>>;
 
 /// The alert settings of a function.
 #[derive(Debug, Clone)]
@@ -105,7 +120,7 @@ impl AlertConfig {
                 let refresh = vars.number("ALERT_RULES_REFRESH_S", 60u64, 0..=86_400)?;
                 let uri = vars.require("ALERT_RULES_URI")?;
                 RulesSpec::Object(
-                    RulesObject::parse(&uri, std::time::Duration::from_secs(refresh))
+                    ConfigObject::parse(&uri, std::time::Duration::from_secs(refresh))
                         .map_err(|reason| ConfigError::invalid("ALERT_RULES_URI", &uri, reason))?,
                 )
             }
@@ -137,8 +152,8 @@ impl AlertConfig {
 /// The alert sink of a function: the rules and the stores they write to.
 #[derive(Clone)]
 pub struct AlertSink {
-    /// The rules in force; [`refresh`](LiveRules::refresh) them at the
-    /// start of each invocation.
+    /// The rules in force; [`refresh`](Live::refresh) them at the start
+    /// of each invocation.
     pub rules: LiveRules,
     /// Absent without a windows table: instant rules only.
     pub windows: Option<Arc<dyn WindowStore>>,

@@ -26,8 +26,8 @@ use loglake_core::time::{MINUTE_MS, format_rfc3339_ms};
 use tracing::{Instrument, error, info, info_span};
 
 use super::AlertError;
+use super::LiveRules;
 use super::evaluate::{Evaluator, Report};
-use super::live::LiveRules;
 use crate::effects::{SummaryStore, WindowStore};
 
 /// One hour, in ms.

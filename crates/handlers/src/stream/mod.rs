@@ -101,7 +101,7 @@ pub enum StreamError {
     #[error("reading the batch's progress note: {0}")]
     ProgressNote(String),
     #[error("{0}")]
-    Rules(String),
+    Settings(String),
 }
 
 /// A line that could not become a record, with where it came from.
@@ -230,7 +230,7 @@ impl Stream {
     ) -> Result<(KinesisEventResponse, BatchSummary), StreamError> {
         crate::alerts::refresh(self.alerts.as_ref())
             .await
-            .map_err(StreamError::Rules)?;
+            .map_err(StreamError::Settings)?;
         // This path has no retry of its own for the index (a failed batch
         // would forward its records to Firehose twice), so documents not
         // indexed in time are kept as dead letters.

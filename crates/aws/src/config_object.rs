@@ -1,26 +1,25 @@
-//! The [`RulesReader`] effect on S3: the alert rules object, read again
-//! only when its ETag changed (`If-None-Match`: an unchanged object is a
-//! 304 with no body).
+//! The [`ConfigReader`] effect on S3: a settings object (the alert rules,
+//! the user-defined formats), read again only when its ETag changed
+//! (`If-None-Match`: an unchanged object is a 304 with no body).
 
 use aws_sdk_s3::Client;
-use loglake_handlers::alerts::live::RulesObject;
-use loglake_handlers::effects::{BoxFuture, RulesFetched, RulesReader};
+use loglake_handlers::effects::{BoxFuture, ConfigFetched, ConfigObject, ConfigReader};
 
-/// A rules file larger than this is refused: `alerts.toml` is a few KB.
-pub const MAX_RULES_BYTES: usize = 1 << 20;
+/// A settings file larger than this is refused: `alerts.toml` is a few KB.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
-/// Rules objects in S3.
+/// Settings objects in S3.
 #[derive(Debug, Clone)]
-pub struct S3Rules {
+pub struct S3ConfigObjects {
     pub client: Client,
 }
 
-impl RulesReader for S3Rules {
+impl ConfigReader for S3ConfigObjects {
     fn read<'a>(
         &'a self,
-        object: &'a RulesObject,
+        object: &'a ConfigObject,
         etag: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<RulesFetched, String>> {
+    ) -> BoxFuture<'a, Result<ConfigFetched, String>> {
         Box::pin(async move {
             let resource = format!("arn:aws:s3:::{}/{}", object.bucket, object.key);
             let mut req = self
@@ -34,7 +33,7 @@ impl RulesReader for S3Rules {
             let out = match req.send().await {
                 Ok(out) => out,
                 Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => {
-                    return Ok(RulesFetched::Unchanged);
+                    return Ok(ConfigFetched::Unchanged);
                 }
                 Err(e) => return Err(crate::call_error("s3:GetObject", &resource, &e)),
             };
@@ -46,15 +45,15 @@ impl RulesReader for S3Rules {
                 .await
                 .map_err(|e| format!("s3:GetObject on {resource}: reading the body: {e}"))?
             {
-                if bytes.len() + chunk.len() > MAX_RULES_BYTES {
+                if bytes.len() + chunk.len() > MAX_CONFIG_BYTES {
                     return Err(format!(
-                        "{resource} is over {MAX_RULES_BYTES} bytes: not a rules file"
+                        "{resource} is over {MAX_CONFIG_BYTES} bytes: not a settings file"
                     ));
                 }
                 bytes.extend_from_slice(&chunk);
             }
             let text = String::from_utf8(bytes).map_err(|_| format!("{resource} is not UTF-8"))?;
-            Ok(RulesFetched::Changed { etag, text })
+            Ok(ConfigFetched::Changed { etag, text })
         })
     }
 }
