@@ -142,13 +142,13 @@ variable "formats_path" {
 }
 
 variable "format_by_prefix" {
-  description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated, e.g. \"alb/=alb,cloudfront/=cloudfront\"; formats are json (ndjson, jsonl), combined (common, clf, apache, nginx), alb, cloudfront and text. Empty sniffs every object."
+  description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated, e.g. \"alb/=alb,cloudfront/=cloudfront\"; formats are json (ndjson, jsonl), combined (common, clf, apache, nginx), alb, cloudfront, vpcflow (vpc-flow) and text. Empty sniffs every object."
   type        = string
   default     = ""
 
   validation {
-    condition     = alltrue([for p in split(",", var.format_by_prefix) : trimspace(p) == "" || can(regex("^[^=]*=\\s*(json|ndjson|jsonl|combined|common|clf|apache|nginx|alb|cloudfront|text)\\s*$", p))])
-    error_message = "format_by_prefix holds prefix=format pairs, comma-separated, each format one of json, ndjson, jsonl, combined, common, clf, apache, nginx, alb, cloudfront or text (e.g. \"alb/=alb,cloudfront/=cloudfront\")."
+    condition     = alltrue([for p in split(",", var.format_by_prefix) : trimspace(p) == "" || can(regex("^[^=]*=\\s*(json|ndjson|jsonl|combined|common|clf|apache|nginx|alb|cloudfront|vpcflow|vpc-flow|text)\\s*$", p))])
+    error_message = "format_by_prefix holds prefix=format pairs, comma-separated, each format one of json, ndjson, jsonl, combined, common, clf, apache, nginx, alb, cloudfront, vpcflow, vpc-flow or text (e.g. \"alb/=alb,cloudfront/=cloudfront\")."
   }
 }
 

@@ -622,6 +622,7 @@ def test_athena_workgroup_and_named_queries():
         "unique-users-per-minute",
         "top-failing-paths",
         "top-client-ips-by-5xx",
+        "vpc-top-rejected-sources-for-a-day",
         "summary-errors-per-service-for-an-hour",
         "summary-revenue-per-currency-for-a-day",
         "summary-top-event-types-for-a-day",

@@ -83,6 +83,8 @@ pub enum SourceFormat {
     Combined,
     Alb,
     Cloudfront,
+    /// Amazon VPC Flow Logs.
+    VpcFlow,
     Cwlogs,
     Text,
     /// A user-defined format of a `formats.toml` (the manifest names it).
@@ -98,6 +100,7 @@ impl SourceFormat {
             "combined" => SourceFormat::Combined,
             "alb" => SourceFormat::Alb,
             "cloudfront" => SourceFormat::Cloudfront,
+            "vpcflow" => SourceFormat::VpcFlow,
             "cwlogs" => SourceFormat::Cwlogs,
             "text" => SourceFormat::Text,
             "custom" => SourceFormat::Custom,
@@ -112,6 +115,7 @@ impl SourceFormat {
             SourceFormat::Combined => "combined",
             SourceFormat::Alb => "alb",
             SourceFormat::Cloudfront => "cloudfront",
+            SourceFormat::VpcFlow => "vpcflow",
             SourceFormat::Cwlogs => "cwlogs",
             SourceFormat::Text => "text",
             SourceFormat::Custom => "custom",

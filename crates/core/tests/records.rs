@@ -158,6 +158,54 @@ fn cloudfront_headers_are_skipped_and_counted() {
 }
 
 #[test]
+fn vpc_flow_logs_by_their_header_keep_every_record_and_newer_fields() {
+    // A custom (version 5) format as S3 delivery writes it, its header first,
+    // with a field this parser does not know at the end; the records follow
+    // the field list and examples of the VPC Flow Logs user guide.
+    const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status region flow-direction some-future-field";
+    let lines: Vec<&[u8]> = vec![
+        HEADER.as_bytes(),
+        b"5 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK us-east-1 ingress x1",
+        b"5 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK us-east-1 ingress -",
+        b"5 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA us-east-1 - -",
+        b"5 123456789010 eni-1235b8ca123456789 172.31.9.69",
+    ];
+    let (input, _) = join(&lines, "\n");
+    let store = MemoryStore::default();
+    let m = ingest(source("flow.log", &input, None), &store, &options(false)).unwrap();
+    assert!(m.balanced());
+    assert_eq!(m.format, "vpcflow");
+    assert_eq!((m.skipped_header, m.rows_out, m.quarantined), (1, 3, 1));
+    let rows = all_rows(&store, &m);
+    let got: Vec<(i64, i64, &str, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.line, r.ts, r.format.as_str(), r.message.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                2,
+                1_418_530_010_000,
+                "vpcflow",
+                Some("ACCEPT tcp 172.31.16.139:20641 -> 172.31.16.21:22")
+            ),
+            (
+                3,
+                1_418_530_010_000,
+                "vpcflow",
+                Some("REJECT tcp 172.31.9.69:49761 -> 172.31.9.12:3389")
+            ),
+            (4, 1_431_280_876_000, "vpcflow", Some("NODATA")),
+        ]
+    );
+    assert_eq!(rows[0].service.as_deref(), Some("vpc-flow-logs"));
+    assert_eq!(rows[0].attr("some_future_field"), Some("x1"));
+    assert_eq!(rows[0].attr("flow_direction"), Some("ingress"));
+    assert_eq!(rows[1].attr("some_future_field"), None, "- is no value");
+}
+
+#[test]
 fn pii_is_masked_in_rows_quarantine_and_observers_and_counted() {
     let input = "{\"ts\":\"2024-03-14T21:00:00Z\",\"msg\":\"paid with 4111 1111 1111 1111\",\"email\":\"jane.doe@example.com\",\"client_ip\":\"203.0.113.77\"}\n\
                  {\"ts\":\"2024-03-14T21:00:01Z\",\"msg\":\"order 4111111111111112 (fails Luhn)\"}\n\

@@ -523,6 +523,22 @@ locals {
         LIMIT 25
       SQL
     }
+    vpc-top-rejected-sources-for-a-day = {
+      description = "VPC Flow Logs: the source addresses with the most rejected flows, and the ports they tried. Parameter: dt."
+      query       = <<-SQL
+        SELECT client_ip AS srcaddr,
+               count(*) AS rejected_flows,
+               count(DISTINCT attributes['dstport']) AS ports,
+               array_join(slice(array_agg(DISTINCT attributes['dstport']), 1, 10), ',') AS some_ports,
+               min(ts) AS first_seen,
+               max(ts) AS last_seen
+        FROM ${local.logs}
+        WHERE dt = ? AND source_format = 'vpcflow' AND attributes['action'] = 'REJECT'
+        GROUP BY client_ip
+        ORDER BY rejected_flows DESC
+        LIMIT 25
+      SQL
+    }
     # From the summary (a few KB an hour) rather than the logs: these scan
     # almost nothing.
     summary-errors-per-service-for-an-hour = {

@@ -9,6 +9,7 @@ pub mod json;
 pub mod prefix;
 pub mod stamp;
 pub mod text;
+pub mod vpcflow;
 
 use std::str::FromStr;
 
@@ -33,6 +34,8 @@ pub enum Format {
     Combined,
     Alb,
     Cloudfront,
+    /// Amazon VPC Flow Logs delivered to S3 (`vpcflow`).
+    VpcFlow,
     Text,
     /// A user-defined format (`formats.toml`); the [`Parser`] holds which.
     Custom,
@@ -49,6 +52,7 @@ impl Format {
             Format::Combined => SourceFormat::Combined,
             Format::Alb => SourceFormat::Alb,
             Format::Cloudfront => SourceFormat::Cloudfront,
+            Format::VpcFlow => SourceFormat::VpcFlow,
             Format::Text => SourceFormat::Text,
             Format::Custom => SourceFormat::Custom,
         }
@@ -64,10 +68,11 @@ impl FromStr for Format {
             "combined" | "common" | "clf" | "apache" | "nginx" => Format::Combined,
             "alb" => Format::Alb,
             "cloudfront" => Format::Cloudfront,
+            "vpcflow" | "vpc-flow" => Format::VpcFlow,
             "text" => Format::Text,
             _ => {
                 return Err(format!(
-                    "unknown format {s:?} (expected json, combined, alb, cloudfront or text)"
+                    "unknown format {s:?} (expected json, combined, alb, cloudfront, vpcflow or text)"
                 ));
             }
         })
@@ -76,9 +81,9 @@ impl FromStr for Format {
 
 /// Choose an object's format from a sample of its first lines: the format
 /// most non-blank lines look like, with text as the fallback. CloudFront's
-/// `#Version`/`#Fields` header decides at once.
+/// `#Version`/`#Fields` header and a VPC Flow Logs header decide at once.
 pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
-    let mut votes = [0usize; 4];
+    let mut votes = [0usize; 5];
     let mut n = 0;
     for line in lines {
         let line = line.trim_end();
@@ -87,6 +92,9 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
         }
         if line.starts_with("#Version:") || line.starts_with("#Fields:") {
             return Format::Cloudfront;
+        }
+        if vpcflow::is_header(line) {
+            return Format::VpcFlow;
         }
         n += 1;
         let i = if json::looks_like(line) {
@@ -97,6 +105,8 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
             2
         } else if clf::looks_like(line) {
             3
+        } else if vpcflow::looks_like(line) {
+            4
         } else {
             continue;
         };
@@ -117,6 +127,7 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
         Format::Alb,
         Format::Cloudfront,
         Format::Combined,
+        Format::VpcFlow,
     ][best]
 }
 
@@ -163,10 +174,12 @@ pub fn detect_custom<'a>(
 pub struct Parser {
     format: Format,
     cloudfront: cloudfront::CloudFront,
+    vpcflow: vpcflow::VpcFlow,
     context: stamp::Context,
     /// The user-defined format, for [`Format::Custom`].
     custom: Option<custom::CustomFormat>,
-    /// The CloudFront `#Fields:` line in force, to resume elsewhere.
+    /// The CloudFront `#Fields:` or flow log header line in force, to
+    /// resume elsewhere.
     fields: Option<String>,
 }
 
@@ -193,6 +206,7 @@ impl Parser {
         Parser {
             format,
             cloudfront: cloudfront::CloudFront::default(),
+            vpcflow: vpcflow::VpcFlow::default(),
             context,
             custom: None,
             fields: None,
@@ -237,7 +251,10 @@ impl Parser {
             None => Parser::new(state.name.parse().ok()?, context),
         };
         if let Some(line) = &state.fields {
-            p.cloudfront.header(line);
+            match p.format {
+                Format::VpcFlow => p.vpcflow.header(line),
+                _ => p.cloudfront.header(line),
+            };
             p.fields = Some(line.clone());
         }
         Some(p)
@@ -284,6 +301,13 @@ impl Parser {
                 }
                 self.cloudfront.parse(line, rec)?;
             }
+            Format::VpcFlow => {
+                if self.vpcflow.header(line) {
+                    self.fields = Some(line.to_string());
+                    return Ok(Parsed::Header);
+                }
+                self.vpcflow.parse(line, rec)?;
+            }
             Format::Text => text::parse(line, rec, &self.context)?,
             Format::Custom => match &self.custom {
                 Some(c) => c.parse(line, rec, &self.context)?,
@@ -317,6 +341,10 @@ pub fn parse_line<'a>(
             alb::parse(line, rec)?;
             SourceFormat::Alb
         }
+        Format::VpcFlow => {
+            vpcflow::VpcFlow::default().parse(line, rec)?;
+            SourceFormat::VpcFlow
+        }
         // A CloudFront line needs its file's header; alone it is text.
         Format::Cloudfront | Format::Text | Format::Custom => {
             text::parse(line, rec, ctx)?;
@@ -344,6 +372,10 @@ mod tests {
             Format::Cloudfront
         );
         assert_eq!(detect([text, text, json]), Format::Text);
+        let flow = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
+        let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+        assert_eq!(detect([header, flow]), Format::VpcFlow);
+        assert_eq!(detect([flow, flow]), Format::VpcFlow);
         assert_eq!(detect(["", "  "]), Format::Text);
         assert_eq!(detect(std::iter::empty()), Format::Text);
     }
@@ -370,5 +402,7 @@ mod tests {
         assert_eq!("nginx".parse::<Format>(), Ok(Format::Combined));
         assert!("xml".parse::<Format>().is_err());
         assert_eq!(Format::Cloudfront.as_str(), "cloudfront");
+        assert_eq!("vpcflow".parse::<Format>(), Ok(Format::VpcFlow));
+        assert_eq!(Format::VpcFlow.as_str(), "vpcflow");
     }
 }
