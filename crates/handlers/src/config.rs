@@ -77,6 +77,40 @@ impl<'a> Vars<'a> {
             .ok_or_else(|| ConfigError::missing(name, "is required and not set"))
     }
 
+    /// Which one of `ways` (the variables that give one setting, each with
+    /// what it holds) is set: `None` for none of them, an error naming them
+    /// all when more than one is.
+    pub fn one_of(
+        &self,
+        ways: &[(&'static str, &str)],
+    ) -> Result<Option<&'static str>, ConfigError> {
+        let set: Vec<&'static str> = ways
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| self.get(name).is_some())
+            .collect();
+        match set.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            more => {
+                let named: Vec<String> = ways
+                    .iter()
+                    .map(|(n, what)| format!("{n} ({what})"))
+                    .collect();
+                let (last, rest) = named.split_last().unwrap_or((&named[0], &[]));
+                Err(ConfigError::invalid(
+                    more[1],
+                    &self.get(more[1]).unwrap_or_default(),
+                    format!(
+                        "set one of {} and {last}, not {}",
+                        rest.join(", "),
+                        more.join(" and ")
+                    ),
+                ))
+            }
+        }
+    }
+
     /// `name` parsed by `parse` (whose error is the reason), or `None`.
     pub fn parse_with<T>(
         &self,
@@ -135,41 +169,33 @@ impl<'a> Vars<'a> {
 /// invocation and again when it changed, checked at most every
 /// `FORMATS_REFRESH_S` (default 60). None set: none.
 pub fn formats(vars: Vars<'_>) -> Result<FormatsSpec, ConfigError> {
-    const SOURCES: [&str; 3] = ["FORMATS", "FORMATS_FILE", "FORMATS_URI"];
-    let set: Vec<&str> = SOURCES
-        .into_iter()
-        .filter(|k| vars.get(k).is_some())
-        .collect();
-    match set.as_slice() {
-        [] => Ok(Spec::Loaded(Formats::default())),
-        ["FORMATS"] => Formats::from_toml(&vars.require("FORMATS")?)
+    let way = vars.one_of(&[
+        ("FORMATS", "the formats inline"),
+        ("FORMATS_FILE", "a path"),
+        ("FORMATS_URI", "an S3 object"),
+    ])?;
+    match way {
+        None => Ok(Spec::Loaded(Formats::default())),
+        Some("FORMATS") => Formats::from_toml(&vars.require("FORMATS")?)
             .map(Spec::Loaded)
             .map_err(|e| ConfigError {
                 variable: "FORMATS".into(),
                 value: None,
                 reason: e.to_string(),
             }),
-        ["FORMATS_FILE"] => {
+        Some("FORMATS_FILE") => {
             let path = vars.require("FORMATS_FILE")?;
             Formats::load(std::path::Path::new(&path))
                 .map(Spec::Loaded)
                 .map_err(|e| ConfigError::invalid("FORMATS_FILE", &path, e.to_string()))
         }
-        ["FORMATS_URI"] => {
+        Some(_) => {
             let refresh = vars.number("FORMATS_REFRESH_S", 60u64, 0..=86_400)?;
             let uri = vars.require("FORMATS_URI")?;
             ConfigObject::parse(&uri, std::time::Duration::from_secs(refresh))
                 .map(Spec::Object)
                 .map_err(|reason| ConfigError::invalid("FORMATS_URI", &uri, reason))
         }
-        more => Err(ConfigError::invalid(
-            more[1],
-            &vars.get(more[1]).unwrap_or_default(),
-            format!(
-                "set one of FORMATS (the formats inline), FORMATS_FILE (a path) and FORMATS_URI (an S3 object), not {}",
-                more.join(" and ")
-            ),
-        )),
     }
 }
 

@@ -43,12 +43,19 @@ pub fn rules_object(
     athena_database: Option<String>,
 ) -> LiveRules {
     Live::object("alert rules", object, reader, move |text| {
-        let mut rules = Rules::parse(text).map_err(|e| e.to_string())?;
-        if let Some(db) = &athena_database {
-            rules.settings.athena_database = db.clone();
-        }
-        Ok(rules)
+        let rules = Rules::parse(text).map_err(|e| e.to_string())?;
+        Ok(in_database(rules, athena_database.as_deref()))
     })
+}
+
+/// `rules` naming the Glue database Terraform created
+/// (`ALERT_ATHENA_DATABASE`) in their Athena query, when there is one: the
+/// rules' own `athena_database` is a default.
+fn in_database(mut rules: Rules, database: Option<&str>) -> Rules {
+    if let Some(db) = database {
+        rules.settings.athena_database = db.to_string();
+    }
+    rules
 }
 
 /// Where a function's rules come from: `ALERT_RULES` (the TOML of
@@ -79,11 +86,14 @@ impl AlertConfig {
     /// The settings in `vars`; `None` when none of `ALERT_RULES`,
     /// `ALERT_RULES_FILE` and `ALERT_RULES_URI` is set (alerts off).
     pub fn from_vars(vars: Vars<'_>) -> Result<Option<AlertConfig>, ConfigError> {
-        const SOURCES: [&str; 3] = ["ALERT_RULES", "ALERT_RULES_FILE", "ALERT_RULES_URI"];
-        let set: Vec<&str> = SOURCES
-            .into_iter()
-            .filter(|k| vars.get(k).is_some())
-            .collect();
+        let Some(way) = vars.one_of(&[
+            ("ALERT_RULES", "the rules inline"),
+            ("ALERT_RULES_FILE", "a path"),
+            ("ALERT_RULES_URI", "an S3 object"),
+        ])?
+        else {
+            return Ok(None);
+        };
         let athena_database = vars.parse_with("ALERT_ATHENA_DATABASE", |db| {
             if db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 Ok(db.to_string())
@@ -91,15 +101,11 @@ impl AlertConfig {
                 Err("is not a Glue database name (letters, digits, _)".into())
             }
         })?;
-        let with_database = |mut rules: Rules| {
-            if let Some(db) = &athena_database {
-                rules.settings.athena_database = db.clone();
-            }
-            RulesSpec::Loaded(Arc::new(rules))
+        let with_database = |rules: Rules| {
+            RulesSpec::Loaded(Arc::new(in_database(rules, athena_database.as_deref())))
         };
-        let rules = match set.as_slice() {
-            [] => return Ok(None),
-            ["ALERT_RULES"] => {
+        let rules = match way {
+            "ALERT_RULES" => {
                 with_database(Rules::parse(&vars.require("ALERT_RULES")?).map_err(|e| {
                     ConfigError {
                         variable: "ALERT_RULES".into(),
@@ -108,7 +114,7 @@ impl AlertConfig {
                     }
                 })?)
             }
-            ["ALERT_RULES_FILE"] => {
+            "ALERT_RULES_FILE" => {
                 let path = vars.require("ALERT_RULES_FILE")?;
                 with_database(
                     Rules::from_file(std::path::Path::new(&path)).map_err(|e| {
@@ -116,23 +122,13 @@ impl AlertConfig {
                     })?,
                 )
             }
-            ["ALERT_RULES_URI"] => {
+            _ => {
                 let refresh = vars.number("ALERT_RULES_REFRESH_S", 60u64, 0..=86_400)?;
                 let uri = vars.require("ALERT_RULES_URI")?;
                 RulesSpec::Object(
                     ConfigObject::parse(&uri, std::time::Duration::from_secs(refresh))
                         .map_err(|reason| ConfigError::invalid("ALERT_RULES_URI", &uri, reason))?,
                 )
-            }
-            more => {
-                return Err(ConfigError::invalid(
-                    more[1],
-                    &vars.get(more[1]).unwrap_or_default(),
-                    format!(
-                        "set one of ALERT_RULES (the rules inline), ALERT_RULES_FILE (a path) and ALERT_RULES_URI (an S3 object), not {}",
-                        more.join(" and ")
-                    ),
-                ));
             }
         };
         let need = |k: &str| {

@@ -201,11 +201,7 @@ impl CloudFront {
                 Role::TimeTaken => rec.latency_ms = seconds_to_ms(v)?,
                 Role::Attr => {
                     if !v.is_empty() && v != "-" {
-                        let key = match &field.key {
-                            Cow::Borrowed(k) => Cow::Borrowed(*k),
-                            Cow::Owned(k) => Cow::Owned(k.clone()),
-                        };
-                        rec.attr(key, v);
+                        rec.attr(field.key.clone(), v);
                     }
                 }
             }

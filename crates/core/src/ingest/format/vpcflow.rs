@@ -188,54 +188,30 @@ impl VpcFlow {
         for field in &self.fields {
             let v = values.next().unwrap_or("-");
             match field.role {
-                Role::Start => {
-                    if v != "-" {
-                        let secs: i64 = v.parse().map_err(|_| {
-                            Reject::InvalidTimestamp(format!(
-                                "flow log start {:?} is not epoch seconds",
-                                clip(v)
-                            ))
-                        })?;
-                        rec.ts = Some(secs.saturating_mul(1000));
-                    }
-                    attr_opt(rec, "start", v);
-                }
-                Role::SrcAddr => {
-                    src = v;
-                    rec.set_opt(TextField::ClientIp, v);
-                }
-                Role::DstAddr => {
-                    dst = v;
-                    attr_opt(rec, "dstaddr", v);
-                }
-                Role::SrcPort => {
-                    sport = v;
-                    attr_opt(rec, "srcport", v);
-                }
-                Role::DstPort => {
-                    dport = v;
-                    attr_opt(rec, "dstport", v);
-                }
-                Role::Protocol => {
-                    proto = v;
-                    attr_opt(rec, "protocol", v);
-                }
-                Role::Action => {
-                    action = v;
-                    attr_opt(rec, "action", v);
-                }
-                Role::LogStatus => {
-                    status = v;
-                    attr_opt(rec, "log_status", v);
-                }
+                Role::SrcAddr => rec.set_opt(TextField::ClientIp, v),
                 Role::Region => rec.set_opt(TextField::Region, v),
-                Role::Attr => {
-                    let key = match &field.key {
-                        Cow::Borrowed(k) => Cow::Borrowed(*k),
-                        Cow::Owned(k) => Cow::Owned(k.clone()),
-                    };
-                    attr_opt(rec, key, v);
+                // Every other field is an attribute, the ones the time and
+                // the message are made of too.
+                _ => attr_opt(rec, field.key.clone(), v),
+            }
+            match field.role {
+                Role::Start if v != "-" => {
+                    let secs: i64 = v.parse().map_err(|_| {
+                        Reject::InvalidTimestamp(format!(
+                            "flow log start {:?} is not epoch seconds",
+                            clip(v)
+                        ))
+                    })?;
+                    rec.ts = Some(secs.saturating_mul(1000));
                 }
+                Role::SrcAddr => src = v,
+                Role::DstAddr => dst = v,
+                Role::SrcPort => sport = v,
+                Role::DstPort => dport = v,
+                Role::Protocol => proto = v,
+                Role::Action => action = v,
+                Role::LogStatus => status = v,
+                _ => {}
             }
         }
         for (i, v) in values.enumerate() {
