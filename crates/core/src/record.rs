@@ -85,7 +85,16 @@ pub enum SourceFormat {
     Cloudfront,
     /// Amazon VPC Flow Logs.
     VpcFlow,
+    /// CloudWatch Logs: a subscription's events through Kinesis, or an
+    /// export to S3.
     Cwlogs,
+    CloudTrail,
+    /// AWS WAF web ACL logs.
+    Waf,
+    Route53Resolver,
+    NetworkFirewall,
+    /// Amazon S3 server access logs.
+    S3Access,
     Text,
     /// A user-defined format of a `formats.toml` (the manifest names it).
     Custom,
@@ -102,6 +111,11 @@ impl SourceFormat {
             "cloudfront" => SourceFormat::Cloudfront,
             "vpcflow" => SourceFormat::VpcFlow,
             "cwlogs" => SourceFormat::Cwlogs,
+            "cloudtrail" => SourceFormat::CloudTrail,
+            "waf" => SourceFormat::Waf,
+            "route53resolver" => SourceFormat::Route53Resolver,
+            "networkfirewall" => SourceFormat::NetworkFirewall,
+            "s3access" => SourceFormat::S3Access,
             "text" => SourceFormat::Text,
             "custom" => SourceFormat::Custom,
             "http" => SourceFormat::Http,
@@ -117,6 +131,11 @@ impl SourceFormat {
             SourceFormat::Cloudfront => "cloudfront",
             SourceFormat::VpcFlow => "vpcflow",
             SourceFormat::Cwlogs => "cwlogs",
+            SourceFormat::CloudTrail => "cloudtrail",
+            SourceFormat::Waf => "waf",
+            SourceFormat::Route53Resolver => "route53resolver",
+            SourceFormat::NetworkFirewall => "networkfirewall",
+            SourceFormat::S3Access => "s3access",
             SourceFormat::Text => "text",
             SourceFormat::Custom => "custom",
             SourceFormat::Http => "http",

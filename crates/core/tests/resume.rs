@@ -97,6 +97,25 @@ fn cloudfront_log() -> Vec<u8> {
 }
 
 /// Two gzip members, as Firehose and `cat a.gz b.gz` write them.
+/// A CloudTrail document (one line, as CloudTrail writes it), one record
+/// with a time that is not one.
+fn cloudtrail_document() -> Vec<u8> {
+    let records: Vec<String> = (0..1500)
+        .map(|i| {
+            let time = if i == 700 {
+                "yesterday".to_string()
+            } else {
+                format!("2024-03-14T21:{:02}:{:02}Z", i / 60 % 60, i % 60)
+            };
+            format!(
+                r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/u{i}"}},"eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.{}","requestID":"r{i}","eventID":"e{i}"}}"#,
+                i % 250
+            )
+        })
+        .collect();
+    format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes()
+}
+
 fn two_members(data: &[u8]) -> Vec<u8> {
     let cut = data.len() / 2;
     let cut = cut + data[cut..].iter().position(|b| *b == b'\n').unwrap() + 1;
@@ -168,12 +187,17 @@ fn in_paused_runs(
 
 #[test]
 fn paused_runs_write_what_one_pass_writes() {
-    let cases: [(&str, Vec<u8>, u64); 5] = [
+    let cases: [(&str, Vec<u8>, u64); 6] = [
         ("app.log", text_log(), 9_000),
         ("app.log.gz", two_members(&text_log()), 7_000),
         ("events.ndjson", json_log(), 20_000),
         ("events.ndjson.gz", gzip(&json_log()), 50_000),
         ("E2ABC.2024-03-14-21.cf.log", cloudfront_log(), 16_000),
+        (
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/14/t.json.gz",
+            gzip(&cloudtrail_document()),
+            40_000,
+        ),
     ];
     for (name, input, segment) in &cases {
         for pipelined in [false, true] {

@@ -24,8 +24,9 @@ pub struct Config {
     /// `CURATED_PREFIX`: a prefix inside it (default none): `logs/`,
     /// `quarantine/` and `_manifests/` go below it.
     pub curated_prefix: String,
-    /// `FORMAT_BY_PREFIX` (`alb/=alb,cloudfront/=cloudfront`: the format of
-    /// objects under a key prefix, instead of sniffing), `SERVICE_FROM_KEY`
+    /// `FORMAT_BY_PREFIX` (`alb/=alb,s3://trails/AWSLogs/=cloudtrail`: the
+    /// format of objects under a key prefix, or under a prefix of one
+    /// bucket, instead of sniffing), `SERVICE_FROM_KEY`
     /// (default true), `MEMORY_BUDGET_MB` (default 64), `MAX_LINE_BYTES`
     /// (default 1048576), `REDACT` (default `cards,emails,secrets`), `TIMEZONE` (of text
     /// times written without one; default UTC), `MULTILINE_MAX_LINES`
@@ -111,14 +112,26 @@ impl Config {
     }
 }
 
-/// `alb/=alb,cloudfront/=cloudfront`.
+/// `alb/=alb,s3://trails/AWSLogs/=cloudtrail`: a key prefix in any bucket,
+/// or `s3://` with a bucket and a prefix in it. The format is after the
+/// last `=` (a prefix may hold one: `logs/dt=`).
 fn parse_format_by_prefix(v: &str) -> Result<Vec<(String, Format)>, String> {
     let mut out = Vec::new();
     for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
         let (prefix, fmt) = pair
-            .split_once('=')
+            .rsplit_once('=')
             .ok_or_else(|| format!("{pair:?} is not prefix=format"))?;
-        out.push((prefix.trim().to_string(), fmt.trim().parse::<Format>()?));
+        let prefix = prefix.trim();
+        if let Some(at) = prefix.strip_prefix("s3://")
+            && at
+                .split_once('/')
+                .is_none_or(|(bucket, _)| bucket.is_empty())
+        {
+            return Err(format!(
+                "{prefix:?} names no bucket: s3://<bucket>/<prefix> (the prefix may be empty)"
+            ));
+        }
+        out.push((prefix.to_string(), fmt.trim().parse::<Format>()?));
     }
     Ok(out)
 }

@@ -29,6 +29,7 @@ fn every_bad_setting_names_its_variable_and_value() {
         ("REDACT", "cards,faces"),
         ("FORMAT_BY_PREFIX", "alb/=xml"),
         ("FORMAT_BY_PREFIX", "no-equals-sign"),
+        ("FORMAT_BY_PREFIX", "s3://no-slash=cloudtrail"),
         ("SEARCH_AUTH", "kerberos"),
         ("SEARCH_MIN_LEVEL", "LOUD"),
         ("SEARCH_INDEX_PREFIX", "Logs-"),
@@ -157,4 +158,30 @@ fn alert_settings_are_checked_together() {
         ("ALERT_ATHENA_DATABASE", "no spaces please"),
     ]);
     assert_eq!(e.variable, "ALERT_ATHENA_DATABASE", "{e}");
+}
+
+#[test]
+fn formats_by_key_prefix_and_by_bucket() {
+    let c = config(&[
+        ("CURATED_BUCKET", "lake"),
+        (
+            "FORMAT_BY_PREFIX",
+            "alb/=alb, s3://trails/AWSLogs/=cloudtrail,logs/dt==json",
+        ),
+    ])
+    .unwrap();
+    let names: Vec<(&str, &str)> = c
+        .ingest
+        .format_by_prefix
+        .iter()
+        .map(|(p, f)| (p.as_str(), f.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("alb/", "alb"),
+            ("s3://trails/AWSLogs/", "cloudtrail"),
+            ("logs/dt=", "json")
+        ]
+    );
 }

@@ -85,6 +85,43 @@ pub fn decode<'r>(
     Ok((c, out))
 }
 
+/// The first `n` bytes of a decoded stream (fewer when it is shorter), and
+/// the stream from its start again. A decoding error met on the way is
+/// kept and raised again after those bytes, where the framer expects it.
+pub fn peek<'r>(
+    mut r: Box<dyn Read + Send + 'r>,
+    n: usize,
+) -> (Vec<u8>, Box<dyn Read + Send + 'r>) {
+    let mut head = Vec::with_capacity(n);
+    let err = (&mut r).take(n as u64).read_to_end(&mut head).err();
+    let again = Replay {
+        head: io::Cursor::new(head.clone()),
+        err,
+        rest: r,
+    };
+    (head, Box::new(again))
+}
+
+/// A peeked head, the error that ended it (once), then the rest.
+struct Replay<R> {
+    head: io::Cursor<Vec<u8>>,
+    err: Option<io::Error>,
+    rest: R,
+}
+
+impl<R: Read> Read for Replay<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        match self.err.take() {
+            Some(e) => Err(e),
+            None => self.rest.read(buf),
+        }
+    }
+}
+
 /// One framed line within a [`Block`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {

@@ -9,6 +9,7 @@
 //! May import: the crate's vocabulary (`record`, `time`, `schema`, `store`,
 //! `error`) and `redact`. Never `sinks` or `triggers`: they build on this.
 
+pub mod expand;
 pub mod finish;
 pub mod format;
 pub mod gzip;

@@ -13,8 +13,9 @@ use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
+use super::expand::{Expand, Expander};
 use super::finish::Finisher;
-use super::format::Parser;
+use super::format::{self, Format, Parser, aws::AwsJson};
 use super::input::{self, Block, CountingReader, Framer};
 use super::lake::{LakeWriter, Output, Partition};
 use super::manifest::{MANIFEST_VERSION, Manifest, Outcome, SourceInfo};
@@ -96,13 +97,11 @@ pub fn ingest_resumable(
     let keys = Keys::new(opts, &source.name, &source.identity, source.modified_ms);
     let (raw, bytes_in) = CountingReader::new(source.reader);
     let uri = source.uri.clone();
-    let (compression, mut decoded) = input::decode(raw).map_err(|e| Error::read(&uri, e))?;
+    let (compression, decoded) = input::decode(raw).map_err(|e| Error::read(&uri, e))?;
     let (offset, line) = resume.map_or((0, 1), |c| (c.offset, c.line));
-    skip_decoded(&mut decoded, offset).map_err(|e| Error::read(&uri, e))?;
-    let framer = Framer::starting_at(decoded, opts.max_line_bytes, BLOCK_BYTES, offset, line);
 
     let context = text_context(opts, source.modified_ms);
-    let parser = match resume {
+    let mut parser = match resume {
         Some(c) => Some(
             Parser::restore(&c.parser, &opts.formats, opts.custom.as_ref(), context).ok_or_else(
                 || {
@@ -119,9 +118,29 @@ pub fn ingest_resumable(
             (None, None) => opts
                 .formats
                 .for_source(&source.name)
-                .map(|c| Parser::custom(c.clone(), context)),
+                .map(|c| Parser::custom(c.clone(), context.clone()))
+                .or_else(|| format::from_key(&source.name).map(|f| Parser::new(f, context))),
         },
     };
+    // A document of records (CloudTrail's) is read one record per line:
+    // when the format says so, or when an unnamed object is one.
+    let (head, decoded) = input::peek(decoded, HEAD_BYTES);
+    let expand = match &parser {
+        Some(p) => p.expand().filter(|e| e.matches(&head)),
+        None => Some(Expand::records()).filter(|e| e.matches(&head)),
+    };
+    if parser.is_none() && expand.is_some() {
+        parser = Some(Parser::new(
+            Format::Aws(AwsJson::CloudTrail),
+            text_context(opts, source.modified_ms),
+        ));
+    }
+    let mut decoded: Box<dyn Read + Send> = match expand {
+        Some(e) => Box::new(Expander::new(decoded, e)),
+        None => decoded,
+    };
+    skip_decoded(&mut decoded, offset).map_err(|e| Error::read(&uri, e))?;
+    let framer = Framer::starting_at(decoded, opts.max_line_bytes, BLOCK_BYTES, offset, line);
     let joiner = resume.and_then(|c| c.joiner).map(|timestamped| {
         let limits = opts.multiline;
         match parser.as_ref().and_then(|p| p.custom_format()) {
@@ -289,6 +308,9 @@ pub fn ingest_resumable(
     Ok(Progress::Done(manifest))
 }
 
+/// Decoded bytes looked at before framing, to recognize a document of
+/// records.
+const HEAD_BYTES: usize = 512;
 /// Decoded bytes per block handed from the reader to the parser.
 const BLOCK_BYTES: usize = 1 << 20;
 /// Blocks in flight between reader and parser.

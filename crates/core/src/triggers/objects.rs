@@ -41,6 +41,10 @@ pub enum Skip {
     FolderMarker(String),
     /// A zero-byte object: nothing to ingest.
     Empty(String),
+    /// An object AWS writes beside its logs that holds no log records:
+    /// CloudTrail's digest files (`CloudTrail-Digest/`, hashes for
+    /// integrity validation) and CloudWatch Logs' `aws-logs-write-test`.
+    NotLog(String),
     /// A notification for something other than object creation.
     NotCreated(String),
 }
@@ -241,9 +245,17 @@ fn object_work(o: ObjectRef) -> Result<Work, EventError> {
         Work::Skip(Skip::FolderMarker(o.uri()))
     } else if o.size == Some(0) {
         Work::Skip(Skip::Empty(o.uri()))
+    } else if is_not_log(&o.key) {
+        Work::Skip(Skip::NotLog(o.uri()))
     } else {
         Work::Ingest(o)
     })
+}
+
+/// See [`Skip::NotLog`].
+fn is_not_log(key: &str) -> bool {
+    key.split('/').any(|p| p == "CloudTrail-Digest")
+        || key.rsplit('/').next() == Some("aws-logs-write-test")
 }
 
 /// `s3://bucket/key` (the key taken literally, as a person typed it).
@@ -347,6 +359,20 @@ mod tests {
         assert!(matches!(
             classify(&s3_event("empty.log", 0)).unwrap(),
             Invocation::Direct(w) if matches!(w[0], Work::Skip(Skip::Empty(_)))
+        ));
+        for key in [
+            "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/02/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240502T080000Z.json.gz",
+            "exports/aws-logs-write-test",
+        ] {
+            assert!(matches!(
+                classify(&s3_event(key, 900)).unwrap(),
+                Invocation::Direct(w) if matches!(w[0], Work::Skip(Skip::NotLog(_)))
+            ));
+        }
+        let trail = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/02/111122223333_CloudTrail_us-east-1_20240502T0800Z_abc.json.gz";
+        assert!(matches!(
+            classify(&s3_event(trail, 900)).unwrap(),
+            Invocation::Direct(w) if matches!(w[0], Work::Ingest(_))
         ));
         let mut removed = s3_event("x.log", 5);
         removed["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");

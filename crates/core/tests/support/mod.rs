@@ -138,9 +138,18 @@ pub struct Row {
     pub format: String,
     pub attrs: Vec<(String, String)>,
     pub event_id: String,
+    /// Every text column (`level`, `user_id`, ...), by name.
+    pub text: Vec<(String, Option<String>)>,
 }
 
 impl Row {
+    pub fn col(&self, name: &str) -> Option<&str> {
+        let v = self.text.iter().find(|c| c.0 == name);
+        v.unwrap_or_else(|| panic!("no text column {name}"))
+            .1
+            .as_deref()
+    }
+
     pub fn attr(&self, k: &str) -> Option<&str> {
         self.attrs.iter().find(|a| a.0 == k).map(|a| a.1.as_str())
     }
@@ -165,6 +174,14 @@ pub fn rows_of(bytes: &[u8]) -> Vec<Row> {
             .as_string::<i32>();
         let attrs = b.column_by_name("attributes").unwrap().as_map();
         let ids = b.column_by_name("event_id").unwrap().as_string::<i32>();
+        let texts: Vec<(String, &arrow_array::StringArray)> = b
+            .schema()
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .filter(|(f, _)| *f.data_type() == arrow_schema::DataType::Utf8)
+            .map(|(f, c)| (f.name().clone(), c.as_string::<i32>()))
+            .collect();
         let opt =
             |a: &arrow_array::StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
         for i in 0..b.num_rows() {
@@ -181,6 +198,7 @@ pub fn rows_of(bytes: &[u8]) -> Vec<Row> {
                     .map(|j| (keys.value(j).to_string(), values.value(j).to_string()))
                     .collect(),
                 event_id: ids.value(i).to_string(),
+                text: texts.iter().map(|(n, a)| (n.clone(), opt(a, i))).collect(),
             });
         }
     }

@@ -2,17 +2,22 @@
 //! the same [`Record`].
 
 pub mod alb;
+pub mod aws;
 pub mod clf;
 pub mod cloudfront;
 pub mod custom;
+pub mod cwlogs;
 pub mod json;
 pub mod prefix;
+pub mod s3access;
 pub mod stamp;
 pub mod text;
 pub mod vpcflow;
 
 use std::str::FromStr;
 
+use self::aws::AwsJson;
+use crate::ingest::expand::Expand;
 use crate::record::{Record, Reject, SourceFormat};
 
 /// `s` cut to at most `max` bytes on a char boundary.
@@ -36,6 +41,12 @@ pub enum Format {
     Cloudfront,
     /// Amazon VPC Flow Logs delivered to S3 (`vpcflow`).
     VpcFlow,
+    /// CloudTrail, WAF, Route 53 Resolver and Network Firewall logs.
+    Aws(AwsJson),
+    /// Amazon S3 server access logs (`s3access`).
+    S3Access,
+    /// CloudWatch Logs exported to S3 (`cwlogs`).
+    CwLogs,
     Text,
     /// A user-defined format (`formats.toml`); the [`Parser`] holds which.
     Custom,
@@ -53,6 +64,12 @@ impl Format {
             Format::Alb => SourceFormat::Alb,
             Format::Cloudfront => SourceFormat::Cloudfront,
             Format::VpcFlow => SourceFormat::VpcFlow,
+            Format::Aws(AwsJson::CloudTrail) => SourceFormat::CloudTrail,
+            Format::Aws(AwsJson::Waf) => SourceFormat::Waf,
+            Format::Aws(AwsJson::Resolver) => SourceFormat::Route53Resolver,
+            Format::Aws(AwsJson::Firewall) => SourceFormat::NetworkFirewall,
+            Format::S3Access => SourceFormat::S3Access,
+            Format::CwLogs => SourceFormat::Cwlogs,
             Format::Text => SourceFormat::Text,
             Format::Custom => SourceFormat::Custom,
         }
@@ -69,10 +86,16 @@ impl FromStr for Format {
             "alb" => Format::Alb,
             "cloudfront" => Format::Cloudfront,
             "vpcflow" | "vpc-flow" => Format::VpcFlow,
+            "cloudtrail" => Format::Aws(AwsJson::CloudTrail),
+            "waf" => Format::Aws(AwsJson::Waf),
+            "route53resolver" => Format::Aws(AwsJson::Resolver),
+            "networkfirewall" => Format::Aws(AwsJson::Firewall),
+            "s3access" => Format::S3Access,
+            "cwlogs" => Format::CwLogs,
             "text" => Format::Text,
             _ => {
                 return Err(format!(
-                    "unknown format {s:?} (expected json, combined, alb, cloudfront, vpcflow or text)"
+                    "unknown format {s:?} (expected json, combined, alb, cloudfront, vpcflow, cloudtrail, waf, s3access, cwlogs, route53resolver, networkfirewall or text)"
                 ));
             }
         })
@@ -81,10 +104,21 @@ impl FromStr for Format {
 
 /// Choose an object's format from a sample of its first lines: the format
 /// most non-blank lines look like, with text as the fallback. CloudFront's
-/// `#Version`/`#Fields` header and a VPC Flow Logs header decide at once.
+/// `#Version`/`#Fields` header and a VPC Flow Logs header decide at once;
+/// JSON lines with the fields of an AWS service's log are that service's.
 pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
-    let mut votes = [0usize; 5];
+    const CANDIDATES: [Format; 7] = [
+        Format::Json,
+        Format::Alb,
+        Format::Cloudfront,
+        Format::Combined,
+        Format::VpcFlow,
+        Format::S3Access,
+        Format::CwLogs,
+    ];
+    let mut votes = [0usize; CANDIDATES.len()];
     let mut n = 0;
+    let mut first_json = None;
     for line in lines {
         let line = line.trim_end();
         if line.is_empty() {
@@ -98,6 +132,7 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
         }
         n += 1;
         let i = if json::looks_like(line) {
+            first_json.get_or_insert(line);
             0
         } else if alb::looks_like(line) {
             1
@@ -107,6 +142,10 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
             3
         } else if vpcflow::looks_like(line) {
             4
+        } else if s3access::looks_like(line) {
+            5
+        } else if cwlogs::looks_like(line) {
+            6
         } else {
             continue;
         };
@@ -122,13 +161,34 @@ pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Format {
     if n == 0 || count * 2 < n {
         return Format::Text;
     }
-    [
-        Format::Json,
-        Format::Alb,
-        Format::Cloudfront,
-        Format::Combined,
-        Format::VpcFlow,
-    ][best]
+    match CANDIDATES[best] {
+        Format::Json => first_json
+            .and_then(AwsJson::detect)
+            .map_or(Format::Json, Format::Aws),
+        f => f,
+    }
+}
+
+/// The format AWS's own key layout names (`AWSLogs/<account>/<service>/`,
+/// an organization trail's `AWSLogs/<org-id>/<account>/...` too), for the
+/// services whose logs have one layout.
+pub fn from_key(key: &str) -> Option<Format> {
+    let mut parts = key.split('/').skip_while(|p| *p != "AWSLogs").skip(1);
+    let mut service = parts.next()?;
+    if service.starts_with("o-") {
+        service = parts.next()?;
+    }
+    if !service.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match parts.next()? {
+        "CloudTrail" | "CloudTrail-Insight" => Format::Aws(AwsJson::CloudTrail),
+        "vpcflowlogs" => Format::VpcFlow,
+        "WAFLogs" => Format::Aws(AwsJson::Waf),
+        "vpcdnsquerylogs" => Format::Aws(AwsJson::Resolver),
+        "network-firewall" => Format::Aws(AwsJson::Firewall),
+        _ => return None,
+    })
 }
 
 /// The user-defined format most of a sample's non-blank lines parse as,
@@ -225,6 +285,15 @@ impl Parser {
         self.format
     }
 
+    /// Where this format's records are when they come as one JSON document
+    /// (CloudTrail's `Records`): see [`crate::ingest::expand`].
+    pub fn expand(&self) -> Option<Expand> {
+        match self.format {
+            Format::Aws(AwsJson::CloudTrail) => Some(Expand::records()),
+            _ => None,
+        }
+    }
+
     /// This parser's state, for [`Parser::restore`].
     pub fn state(&self) -> ParserState {
         ParserState {
@@ -308,6 +377,13 @@ impl Parser {
                 }
                 self.vpcflow.parse(line, rec)?;
             }
+            Format::Aws(a) => {
+                if a.parse(line, rec)? == aws::Line::Header {
+                    return Ok(Parsed::Header);
+                }
+            }
+            Format::S3Access => s3access::parse(line, rec)?,
+            Format::CwLogs => cwlogs::parse(line, rec, &self.context)?,
             Format::Text => text::parse(line, rec, &self.context)?,
             Format::Custom => match &self.custom {
                 Some(c) => c.parse(line, rec, &self.context)?,
@@ -344,6 +420,20 @@ pub fn parse_line<'a>(
         Format::VpcFlow => {
             vpcflow::VpcFlow::default().parse(line, rec)?;
             SourceFormat::VpcFlow
+        }
+        Format::S3Access => {
+            s3access::parse(line, rec)?;
+            SourceFormat::S3Access
+        }
+        Format::CwLogs => {
+            cwlogs::parse(line, rec, ctx)?;
+            SourceFormat::Cwlogs
+        }
+        // Per line, JSON stays JSON: telling AWS's layouts apart costs
+        // a search per line, and objects are where those logs come.
+        Format::Aws(_) => {
+            json::parse(line, rec)?;
+            SourceFormat::Json
         }
         // A CloudFront line needs its file's header; alone it is text.
         Format::Cloudfront | Format::Text | Format::Custom => {

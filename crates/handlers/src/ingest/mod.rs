@@ -8,25 +8,22 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures_util::StreamExt;
-use loglake_core::ingest::format::custom::Formats;
-use loglake_core::ingest::format::stamp::Zone;
-use loglake_core::ingest::lake::LakeOptions;
-use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::ingest::resume::{read_checkpoint, write_checkpoint};
 use loglake_core::ingest::source::{lake_complete, object_identity};
 use loglake_core::ingest::{Progress, ingest_resumable};
-use loglake_core::redact::RedactOptions;
 use loglake_core::sinks::search::SearchCounts;
 use loglake_core::triggers::objects::{self, Invocation, ObjectRef, Skip, Work};
-use loglake_core::{Format, IngestOptions, Manifest, NullStore, OutputStore, Source};
+use loglake_core::{Manifest, NullStore, OutputStore, Source};
 use serde_json::{Value, json};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::alerts::{AlertError, AlertSink, Delivered, WindowCounting};
 use crate::effects::{ObjectReader, ReadError, Requeue};
-use crate::live::Live;
 use crate::search::SearchSink;
 use crate::search::session::{DeadLetters, Retry};
+
+mod settings;
+pub use settings::IngestSettings;
 
 /// A version id that names a version: S3 reports `null` for uploads to a
 /// bucket whose versioning is suspended.
@@ -36,97 +33,6 @@ fn named(v: &Option<String>) -> Option<&str> {
 
 /// Where the Terraform's Firehose delivers in the raw bucket.
 pub const FORWARDED_PREFIX: &str = "firehose/";
-
-/// How objects become rows: the pipeline settings of fn-ingest.
-#[derive(Debug, Clone)]
-pub struct IngestSettings {
-    /// The format of objects under a key prefix, instead of sniffing.
-    pub format_by_prefix: Vec<(String, Format)>,
-    /// Records without a service get the first segment of the object key
-    /// (`checkout/2024/...` -> `checkout`).
-    pub service_from_key: bool,
-    /// Buffered rows across partitions, MiB.
-    pub memory_budget_mb: usize,
-    pub max_line_bytes: usize,
-    /// PII masked before the lake and the index.
-    pub redact: RedactOptions,
-    /// The zone of text times written without one.
-    pub timezone: Zone,
-    /// How large a multiline event (a stack trace) may grow.
-    pub multiline: MultilineLimits,
-    /// Where Firehose delivers fn-stream's normalized NDJSON in the raw
-    /// bucket: objects under it are forwarded records (already indexed and
-    /// counted), known by their key, never by their content.
-    pub forwarded_prefix: Option<String>,
-    /// User-defined formats (`FORMATS`, `FORMATS_FILE`, `FORMATS_URI`),
-    /// chosen by key or by the first lines; refreshed with each invocation.
-    pub formats: Live<Formats>,
-    /// SQS messages of one batch handled at once (`MESSAGE_CONCURRENCY`);
-    /// each holds up to the memory budget.
-    pub message_concurrency: usize,
-    /// Decoded bytes per segment (`SEGMENT_MB`): an object too large for one
-    /// invocation pauses at a segment boundary and continues in the next.
-    pub segment_bytes: u64,
-    /// The function's name in its metrics (the `function` dimension of the
-    /// EMF lines, which the alarms select on).
-    pub function_name: String,
-}
-
-impl Default for IngestSettings {
-    fn default() -> Self {
-        IngestSettings {
-            format_by_prefix: Vec::new(),
-            service_from_key: true,
-            memory_budget_mb: 64,
-            max_line_bytes: 1 << 20,
-            redact: RedactOptions::default(),
-            timezone: Zone::Utc,
-            multiline: MultilineLimits::default(),
-            forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
-            function_name: "fn-ingest".into(),
-            formats: Live::fixed("formats", Formats::default()),
-            message_concurrency: 2,
-            segment_bytes: loglake_core::ingest::options::DEFAULT_SEGMENT_BYTES,
-        }
-    }
-}
-
-impl IngestSettings {
-    /// The pipeline options for one object key.
-    pub fn options_for(&self, key: &str) -> IngestOptions {
-        let budget = self.memory_budget_mb.max(4) << 20;
-        IngestOptions {
-            format: self
-                .format_by_prefix
-                .iter()
-                .find(|(p, _)| key.starts_with(p.as_str()))
-                .map(|(_, f)| *f),
-            default_service: self
-                .service_from_key
-                .then(|| key.split_once('/').map(|(first, _)| first.to_string()))
-                .flatten()
-                .filter(|s| !s.is_empty()),
-            memory_budget: budget,
-            segment_bytes: self.segment_bytes,
-            row_group_bytes: budget * 3 / 8,
-            max_line_bytes: self.max_line_bytes,
-            redact: self.redact,
-            timezone: self.timezone.clone(),
-            multiline: self.multiline,
-            formats: Formats::clone(&self.formats.get()),
-            forwarded: self
-                .forwarded_prefix
-                .as_deref()
-                .is_some_and(|p| key.starts_with(p)),
-            lake: LakeOptions {
-                // Each open file holds up to one 5 MiB upload part.
-                max_open_files: 8,
-                ..Default::default()
-            },
-            ..IngestOptions::default()
-        }
-    }
-}
 
 /// fn-ingest: the effects it has, and its settings.
 #[derive(Clone)]
@@ -439,6 +345,7 @@ impl Ingest {
                     Skip::TestEvent => "s3:TestEvent".to_string(),
                     Skip::FolderMarker(u) => format!("folder marker {u}"),
                     Skip::Empty(u) => format!("empty object {u}"),
+                    Skip::NotLog(u) => format!("not a log (AWS writes it beside its logs) {u}"),
                     Skip::NotCreated(u) => format!("not an object creation: {u}"),
                 };
                 info!(reason = %reason, "skipped");
@@ -501,7 +408,7 @@ impl Ingest {
             uri: uri.clone(),
             reader: opened.reader,
         };
-        let mut opts = self.settings.options_for(&obj.key);
+        let mut opts = self.settings.options_for(&obj.bucket, &obj.key);
         opts.stop_by = run.pause_by;
         let keys = loglake_core::ingest::Keys::new(
             &opts,

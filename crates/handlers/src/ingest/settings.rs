@@ -1,0 +1,139 @@
+//! fn-ingest's settings, and the pipeline options they give one object:
+//! its format (by key prefix, or by bucket and prefix), service, limits
+//! and redaction.
+
+use loglake_core::ingest::format::custom::Formats;
+use loglake_core::ingest::format::stamp::Zone;
+use loglake_core::ingest::lake::LakeOptions;
+use loglake_core::ingest::multiline::MultilineLimits;
+use loglake_core::redact::RedactOptions;
+use loglake_core::{Format, IngestOptions};
+
+use super::FORWARDED_PREFIX;
+use crate::live::Live;
+
+/// How objects become rows: the pipeline settings of fn-ingest.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// The format of objects under a key prefix (`alb/`, any bucket) or
+    /// under a prefix of one bucket (`s3://trail-bucket/AWSLogs/`),
+    /// instead of sniffing; the first that matches.
+    pub format_by_prefix: Vec<(String, Format)>,
+    /// Records without a service get the first segment of the object key
+    /// (`checkout/2024/...` -> `checkout`).
+    pub service_from_key: bool,
+    /// Buffered rows across partitions, MiB.
+    pub memory_budget_mb: usize,
+    pub max_line_bytes: usize,
+    /// PII masked before the lake and the index.
+    pub redact: RedactOptions,
+    /// The zone of text times written without one.
+    pub timezone: Zone,
+    /// How large a multiline event (a stack trace) may grow.
+    pub multiline: MultilineLimits,
+    /// Where Firehose delivers fn-stream's normalized NDJSON in the raw
+    /// bucket: objects under it are forwarded records (already indexed and
+    /// counted), known by their key, never by their content.
+    pub forwarded_prefix: Option<String>,
+    /// User-defined formats (`FORMATS`, `FORMATS_FILE`, `FORMATS_URI`),
+    /// chosen by key or by the first lines; refreshed with each invocation.
+    pub formats: Live<Formats>,
+    /// SQS messages of one batch handled at once (`MESSAGE_CONCURRENCY`);
+    /// each holds up to the memory budget.
+    pub message_concurrency: usize,
+    /// Decoded bytes per segment (`SEGMENT_MB`): an object too large for one
+    /// invocation pauses at a segment boundary and continues in the next.
+    pub segment_bytes: u64,
+    /// The function's name in its metrics (the `function` dimension of the
+    /// EMF lines, which the alarms select on).
+    pub function_name: String,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            format_by_prefix: Vec::new(),
+            service_from_key: true,
+            memory_budget_mb: 64,
+            max_line_bytes: 1 << 20,
+            redact: RedactOptions::default(),
+            timezone: Zone::Utc,
+            multiline: MultilineLimits::default(),
+            forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
+            function_name: "fn-ingest".into(),
+            formats: Live::fixed("formats", Formats::default()),
+            message_concurrency: 2,
+            segment_bytes: loglake_core::ingest::options::DEFAULT_SEGMENT_BYTES,
+        }
+    }
+}
+
+impl IngestSettings {
+    /// The format `format_by_prefix` gives an object.
+    pub fn format_for(&self, bucket: &str, key: &str) -> Option<Format> {
+        self.format_by_prefix
+            .iter()
+            .find(|(p, _)| match p.strip_prefix("s3://") {
+                Some(at) => at
+                    .split_once('/')
+                    .is_some_and(|(b, prefix)| b == bucket && key.starts_with(prefix)),
+                None => key.starts_with(p.as_str()),
+            })
+            .map(|(_, f)| *f)
+    }
+
+    /// The pipeline options for one object.
+    pub fn options_for(&self, bucket: &str, key: &str) -> IngestOptions {
+        let budget = self.memory_budget_mb.max(4) << 20;
+        IngestOptions {
+            format: self.format_for(bucket, key),
+            default_service: self
+                .service_from_key
+                .then(|| key.split_once('/').map(|(first, _)| first.to_string()))
+                .flatten()
+                .filter(|s| !s.is_empty()),
+            memory_budget: budget,
+            segment_bytes: self.segment_bytes,
+            row_group_bytes: budget * 3 / 8,
+            max_line_bytes: self.max_line_bytes,
+            redact: self.redact,
+            timezone: self.timezone.clone(),
+            multiline: self.multiline,
+            formats: Formats::clone(&self.formats.get()),
+            forwarded: self
+                .forwarded_prefix
+                .as_deref()
+                .is_some_and(|p| key.starts_with(p)),
+            lake: LakeOptions {
+                // Each open file holds up to one 5 MiB upload part.
+                max_open_files: 8,
+                ..Default::default()
+            },
+            ..IngestOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_prefix_and_by_bucket() {
+        let s = IngestSettings {
+            format_by_prefix: vec![
+                ("s3://trails/AWSLogs/".into(), "cloudtrail".parse().unwrap()),
+                ("alb/".into(), Format::Alb),
+                ("s3://flows/".into(), Format::VpcFlow),
+            ],
+            ..IngestSettings::default()
+        };
+        let trail = "AWSLogs/1/CloudTrail/x.json.gz";
+        assert_eq!(s.format_for("trails", trail), "cloudtrail".parse().ok());
+        assert_eq!(s.format_for("raw", trail), None, "another bucket");
+        assert_eq!(s.format_for("raw", "alb/x.log"), Some(Format::Alb));
+        assert_eq!(s.format_for("trails", "alb/x.log"), Some(Format::Alb));
+        assert_eq!(s.format_for("flows", "any/key"), Some(Format::VpcFlow));
+        assert_eq!(s.options_for("flows", "k").format, Some(Format::VpcFlow));
+    }
+}
