@@ -35,7 +35,8 @@ pub struct TestArgs {
     #[arg(long, value_name = "FORMATS_TOML")]
     formats: Option<PathBuf>,
     /// A format of --formats, or a built-in one (json, combined, alb,
-    /// cloudfront, vpcflow, text). Default: the format whose sources match FILE, else
+    /// cloudfront, vpcflow, cloudtrail, waf, s3access, cwlogs,
+    /// route53resolver, networkfirewall, text). Default: the format whose sources match FILE, else
     /// the one that parses most of the sample, else built-in detection
     #[arg(long, value_name = "NAME")]
     format: Option<String>,
@@ -178,7 +179,8 @@ fn choose(
             ),
             None => bail!(
                 "--format {name:?}: no built-in format by that name \
-                 (json, combined, alb, cloudfront, vpcflow, text); custom formats need --formats"
+                 (json, combined, alb, cloudfront, vpcflow, cloudtrail, waf, s3access, cwlogs, \
+                 route53resolver, networkfirewall, text); custom formats need --formats"
             ),
         }
     }

@@ -31,7 +31,9 @@ pub struct Args {
     /// The lake directory
     #[arg(long, default_value = "./lake")]
     lake: PathBuf,
-    /// auto, json, combined, alb, cloudfront, vpcflow, text, or a format of --formats
+    /// auto, json, combined, alb, cloudfront, vpcflow, cloudtrail, waf,
+    /// s3access, cwlogs, route53resolver, networkfirewall, text, or a format
+    /// of --formats
     #[arg(long, default_value = "auto")]
     format: String,
     /// 1: one thread per file; 2 or more: decode, parse and encode overlap,

@@ -78,3 +78,62 @@ fn a_line_the_format_does_not_match_is_quarantined_with_the_format_s_name() {
     assert_eq!(m.quarantined_by_reason.get("malformed"), Some(&1));
     assert_eq!(rows.len(), 5);
 }
+
+#[test]
+fn field_formats_expand_a_document_and_read_a_header() {
+    let toml = r##"
+[[format]]
+name = "config-snapshot"
+json = true
+expand = "configurationItems"
+fields = { configurationItemCaptureTime = "ts", resourceType = "event_type", resourceId = "host" }
+sources = ["AWSLogs/*/Config/*"]
+
+[[format]]
+name = "zeek-conn"
+header = "#fields"
+separator = "\t"
+fields = { "id.orig_h" = "client_ip" }
+"##;
+    let opts = IngestOptions {
+        formats: Formats::from_toml(toml).unwrap(),
+        ..options(true)
+    };
+    let items: Vec<String> = (0..4)
+        .map(|i| format!(r#"{{"configurationItemCaptureTime":"2024-05-02T08:00:0{i}.000Z","resourceType":"AWS::EC2::Instance","resourceId":"i-{i}","configuration":{{"state":{{"name":"running"}}}}}}"#))
+        .collect();
+    let doc = format!(
+        "{{\n  \"fileVersion\": \"1.0\",\n  \"configSnapshotId\": \"s-1\",\n  \"configurationItems\": [\n    {}\n  ]\n}}\n",
+        items.join(",\n    ")
+    );
+    let store = MemoryStore::default();
+    let m = ingest(
+        source(
+            "AWSLogs/111122223333/Config/us-east-1/2024/5/2/ConfigSnapshot/s.json.gz",
+            &support::gzip(doc.as_bytes()),
+            None,
+        ),
+        &store,
+        &opts,
+    )
+    .unwrap();
+    assert!(m.balanced());
+    assert_eq!(m.format, "custom:config-snapshot");
+    // The document's own members (fileVersion, configSnapshotId, the
+    // array's key) are header lines.
+    assert_eq!((m.rows_out, m.skipped_header, m.quarantined), (4, 3, 0));
+    let rows = all_rows(&store, &m);
+    assert_eq!(rows[3].col("host"), Some("i-3"));
+    assert_eq!(rows[3].col("event_type"), Some("AWS::EC2::Instance"));
+    assert_eq!(rows[3].attr("configuration.state.name"), Some("running"));
+    assert_eq!(format_rfc3339_ms(rows[3].ts), "2024-05-02T08:00:03.000Z");
+
+    let zeek = "#separator \\x09\n#fields\tts\tuid\tid.orig_h\n#types\ttime\tstring\taddr\n1710450000.5\tC1\t10.0.0.5\n1710450001.5\tC2\t10.0.0.6\n";
+    let (m, rows) = run("conn.log", zeek, &opts);
+    assert_eq!(m.format, "custom:zeek-conn");
+    // `#separator` and `#types` are not the header: with no field names
+    // in force, or no JSON, they are quarantined rather than guessed.
+    assert_eq!((m.rows_out, m.skipped_header), (2, 1), "{m:?}");
+    assert_eq!(rows[1].col("client_ip"), Some("10.0.0.6"));
+    assert_eq!(rows[1].attr("uid"), Some("C2"));
+}

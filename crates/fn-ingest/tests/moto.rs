@@ -700,3 +700,88 @@ async fn formats_kept_in_s3_are_read_under_iam_and_read_again_when_changed() {
     e.local.put(&e.curated, key, broken).await;
     assert_eq!(ingest("spring/c.log").await, "custom:spring-boot");
 }
+
+/// A CloudTrail document in a bucket of `aws_log_sources`: read by version
+/// under that source's grant (ReadAwsLogs), its format named by a
+/// bucket-qualified FORMAT_BY_PREFIX entry as Terraform writes it, one row
+/// per record; a key of the same bucket outside the source's prefix is
+/// refused, naming the grant, never read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_log_bucket_is_read_under_its_own_grant_only() {
+    let mut e = env("awslogs").await;
+    let logs = iam::aws_logs_bucket(&e.raw);
+    e.s3.create_bucket().bucket(&logs).send().await.unwrap();
+    e.s3.put_bucket_versioning()
+        .bucket(&logs)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    e.app.settings.format_by_prefix = vec![(
+        format!("s3://{logs}/{}", iam::AWS_LOGS_PREFIX),
+        "cloudtrail".parse().unwrap(),
+    )];
+    let records: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/u{i}"}},"eventTime":"2024-05-02T08:00:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.{i}","requestID":"r{i}","eventID":"e{i}"}}"#,
+                i % 60
+            )
+        })
+        .collect();
+    let doc = gzip(format!(r#"{{"Records":[{}]}}"#, records.join(",")).as_bytes());
+    // A name that says nothing: the format comes from the prefix entry.
+    let key = format!(
+        "{}us-east-1/2024/05/02/trail-part-1.gz",
+        iam::AWS_LOGS_PREFIX
+    );
+    let put =
+        e.s3.put_object()
+            .bucket(&logs)
+            .key(&key)
+            .body(doc.clone().into())
+            .send()
+            .await
+            .unwrap();
+    let mut notification: Value = serde_json::from_str(&s3_notification(
+        &logs,
+        &key,
+        doc.len(),
+        put.e_tag().unwrap().trim_matches('"'),
+    ))
+    .unwrap();
+    notification["Records"][0]["s3"]["object"]["versionId"] = json!(put.version_id().unwrap());
+    let resp = e
+        .app
+        .handle(json!({ "Records": [sqs_record("m-1", &notification.to_string())] }))
+        .await
+        .unwrap();
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+    let objects = e.curated_objects().await;
+    let ms = manifests(&objects);
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0]["format"], "cloudtrail");
+    assert_eq!(ms[0]["rows_out"], 40);
+    assert_eq!(ms[0]["source"]["uri"], format!("s3://{logs}/{key}"));
+    assert_eq!(lake_rows(&objects), 40);
+
+    // Outside the source's prefix: the grant does not reach it.
+    let other = "AWSLogs/123456789012/Config/us-east-1/snapshot.json";
+    e.local.put(&logs, other, b"{}".to_vec()).await;
+    let resp = e
+        .app
+        .handle(json!({"source_uri": format!("s3://{logs}/{other}")}))
+        .await;
+    let text = match resp {
+        Ok(v) => v.to_string(),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        text.contains("s3:GetObject") && !text.contains("rows_out\":1"),
+        "{text}"
+    );
+}

@@ -13,7 +13,7 @@
 //!
 //! Every authorization decision is recorded. When `LOGLAKE_IAM_CALLS` names
 //! a directory, a [`Role`] writes its function's policy and the decisions
-//! made for it there when dropped; `tests/test_iam_calls.py` lists each
+//! made for it there when dropped; `tests/test_security.py` lists each
 //! policy's grants against the calls the code made.
 
 use std::io::{BufRead, BufReader, Write};
@@ -336,8 +336,40 @@ pub fn ingest_policy(raw: &str, curated: &str, queue: &str) -> Vec<Value> {
             ("kms_key_arn", &key_arn()),
         ],
     );
+    let logs = aws_logs_bucket(raw);
+    let aws_logs = render(
+        "fn-ingest-aws-logs.json.tftpl",
+        &[
+            (
+                "aws_log_object_arns",
+                &json!([format!("{}/{AWS_LOGS_PREFIX}*", s3_arn(&logs))]).to_string(),
+            ),
+            ("aws_log_bucket_arns", &json!([s3_arn(&logs)]).to_string()),
+            (
+                "aws_log_prefixes",
+                &json!([format!("{AWS_LOGS_PREFIX}*")]).to_string(),
+            ),
+        ],
+    );
+    let aws_log_keys = render(
+        "fn-ingest-aws-log-keys.json.tftpl",
+        &[
+            ("aws_log_key_arns", &json!([key_arn()]).to_string()),
+            ("region", REGION),
+        ],
+    );
     let [search, alerts] = writers();
-    vec![own, search, alerts]
+    vec![own, aws_logs, aws_log_keys, search, alerts]
+}
+
+/// The prefix of the one `aws_log_sources` entry fn-ingest's test policy
+/// has: a CloudTrail trail's.
+pub const AWS_LOGS_PREFIX: &str = "AWSLogs/123456789012/CloudTrail/";
+
+/// The bucket of that entry, beside a test's raw bucket (tests that read
+/// from it create it).
+pub fn aws_logs_bucket(raw: &str) -> String {
+    format!("{raw}-awslogs")
 }
 
 /// fn-stream's policy as `modules/stream` and `modules/lambda` render it.

@@ -36,9 +36,32 @@ impl Expand {
         Expand::Key("Records".into())
     }
 
-    /// Whether a stream beginning with `head` is such a document (a UTF-8
-    /// byte order mark and whitespace allowed before it). `head` must hold
-    /// enough of the start: a few hundred bytes are plenty.
+    /// Whether a stream beginning with `head` looks like such a document
+    /// to a format that says its records come in one: it opens one, and
+    /// the array's key is in `head` (after other members, as in an AWS
+    /// Config snapshot). NDJSON of the records themselves does not.
+    pub fn opens(&self, head: &[u8]) -> bool {
+        let s = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let s = trim(s);
+        match self {
+            Expand::Array => s.first() == Some(&b'['),
+            Expand::Key(k) => {
+                let quoted = format!("\"{k}\"");
+                s.first() == Some(&b'{')
+                    && memchr::memmem::find_iter(s, quoted.as_bytes()).any(|at| {
+                        let rest = trim(&s[at + quoted.len()..]);
+                        rest.strip_prefix(b":")
+                            .is_some_and(|r| trim(r).first() == Some(&b'['))
+                    })
+            }
+        }
+    }
+
+    /// Whether a stream beginning with `head` is such a document with the
+    /// array's key first (a UTF-8 byte order mark and whitespace allowed
+    /// before it): strict enough to recognize CloudTrail's objects by
+    /// content alone. `head` must hold enough of the start: a few hundred
+    /// bytes are plenty.
     pub fn matches(&self, head: &[u8]) -> bool {
         let s = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         let mut s = trim(s);
@@ -421,9 +444,14 @@ mod tests {
         assert!(Expand::Array.matches(b"  [ {"));
         let bom = "\u{feff}{\"Records\":[{\"a\":1}]}";
         assert_eq!(
-            lines(&expand(bom, r)),
+            lines(&expand(bom, r.clone())),
             ["\u{feff} \"Records\":", r#"{"a":1}"#]
         );
         assert!(!Expand::Array.matches(b"{\"a\":[1]}"));
+        let config = Expand::Key("configurationItems".into());
+        let snapshot = b"{\n \"fileVersion\": \"1.0\", \"configurationItems\" : [ {";
+        assert!(config.opens(snapshot) && !config.matches(snapshot));
+        assert!(!config.opens(b"{\"configurationItems\":{\"a\":1}}"));
+        assert!(!r.opens(b"{\"eventVersion\":\"1.08\",\"eventName\":\"Records\"}"));
     }
 }

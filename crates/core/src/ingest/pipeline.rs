@@ -126,7 +126,7 @@ pub fn ingest_resumable(
     // when the format says so, or when an unnamed object is one.
     let (head, decoded) = input::peek(decoded, HEAD_BYTES);
     let expand = match &parser {
-        Some(p) => p.expand().filter(|e| e.matches(&head)),
+        Some(p) => p.expand().filter(|e| e.opens(&head)),
         None => Some(Expand::records()).filter(|e| e.matches(&head)),
     };
     if parser.is_none() && expand.is_some() {

@@ -205,6 +205,16 @@ pub fn detect_custom<'a>(
     let lines: Vec<&str> = lines.into_iter().filter(|l| !l.trim().is_empty()).collect();
     let mut best: Option<(usize, &custom::CustomFormat)> = None;
     for f in formats {
+        // A field format names its fields itself: any JSON object would
+        // "parse". Only a header line of its own recognizes one.
+        if f.is_fields() {
+            if let Some(prefix) = f.header_prefix()
+                && lines.iter().any(|l| l.starts_with(prefix))
+            {
+                return Some(f.clone());
+            }
+            continue;
+        }
         // A multiline format's continuation lines are not events of their
         // own: only the lines that start one count.
         let starts: Vec<&str> = lines
@@ -290,6 +300,7 @@ impl Parser {
     pub fn expand(&self) -> Option<Expand> {
         match self.format {
             Format::Aws(AwsJson::CloudTrail) => Some(Expand::records()),
+            Format::Custom => self.custom.as_ref()?.expand(),
             _ => None,
         }
     }
@@ -386,6 +397,15 @@ impl Parser {
             Format::CwLogs => cwlogs::parse(line, rec, &self.context)?,
             Format::Text => text::parse(line, rec, &self.context)?,
             Format::Custom => match &self.custom {
+                Some(c) if c.is_fields() => {
+                    if c.is_header(line, self.fields.is_none()) {
+                        if c.header_prefix().is_some() || self.fields.is_none() {
+                            self.fields = c.expand().is_none().then(|| line.to_string());
+                        }
+                        return Ok(Parsed::Header);
+                    }
+                    c.parse_with_header(line, self.fields.as_deref(), rec, &self.context)?
+                }
                 Some(c) => c.parse(line, rec, &self.context)?,
                 None => text::parse(line, rec, &self.context)?,
             },

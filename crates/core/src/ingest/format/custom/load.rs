@@ -15,11 +15,12 @@ use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
+use super::fields::{Fields, Separator, Shape, Target};
 use super::sources::Pattern;
-use super::{Column, CustomFormat, Inner, TimeCapture, intern, next_id, time};
+use super::{Column, CustomFormat, Inner, TimeCapture, column_named, intern, next_id, time};
+use crate::ingest::expand::Expand;
 use crate::ingest::format::Format;
 use crate::ingest::format::stamp::Zone;
-use crate::record::TextField;
 
 /// Why a `formats.toml` cannot be used. Displayed as
 /// `formats.toml: format "nginx-timed", field regex: unclosed group at
@@ -81,6 +82,11 @@ const KEYS: &[&str] = &[
     "multiline_start",
     "sources",
     "service",
+    "json",
+    "expand",
+    "header",
+    "separator",
+    "fields",
 ];
 
 /// Capture names that default to the time, first found wins.
@@ -248,12 +254,17 @@ fn build(name: &str, table: &RawTable) -> Result<CustomFormat, FieldError> {
         }
     }
     let Some(rv) = table.get("regex") else {
-        return Err(FieldError {
-            field: "regex".into(),
-            offset: None,
-            message: "missing: the regex with named captures is the format".into(),
-        });
+        return build_fields(name, table);
     };
+    for key in ["json", "expand", "header", "separator", "fields"] {
+        if let Some(v) = table.get(key) {
+            return Err(ferr(
+                key,
+                v,
+                "belongs to a format without a regex (its records name their own fields)",
+            ));
+        }
+    }
     let pattern = string("regex", rv)?;
     let regex = compile(pattern).map_err(|m| ferr("regex", rv, m))?;
     let groups: Vec<(usize, &str)> = regex
@@ -321,61 +332,70 @@ fn build(name: &str, table: &RawTable) -> Result<CustomFormat, FieldError> {
         if time.as_ref().is_some_and(|t| t.group == g) {
             continue;
         }
-        let column = match n {
-            "message" => {
-                message = Some(g);
-                continue;
-            }
-            "level" => Column::Level,
-            "http_status" => Column::HttpStatus,
-            "bytes_sent" => Column::BytesSent,
-            "amount" => Column::Amount,
-            "latency_ms" | "latency_s" | "latency_us" => {
-                if let Some(first) = latency {
-                    return Err(ferr(
-                        "regex",
-                        rv,
-                        format!("captures {first} and {n} would both fill latency_ms"),
-                    ));
-                }
-                latency = Some(n);
-                Column::Latency(match n {
-                    "latency_s" => 1000.0,
-                    "latency_us" => 0.001,
-                    _ => 1.0,
-                })
-            }
-            n if RESERVED.contains(&n) => {
-                let hint = if n == "ts" {
-                    " (set time_field = \"ts\" to read the time from it)"
-                } else {
-                    ""
-                };
+        if n == "message" {
+            message = Some(g);
+            continue;
+        }
+        if RESERVED.contains(&n) {
+            let hint = if n == "ts" {
+                " (set time_field = \"ts\" to read the time from it)"
+            } else {
+                ""
+            };
+            return Err(ferr(
+                "regex",
+                rv,
+                format!("capture {n:?} names a column loglake fills itself{hint}"),
+            ));
+        }
+        let column = column_named(n).unwrap_or(Column::Attribute);
+        if let Column::Latency(_) = column {
+            if let Some(first) = latency {
                 return Err(ferr(
                     "regex",
                     rv,
-                    format!("capture {n:?} names a column loglake fills itself{hint}"),
+                    format!("captures {first} and {n} would both fill latency_ms"),
                 ));
             }
-            n => TextField::ALL
-                .into_iter()
-                .find(|t| t.column() == n)
-                .map_or(Column::Attribute, Column::Text),
-        };
+            latency = Some(n);
+        }
         columns.push((g, intern(n), column));
     }
 
+    let multiline_start = match table.get("multiline_start") {
+        Some(v) => Some(
+            compile(string("multiline_start", v)?).map_err(|m| ferr("multiline_start", v, m))?,
+        ),
+        None => None,
+    };
+    let (zone, sources, service) = common(table)?;
+    Ok(CustomFormat {
+        inner: Arc::new(Inner {
+            id: next_id(),
+            name: name.to_owned(),
+            pattern: pattern.to_owned(),
+            regex: Some(regex),
+            fields: None,
+            columns,
+            message,
+            time,
+            zone,
+            multiline_start,
+            sources,
+            service,
+        }),
+    })
+}
+
+/// What every format may set: its zone, sources and default service.
+type Common = (Option<Zone>, Vec<Pattern>, Option<&'static str>);
+
+fn common(table: &RawTable) -> Result<Common, FieldError> {
     let zone = match table.get("timezone") {
         Some(v) => Some(
             string("timezone", v)?
                 .parse::<Zone>()
                 .map_err(|m| ferr("timezone", v, m))?,
-        ),
-        None => None,
-    };
-    let multiline_start = match table.get("multiline_start") {
-        Some(v) => Some(
-            compile(string("multiline_start", v)?).map_err(|m| ferr("multiline_start", v, m))?,
         ),
         None => None,
     };
@@ -395,17 +415,157 @@ fn build(name: &str, table: &RawTable) -> Result<CustomFormat, FieldError> {
         Some(s) => Some(intern(s.trim())),
         None => None,
     };
+    Ok((zone, sources, service))
+}
+
+/// A format without a regex: JSON records (`json = true`, maybe `expand`)
+/// or values named by a header (`header`, `separator`), with `fields`.
+fn build_fields(name: &str, table: &RawTable) -> Result<CustomFormat, FieldError> {
+    let json = match table.get("json") {
+        Some(v) => match v.get_ref() {
+            Value::Boolean(b) => *b,
+            other => {
+                return Err(ferr(
+                    "json",
+                    v,
+                    format!("must be true or false (got {})", other.type_str()),
+                ));
+            }
+        },
+        None => false,
+    };
+    let header = optional(table, "header")?;
+    let shape = match (json, header) {
+        (true, Some(_)) => {
+            return Err(ferr(
+                "header",
+                &table["header"],
+                "a JSON format's records name their fields themselves: leave header out",
+            ));
+        }
+        (true, None) => Shape::Json {
+            expand: match optional(table, "expand")? {
+                Some("[]") => Some(Expand::Array),
+                Some(k) if !k.is_empty() && k.len() <= 64 => Some(Expand::Key(k.to_owned())),
+                Some(_) => {
+                    return Err(ferr(
+                        "expand",
+                        &table["expand"],
+                        "the top-level key whose array holds the records (1 to 64 characters), or \"[]\" for a document that is an array",
+                    ));
+                }
+                None => None,
+            },
+        },
+        (false, Some(prefix)) => Shape::Header {
+            prefix: prefix.to_owned(),
+            separator: match optional(table, "separator")? {
+                None | Some(" ") => Separator::Blanks,
+                Some(s) if s.chars().count() == 1 => {
+                    Separator::Char(s.chars().next().unwrap_or(' '))
+                }
+                Some(_) => {
+                    return Err(ferr(
+                        "separator",
+                        &table["separator"],
+                        "one character (\"\\t\", \",\", \"|\"); leave it out for runs of spaces and tabs",
+                    ));
+                }
+            },
+        },
+        (false, None) => {
+            return Err(FieldError {
+                field: "regex".into(),
+                offset: None,
+                message: "missing: a format is a regex with named captures, JSON records (json = true) or values named by a header line (header = \"...\")".into(),
+            });
+        }
+    };
+    for (key, applies) in [
+        ("expand", json),
+        ("separator", !json),
+        ("multiline_start", false),
+    ] {
+        if let Some(v) = table.get(key).filter(|_| !applies) {
+            let what = if key == "multiline_start" {
+                "applies to regex formats (a field format's record is one line or one document element)"
+            } else if json {
+                "applies to header formats"
+            } else {
+                "applies to JSON formats (json = true)"
+            };
+            return Err(ferr(key, v, what));
+        }
+    }
+    let mut renames = Vec::new();
+    if let Some(v) = table.get("fields") {
+        let Value::Table(t) = v.get_ref() else {
+            return Err(ferr(
+                "fields",
+                v,
+                "must be a table of field = \"column\" (e.g. { eventTime = \"ts\", srcaddr = \"client_ip\" })",
+            ));
+        };
+        for (from, to) in t {
+            let Value::String(to) = to else {
+                return Err(ferr(
+                    "fields",
+                    v,
+                    format!("{from:?}: the column must be a string"),
+                ));
+            };
+            let target = match to.as_str() {
+                "ts" => Target::Ts,
+                "message" => Target::Message,
+                "attributes" => Target::To(Column::Attribute),
+                c if RESERVED.contains(&c) => {
+                    return Err(ferr(
+                        "fields",
+                        v,
+                        format!("{from:?} = {c:?}: a column loglake fills itself"),
+                    ));
+                }
+                c => Target::To(column_named(c).ok_or_else(|| {
+                    ferr(
+                        "fields",
+                        v,
+                        format!("{from:?} = {c:?}: no such column (ts, message, level, service, client_ip, latency_ms, latency_s, ...)"),
+                    )
+                })?),
+            };
+            renames.push((from.clone(), target));
+        }
+    }
+    let time_field = optional(table, "time_field")?.map(str::to_owned);
+    let layout = match table.get("time_layout") {
+        Some(v) => {
+            let l = string("time_layout", v)?;
+            time::check_layout(l).map_err(|m| ferr("time_layout", v, m))?;
+            Some(l.to_owned())
+        }
+        None => None,
+    };
+    let (zone, sources, service) = common(table)?;
     Ok(CustomFormat {
         inner: Arc::new(Inner {
             id: next_id(),
             name: name.to_owned(),
-            pattern: pattern.to_owned(),
-            regex,
-            columns,
-            message,
-            time,
+            pattern: String::new(),
+            regex: None,
+            fields: Some(Fields {
+                shape,
+                renames,
+                time_field,
+            }),
+            columns: Vec::new(),
+            message: None,
+            time: layout.map(|l| TimeCapture {
+                group: 0,
+                name: String::new(),
+                layout: Some(l),
+            }),
             zone,
-            multiline_start,
+            multiline_start: None,
             sources,
             service,
         }),

@@ -52,6 +52,7 @@
 //! [`CustomFormat::parse`] never sets `source_format` (that would mark the
 //! record as forwarded).
 
+mod fields;
 mod load;
 mod sources;
 #[cfg(test)]
@@ -146,9 +147,11 @@ struct Inner {
     /// Distinct per loaded format: the key of its per-thread capture slots.
     id: u64,
     name: String,
-    /// As written in the file.
+    /// As written in the file (empty for a field format).
     pattern: String,
-    regex: Regex,
+    /// The regex of a regex format; a field format has [`Inner::fields`].
+    regex: Option<Regex>,
+    fields: Option<fields::Fields>,
     /// Capture group index, its name, and where its value goes; every
     /// named capture but the message and the time.
     columns: Vec<(usize, &'static str, Column)>,
@@ -201,6 +204,37 @@ impl CustomFormat {
         self.inner.time.as_ref()?.layout.as_deref()
     }
 
+    /// Whether the format's records name their own fields (JSON, or a
+    /// header line) rather than match a regex. Such a format is chosen
+    /// by its `sources` or by name; a header format also by its header.
+    pub fn is_fields(&self) -> bool {
+        self.inner.fields.is_some()
+    }
+
+    /// Whether `line` is the header (or a JSON document's own member) of
+    /// a field format; `first`: it is the object's first line.
+    pub fn is_header(&self, line: &str, first: bool) -> bool {
+        self.inner
+            .fields
+            .as_ref()
+            .is_some_and(|f| f.is_header(line, first))
+    }
+
+    /// The start of the line that names a header format's fields, when it
+    /// has one (not the object's first line): objects are recognized by it.
+    pub fn header_prefix(&self) -> Option<&str> {
+        match &self.inner.fields.as_ref()?.shape {
+            fields::Shape::Header { prefix, .. } if !prefix.is_empty() => Some(prefix),
+            _ => None,
+        }
+    }
+
+    /// Where a JSON field format's records are when they come as one
+    /// document (`expand`).
+    pub fn expand(&self) -> Option<crate::ingest::expand::Expand> {
+        self.inner.fields.as_ref()?.expand()
+    }
+
     /// The `sources` patterns, as written.
     pub fn sources(&self) -> impl Iterator<Item = &str> {
         self.inner.sources.iter().map(sources::Pattern::as_str)
@@ -232,24 +266,20 @@ impl CustomFormat {
     /// one. For people (`loglake formats test`), not for parsing.
     pub fn captures(&self) -> Vec<(&str, String)> {
         let f = &*self.inner;
-        let names: Vec<Option<&str>> = f.regex.capture_names().collect();
+        let (Some(regex), None) = (&f.regex, &f.fields) else {
+            return f.fields.as_ref().map_or_else(Vec::new, |fl| {
+                fl.renames
+                    .iter()
+                    .map(|(n, t)| (n.as_str(), target_name(*t, n)))
+                    .collect()
+            });
+        };
+        let names: Vec<Option<&str>> = regex.capture_names().collect();
         let name = |g: usize| names.get(g).copied().flatten().unwrap_or("?");
         let mut out: Vec<(usize, &str, String)> = f
             .columns
             .iter()
-            .map(|&(g, n, c)| {
-                let to = match c {
-                    Column::Text(t) => t.column().to_owned(),
-                    Column::Level => "level".to_owned(),
-                    Column::HttpStatus => "http_status".to_owned(),
-                    Column::Latency(_) if n == "latency_ms" => "latency_ms".to_owned(),
-                    Column::Latency(_) => format!("latency_ms (from {n})"),
-                    Column::BytesSent => "bytes_sent".to_owned(),
-                    Column::Amount => "amount".to_owned(),
-                    Column::Attribute => format!("attributes.{n}"),
-                };
-                (g, name(g), to)
-            })
+            .map(|&(g, n, c)| (g, name(g), target_name(fields::Target::To(c), n)))
             .collect();
         if let Some(g) = f.message {
             out.push((g, name(g), "message".to_owned()));
@@ -282,14 +312,35 @@ impl CustomFormat {
         rec: &mut Record<'a>,
         ctx: &Context,
     ) -> Result<(), Reject> {
+        self.parse_with_header(line, None, rec, ctx)
+    }
+
+    /// [`CustomFormat::parse`], with the header line in force for a
+    /// header format.
+    pub fn parse_with_header<'a>(
+        &self,
+        line: &'a str,
+        header: Option<&str>,
+        rec: &mut Record<'a>,
+        ctx: &Context,
+    ) -> Result<(), Reject> {
         let f = &*self.inner;
+        let regex = match (&f.regex, &f.fields) {
+            (Some(r), None) => r,
+            (_, Some(fl)) => {
+                fields::parse(f, fl, line, header, rec, ctx)?;
+                self.finish(rec);
+                return Ok(());
+            }
+            (None, None) => unreachable!("a format is a regex or fields"),
+        };
         let event = line.trim_end();
         let first = match event.find('\n') {
             Some(n) => event[..n].trim_end_matches('\r'),
             None => event,
         };
-        with_locations(f, |locs| {
-            if f.regex.captures_read(locs, first).is_none() {
+        with_locations(f, regex, |locs| {
+            if regex.captures_read(locs, first).is_none() {
                 return Err(Reject::Malformed(format!(
                     "the line does not match format {:?}",
                     f.name
@@ -322,7 +373,13 @@ impl CustomFormat {
             }
             Ok(())
         })?;
-        if let Some(s) = f.service
+        self.finish(rec);
+        Ok(())
+    }
+
+    /// The service and level every format's record gets when it has none.
+    fn finish(&self, rec: &mut Record<'_>) {
+        if let Some(s) = self.inner.service
             && rec.get(TextField::Service).is_none()
         {
             rec.set(TextField::Service, s);
@@ -332,8 +389,41 @@ impl CustomFormat {
         {
             rec.level = Some(level_for_status(status));
         }
-        Ok(())
     }
+}
+
+/// Where a field goes, as `loglake formats test` shows it.
+fn target_name(t: fields::Target, n: &str) -> String {
+    match t {
+        fields::Target::Ts => "ts".to_owned(),
+        fields::Target::Message => "message".to_owned(),
+        fields::Target::To(c) => match c {
+            Column::Text(t) => t.column().to_owned(),
+            Column::Level => "level".to_owned(),
+            Column::HttpStatus => "http_status".to_owned(),
+            Column::Latency(_) if n == "latency_ms" => "latency_ms".to_owned(),
+            Column::Latency(_) => format!("latency_ms (from {n})"),
+            Column::BytesSent => "bytes_sent".to_owned(),
+            Column::Amount => "amount".to_owned(),
+            Column::Attribute => format!("attributes.{n}"),
+        },
+    }
+}
+
+/// The column a capture or field of this name fills (a latency's unit is
+/// in its name); `None`: none, it is an attribute. Names loglake fills
+/// itself are the loader's to refuse.
+fn column_named(n: &str) -> Option<Column> {
+    Some(match n {
+        "level" => Column::Level,
+        "http_status" => Column::HttpStatus,
+        "bytes_sent" => Column::BytesSent,
+        "amount" => Column::Amount,
+        "latency_ms" => Column::Latency(1.0),
+        "latency_s" => Column::Latency(1000.0),
+        "latency_us" => Column::Latency(0.001),
+        n => Column::Text(TextField::ALL.into_iter().find(|t| t.column() == n)?),
+    })
 }
 
 /// The message: the capture, extended over the event's other lines when it
@@ -364,14 +454,19 @@ fn message<'a>(
 /// Put one capture's value where it goes; a value its column cannot hold is
 /// kept as an attribute under the capture's name.
 fn set<'a>(rec: &mut Record<'a>, column: Column, name: &'static str, v: &'a str) {
+    set_value(rec, column, Cow::Borrowed(name), Cow::Borrowed(v));
+}
+
+/// [`set`] for a name and value of any lifetime (a field format's).
+fn set_value<'a>(rec: &mut Record<'a>, column: Column, name: Cow<'a, str>, v: Cow<'a, str>) {
     let kept = match column {
         Column::Text(t) => {
-            rec.set(t, v);
-            true
+            rec.text[t as usize] = Some(v);
+            return;
         }
-        Column::Level => Level::parse(v).map(|l| rec.level = Some(l)).is_some(),
-        Column::HttpStatus => status(v).map(|s| rec.http_status = Some(s)).is_some(),
-        Column::Latency(per_unit) => number(v)
+        Column::Level => Level::parse(&v).map(|l| rec.level = Some(l)).is_some(),
+        Column::HttpStatus => status(&v).map(|s| rec.http_status = Some(s)).is_some(),
+        Column::Latency(per_unit) => number(&v)
             .filter(|x| *x >= 0.0)
             // Rounded to the microsecond, as the ALB parser does.
             .map(|x| rec.latency_ms = Some((x * per_unit * 1000.0).round() / 1000.0))
@@ -381,7 +476,7 @@ fn set<'a>(rec: &mut Record<'a>, column: Column, name: &'static str, v: &'a str)
             .flatten()
             .map(|n| rec.bytes_sent = Some(n))
             .is_some(),
-        Column::Amount => number(v).map(|x| rec.amount = Some(x)).is_some(),
+        Column::Amount => number(&v).map(|x| rec.amount = Some(x)).is_some(),
         Column::Attribute => false,
     };
     if !kept {
@@ -415,7 +510,7 @@ thread_local! {
     static LOCATIONS: RefCell<Vec<(u64, CaptureLocations)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn with_locations<R>(f: &Inner, run: impl FnOnce(&mut CaptureLocations) -> R) -> R {
+fn with_locations<R>(f: &Inner, regex: &Regex, run: impl FnOnce(&mut CaptureLocations) -> R) -> R {
     LOCATIONS.with_borrow_mut(|kept| {
         let i = match kept.iter().position(|(id, _)| *id == f.id) {
             Some(i) => i,
@@ -423,7 +518,7 @@ fn with_locations<R>(f: &Inner, run: impl FnOnce(&mut CaptureLocations) -> R) ->
                 if kept.len() >= LOCATIONS_KEPT {
                     kept.remove(0);
                 }
-                kept.push((f.id, f.regex.capture_locations()));
+                kept.push((f.id, regex.capture_locations()));
                 kept.len() - 1
             }
         };

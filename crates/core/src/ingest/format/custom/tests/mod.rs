@@ -2,6 +2,7 @@
 //! sample logs (every column of every row), the column mapping rules and
 //! random lines; the file's validation errors are `validation.rs`.
 
+mod fields;
 mod validation;
 
 use std::borrow::Cow;

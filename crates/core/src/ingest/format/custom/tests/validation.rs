@@ -45,7 +45,7 @@ fn validation_errors_name_the_format_and_the_field() {
         ),
         (
             "[[format]]\nname = \"web\"\n".to_owned(),
-            r#"formats.toml: format "web", field regex: missing: the regex with named captures is the format (line 1)"#,
+            r#"formats.toml: format "web", field regex: missing: a format is a regex with named captures, JSON records (json = true) or values named by a header line (header = "...") (line 1)"#,
         ),
         (
             "[[format]]\nname = \"web\"\nregex = 5\n".to_owned(),
@@ -53,7 +53,7 @@ fn validation_errors_name_the_format_and_the_field() {
         ),
         (
             with("regexp = 'x'"),
-            r#"formats.toml: format "web", field regexp: unknown key (known: name, regex, time_field, time_layout, timezone, multiline_start, sources, service) (line 4)"#,
+            r#"formats.toml: format "web", field regexp: unknown key (known: name, regex, time_field, time_layout, timezone, multiline_start, sources, service, json, expand, header, separator, fields) (line 4)"#,
         ),
         (
             with("latency_unit = 's'"),
