@@ -99,6 +99,9 @@ module "boundary" {
   extra_regions = var.collect_regions
   state_bucket  = var.enable_cicd ? var.cicd_state_bucket : ""
   state_key     = var.cicd_state_key
+  # fn-ingest reads the buckets AWS services write their logs to: the
+  # boundary allows that reading, and nothing else of those buckets.
+  aws_log_sources = var.aws_log_sources
 }
 
 module "storage" {
@@ -147,6 +150,9 @@ module "ingest" {
   reserved_concurrency = var.reserved_concurrency
   memory_budget_mb     = var.ingest_memory_budget_mb
   format_by_prefix     = var.format_by_prefix
+  aws_log_sources      = var.aws_log_sources
+  partition            = data.aws_partition.current.partition
+  region               = var.region
   formats_path         = var.formats_path
   redact               = var.redact
   raw_bucket           = module.storage.raw_bucket

@@ -18,6 +18,11 @@ output "ingest_queue_url" {
   value       = module.ingest.queue_url
 }
 
+output "ingest_queue_arn" {
+  description = "ARN of the ingest queue: send the ObjectCreated events of an aws_log_sources bucket with notify = false here (its queue policy accepts every listed bucket)."
+  value       = module.ingest.queue_arn
+}
+
 output "ingest_dlq_url" {
   description = "Messages fn-ingest failed on 5 times; inspect, then redrive to the ingest queue."
   value       = module.ingest.dlq_url

@@ -142,13 +142,75 @@ variable "formats_path" {
 }
 
 variable "format_by_prefix" {
-  description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated, e.g. \"alb/=alb,cloudfront/=cloudfront\"; formats are json (ndjson, jsonl), combined (common, clf, apache, nginx), alb, cloudfront, vpcflow (vpc-flow) and text. Empty sniffs every object."
+  description = "FORMAT_BY_PREFIX of fn-ingest: prefix=format pairs, comma-separated, e.g. \"alb/=alb,cloudfront/=cloudfront\"; a prefix written s3://<bucket>/<prefix> matches only objects of that bucket (aws_log_sources adds such pairs after these). Formats are json (ndjson, jsonl), combined (common, clf, apache, nginx), alb, cloudfront, vpcflow (vpc-flow), cloudtrail, waf, s3access, cwlogs, route53resolver, networkfirewall and text. Empty sniffs every object."
   type        = string
   default     = ""
 
   validation {
-    condition     = alltrue([for p in split(",", var.format_by_prefix) : trimspace(p) == "" || can(regex("^[^=]*=\\s*(json|ndjson|jsonl|combined|common|clf|apache|nginx|alb|cloudfront|vpcflow|vpc-flow|text)\\s*$", p))])
-    error_message = "format_by_prefix holds prefix=format pairs, comma-separated, each format one of json, ndjson, jsonl, combined, common, clf, apache, nginx, alb, cloudfront, vpcflow, vpc-flow or text (e.g. \"alb/=alb,cloudfront/=cloudfront\")."
+    condition     = alltrue([for p in split(",", var.format_by_prefix) : trimspace(p) == "" || can(regex("^[^=]*=\\s*(json|ndjson|jsonl|combined|common|clf|apache|nginx|alb|cloudfront|vpcflow|vpc-flow|cloudtrail|waf|s3access|cwlogs|route53resolver|networkfirewall|text)\\s*$", p))])
+    error_message = "format_by_prefix holds prefix=format pairs, comma-separated, each format one of json, ndjson, jsonl, combined, common, clf, apache, nginx, alb, cloudfront, vpcflow, vpc-flow, cloudtrail, waf, s3access, cwlogs, route53resolver, networkfirewall or text (e.g. \"alb/=alb,cloudfront/=cloudfront\")."
+  }
+}
+
+variable "aws_log_sources" {
+  description = "Buckets AWS services already write their logs to (CloudTrail, VPC Flow Logs, WAF, S3 server access logs, ...), ingested by fn-ingest read-only. Each source: bucket, the bucket's name (in the deployment's region); prefix, the key prefix of the logs, e.g. \"AWSLogs/123456789012/CloudTrail/\" (default \"\": the whole bucket); format, the format of the objects under it: cloudtrail, vpcflow, waf, s3access, cwlogs, route53resolver, networkfirewall, alb, cloudfront, json or text (added to FORMAT_BY_PREFIX as s3://<bucket>/<prefix>=<format>); kms_key_arn, the ARN of the KMS key the objects are encrypted with, when SSE-KMS (fn-ingest may decrypt with it through S3 only); notify (default true): Terraform manages the bucket's S3 event notification to the ingest queue (aws_s3_bucket_notification, ObjectCreated under each prefix of the bucket). WARNING: S3 keeps one notification configuration per bucket, and notify = true REPLACES whatever configuration the bucket already has (other queues, topics, functions, EventBridge). For a bucket whose notifications are managed elsewhere, set notify = false and send its ObjectCreated events to the ingest queue (the output ingest_queue_arn) yourself; the queue accepts them. fn-ingest gets s3:GetObject and s3:GetObjectVersion under each prefix, s3:ListBucket limited to the prefixes and kms:Decrypt on the keys given, nothing that writes; the permission boundary allows the same."
+  type = list(object({
+    bucket      = string
+    prefix      = optional(string, "")
+    format      = string
+    kms_key_arn = optional(string)
+    notify      = optional(bool, true)
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for s in var.aws_log_sources : contains(["cloudtrail", "vpcflow", "waf", "s3access", "cwlogs", "route53resolver", "networkfirewall", "alb", "cloudfront", "json", "text"], s.format)])
+    error_message = "aws_log_sources: each source's format must be one of cloudtrail, vpcflow, waf, s3access, cwlogs, route53resolver, networkfirewall, alb, cloudfront, json or text."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.aws_log_sources : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", s.bucket)) && !strcontains(s.bucket, "..")])
+    error_message = "aws_log_sources: each source's bucket must be an S3 bucket name (3-63 lower case letters, digits, dots and hyphens, beginning and ending with a letter or digit), not an ARN or an s3:// URL."
+  }
+
+  # The prefix ends up in FORMAT_BY_PREFIX (comma-separated prefix=format
+  # pairs) and in IAM ARNs and conditions, where * ? and $ are wildcards
+  # and variables.
+  validation {
+    condition     = alltrue([for s in var.aws_log_sources : s.prefix != null && can(regex("^[^,=*?$\\s]*$", s.prefix)) && !startswith(s.prefix, "/")])
+    error_message = "aws_log_sources: a prefix must not contain commas, =, *, ?, $ or whitespace, nor start with /: it is a key prefix such as \"AWSLogs/123456789012/CloudTrail/\" (\"\" for the whole bucket)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.aws_log_sources : s.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", s.kms_key_arn))])
+    error_message = "aws_log_sources: kms_key_arn must be the ARN of a KMS key (arn:aws:kms:<region>:<account>:key/<id>, not an alias), or left out."
+  }
+
+  # One object, one source: S3 refuses two queue configurations of a bucket
+  # whose prefixes overlap, and an object must have one format.
+  validation {
+    condition     = alltrue(flatten([for i, a in var.aws_log_sources : [for j, b in var.aws_log_sources : i == j || a.bucket != b.bucket || !startswith(a.prefix, b.prefix)]]))
+    error_message = "aws_log_sources: two sources of one bucket must not overlap: neither prefix may begin with the other (the same prefix twice included)."
+  }
+
+  # The bucket's notification configuration is Terraform's or someone
+  # else's: a resource for some of its prefixes replaces the others' too.
+  validation {
+    condition     = alltrue(flatten([for a in var.aws_log_sources : [for b in var.aws_log_sources : a.bucket != b.bucket || a.notify == b.notify]]))
+    error_message = "aws_log_sources: the sources of one bucket must agree on notify (S3 keeps one notification configuration per bucket)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.aws_log_sources : !can(regex("^${var.name_prefix}-(raw|curated|athena|access-logs|pipeline)-[0-9]{12}-", s.bucket))])
+    error_message = "aws_log_sources: the deployment's own buckets are not sources (the raw bucket is ingested already, and its notification is Terraform's)."
+  }
+
+  # The pipeline's plan and deploy roles read and change the deployment's
+  # own resources only, not another bucket's notification configuration.
+  validation {
+    condition     = !var.enable_cicd || alltrue([for s in var.aws_log_sources : !s.notify])
+    error_message = "aws_log_sources with notify = true cannot be used with enable_cicd: the pipeline's roles may not read or replace another bucket's notification configuration. Set notify = false and send the bucket's ObjectCreated events to the ingest queue (output ingest_queue_arn) yourself."
   }
 }
 

@@ -15,6 +15,9 @@ local endpoint added; `cargo lambda watch` reads it through each function's
 module's outputs that are known locally). Running it again is harmless:
 what exists is kept.
 
+A bucket of aws_log_sources (`--var 'aws_log_sources=[...]'`) that the
+local AWS lacks gets an empty stand-in with the notification infra/ gives it.
+
 `local-aws.py put FILE [KEY]` uploads a file into the raw bucket (the
 bucket's notification then queues it for fn-ingest), and `local-aws.py
 sqs-event` turns the messages waiting in the ingest queue into the SQS
@@ -136,10 +139,22 @@ class LocalAws:
             queues.append(conf)
         if res.blocks("lambda_function") or res.blocks("topic") or res.attr("eventbridge"):
             raise TfError("%s: only queue notifications are created locally" % res.address)
-        self.client("s3").put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queues}
-        )
-        return {"id": bucket, "name": "%s -> %d queue(s)" % (bucket, len(queues))}
+        s3 = self.client("s3")
+        name = "%s -> %d queue(s)" % (bucket, len(queues))
+        # A bucket infra/ does not create (an aws_log_sources bucket AWS
+        # services write to) has an empty stand-in here, to upload samples to.
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as e:
+            if e.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            if self.region == "us-east-1":
+                s3.create_bucket(Bucket=bucket)
+            else:
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+            name += " (an empty local stand-in for the bucket)"
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queues})
+        return {"id": bucket, "name": name}
 
     def aws_kinesis_stream(self, res):
         name = known(res.attr("name"), res.address)

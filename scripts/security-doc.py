@@ -27,6 +27,8 @@ PAGE = ROOT / "docs" / "security.md"
 # concatenates them, with the condition under which a part is added.
 FUNCTIONS = {
     "fn-ingest": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-ingest", None),
+                  ("fn-ingest-aws-logs", "with aws_log_sources"),
+                  ("fn-ingest-aws-log-keys", "with aws_log_sources naming a kms_key_arn"),
                   ("search-writer", "with search on"), ("alerts-writer", "with alerts on")],
     "fn-stream": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-stream", None),
                   ("search-writer", "with search on"), ("alerts-writer", "with alerts on")],
@@ -36,8 +38,10 @@ FUNCTIONS = {
 
 
 def statements(template: str) -> list[dict]:
-    """A template's statements, placeholders left as written."""
-    return json.loads((POLICIES / f"{template}.json.tftpl").read_text())["Statement"]
+    """A template's statements, placeholders left as written; one standing
+    for a whole list (`"Resource": ${object_arns}`) as a list of itself."""
+    text = (POLICIES / f"{template}.json.tftpl").read_text()
+    return json.loads(re.sub(r'(?<=": )(\$\{\w+\})', r'["\1"]', text))["Statement"]
 
 
 def why() -> dict:

@@ -160,7 +160,19 @@ class Module(Ref):
         def compute():
             body = self.config.resources[key]
             if "for_each" in body:
-                raise TfError("for_each on %s is not supported" % self.where("%s.%s" % key))
+                # A map (each.key, each.value) or a set of strings (each.key
+                # and each.value both the element): instances by key, as
+                # aws_x.name["key"] reads them.
+                items = self.eval(body["for_each"], self.where("for_each of %s.%s" % key))
+                if isinstance(items, Unknown):
+                    raise TfError("for_each of %s needs %s, which only AWS knows" % (self.where("%s.%s" % key), items.what))
+                if isinstance(items, list):
+                    if not all(isinstance(i, str) for i in items):
+                        raise TfError("for_each of %s: a list must be a set of strings (toset)" % self.where("%s.%s" % key))
+                    items = {i: i for i in items}
+                if not isinstance(items, dict):
+                    raise TfError("for_each of %s is %r, not a map or a set" % (self.where("%s.%s" % key), items))
+                return {k: Resource(self, rtype, name, body, k, each={"key": k, "value": v}) for k, v in items.items()}
             if "count" in body:
                 n = self.eval(body["count"], self.where("count of %s.%s" % key))
                 return [Resource(self, rtype, name, body, i) for i in range(n)]
@@ -180,6 +192,8 @@ class Module(Ref):
         for (t, name) in self.config.resources:
             if t == rtype:
                 found = self.resource(t, name)
+                if isinstance(found, dict):
+                    found = [found[k] for k in sorted(found)]
                 yield from found if isinstance(found, list) else [found]
 
     def eval(self, raw, where, scope=None):
@@ -195,17 +209,25 @@ class Resource(Ref):
     """One resource instance: its attributes as written, evaluated on demand,
     and what the provider (the local AWS) made of it once applied."""
 
-    def __init__(self, module, rtype, name, body, index):
+    def __init__(self, module, rtype, name, body, index, each=None):
+        """index: count.index, or with `each` (for_each) the instance's key."""
         self.module, self.type, self.name, self.body, self.index = module, rtype, name, body, index
+        self.each = each
         self.applied = None
 
     @property
     def address(self):
-        own = "%s.%s%s" % (self.type, self.name, "" if self.index is None else "[%d]" % self.index)
-        return (self.module.address + "." if self.module.address else "") + own
+        if self.each is not None:
+            key = "[%s]" % json.dumps(self.index)
+        else:
+            key = "" if self.index is None else "[%d]" % self.index
+        return (self.module.address + "." if self.module.address else "") + "%s.%s%s" % (self.type, self.name, key)
 
     def scope(self, extra=None):
-        scope = {"count": {"index": self.index}} if self.index is not None else {}
+        if self.each is not None:
+            scope = {"each": self.each}
+        else:
+            scope = {"count": {"index": self.index}} if self.index is not None else {}
         scope.update(extra or {})
         return scope
 
@@ -276,9 +298,42 @@ def tf_replace(s, old, new):
     return s.replace(old, new)
 
 
+def first_unknown(value):
+    """The first Unknown inside a value (lists and maps searched), or None."""
+    if isinstance(value, Unknown):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((u for u in map(first_unknown, items) if u is not None), None)
+
+
+def render_template(text, variables, where="template"):
+    """templatefile() of a template written with plain ${name} placeholders
+    (the IAM policy templates under infra/policies): each replaced by its
+    variable as a string ($${ stays a literal ${). A directive (%{ }) or an
+    expression is refused; a variable only AWS knows makes the whole result
+    unknown."""
+    if "%{" in text.replace("%%{", ""):
+        raise TfError("%s: template directives are not supported" % where)
+    unknown = next((v for v in variables.values() if isinstance(v, Unknown)), None)
+    if unknown is not None:
+        return unknown
+
+    def value(m):
+        if m.group(1):
+            return "${" + m.group(2) + "}"
+        name = m.group(2)
+        if not re.fullmatch(r"\w+", name):
+            raise TfError("%s: ${%s}: only plain names are supported" % (where, name))
+        if name not in variables:
+            raise TfError("%s: ${%s} is not given" % (where, name))
+        return tf_str(variables[name])
+
+    return re.sub(r"\$(\$?)\{([^}]*)\}", value, text)
+
+
 FUNCTIONS = {
     "format": tf_format,
-    "jsonencode": lambda v: json.dumps(v, separators=(",", ":")),
+    "jsonencode": lambda v: first_unknown(v) or json.dumps(v, separators=(",", ":")),
     "jsondecode": json.loads,
     "tostring": lambda v: None if v is None else tf_str(v),
     "tonumber": lambda v: None if v is None else (float(v) if "." in str(v) else int(v)),
@@ -296,8 +351,8 @@ FUNCTIONS = {
     "endswith": str.endswith,
     "join": lambda sep, items: sep.join(tf_str(i) for i in items),
     "split": lambda sep, s: s.split(sep),
-    "concat": lambda *lists: [x for lst in lists for x in lst],
-    "merge": lambda *maps: {k: v for m in maps if m for k, v in m.items()},
+    "concat": lambda *lists: first_unknown(list(lists)) if any(isinstance(v, Unknown) for v in lists) else [x for lst in lists for x in lst],
+    "merge": lambda *maps: first_unknown(list(maps)) if any(isinstance(v, Unknown) for v in maps) else {k: v for m in maps if m for k, v in m.items()},
     "compact": lambda items: [i for i in items if i is not None and i != ""],
     "length": len,
     "lookup": lambda m, k, *d: m[k] if k in m else d[0],
@@ -326,7 +381,39 @@ class Evaluator:
         self.account, self.region, self.provider = account, region, provider
         self.root = Module(self, path, "", {}, None)
         for name, value in variables.items():
+            decl = self.root.config.variables.get(name)
+            if decl is None:
+                raise TfError("no variable %s in %s" % (name, path))
+            if "type" in decl:
+                value = self.typed(value, parse_value(decl["type"]), "var." + name)
             self.root.values[("var", name)] = value
+
+    def typed(self, value, node, where):
+        """A value given for a variable, as its type constraint makes it: the
+        attributes an object type declares optional() get their default (or
+        null) when left out, in lists, sets, maps and objects at any depth.
+        Other conversions (a number given as a string) are left to Terraform."""
+        if value is None:
+            return None
+        kind = node[0]
+        if kind == "call" and node[1] in ("list", "set", "tuple") and isinstance(value, list):
+            return [self.typed(v, node[2][0], where) for v in value] if node[1] != "tuple" else value
+        if kind == "call" and node[1] == "map" and isinstance(value, dict):
+            return {k: self.typed(v, node[2][0], where) for k, v in value.items()}
+        if kind == "call" and node[1] == "object" and isinstance(value, dict):
+            (attrs,) = node[2]
+            out = dict(value)
+            for key, spec in attrs[1]:
+                attr = key[1]
+                optional = spec[0] == "call" and spec[1] == "optional"
+                inner = spec[2][0] if optional else spec
+                if attr not in out and not optional:
+                    raise TfError("%s: attribute %r is required" % (where, attr))
+                if out.get(attr) is None and optional:
+                    out[attr] = self.evaluate(spec[2][1], None, {}) if len(spec[2]) > 1 else None
+                out[attr] = self.typed(out[attr], inner, "%s.%s" % (where, attr))
+            return out
+        return value
 
     def apply(self, resource):
         resource.applied = {}  # a reference back to itself while applying reads the block
@@ -444,6 +531,9 @@ class Evaluator:
             if name == "file":
                 with open(path) as f:
                     return f.read()
+            if name == "templatefile":
+                with open(path) as f:
+                    return render_template(f.read(), args[1], path)
             return Unknown("%s(%s)" % (name, path))
         if name == "try":
             for a in args:

@@ -222,9 +222,17 @@ def list_value(module: Path, e: str, depth: int = 0) -> list[str]:
             return list(v)
         return list_value(module, expr(v), depth + 1)
     if e.startswith("[") and closing(e, 0) == len(e) - 1:
+        if e[1:].lstrip().startswith("for "):
+            # [for s in LIST : "text ${s.x}" if COND]: one element standing
+            # for each, as written.
+            _, value = split_top(e[1:-1], ":")[:2]
+            return [written(top_level_before(value, " if "))]
         return [written(x) for x in split_top(e[1:-1])]
     if e.startswith("concat(") and closing(e, len("concat")) == len(e) - 1:
         return [x for part in split_top(e[len("concat(") : -1]) for x in list_value(module, part, depth + 1)]
+    if (m := re.match(r"(distinct|compact|toset|tolist)\(", e)) and closing(e, m.end() - 1) == len(e) - 1:
+        # The same elements, symbolically (fewer, perhaps, in Terraform).
+        return list_value(module, e[m.end() : -1], depth + 1)
     if branches := conditional(e):
         # Either list, as far as a policy is concerned: both.
         return [x for b in branches for x in list_value(module, b, depth + 1)]
@@ -248,6 +256,29 @@ def list_value(module: Path, e: str, depth: int = 0) -> list[str]:
                     return list(value)
                 return list_value(target, expr(value), depth + 1)
     return ["${" + e + "}"]
+
+
+def top_level_before(text: str, word: str) -> str:
+    """text up to the first `word` outside brackets and strings (all of it
+    when there is none)."""
+    depth, in_string, i = 0, False, 0
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(word, i):
+            return text[:i].strip()
+        i += 1
+    return text.strip()
 
 
 # --- reading the workspace ----------------------------------------------------
@@ -623,6 +654,11 @@ def test_athena_workgroup_and_named_queries():
         "top-failing-paths",
         "top-client-ips-by-5xx",
         "vpc-top-rejected-sources-for-a-day",
+        "cloudtrail-access-denied-by-principal-for-a-day",
+        "cloudtrail-console-logins-without-mfa-for-a-day",
+        "cloudtrail-root-account-use-for-a-day",
+        "waf-top-blocked-ips-for-a-day",
+        "waf-top-terminating-rules-for-a-day",
         "summary-errors-per-service-for-an-hour",
         "summary-revenue-per-currency-for-a-day",
         "summary-top-event-types-for-a-day",
@@ -635,6 +671,9 @@ def test_athena_workgroup_and_named_queries():
         # Every identifier that looks like a column is one.
         for ident in re.findall(r"\b(http_\w+|latency_ms|user_id|session_id|client_ip|event_type|error_type)\b", sql):
             assert ident in schema, f"{name}: {ident} is not a column"
+        # A map subscript fails in Athena on a row without the key:
+        # attributes are read with element_at (docs/querying.md).
+        assert not re.search(r"attributes\s*\[", sql), f"{name}: element_at(attributes, 'KEY'), not attributes['KEY']"
 
 
 # --- the summary table and its views ---------------------------------------------
@@ -907,7 +946,8 @@ def test_firehose_lands_gzip_in_the_raw_bucket():
     s3 = single_block(fh, "extended_s3_configuration")
     assert s3["compression_format"] == "GZIP"
     # fn-ingest knows forwarded records by this prefix (never by content).
-    src = (ROOT / "crates" / "handlers" / "src" / "ingest.rs").read_text()
+    handlers = ROOT / "crates" / "handlers" / "src"
+    src = next(f for f in (handlers / "ingest.rs", handlers / "ingest" / "mod.rs") if f.exists()).read_text()
     forwarded = re.search(r'pub const FORWARDED_PREFIX: &str = "([^"]+)";', src).group(1)
     assert s3["prefix"].startswith(forwarded)
     assert s3["error_output_prefix"] and not s3["error_output_prefix"].startswith(forwarded)
@@ -1155,14 +1195,24 @@ def through(call: Call):
     return translate
 
 
-def function_policy(binary: str, search: bool = False, alerts: bool = False) -> list[dict]:
+# The optional parts of a function's own policy_json, by the switch its
+# caller renders them under: fn-ingest's grants on the AWS log sources'
+# buckets (modules/ingest, with aws_log_sources) and on their keys (when a
+# source names one).
+OWN_PARTS = {"local.aws_logs": "aws_logs", "local.aws_log_keys": "aws_logs"}
+
+
+def function_policy(binary: str, search: bool = False, alerts: bool = False, aws_logs: bool = False) -> list[dict]:
     """The statements of a function's "function" role policy, with its
     caller's expressions for the ARNs: its own template (the policy_json the
-    caller renders), then what modules/lambda adds with search and alerts."""
+    caller renders) and the optional parts the caller adds to it, then what
+    modules/lambda adds with search and alerts."""
     c = function_calls()[binary]
     own = [r for r in policy_renders() if r.module == c.caller and r.where == f"module.{c.name}.policy_json"]
-    assert len(own) == 1 and own[0].condition is None, f"{binary}: policy_json must be one unconditional templatefile()"
-    statements = own[0].statements()
+    assert own and own[0].condition is None and own[0].template == f"{binary}.json.tftpl", f"{binary}: policy_json must start with its unconditional {binary}.json.tftpl"
+    assert all(r.condition in OWN_PARTS for r in own[1:]), f"{binary}: policy_json adds {[(r.template, r.condition) for r in own[1:]]}"
+    parts = {"aws_logs": aws_logs}
+    statements = [st for r in own if r.condition is None or parts[OWN_PARTS[r.condition]] for st in r.statements()]
     switches = {"var.search_enabled": search, "var.alerts_enabled": alerts}
     for r in policy_renders():
         if r.module == LAMBDA_MODULE and r.where == "aws_iam_role_policy.function.policy":
@@ -1329,7 +1379,14 @@ def test_star_resources_only_where_no_arn_exists():
 def test_one_role_per_function_with_its_own_resources():
     for binary, c in function_calls().items():
         policy = expr(c.args["policy_json"])
-        assert re.fullmatch(rf'templatefile\("\$\{{path\.module\}}/\.\./\.\./policies/{binary}\.json\.tftpl", \{{.*\}}\)', policy), binary
+        # Its own template, alone or followed by its optional parts, each a
+        # template named after the function, under its switch.
+        own = rf'templatefile\("\$\{{path\.module\}}/\.\./\.\./policies/{binary}\.json\.tftpl", \{{.*?\}}\)'
+        if not re.fullmatch(own, policy):
+            assert re.match(r'jsonencode\(\{Version = "2012-10-17", Statement = concat\(jsondecode\(' + own + r"\)\.Statement", policy), binary
+            renders = [r for r in policy_renders() if r.module == c.caller and r.where == f"module.{c.name}.policy_json"]
+            for r in renders[1:]:
+                assert r.template.startswith(f"{binary}-") and r.condition in OWN_PARTS, (binary, r.template, r.condition)
     lam = load(LAMBDA_MODULE)
     assert list(lam.of_type("aws_iam_role")) == ["this"]
     assert lam.of_type("aws_iam_role")["this"]["name"] == "${local.name}"
@@ -2207,6 +2264,57 @@ def test_the_boundary_allows_what_the_roles_are_granted():
                 within = unscoped if st["Resource"] == ["*"] else scoped
                 assert any(fnmatch.fnmatchcase(a, b) for b in within), f"{r.template}: {st['Sid']}: {a} is outside the boundary"
     assert checked > 150
+
+
+def test_the_boundary_allows_reading_the_aws_log_sources_and_nothing_more():
+    """The buckets AWS services write their logs to are not managed
+    resources: the boundary's own statement for them (only with sources)
+    allows exactly what fn-ingest's grants on them use, on the same ARNs."""
+    (part,) = [r for r in renders_of("boundary-aws-logs.json.tftpl") if r.module == BOUNDARY]
+    assert part.condition == "local.aws_logs" and expr(load(BOUNDARY).locals["aws_logs"]) == "length(var.aws_log_sources) > 0"
+    (ceiling,) = part.statements()
+    assert ceiling["Effect"] == "Allow" and "Condition" not in ceiling
+    assert sorted(ceiling["Action"]) == ["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+    grants = [st for st in function_policy("fn-ingest", aws_logs=True) if st["Sid"] in ("ReadAwsLogs", "ListAwsLogs", "DecryptAwsLogs")]
+    assert [st["Sid"] for st in grants] == ["ReadAwsLogs", "ListAwsLogs", "DecryptAwsLogs"]
+    assert {a for st in grants for a in st["Action"]} == set(ceiling["Action"])
+    assert {r for st in grants for r in st["Resource"]} == set(ceiling["Resource"])
+    # The same sources: the root's aws_log_sources, to both modules.
+    root = load(INFRA)
+    assert expr(root.modules["boundary"]["aws_log_sources"]) == expr(root.modules["ingest"]["aws_log_sources"]) == "var.aws_log_sources"
+    # Not managed resources: the pipeline's roles get nothing on them.
+    assert "aws_log" not in json.dumps(load(BOUNDARY).locals["managed_resources"])
+    assert "aws_log" not in json.dumps(load(BOUNDARY).locals["named_resources"])
+    # IAM's 6,144 characters, measured at plan on the policy as rendered: a
+    # deployment with too many sources stops there, saying why.
+    policy = load(BOUNDARY).of_type("aws_iam_policy")["this"]
+    assert expr(policy["policy"]) == "local.policy"
+    (pre,) = single_block(policy, "lifecycle")["precondition"]
+    assert expr(pre["condition"]) == "length(local.policy) <= 6144" and "aws_log_sources" in pre["error_message"]
+
+
+def test_fn_ingest_reads_the_aws_log_sources_and_never_writes_them():
+    """With aws_log_sources, fn-ingest's policy gets reading under each
+    source's prefix, listing limited to the prefixes and decrypting through
+    S3; without, none of it (function_policy's default)."""
+    assert not [st for st in function_policy("fn-ingest", search=True, alerts=True) if "AwsLogs" in st["Sid"]]
+    m = load(INFRA / "modules" / "ingest")
+    assert expr(m.locals["aws_logs"]) == "length(var.aws_log_sources) > 0"
+    assert expr(m.locals["aws_log_keys"]) == "length(local.aws_log_key_arns) > 0"
+    own = {st["Sid"]: st for st in function_policy("fn-ingest", aws_logs=True)}
+    source = "arn:${var.partition}:s3:::${s.bucket}"
+    assert own["ReadAwsLogs"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert own["ReadAwsLogs"]["Resource"] == [source + "/${s.prefix}*"]
+    assert own["ListAwsLogs"]["Action"] == ["s3:ListBucket"] and own["ListAwsLogs"]["Resource"] == [source]
+    assert own["ListAwsLogs"]["Condition"] == {"StringLike": {"s3:prefix": ["${s.prefix}*"]}}
+    assert own["DecryptAwsLogs"]["Action"] == ["kms:Decrypt"] and own["DecryptAwsLogs"]["Resource"] == ["${s.kms_key_arn}"]
+    assert own["DecryptAwsLogs"]["Condition"] == {"StringEquals": {"kms:ViaService": "s3.${var.region}.amazonaws.com"}}
+    # No other statement names those buckets.
+    for sid, st in own.items():
+        if sid not in ("ReadAwsLogs", "ListAwsLogs", "DecryptAwsLogs"):
+            assert not any("s.bucket" in r or "s.kms_key_arn" in r for r in st["Resource"]), sid
+    assert root_values(m.path, "var.partition") == {"data.aws_partition.current.partition"}
+    assert root_values(m.path, "var.region") == {"var.region"}
 
 
 ROLE_WRITES = {

@@ -428,7 +428,8 @@ def test_collect_regions_deliver_to_the_home_raw_bucket_under_the_forwarded_pref
     s3 = single_block(fh, "extended_s3_configuration")
     assert expr(s3["bucket_arn"]) == "var.raw_bucket_arn"
     assert root_values(STREAM, "var.raw_bucket_arn") == {"module.storage.raw_bucket_arn"}
-    src = (CRATES / "handlers" / "src" / "ingest.rs").read_text()
+    handlers = CRATES / "handlers" / "src"
+    src = next(f for f in (handlers / "ingest.rs", handlers / "ingest" / "mod.rs") if f.exists()).read_text()
     forwarded = re.search(r'pub const FORWARDED_PREFIX: &str = "([^"]+)";', src).group(1)
     assert s3["prefix"].startswith(forwarded)
     # S3 encrypts with a key of the bucket's region: the lake's, in every region.

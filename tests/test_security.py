@@ -55,7 +55,7 @@ def test_every_statement_says_why_and_no_reason_is_stale():
 
 @pytest.mark.parametrize("binary", sorted(doc.FUNCTIONS))
 def test_the_document_composes_each_role_as_terraform_does(binary):
-    rendered = [st["Sid"] for st in function_policy(binary, search=True, alerts=True)]
+    rendered = [st["Sid"] for st in function_policy(binary, search=True, alerts=True, aws_logs=True)]
     documented = [st["Sid"] for t, _ in doc.FUNCTIONS[binary] if t not in BASE for st in doc.statements(t)]
     assert rendered == documented
 
@@ -63,7 +63,7 @@ def test_the_document_composes_each_role_as_terraform_does(binary):
 @pytest.mark.parametrize("binary", sorted(doc.FUNCTIONS))
 def test_a_role_that_reads_a_bucket_may_list_it(binary):
     reads, lists = set(), set()
-    for st in function_policy(binary, search=True, alerts=True):
+    for st in function_policy(binary, search=True, alerts=True, aws_logs=True):
         for r in st["Resource"]:
             bucket, slash, key = r.partition("/")
             # One named object that must exist (the alert rules: a function

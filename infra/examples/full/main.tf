@@ -53,6 +53,26 @@ module "loglake" {
   redact                 = "cards,emails"                    # PII masked before any sink; "none" or "" for none
   format_by_prefix       = "alb/=alb,cloudfront/=cloudfront" # skip sniffing under these prefixes
 
+  # --- logs AWS services already write to your buckets ---------------------------
+  # Ingested read-only, in this region. notify = true makes Terraform manage
+  # the bucket's S3 event notification, which REPLACES any notification
+  # configuration the bucket has; notify = false: send its ObjectCreated
+  # events to the ingest queue (output ingest_queue_arn) yourself.
+  aws_log_sources = [
+    {
+      bucket = "acme-cloudtrail-123456789012"
+      prefix = "AWSLogs/123456789012/CloudTrail/" # not CloudTrail-Digest/
+      format = "cloudtrail"
+      # kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/..." # the trail's key, with SSE-KMS
+    },
+    {
+      bucket = "acme-flow-logs-123456789012"
+      prefix = "AWSLogs/123456789012/vpcflowlogs/"
+      format = "vpcflow"
+      notify = false # its notifications are managed elsewhere
+    },
+  ]
+
   # --- the real-time path (Kinesis -> fn-stream -> Firehose) ------------------
   kinesis_stream_mode        = "ON_DEMAND" # or "PROVISIONED" with kinesis_shard_count
   kinesis_retention_hours    = 24

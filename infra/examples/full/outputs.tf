@@ -37,3 +37,8 @@ output "business_dashboard_url" {
   description = "Console URL of the business dashboard: records, errors and latency per service."
   value       = module.loglake.business_dashboard_url
 }
+
+output "ingest_queue_arn" {
+  description = "The ingest queue: where the flow log bucket (notify = false) is to send its ObjectCreated events."
+  value       = module.loglake.ingest_queue_arn
+}

@@ -81,6 +81,38 @@ locals {
   # KMS keys get generated IDs, so they are named by ARN: this deployment's,
   # never key/* (every key in the region).
   managed_resources = concat(local.named_resources, var.key_arns)
+
+  # The buckets AWS services write their logs to (the root's
+  # aws_log_sources) are not the deployment's: nothing may manage them, and
+  # only reading is allowed, in a statement of its own, on each bucket, its
+  # objects under each prefix and the keys they are encrypted with
+  # (boundary-aws-logs.json.tftpl, only with sources). They stay out of
+  # managed_resources, which the pipeline's roles read and change.
+  aws_log_resources = distinct(concat(
+    [for s in var.aws_log_sources : "arn:${var.partition}:s3:::${s.bucket}"],
+    [for s in var.aws_log_sources : "arn:${var.partition}:s3:::${s.bucket}/${s.prefix}*"],
+    [for s in var.aws_log_sources : s.kms_key_arn if s.kms_key_arn != null],
+  ))
+  aws_logs = length(var.aws_log_sources) > 0
+
+  # The policy: the boundary, and the AWS log sources' statement when there
+  # are sources.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      #checkov:skip=CKV_AWS_290:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
+      #checkov:skip=CKV_AWS_355:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
+      jsondecode(templatefile("${path.module}/../../policies/boundary.json.tftpl", {
+        managed_resources = jsonencode(concat(local.managed_resources, local.state_resources))
+        boundary_arn      = local.policy_arn
+        partition         = var.partition
+        account_id        = var.account_id
+      })).Statement,
+      local.aws_logs ? jsondecode(templatefile("${path.module}/../../policies/boundary-aws-logs.json.tftpl", {
+        aws_log_resources = jsonencode(local.aws_log_resources)
+      })).Statement : [],
+    )
+  })
 }
 
 resource "aws_iam_policy" "this" {
@@ -91,10 +123,14 @@ resource "aws_iam_policy" "this" {
   # the actions it uses), IAM and KMS action by action.
   #checkov:skip=CKV_AWS_290:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
   #checkov:skip=CKV_AWS_355:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
-  policy = templatefile("${path.module}/../../policies/boundary.json.tftpl", {
-    managed_resources = jsonencode(concat(local.managed_resources, local.state_resources))
-    boundary_arn      = local.policy_arn
-    partition         = var.partition
-    account_id        = var.account_id
-  })
+  policy = local.policy
+
+  # IAM refuses a managed policy over 6,144 characters (whitespace not
+  # counted; jsonencode writes none), at apply: say so at plan, and why.
+  lifecycle {
+    precondition {
+      condition     = length(local.policy) <= 6144
+      error_message = "The permission boundary would be ${length(local.policy)} characters, over IAM's 6,144 for a managed policy: aws_log_sources name too many buckets, prefixes and keys for it. List fewer sources, or shorter prefixes (a shorter prefix covers more of its bucket)."
+    }
+  }
 }

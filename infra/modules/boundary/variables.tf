@@ -40,3 +40,14 @@ variable "state_key" {
   type        = string
   default     = ""
 }
+
+variable "aws_log_sources" {
+  description = "The buckets AWS services write their logs to that fn-ingest reads (the root's aws_log_sources): the boundary allows reading each bucket's objects under its prefix, listing the bucket and decrypting with kms_key_arn, nothing more."
+  type = list(object({
+    bucket      = string
+    prefix      = optional(string, "")
+    kms_key_arn = optional(string)
+  }))
+  default  = []
+  nullable = false
+}

@@ -528,15 +528,110 @@ locals {
       query       = <<-SQL
         SELECT client_ip AS srcaddr,
                count(*) AS rejected_flows,
-               count(DISTINCT attributes['dstport']) AS ports,
-               array_join(slice(array_agg(DISTINCT attributes['dstport']), 1, 10), ',') AS some_ports,
+               count(DISTINCT element_at(attributes, 'dstport')) AS ports,
+               array_join(slice(array_agg(DISTINCT element_at(attributes, 'dstport')), 1, 10), ',') AS some_ports,
                min(ts) AS first_seen,
                max(ts) AS last_seen
         FROM ${local.logs}
-        WHERE dt = ? AND source_format = 'vpcflow' AND attributes['action'] = 'REJECT'
+        WHERE dt = ? AND source_format = 'vpcflow' AND element_at(attributes, 'action') = 'REJECT'
         GROUP BY client_ip
         ORDER BY rejected_flows DESC
         LIMIT 25
+      SQL
+    }
+    # AWS's own logs (docs/formats.md, "AWS's own logs"): CloudTrail's
+    # eventName is event_type, errorCode error_type, userIdentity.arn
+    # user_id; WAF's action is event_type. Fields without a column are
+    # attributes under their dotted names, read with element_at (a
+    # subscript fails on a row without the key).
+    cloudtrail-access-denied-by-principal-for-a-day = {
+      description = "CloudTrail: calls refused for lack of permission, per principal and API, the principals refused most first. Parameter: dt."
+      query       = <<-SQL
+        SELECT user_id,
+               service,
+               event_type,
+               count(*) AS denied,
+               sum(count(*)) OVER (PARTITION BY user_id) AS denied_for_principal,
+               array_join(slice(array_agg(DISTINCT client_ip), 1, 5), ',') AS some_source_ips,
+               min(ts) AS first_seen,
+               max(ts) AS last_seen
+        FROM ${local.logs}
+        WHERE dt = ? AND source_format = 'cloudtrail'
+          AND error_type IN ('AccessDenied', 'AccessDeniedException', 'Client.UnauthorizedOperation', 'UnauthorizedOperation')
+        GROUP BY user_id, service, event_type
+        ORDER BY denied_for_principal DESC, denied DESC
+        LIMIT 100
+      SQL
+    }
+    cloudtrail-console-logins-without-mfa-for-a-day = {
+      description = "CloudTrail: successful console sign-ins without MFA, per principal, with the addresses they came from. Parameter: dt."
+      query       = <<-SQL
+        SELECT user_id,
+               element_at(attributes, 'userIdentity.type') AS identity_type,
+               count(*) AS logins,
+               array_join(slice(array_agg(DISTINCT client_ip), 1, 10), ',') AS some_source_ips,
+               min(ts) AS first_seen,
+               max(ts) AS last_seen
+        FROM ${local.logs}
+        WHERE dt = ? AND source_format = 'cloudtrail' AND event_type = 'ConsoleLogin'
+          AND element_at(attributes, 'additionalEventData.MFAUsed') = 'No'
+          AND element_at(attributes, 'responseElements.ConsoleLogin') = 'Success'
+        GROUP BY 1, 2
+        ORDER BY logins DESC
+        LIMIT 100
+      SQL
+    }
+    cloudtrail-root-account-use-for-a-day = {
+      description = "CloudTrail: every sign-in and API call of the root user (AWS's own service events on the account left out), in time order. Parameter: dt."
+      query       = <<-SQL
+        SELECT ts,
+               service,
+               event_type,
+               element_at(attributes, 'eventType') AS cloudtrail_event_type,
+               error_type,
+               client_ip,
+               user_agent,
+               region,
+               user_id
+        FROM ${local.logs}
+        WHERE dt = ? AND source_format = 'cloudtrail'
+          AND element_at(attributes, 'userIdentity.type') = 'Root'
+          AND coalesce(element_at(attributes, 'eventType'), '') <> 'AwsServiceEvent'
+        ORDER BY ts
+        LIMIT 1000
+      SQL
+    }
+    waf-top-blocked-ips-for-a-day = {
+      description = "AWS WAF: the client IPs with the most blocked requests, their country and the rules that blocked them. Parameter: dt."
+      query       = <<-SQL
+        SELECT client_ip,
+               element_at(attributes, 'httpRequest.country') AS country,
+               count(*) AS blocked,
+               count(DISTINCT element_at(attributes, 'terminatingRuleId')) AS rules,
+               array_join(slice(array_agg(DISTINCT element_at(attributes, 'terminatingRuleId')), 1, 5), ',') AS some_rules,
+               min(ts) AS first_seen,
+               max(ts) AS last_seen
+        FROM ${local.logs}
+        WHERE dt = ? AND source_format = 'waf' AND event_type = 'BLOCK'
+        GROUP BY 1, 2
+        ORDER BY blocked DESC
+        LIMIT 25
+      SQL
+    }
+    waf-top-terminating-rules-for-a-day = {
+      description = "AWS WAF: requests per terminating rule and action (BLOCK, ALLOW, COUNT, CAPTCHA, CHALLENGE), with how many clients each met. Parameter: dt."
+      query       = <<-SQL
+        SELECT element_at(attributes, 'terminatingRuleId') AS terminating_rule,
+               event_type AS action,
+               count(*) AS requests,
+               count(DISTINCT client_ip) AS client_ips,
+               min(ts) AS first_seen,
+               max(ts) AS last_seen
+        FROM ${local.logs}
+        WHERE dt = ? AND source_format = 'waf'
+        GROUP BY 1, 2
+        ORDER BY requests DESC
+        LIMIT 50
       SQL
     }
     # From the summary (a few KB an hour) rather than the logs: these scan

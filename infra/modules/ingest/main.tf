@@ -1,10 +1,32 @@
 # The file path: raw bucket ObjectCreated -> SQS (with a dead-letter queue)
 # -> fn-ingest, which streams each object into the curated lake. The queue
 # decouples S3 from Lambda: bursts wait, failures are retried per message
-# and a poison object ends in the DLQ instead of blocking the others.
+# and a poison object ends in the DLQ instead of blocking the others. The
+# buckets AWS services write their logs to (aws_log_sources) feed the same
+# queue, and fn-ingest reads them, read-only, under their prefixes.
 
 locals {
   queue = "${var.name_prefix}-ingest"
+
+  # The buckets AWS services write their logs to (the root's
+  # aws_log_sources), read-only: their ObjectCreated events come to the same
+  # queue, fn-ingest reads the objects under each prefix (and nothing else of
+  # the bucket) and knows their format from FORMAT_BY_PREFIX.
+  aws_logs            = length(var.aws_log_sources) > 0
+  aws_log_bucket_arns = distinct([for s in var.aws_log_sources : "arn:${var.partition}:s3:::${s.bucket}"])
+  aws_log_object_arns = [for s in var.aws_log_sources : "arn:${var.partition}:s3:::${s.bucket}/${s.prefix}*"]
+  aws_log_prefixes    = distinct([for s in var.aws_log_sources : "${s.prefix}*"])
+  aws_log_key_arns    = distinct([for s in var.aws_log_sources : s.kms_key_arn if s.kms_key_arn != null])
+  aws_log_keys        = length(local.aws_log_key_arns) > 0
+  # s3://<bucket>/<prefix>=<format>: a pair that matches the bucket's objects only.
+  aws_log_formats = [for s in var.aws_log_sources : "s3://${s.bucket}/${s.prefix}=${s.format}"]
+  # One notification configuration per bucket (S3 keeps one), with a queue
+  # configuration per prefix; sources with notify = false are notified by
+  # whoever manages their bucket's configuration.
+  aws_log_notifications = {
+    for b in distinct([for s in var.aws_log_sources : s.bucket if s.notify]) :
+    b => [for s in var.aws_log_sources : s.prefix if s.notify && s.bucket == b]
+  }
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -36,8 +58,10 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 }
 
 data "aws_iam_policy_document" "queue" {
+  # S3 sends the ObjectCreated events of the raw bucket and of the AWS log
+  # sources' buckets (whoever configured their notification), no other.
   statement {
-    sid       = "RawBucketNotifies"
+    sid       = "BucketsNotify"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.ingest.arn]
     principals {
@@ -47,7 +71,7 @@ data "aws_iam_policy_document" "queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [var.raw_bucket_arn]
+      values   = concat([var.raw_bucket_arn], local.aws_log_bucket_arns)
     }
   }
 
@@ -84,6 +108,26 @@ resource "aws_s3_bucket_notification" "raw" {
   depends_on = [aws_sqs_queue_policy.ingest]
 }
 
+# The AWS log sources' buckets with notify = true. This REPLACES the bucket's
+# whole notification configuration (S3 keeps one per bucket): a bucket whose
+# notifications are someone else's is a source with notify = false.
+resource "aws_s3_bucket_notification" "aws_logs" {
+  for_each = local.aws_log_notifications
+
+  bucket = each.key
+
+  dynamic "queue" {
+    for_each = each.value
+    content {
+      queue_arn     = aws_sqs_queue.ingest.arn
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = queue.value == "" ? null : queue.value
+    }
+  }
+
+  depends_on = [aws_sqs_queue_policy.ingest]
+}
+
 # User-defined formats travel as an object beside the alert rules, read
 # through FORMATS_URI and read again when changed (FORMATS_REFRESH_S);
 # source_hash uploads an edited file again (an SSE-KMS ETag is no MD5).
@@ -115,18 +159,35 @@ module "function" {
   permissions_boundary = var.permissions_boundary
 
   # The queue, the raw objects, the lake's prefixes and the key (which also
-  # encrypts the alert tables and topic); modules/lambda adds the search and
-  # alert grants with their settings. infra/policies/README.md says why each.
-  policy_json = templatefile("${path.module}/../../policies/fn-ingest.json.tftpl", {
-    queue_arn          = aws_sqs_queue.ingest.arn
-    raw_bucket_arn     = var.raw_bucket_arn
-    curated_bucket_arn = var.curated_bucket_arn
-    kms_key_arn        = var.kms_key_arn
+  # encrypts the alert tables and topic); with AWS log sources, reading their
+  # objects under each prefix (and decrypting with their keys, through S3
+  # only). modules/lambda adds the search and alert grants with their
+  # settings. infra/policies/README.md says why each.
+  policy_json = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      jsondecode(templatefile("${path.module}/../../policies/fn-ingest.json.tftpl", {
+        queue_arn          = aws_sqs_queue.ingest.arn
+        raw_bucket_arn     = var.raw_bucket_arn
+        curated_bucket_arn = var.curated_bucket_arn
+        kms_key_arn        = var.kms_key_arn
+      })).Statement,
+      local.aws_logs ? jsondecode(templatefile("${path.module}/../../policies/fn-ingest-aws-logs.json.tftpl", {
+        aws_log_object_arns = jsonencode(local.aws_log_object_arns)
+        aws_log_bucket_arns = jsonencode(local.aws_log_bucket_arns)
+        aws_log_prefixes    = jsonencode(local.aws_log_prefixes)
+      })).Statement : [],
+      local.aws_log_keys ? jsondecode(templatefile("${path.module}/../../policies/fn-ingest-aws-log-keys.json.tftpl", {
+        aws_log_key_arns = jsonencode(local.aws_log_key_arns)
+        region           = var.region
+      })).Statement : [],
+    )
   })
 
   environment = {
-    CURATED_BUCKET   = var.curated_bucket
-    FORMAT_BY_PREFIX = var.format_by_prefix
+    CURATED_BUCKET = var.curated_bucket
+    # The user's pairs, then s3://<bucket>/<prefix>=<format> per AWS log source.
+    FORMAT_BY_PREFIX = join(",", compact(concat([var.format_by_prefix], local.aws_log_formats)))
     FORMATS_URI      = one([for o in aws_s3_object.formats : "s3://${o.bucket}/${o.key}"])
     SERVICE_FROM_KEY = "true"
     MEMORY_BUDGET_MB = tostring(var.memory_budget_mb)

@@ -19,7 +19,7 @@ output "queue_url" {
 }
 
 output "queue_arn" {
-  description = "ARN of the ingest queue."
+  description = "ARN of the ingest queue: where the ObjectCreated notifications of an AWS log source with notify = false are to be sent."
   value       = aws_sqs_queue.ingest.arn
 }
 

@@ -59,13 +59,36 @@ variable "redact" {
   type        = string
 }
 
+variable "aws_log_sources" {
+  description = "Buckets AWS services write their logs to, ingested read-only (the root's aws_log_sources, validated there): bucket, key prefix, format (appended to FORMAT_BY_PREFIX as s3://<bucket>/<prefix>=<format>), kms_key_arn of SSE-KMS objects (or null), and notify: whether an aws_s3_bucket_notification here sends the bucket's ObjectCreated events under the prefix to the queue, which REPLACES the bucket's existing notification configuration. The queue accepts every listed bucket's events either way."
+  type = list(object({
+    bucket      = string
+    prefix      = optional(string, "")
+    format      = string
+    kms_key_arn = optional(string)
+    notify      = optional(bool, true)
+  }))
+  default  = []
+  nullable = false
+}
+
+variable "partition" {
+  description = "AWS partition of the ARNs (aws, aws-cn, aws-us-gov), from data.aws_partition: the AWS log sources' bucket ARNs."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the deployment (and of the AWS log sources' buckets): fn-ingest may use their KMS keys through S3 of this region only."
+  type        = string
+}
+
 variable "raw_bucket" {
   description = "Name of the raw bucket whose ObjectCreated notifications feed the queue."
   type        = string
 }
 
 variable "raw_bucket_arn" {
-  description = "ARN of the raw bucket: the only bucket allowed to send to the queue, and the one fn-ingest reads."
+  description = "ARN of the raw bucket: it (and the AWS log sources' buckets) may send to the queue, and fn-ingest reads it."
   type        = string
 }
 
