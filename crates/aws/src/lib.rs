@@ -13,6 +13,7 @@
 //! May import: `loglake-core`, `loglake-handlers` (the traits it
 //! implements) and the AWS SDK. No decisions: those are the handlers'.
 
+pub mod canary;
 pub mod collect;
 pub mod config_object;
 mod denied;

@@ -80,6 +80,10 @@ impl Config {
                 vars.get("FORWARDED_PREFIX")
                     .unwrap_or_else(|| FORWARDED_PREFIX.to_string()),
             ),
+            canary_prefix: Some(
+                vars.parse_with("CANARY_PREFIX", loglake_handlers::config::canary_prefix)?
+                    .unwrap_or_else(|| loglake_handlers::canary::DEFAULT_PREFIX.to_string()),
+            ),
             // Kept in S3 (FORMATS_URI): none until `app`'s client reads them.
             formats: Live::fixed("formats", loaded_formats),
             message_concurrency: vars.number("MESSAGE_CONCURRENCY", 2, 1..=10)?,

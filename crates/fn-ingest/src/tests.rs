@@ -30,6 +30,7 @@ fn every_bad_setting_names_its_variable_and_value() {
         ("FORMAT_BY_PREFIX", "alb/=xml"),
         ("FORMAT_BY_PREFIX", "no-equals-sign"),
         ("FORMAT_BY_PREFIX", "s3://no-slash=cloudtrail"),
+        ("CANARY_PREFIX", "canary"),
         ("SEARCH_AUTH", "kerberos"),
         ("SEARCH_MIN_LEVEL", "LOUD"),
         ("SEARCH_INDEX_PREFIX", "Logs-"),

@@ -769,11 +769,22 @@ async fn an_aws_log_bucket_is_read_under_its_own_grant_only() {
     assert_eq!(ms[0]["source"]["uri"], format!("s3://{logs}/{key}"));
     assert_eq!(lake_rows(&objects), 40);
 
-    // Outside the source's prefix: the grant does not reach it.
+    // Outside the source's prefix: the grant does not reach it. (Not a
+    // record of fn-ingest's calls: this role is refused on purpose.)
     let other = "AWSLogs/123456789012/Config/us-east-1/snapshot.json";
     e.local.put(&logs, other, b"{}".to_vec()).await;
-    let resp = e
-        .app
+    let role = e
+        .local
+        .role(
+            "fn-ingest",
+            &iam::ingest_policy(&e.raw, &e.curated, &format!("q-{}", e.raw)),
+        )
+        .unrecorded();
+    let app = e
+        .local
+        .through(role.aws.clone())
+        .ingest(&e.curated, e.app.settings.clone());
+    let resp = app
         .handle(json!({"source_uri": format!("s3://{logs}/{other}")}))
         .await;
     let text = match resp {

@@ -162,6 +162,21 @@ impl<'a> Vars<'a> {
     }
 }
 
+/// `CANARY_PREFIX` (fn-ingest's and fn-canary's): a key prefix ending in
+/// `/`, where canary objects go and their outputs are kept apart.
+pub fn canary_prefix(v: &str) -> Result<String, String> {
+    let ok = v.len() > 1
+        && v.ends_with('/')
+        && !v.starts_with('/')
+        && !v.contains(['*', '?', ' ', ','])
+        && !v.contains("//");
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("is not a key prefix ending in / (such as _canary/)".into())
+    }
+}
+
 /// The user-defined formats: `FORMATS` (a `formats.toml` inline) or
 /// `FORMATS_FILE` (a path to one), validated here so a bad file stops the
 /// function at its start, naming the format and field; or `FORMATS_URI`

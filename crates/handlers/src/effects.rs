@@ -373,3 +373,34 @@ impl Reply {
         (200..300).contains(&self.status)
     }
 }
+
+/// The new version a CodeDeploy deployment moves traffic to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookTarget {
+    pub function: String,
+    pub version: String,
+}
+
+/// A CodeDeploy deployment, as its pre-traffic hook sees it.
+pub trait Deployments: Send + Sync {
+    /// The function and version the deployment moves traffic to.
+    fn target<'a>(&'a self, deployment_id: &'a str) -> BoxFuture<'a, Result<HookTarget, String>>;
+    /// The hook's outcome: `Succeeded`, or `Failed` (CodeDeploy rolls back).
+    fn report<'a>(
+        &'a self,
+        deployment_id: &'a str,
+        execution_id: &'a str,
+        succeeded: bool,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// One version of a function, invoked with a payload; its answer, or why
+/// it failed (a function error included).
+pub trait Invoker: Send + Sync {
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        qualifier: &'a str,
+        payload: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, String>>;
+}

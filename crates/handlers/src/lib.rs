@@ -1,8 +1,8 @@
 //! loglake-handlers: what the functions decide, over effect traits.
 //!
 //! Every decision of fn-ingest ([`ingest`]), fn-stream ([`stream`]),
-//! fn-collect ([`collect`], also `loglake serve`) and
-//! fn-alerts ([`alerts::evaluate`]) lives here, written against the small
+//! fn-collect ([`collect`], also `loglake serve`),
+//! fn-alerts ([`alerts::evaluate`]) and fn-canary ([`canary`]) lives here, written against the small
 //! traits in [`effects`] rather than SDK clients, so each failure mode can
 //! be tested with an in-memory fake that injects it. The function crates
 //! only read their settings, build the AWS implementations (`loglake-aws`)
@@ -12,6 +12,7 @@
 //! SDK: that is `loglake-aws`, which implements [`effects`].
 
 pub mod alerts;
+pub mod canary;
 pub mod collect;
 pub mod config;
 pub mod effects;

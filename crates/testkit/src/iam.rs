@@ -32,7 +32,14 @@ pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
 /// Services whose calls moto authorizes against `*` only.
-const UNSCOPED_IN_MOTO: [&str; 5] = ["dynamodb", "sns", "kinesis", "firehose", "kms"];
+const UNSCOPED_IN_MOTO: [&str; 6] = [
+    "dynamodb",
+    "sns",
+    "kinesis",
+    "firehose",
+    "kms",
+    "codedeploy",
+];
 
 /// The IAM-enforcing server of this test process.
 #[derive(Debug)]
@@ -360,6 +367,32 @@ pub fn ingest_policy(raw: &str, curated: &str, queue: &str) -> Vec<Value> {
     );
     let [search, alerts] = writers();
     vec![own, aws_logs, aws_log_keys, search, alerts]
+}
+
+/// fn-canary's policy as `modules/deploy` renders it: the deployment
+/// group `fn-ingest` of CodeDeploy application `app`, fn-ingest's
+/// versions, the canary prefix of the raw and curated buckets.
+pub fn canary_policy(raw: &str, curated: &str, app: &str) -> Vec<Value> {
+    vec![render(
+        "fn-canary.json.tftpl",
+        &[
+            (
+                "deployment_group_arns",
+                &json!([format!(
+                    "arn:aws:codedeploy:{REGION}:{ACCOUNT}:deploymentgroup:{app}/fn-ingest"
+                )])
+                .to_string(),
+            ),
+            (
+                "ingest_function_arn",
+                &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:shop-fn-ingest"),
+            ),
+            ("raw_bucket_arn", &s3_arn(raw)),
+            ("curated_bucket_arn", &s3_arn(curated)),
+            ("curated_prefix", ""),
+            ("kms_key_arn", &key_arn()),
+        ],
+    )]
 }
 
 /// The prefix of the one `aws_log_sources` entry fn-ingest's test policy

@@ -132,6 +132,8 @@ pub enum HandleError {
 pub enum Done {
     Ingested {
         manifest: Box<Manifest>,
+        /// Where the manifest is, in the curated bucket (under its prefix).
+        manifest_key: String,
         search: Option<SearchCounts>,
         alerts: Option<Delivered>,
     },
@@ -313,12 +315,14 @@ impl Ingest {
             match self.run(w, run).await {
                 Ok(Done::Ingested {
                     manifest: m,
+                    manifest_key,
                     search,
                     alerts,
                 }) => summary.push(json!({
                     "source": m.source.uri, "lines_in": m.lines_in, "rows_out": m.rows_out,
                     "quarantined": m.quarantined, "outcome": m.outcome, "format": m.format,
                     "redacted": m.redacted, "search": search, "alerts": alerts,
+                    "manifest": manifest_key,
                 })),
                 Ok(Done::Skipped { reason }) => summary.push(json!({ "skipped": reason })),
                 Ok(Done::Paused { uri, segment }) => {
@@ -416,9 +420,13 @@ impl Ingest {
             &source.identity,
             source.modified_ms,
         );
+        // A canary object (the pre-traffic hook's) is kept out of the
+        // index and the alerts as out of the lake's tables.
+        let canary = self.settings.is_canary(&obj.key);
         let mut session = self
             .search
             .as_ref()
+            .filter(|_| !canary)
             .map(|s| s.session(run.deadline, Retry::ByCaller));
         // Records fn-stream forwarded through Firehose were indexed and
         // counted there, within seconds of arriving, under their own ids.
@@ -426,6 +434,7 @@ impl Ingest {
         let alerting = self
             .alerts
             .as_ref()
+            .filter(|_| !canary)
             .map(|a| a.observer(WindowCounting::SkipForwarded, source.modified_ms));
         let store = self.lake.clone();
         let manifest_key = keys.manifest.clone();
@@ -526,7 +535,7 @@ impl Ingest {
             };
         let Some(session) = session else {
             return self
-                .done(manifest, checkpoint, &keys.checkpoint, None, delivered)
+                .done(manifest, checkpoint, &keys, None, delivered)
                 .await;
         };
         let dlq = DeadLetters {
@@ -556,14 +565,8 @@ impl Ingest {
                 reason,
             }),
             _ => {
-                self.done(
-                    manifest,
-                    checkpoint,
-                    &keys.checkpoint,
-                    Some(indexed.counts),
-                    delivered,
-                )
-                .await
+                self.done(manifest, checkpoint, &keys, Some(indexed.counts), delivered)
+                    .await
             }
         }
     }
@@ -575,19 +578,20 @@ impl Ingest {
         &self,
         manifest: Manifest,
         checkpoint: Option<loglake_core::Checkpoint>,
-        key: &str,
+        keys: &loglake_core::ingest::Keys,
         search: Option<SearchCounts>,
         alerts: Option<Delivered>,
     ) -> Result<Done, ObjectError> {
         let Some(c) = checkpoint else {
             return Ok(Done::Ingested {
                 manifest: Box::new(manifest),
+                manifest_key: keys.manifest.clone(),
                 search,
                 alerts,
             });
         };
         let store = self.lake.clone();
-        let k = key.to_string();
+        let k = keys.checkpoint.clone();
         let segment = c.segment;
         tokio::task::spawn_blocking(move || write_checkpoint(store.as_ref(), &k, &c))
             .await

@@ -35,6 +35,11 @@ pub struct IngestSettings {
     /// bucket: objects under it are forwarded records (already indexed and
     /// counted), known by their key, never by their content.
     pub forwarded_prefix: Option<String>,
+    /// Where the pre-traffic hook (fn-canary) puts its canary objects in
+    /// the raw bucket (`CANARY_PREFIX`, default `_canary/`): their rows,
+    /// quarantine and manifest go under the same prefix of the curated
+    /// bucket, never into the lake's tables, the index or the alerts.
+    pub canary_prefix: Option<String>,
     /// User-defined formats (`FORMATS`, `FORMATS_FILE`, `FORMATS_URI`),
     /// chosen by key or by the first lines; refreshed with each invocation.
     pub formats: Live<Formats>,
@@ -60,6 +65,7 @@ impl Default for IngestSettings {
             timezone: Zone::Utc,
             multiline: MultilineLimits::default(),
             forwarded_prefix: Some(FORWARDED_PREFIX.to_string()),
+            canary_prefix: Some(crate::canary::DEFAULT_PREFIX.to_string()),
             function_name: "fn-ingest".into(),
             formats: Live::fixed("formats", Formats::default()),
             message_concurrency: 2,
@@ -82,10 +88,17 @@ impl IngestSettings {
             .map(|(_, f)| *f)
     }
 
+    /// Whether `key` is a canary object (see [`IngestSettings::canary_prefix`]).
+    pub fn is_canary(&self, key: &str) -> bool {
+        self.canary_prefix
+            .as_deref()
+            .is_some_and(|p| key.starts_with(p))
+    }
+
     /// The pipeline options for one object.
     pub fn options_for(&self, bucket: &str, key: &str) -> IngestOptions {
         let budget = self.memory_budget_mb.max(4) << 20;
-        IngestOptions {
+        let opts = IngestOptions {
             format: self.format_for(bucket, key),
             default_service: self
                 .service_from_key
@@ -110,6 +123,20 @@ impl IngestSettings {
                 ..Default::default()
             },
             ..IngestOptions::default()
+        };
+        match self.canary_prefix.as_deref().filter(|p| key.starts_with(p)) {
+            // Kept apart from the lake's tables: `<prefix>logs/`,
+            // `<prefix>quarantine/`, `<prefix>_manifests/`.
+            Some(p) => IngestOptions {
+                quarantine_prefix: format!("{p}{}", opts.quarantine_prefix),
+                manifest_prefix: format!("{p}{}", opts.manifest_prefix),
+                lake: LakeOptions {
+                    prefix: format!("{p}{}", opts.lake.prefix),
+                    ..opts.lake.clone()
+                },
+                ..opts
+            },
+            None => opts,
         }
     }
 }
@@ -135,5 +162,17 @@ mod tests {
         assert_eq!(s.format_for("trails", "alb/x.log"), Some(Format::Alb));
         assert_eq!(s.format_for("flows", "any/key"), Some(Format::VpcFlow));
         assert_eq!(s.options_for("flows", "k").format, Some(Format::VpcFlow));
+        // Canary objects are kept apart from the lake's tables.
+        let o = s.options_for("raw", "_canary/d-1.ndjson");
+        assert_eq!(
+            (
+                o.lake.prefix.as_str(),
+                o.quarantine_prefix.as_str(),
+                o.manifest_prefix.as_str()
+            ),
+            ("_canary/logs", "_canary/quarantine", "_canary/_manifests")
+        );
+        assert!(s.is_canary("_canary/d-1.ndjson") && !s.is_canary("shop/x.log"));
+        assert_eq!(s.options_for("raw", "shop/x.log").lake.prefix, "logs");
     }
 }
