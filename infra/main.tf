@@ -49,6 +49,18 @@ locals {
     rules_object_arn  = module.alerts.rules_object_arn
   }
 
+  # What CodeDeploy deploys (modules/codedeploy), by the same static keys:
+  # every function but fn-canary, which CodeDeploy runs as fn-ingest's
+  # pre-traffic hook instead.
+  deployed_functions = merge(
+    {
+      ingest = { name = module.ingest.function_name, arn = module.ingest.function_arn, alias = module.ingest.alias_name }
+      stream = { name = module.stream.function_name, arn = module.stream.function_arn, alias = module.stream.alias_name }
+    },
+    var.enable_alerts ? { alerts = { name = module.alerts.function_name, arn = module.alerts.function_arn, alias = module.alerts.alias_name } } : {},
+    var.enable_collect ? { collect = { name = one(module.collect[*].function_name), arn = one(module.collect[*].function_arn), alias = one(module.collect[*].alias_name) } } : {},
+  )
+
   # Function names by a static key (known at plan), for alarms and outputs.
   function_names = merge(
     { ingest = module.ingest.function_name, stream = module.stream.function_name },
@@ -154,19 +166,22 @@ module "ingest" {
   partition            = data.aws_partition.current.partition
   region               = var.region
   formats_path         = var.formats_path
-  redact               = var.redact
-  raw_bucket           = module.storage.raw_bucket
-  raw_bucket_arn       = module.storage.raw_bucket_arn
-  curated_bucket       = module.storage.curated_bucket
-  curated_bucket_arn   = module.storage.curated_bucket_arn
-  kms_key_arn          = module.kms.key_arn
-  log_retention_days   = var.log_retention_days
-  search               = local.search_access
-  search_environment   = local.search_environment
-  alerts               = local.alerts_access
-  alerts_environment   = local.alerts_environment
-  vpc                  = local.vpc
-  permissions_boundary = module.boundary.arn
+  # fn-canary, the pre-traffic hook of fn-ingest's deployments, may read
+  # and report on those deployments only.
+  hook_deployment_group_arns = [module.codedeploy.deployment_group_arns["ingest"]]
+  redact                     = var.redact
+  raw_bucket                 = module.storage.raw_bucket
+  raw_bucket_arn             = module.storage.raw_bucket_arn
+  curated_bucket             = module.storage.curated_bucket
+  curated_bucket_arn         = module.storage.curated_bucket_arn
+  kms_key_arn                = module.kms.key_arn
+  log_retention_days         = var.log_retention_days
+  search                     = local.search_access
+  search_environment         = local.search_environment
+  alerts                     = local.alerts_access
+  alerts_environment         = local.alerts_environment
+  vpc                        = local.vpc
+  permissions_boundary       = module.boundary.arn
 }
 
 module "stream" {
@@ -305,6 +320,31 @@ module "observability" {
   freshness_stream_threshold_ms = var.freshness_stream_p95_alarm_ms
   freshness_ingest_threshold_ms = var.freshness_ingest_p95_alarm_ms
   http_apis                     = var.enable_collect ? { collect = one(module.collect[*].api_id) } : {}
+  quarantine_ratio_threshold    = var.ingest_quarantine_ratio_alarm
+}
+
+# Safe deploys: every function publishes versions and every trigger invokes
+# its live alias; CodeDeploy shifts the alias to a new version as
+# deployment_config says, fn-canary proving a new fn-ingest first, and rolls
+# back when the deployment fails or one of the function's alarms fires.
+# `make deploy` and the pipeline start the deployments after the apply
+# (scripts/deploy-functions.py, from the deployments output).
+module "codedeploy" {
+  source = "./modules/codedeploy"
+
+  name_prefix = var.name_prefix
+  partition   = data.aws_partition.current.partition
+  account_id  = local.account_id
+  region      = var.region
+  functions = {
+    for k, f in local.deployed_functions : k => merge(f, {
+      alarm_names = module.observability.rollback_alarm_names[k]
+      alarm_arns  = module.observability.rollback_alarm_arns[k]
+    })
+  }
+  hooks                = { ingest = { name = module.ingest.canary_function_name, arn = module.ingest.canary_function_arn } }
+  deployment_config    = var.deployment_config
+  permissions_boundary = module.boundary.arn
 }
 
 module "cicd" {
@@ -328,4 +368,11 @@ module "cicd" {
   state_key            = var.cicd_state_key
   approval_topic_arn   = module.alerts.topic_arn
   log_retention_days   = var.log_retention_days
+
+  # The release action: CodeDeploy deployments of these groups, for these
+  # functions, with the predefined configuration deployment_config names.
+  deploy_application_arn = module.codedeploy.application_arn
+  deploy_group_arns      = values(module.codedeploy.deployment_group_arns)
+  deploy_function_arns   = [for f in values(local.deployed_functions) : f.arn]
+  deployment_config      = var.deployment_config
 }

@@ -71,6 +71,21 @@ output "function_names" {
   value       = local.function_names
 }
 
+output "canary_function_name" {
+  description = "fn-canary: CodeDeploy's pre-traffic hook of fn-ingest's deployments (a canary object through the new version), invoked by nothing else."
+  value       = module.ingest.canary_function_name
+}
+
+output "deployments" {
+  description = "One entry per deployed function, in every region: region, CodeDeploy application and deployment group, function, alias and pre-traffic hook; scripts/deploy-functions.py shifts each alias behind its latest version through these (make deploy, the pipeline's Release action)."
+  value       = concat(module.codedeploy.deployments, flatten([for s in local.collect_region_stacks : s.deployments]))
+}
+
+output "codedeploy_application" {
+  description = "The home region's CodeDeploy application (<prefix>-functions): its deployments are in the CodeDeploy console, and stop-deployment rolls one back."
+  value       = module.codedeploy.application_name
+}
+
 output "alerts_topic_arn" {
   description = "ARN of the SNS topic alarms, content alerts and the pipeline's approvals go to; subscribe more endpoints here."
   value       = module.alerts.topic_arn

@@ -111,6 +111,7 @@ module "collect_region_1" {
   collect_memory_mb         = var.collect_memory_mb
   collect_timeout_s         = var.collect_timeout_s
   collect                   = local.collect_region_collect
+  deployment_config         = var.deployment_config
 }
 
 module "collect_region_2" {
@@ -147,6 +148,7 @@ module "collect_region_2" {
   collect_memory_mb         = var.collect_memory_mb
   collect_timeout_s         = var.collect_timeout_s
   collect                   = local.collect_region_collect
+  deployment_config         = var.deployment_config
 }
 
 module "collect_region_3" {
@@ -183,4 +185,5 @@ module "collect_region_3" {
   collect_memory_mb         = var.collect_memory_mb
   collect_timeout_s         = var.collect_timeout_s
   collect                   = local.collect_region_collect
+  deployment_config         = var.deployment_config
 }

@@ -497,6 +497,40 @@ variable "freshness_ingest_p95_alarm_ms" {
   default     = 900000
 }
 
+variable "ingest_quarantine_ratio_alarm" {
+  description = "Alarm (and roll a deployment of fn-ingest back) when fn-ingest quarantines more than this share (0-1) of the lines it reads over 5 minutes (Quarantined / LinesIn)."
+  type        = number
+  default     = 0.2
+
+  validation {
+    condition     = var.ingest_quarantine_ratio_alarm > 0 && var.ingest_quarantine_ratio_alarm <= 1
+    error_message = "ingest_quarantine_ratio_alarm is a share of the lines read, above 0 and at most 1."
+  }
+}
+
+# --- safe deploys (modules/codedeploy) -------------------------------------
+
+variable "deployment_config" {
+  description = "How CodeDeploy shifts each function's live alias to a new version: one of AWS's predefined Lambda configurations, CodeDeployDefault.LambdaCanary10Percent<5|10|15|30>Minutes (10% first, the rest after that long), CodeDeployDefault.LambdaLinear10PercentEvery<1|2|3|10>Minute(s) (10% more each step) or CodeDeployDefault.LambdaAllAtOnce (use it for a first deploy, or to ship a fix at once). A deployment rolls back when one of the function's alarms fires meanwhile."
+  type        = string
+  default     = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+
+  validation {
+    condition = contains([
+      "CodeDeployDefault.LambdaAllAtOnce",
+      "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+      "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+    ], var.deployment_config)
+    error_message = "deployment_config must be one of AWS's predefined Lambda deployment configurations: CodeDeployDefault.LambdaAllAtOnce, CodeDeployDefault.LambdaCanary10Percent5Minutes (10Minutes, 15Minutes, 30Minutes), CodeDeployDefault.LambdaLinear10PercentEvery1Minute (Every2Minutes, Every3Minutes, Every10Minutes)."
+  }
+}
+
 # --- the HTTP event collector (modules/collect) -----------------------------
 
 variable "enable_collect" {

@@ -5,8 +5,9 @@
 buckets (versioned as in AWS), queues (with their dead-letter redrive), the
 raw bucket's notification to the ingest queue, the Kinesis stream, the
 Firehose delivery stream into the raw bucket, the DynamoDB tables (keys and
-TTL), the SNS topic, the Glue database and the alert rules object that
-`terraform apply` creates, with the names and settings infra/ gives them:
+TTL), the SNS topic, the Glue database, the alert rules object and the
+CodeDeploy application with its deployment groups (no deployment runs
+locally) that `terraform apply` creates, with the names and settings infra/ gives them:
 the description is infra/*.tf itself, evaluated by tf_eval.py, not a second
 copy. It writes, for every function the configuration deploys,
 `.local/<function>.env` (the environment Terraform sets on it, with the
@@ -48,6 +49,8 @@ SUPPORTED = [
     "aws_sns_topic",
     "aws_glue_catalog_database",
     "aws_s3_object",
+    "aws_codedeploy_app",
+    "aws_codedeploy_deployment_group",
 ]
 
 
@@ -253,6 +256,44 @@ class LocalAws:
             body = known(res.attr("content"), res.address).encode()
         etag = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
         return {"id": key, "key": key, "bucket": bucket, "etag": etag, "name": "s3://%s/%s" % (bucket, key)}
+
+
+    def aws_codedeploy_app(self, res):
+        name = known(res.attr("name"), res.address)
+        try:
+            self.client("codedeploy").create_application(applicationName=name, computePlatform=res.attr("compute_platform") or "Server")
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ApplicationAlreadyExistsException":
+                raise
+        return {"id": name, "name": name}
+
+    def aws_codedeploy_deployment_group(self, res):
+        """A function's deployment group, as modules/codedeploy configures
+        it (its alarms by name; the local AWS runs no deployment)."""
+        app = known(res.attr("app_name"), res.address)
+        name = known(res.attr("deployment_group_name"), res.address)
+        args = {
+            "applicationName": app,
+            "deploymentGroupName": name,
+            "serviceRoleArn": known(res.attr("service_role_arn"), res.address + " service_role_arn"),
+        }
+        if res.attr("deployment_config_name"):
+            args["deploymentConfigName"] = res.attr("deployment_config_name")
+        for style in res.blocks("deployment_style"):
+            args["deploymentStyle"] = {"deploymentType": res.attr("deployment_type", scope=style),
+                                       "deploymentOption": res.attr("deployment_option", scope=style)}
+        for rollback in res.blocks("auto_rollback_configuration"):
+            args["autoRollbackConfiguration"] = {"enabled": bool(res.attr("enabled", scope=rollback)),
+                                                 "events": list(res.attr("events", scope=rollback) or [])}
+        for alarms in res.blocks("alarm_configuration"):
+            names = [known(n, res.address + " alarm") for n in res.attr("alarms", scope=alarms) or []]
+            args["alarmConfiguration"] = {"enabled": bool(res.attr("enabled", scope=alarms)), "alarms": [{"name": n} for n in names]}
+        try:
+            self.client("codedeploy").create_deployment_group(**args)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "DeploymentGroupAlreadyExistsException":
+                raise
+        return {"id": name, "name": "%s/%s" % (app, name), "deployment_group_name": name}
 
 
 def hcl_value(text):

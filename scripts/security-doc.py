@@ -34,6 +34,15 @@ FUNCTIONS = {
                   ("search-writer", "with search on"), ("alerts-writer", "with alerts on")],
     "fn-alerts": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-alerts", None)],
     "fn-collect": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-collect", None)],
+    "fn-canary": [("fn-base", None), ("fn-vpc", "in a VPC"), ("fn-canary", None)],
+}
+
+# The roles that move traffic to a new version (why.json's "roles"): their
+# templates in the order Terraform concatenates them, with the condition
+# under which a part is added.
+ROLES = {
+    "CodeDeploy (`<prefix>-codedeploy`)": [("codedeploy", None), ("codedeploy-hooks", "with a pre-traffic hook (at home: fn-canary)")],
+    "The pipeline's release (`<prefix>-pipeline-release`)": [("cicd-release", None)],
 }
 
 
@@ -49,8 +58,12 @@ def why() -> dict:
 
 
 def resource(r: str) -> str:
-    """`${curated_bucket_arn}/_manifests/*` -> `curated_bucket/_manifests/*`."""
-    return "`" + re.sub(r"\$\{(\w+?)(?:_arn)?\}", r"\1", r) + "`"
+    """`${curated_bucket_arn}/_manifests/*` -> `curated_bucket/_manifests/*`;
+    a placeholder inside a key, `${curated_bucket_arn}/${curated_prefix}x`
+    -> `curated_bucket/<curated_prefix>x`."""
+    head, _, rest = r.partition("/")
+    rest = re.sub(r"\$\{(\w+)\}", r"<\1>", rest)
+    return "`" + re.sub(r"\$\{(\w+?)(?:_arn)?\}", r"\1", head) + ("/" + rest if _ else "") + "`"
 
 
 def section() -> str:
@@ -62,6 +75,18 @@ def section() -> str:
             for st in statements(template):
                 sid = st["Sid"]
                 text = reasons["statements"][template][sid]
+                if condition:
+                    text = f"*{condition}*: {text}"
+                actions = ", ".join(f"`{a}`" for a in st["Action"])
+                on = ", ".join(resource(r) for r in st["Resource"])
+                out.append(f"| `{sid}` | {actions} | {on} | {text} |")
+        out.append("")
+    for role, parts in ROLES.items():
+        out += [f"### {role}", "", "| grant | actions | on | why |", "|---|---|---|---|"]
+        for template, condition in parts:
+            for st in statements(template):
+                sid = st["Sid"]
+                text = reasons["roles"][template][sid]
                 if condition:
                     text = f"*{condition}*: {text}"
                 actions = ", ".join(f"`{a}`" for a in st["Action"])

@@ -497,6 +497,8 @@ class Evaluator:
             return v if isinstance(v, Unknown) else (not v if node[1] == "!" else -v)
         if kind == "binop":
             return self.binop(node[1], ev(node[2]), lambda: ev(node[3]))
+        if kind == "call" and node[1] == "try":
+            return self.try_(node[2], module, scope)
         if kind == "call":
             args = []
             for a in node[2]:
@@ -505,6 +507,25 @@ class Evaluator:
         if kind == "for":
             return self.for_expr(node, module, scope)
         raise TfError("cannot evaluate %r" % (kind,))
+
+    def try_(self, args, module, scope):
+        """try(a, b, ...): the first argument that evaluates without an
+        error (a missing key or attribute), as Terraform's; evaluated one at
+        a time, so a later one is not evaluated at all. One only AWS knows
+        is passed over for the next, as before."""
+        error, last = None, None
+        for a in args:
+            try:
+                value = self.evaluate(a, module, scope)
+            except TfError as e:
+                error = e
+                continue
+            if not isinstance(value, Unknown):
+                return value
+            last = value
+        if last is not None:
+            return last
+        raise error or TfError("try() with no argument")
 
     def binop(self, op, left, right):
         if op == "&&":
@@ -535,11 +556,6 @@ class Evaluator:
                 with open(path) as f:
                     return render_template(f.read(), args[1], path)
             return Unknown("%s(%s)" % (name, path))
-        if name == "try":
-            for a in args:
-                if not isinstance(a, Unknown):
-                    return a
-            return args[-1]
         unknown = next((a for a in args if isinstance(a, Unknown)), None)
         if unknown is not None and name not in ("coalesce", "merge", "concat", "compact", "one", "length"):
             return unknown

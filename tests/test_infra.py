@@ -912,8 +912,8 @@ def test_sqs_mapping_is_capped_and_queue_outlasts_the_function():
         seen += 1
         assert resolve(m.path, single_block(esm, "scaling_config")["maximum_concurrency"]) >= 2
         queue = m.of_type("aws_sqs_queue")[q.group(1)]
-        fn = re.fullmatch(r"module\.(\w+)\.function_arn", expr(esm["function_name"]))
-        assert fn, f"{m.path.name}.{name}: function_name must come from a modules/lambda call"
+        fn = re.fullmatch(r"module\.(\w+)\.alias_arn", expr(esm["function_name"]))
+        assert fn, f"{m.path.name}.{name}: function_name must be the live alias of a modules/lambda call"
         call = load(m.path).modules[fn.group(1)]
         timeout = resolve(m.path, call["timeout_s"])
         visibility = resolve(m.path, queue["visibility_timeout_seconds"])
@@ -1474,14 +1474,18 @@ def test_a_schedule_runs_fn_alerts_every_minute():
     assert list(rules) == ["schedule"] and rules["schedule"]["schedule_expression"] == "rate(1 minute)"
     target = m.of_type("aws_cloudwatch_event_target")["schedule"]
     assert expr(target["rule"]) == "aws_cloudwatch_event_rule.schedule[0].name"
-    assert expr(target["arn"]) == "module.function[0].function_arn"
+    # The live alias, which CodeDeploy shifts (tests/test_infra_deploy.py).
+    assert expr(target["arn"]) == "module.function[0].alias_arn"
     assert single_block(target, "retry_policy")["maximum_retry_attempts"] == 0
     permission = m.of_type("aws_lambda_permission")["schedule"]
     assert permission["action"] == "lambda:InvokeFunction" and permission["principal"] == "events.amazonaws.com"
     assert expr(permission["function_name"]) == "module.function[0].function_name"
+    assert expr(permission["qualifier"]) == "module.function[0].alias_name"
     assert expr(permission["source_arn"]) == "aws_cloudwatch_event_rule.schedule[0].arn"
+    # No retries of the invocations the schedule makes: those of the alias.
     invoke = m.of_type("aws_lambda_function_event_invoke_config")["function"]
     assert invoke["maximum_retry_attempts"] == 0
+    assert expr(invoke["qualifier"]) == "module.function[0].alias_name"
 
 
 def test_fn_alerts_reads_windows_writes_state_and_the_summary_only():
@@ -1676,7 +1680,9 @@ def alarm_kinds() -> dict[str, dict]:
     (metric_name = each.value.metric, ...). "targets" is what it watches."""
     obs = load(OBSERVABILITY)
     resources = obs.of_type("aws_cloudwatch_metric_alarm")
-    assert list(resources) == ["this"], "every alarm is an entry of local.alarm_kinds"
+    # Every single-metric alarm is an entry of local.alarm_kinds; the metric
+    # math ones (fn-ingest's output) of local.output_alarm_kinds.
+    assert sorted(resources) == ["output", "this"], "every alarm is an entry of local.alarm_kinds or local.output_alarm_kinds"
     alarm = resources["this"]
     assert expr(alarm["for_each"]) == "local.alarms"
     derive = expr(obs.locals["alarms"])
@@ -1685,7 +1691,7 @@ def alarm_kinds() -> dict[str, dict]:
         'for key, target in a.targets : "${kind}/${key}" => merge(local.alarm_defaults, a, {',
         'name = "${target}-${a.suffix}"',
         'description = "${target} ${a.description}"',
-        "dimensions = {(a.dimension) = target}",
+        'dimensions = merge({(a.dimension) = target}, lookup(a, "on_alias", false) ? {Resource = "${target}:${var.function_alias}"} : {})',
     ):
         assert piece in derive, f"local.alarms: {piece}"
     out = {}
@@ -1695,7 +1701,7 @@ def alarm_kinds() -> dict[str, dict]:
             **entry,
             "name": "${target}-" + entry["suffix"],
             "description": "${target} " + entry["description"],
-            "dimensions": {entry["dimension"]: "${target}"},
+            "dimensions": {entry["dimension"]: "${target}", **({"Resource": "${target}:${var.function_alias}"} if entry.get("on_alias") else {})},
         }
         args = {"targets": entry["targets"]}
         for arg, v in alarm.items():
@@ -1718,7 +1724,8 @@ EXPECTED_ALARMS = {
         "targets": "${var.functions}",
         "alarm_name": "${target}-errors",
         "alarm_description": "${target} returned errors (a failed object or batch; see its log group)",
-        "namespace": "AWS/Lambda", "metric_name": "Errors", "dimensions": {"FunctionName": "${target}"},
+        # On the live alias every trigger invokes (the deployments' rollback alarm).
+        "namespace": "AWS/Lambda", "metric_name": "Errors", "dimensions": {"FunctionName": "${target}", "Resource": "${target}:${var.function_alias}"},
         "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
         "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
     },
@@ -1726,7 +1733,7 @@ EXPECTED_ALARMS = {
         "targets": "${var.functions}",
         "alarm_name": "${target}-throttles",
         "alarm_description": "${target} was throttled (account or reserved concurrency exhausted)",
-        "namespace": "AWS/Lambda", "metric_name": "Throttles", "dimensions": {"FunctionName": "${target}"},
+        "namespace": "AWS/Lambda", "metric_name": "Throttles", "dimensions": {"FunctionName": "${target}", "Resource": "${target}:${var.function_alias}"},
         "statistic": "Sum", "period": 300, "evaluation_periods": 1, "threshold": 0,
         "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
     },
@@ -1933,7 +1940,7 @@ def test_dashboard_uses_the_emf_metrics_the_functions_emit():
     metric_names = {a["metric_name"] for a in alarm_kinds().values()}
     assert {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "IteratorAge", "DeliveryToS3.Success"} <= metric_names
     for name, a in obs.of_type("aws_cloudwatch_metric_alarm").items():
-        assert a["alarm_actions"] == "${local.actions}", name
+        assert a["alarm_actions"] == a["ok_actions"] == "${local.actions}", name
 
 
 # The business dashboard's metrics, as fn-ingest and fn-stream emit them in
@@ -2042,15 +2049,30 @@ def pipeline() -> dict:
     return load(CICD).of_type("aws_codepipeline")["this"]
 
 
-def stage_action(stage: str) -> dict:
+def stage_actions(stage: str) -> list[dict]:
     stages = {s["name"]: s for s in pipeline()["stage"]}
     assert stage in stages, f"the pipeline has no {stage} stage"
-    return single_block(stages[stage], "action")
+    return stages[stage]["action"]
 
 
-def stage_project(stage: str) -> tuple[str, dict]:
-    """The CodeBuild project a stage runs: (resource name, body)."""
-    project = re.fullmatch(r"aws_codebuild_project\.(\w+)\.name", expr(stage_action(stage)["configuration"]["ProjectName"]))
+def stage_action(stage: str, action: str | None = None) -> dict:
+    """A stage's one action, or the one named so (the Deploy stage's Apply
+    and Release)."""
+    if action is None:
+        return single_block(pipeline_stage(stage), "action")
+    (found,) = [a for a in stage_actions(stage) if a["name"] == action]
+    return found
+
+
+def pipeline_stage(stage: str) -> dict:
+    stages = {s["name"]: s for s in pipeline()["stage"]}
+    assert stage in stages, f"the pipeline has no {stage} stage"
+    return stages[stage]
+
+
+def stage_project(stage: str, action: str | None = None) -> tuple[str, dict]:
+    """The CodeBuild project a stage (or one action of it) runs: (resource name, body)."""
+    project = re.fullmatch(r"aws_codebuild_project\.(\w+)\.name", expr(stage_action(stage, action)["configuration"]["ProjectName"]))
     assert project, f"{stage}: ProjectName must name a project of the module"
     return project.group(1), load(CICD).of_type("aws_codebuild_project")[project.group(1)]
 
@@ -2061,8 +2083,8 @@ def project_role(project: dict) -> str:
     return role.group(1)
 
 
-def stage_role_statements(stage: str) -> tuple[dict[str, list[PolicyRender]], list[dict]]:
-    _, project = stage_project(stage)
+def stage_role_statements(stage: str, action: str | None = None) -> tuple[dict[str, list[PolicyRender]], list[dict]]:
+    _, project = stage_project(stage, action)
     policies = role_renders(CICD, project_role(project))
     assert policies, f"{stage}: its role has no policy"
     return policies, [st for renders in policies.values() for r in renders for st in r.statements()]
@@ -2077,7 +2099,7 @@ def boundary_render() -> PolicyRender:
 def test_the_pipeline_builds_then_plans_then_deploys_what_was_approved():
     assert [s["name"] for s in pipeline()["stage"]] == ["Source", "Build", "Plan", "Approve", "Deploy"]
     source = single_block(next(s for s in pipeline()["stage"] if s["name"] == "Source"), "action")["output_artifacts"]
-    build, plan, deploy = stage_action("Build"), stage_action("Plan"), stage_action("Deploy")
+    build, plan, deploy = stage_action("Build"), stage_action("Plan"), stage_action("Deploy", "Apply")
     assert build["input_artifacts"] == source
     # The plan takes the Terraform from the source (its primary source) and
     # only the zips from the build: what the build's third-party code writes
@@ -2115,15 +2137,18 @@ def test_the_pipeline_builds_then_plans_then_deploys_what_was_approved():
     for f in sorted(INFRA.glob("*.tf")):
         for read in re.findall(r'\$\{path\.root\}/\.\./([\w.-]+)', f.read_text()):
             assert read in ("target", "search", "alerts.toml"), f"{f.name} reads ../{read}: add it to the plan artifact"
-    # Deploy: applies exactly that plan.
-    name, project = stage_project("Deploy")
+    # Deploy: applies exactly that plan, then (run_order 2) releases what
+    # it published through CodeDeploy (tests/test_infra_deploy.py).
+    assert [(a["name"], a["run_order"]) for a in stage_actions("Deploy")] == [("Apply", 1), ("Release", 2)]
+    name, project = stage_project("Deploy", "Apply")
+    assert expr(single_block(project, "source")["buildspec"]) == 'file("${path.module}/deploy-buildspec.yml")'
     spec = yaml.safe_load((CICD / "deploy-buildspec.yml").read_text())
     assert "terraform -chdir=infra apply -input=false tfplan" in commands(spec)
     # Each CodeBuild stage logs to its own group.
     groups = load(CICD).of_type("aws_cloudwatch_log_group")["build"]
-    assert expr(groups["for_each"]) == 'toset(["build", "plan", "deploy"])'
-    for stage, key in (("Build", "build"), ("Plan", "plan"), ("Deploy", "deploy")):
-        _, project = stage_project(stage)
+    assert expr(groups["for_each"]) == 'toset(["build", "plan", "deploy", "release"])'
+    for stage, action, key in (("Build", None, "build"), ("Plan", None, "plan"), ("Deploy", "Apply", "deploy"), ("Deploy", "Release", "release")):
+        _, project = stage_project(stage, action)
         logs = single_block(single_block(project, "logs_config"), "cloudwatch_logs")
         assert expr(logs["group_name"]) == f'aws_cloudwatch_log_group.build["{key}"].name', stage
 
@@ -2235,7 +2260,7 @@ def test_the_boundary_denies_every_way_out():
     # What it allows: the managed resources (and, with CI/CD, the state),
     # the actions AWS grants on no narrower resource, the OpenSearch
     # service-linked role.
-    managed = list_value(BOUNDARY, "concat(local.managed_resources, local.state_resources)")
+    managed = list_value(BOUNDARY, "concat(local.managed_resources, local.state_resources, local.aws_resources)")
     for st in statements:
         if st["Effect"] == "Allow":
             assert st["Resource"] == managed or st["Sid"] in ("Unscoped", "OpenSearchServiceLinkedRole"), st["Sid"]
@@ -2326,7 +2351,7 @@ ROLE_WRITES = {
 def test_the_deploy_role_creates_roles_only_with_the_boundary_and_passes_only_named_roles():
     import fnmatch
 
-    _, statements = stage_role_statements("Deploy")
+    _, statements = stage_role_statements("Deploy", "Apply")
     boundary = "${var.permissions_boundary}"
     assert root_values(CICD, "var.permissions_boundary") == {"module.boundary.arn"}
     writes, passes = set(), {}
@@ -2358,12 +2383,17 @@ def test_the_deploy_role_creates_roles_only_with_the_boundary_and_passes_only_na
     stream = load(INFRA / "modules" / "stream")
     assert stream.of_type("aws_iam_role")["firehose"]["name"] == "${var.name_prefix}-firehose"
     assert passes.pop("firehose.amazonaws.com") == [[role + "firehose"]]
-    assert passes.pop("codebuild.amazonaws.com") == [["${aws_iam_role.build.arn}", "${aws_iam_role.plan.arn}", "${aws_iam_role.deploy.arn}"]]
+    assert passes.pop("codebuild.amazonaws.com") == [["${aws_iam_role.build.arn}", "${aws_iam_role.plan.arn}", "${aws_iam_role.deploy.arn}", "${aws_iam_role.release.arn}"]]
     assert passes.pop("codepipeline.amazonaws.com") == [["${aws_iam_role.pipeline.arn}"]]
+    # CodeDeploy's service role (modules/codedeploy), which creating and
+    # updating the deployment groups passes, to CodeDeploy only.
+    codedeploy = load(INFRA / "modules" / "codedeploy")
+    assert codedeploy.of_type("aws_iam_role")["this"]["name"] == "${var.name_prefix}-codedeploy"
+    assert passes.pop("codedeploy.amazonaws.com") == [[role + "codedeploy"]]
     assert not passes, f"PassRole to {sorted(passes)}"
     # The projects and the pipeline use those very roles.
     cicd = load(CICD)
-    assert {expr(p["service_role"]) for p in cicd.of_type("aws_codebuild_project").values()} == {f"aws_iam_role.{r}.arn" for r in ("build", "plan", "deploy")}
+    assert {expr(p["service_role"]) for p in cicd.of_type("aws_codebuild_project").values()} == {f"aws_iam_role.{r}.arn" for r in ("build", "plan", "deploy", "release")}
     assert expr(pipeline()["role_arn"]) == "aws_iam_role.pipeline.arn"
 
 

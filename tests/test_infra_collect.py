@@ -228,9 +228,11 @@ def test_every_route_is_authorized_as_collect_auth_says():
     # API Gateway invokes fn-collect for these routes only, proxying payload 2.0.
     integration = m.of_type("aws_apigatewayv2_integration")["function"]
     assert integration["integration_type"] == "AWS_PROXY" and integration["payload_format_version"] == "2.0"
-    assert expr(integration["integration_uri"]) == "module.function.function_arn"
+    # The live alias, which CodeDeploy shifts (tests/test_infra_deploy.py).
+    assert expr(integration["integration_uri"]) == "module.function.alias_arn"
     permission = m.of_type("aws_lambda_permission")["api"]
     assert expr(permission["for_each"]) == "local.routes"
+    assert expr(permission["qualifier"]) == "module.function.alias_name"
     assert permission["principal"] == "apigateway.amazonaws.com" and permission["action"] == "lambda:InvokeFunction"
     assert permission["source_arn"] == "${aws_apigatewayv2_api.this.execution_arn}/*/${each.value.method}${each.value.path}"
     api = m.of_type("aws_apigatewayv2_api")["this"]

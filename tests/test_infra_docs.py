@@ -217,6 +217,8 @@ VALIDATED = {
     ("", "collect_timeout_s"): [">= 1", "<= 29"],
     ("", "collect_max_body_bytes"): [">= 1024", "<= 6291456"],
     ("", "cicd_repository"): ["regex("],
+    ("", "deployment_config"): ['"CodeDeployDefault.LambdaAllAtOnce"', '"CodeDeployDefault.LambdaCanary10Percent5Minutes"', '"CodeDeployDefault.LambdaLinear10PercentEvery10Minutes"'],
+    ("", "ingest_quarantine_ratio_alarm"): ["> 0", "<= 1"],
     ("lambda", "architecture"): ['"arm64"', '"x86_64"'],
     ("storage", "encryption"): ['"SSE-KMS"', '"SSE-S3"'],
     ("stream", "stream_mode"): ['"ON_DEMAND"', '"PROVISIONED"'],
@@ -295,6 +297,13 @@ CASES = {
     "cicd_repository": (["", "my-org/loglake", "group/sub/project"], ["loglake", "my org/loglake"]),
     "cicd_connection_provider": (["GitHub", "GitLab", "Bitbucket"], ["github", "CodeCommit"]),
     "collect_auth": (["iam", "jwt", "none"], ["IAM", "cognito"]),
+    "deployment_config": ([
+        "CodeDeployDefault.LambdaAllAtOnce", "CodeDeployDefault.LambdaCanary10Percent5Minutes", "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+        "CodeDeployDefault.LambdaCanary10Percent15Minutes", "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+        "CodeDeployDefault.LambdaLinear10PercentEvery1Minute", "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+        "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes", "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+    ], ["CodeDeployDefault.AllAtOnce", "LambdaCanary10Percent5Minutes", "CodeDeployDefault.LambdaCanary10Percent1Minute"]),
+    "ingest_quarantine_ratio_alarm": (["0.2", "1", "0.01"], ["0", "1.5"]),
 }
 
 PLAN = """

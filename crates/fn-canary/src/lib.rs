@@ -28,14 +28,13 @@ impl Config {
     }
 
     pub fn from_vars(vars: Vars<'_>) -> Result<Config, ConfigError> {
-        let required = |name: &str| vars.require(name);
         let canary_prefix = vars
             .parse_with("CANARY_PREFIX", loglake_handlers::config::canary_prefix)?
             .unwrap_or_else(|| loglake_handlers::canary::DEFAULT_PREFIX.to_string());
         Ok(Config {
-            canary_bucket: required("CANARY_BUCKET")?,
+            canary_bucket: vars.require("CANARY_BUCKET")?,
             canary_prefix,
-            curated_bucket: required("CURATED_BUCKET")?,
+            curated_bucket: vars.require("CURATED_BUCKET")?,
             curated_prefix: vars.get("CURATED_PREFIX").unwrap_or_default(),
         })
     }

@@ -168,6 +168,24 @@ async fn a_version_is_let_in_only_when_it_keeps_the_canary_apart_and_exact() {
     );
     assert!(lake.keys().any(|k| k.starts_with("_canary/logs/dt=")));
 
+    // The canary's upload also notifies the live version through SQS: it
+    // is acknowledged and skipped, so only the invoked version writes.
+    let live = local
+        .through(ingest_role.aws.clone())
+        .ingest(&curated, IngestSettings::default());
+    let key = format!("_canary/{}.ndjson", v["deployment"].as_str().unwrap());
+    let notification = loglake_testkit::s3_notification(&raw, &key, 10, "etag");
+    let r = live
+        .handle(json!({"Records": [loglake_testkit::sqs_record("m-1", &notification)]}))
+        .await
+        .unwrap();
+    assert_eq!(r["batchItemFailures"], json!([]), "{r}");
+    assert_eq!(
+        local.objects(&curated, "").await.len(),
+        lake.len(),
+        "nothing written"
+    );
+
     // A build that would write the canary into the lake (an older one, or
     // a broken one): refused before any traffic moves.
     let old = local.through(ingest_role.aws.clone()).ingest(

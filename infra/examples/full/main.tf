@@ -121,6 +121,14 @@ module "loglake" {
   # region's lake (up to 3 regions).
   collect_regions = ["us-east-1"]
 
+  # --- safe deploys ----------------------------------------------------------------
+  # How CodeDeploy shifts each function to a new version after an apply
+  # (scripts/deploy-functions.py): 10% for 5 minutes, then the rest, rolled
+  # back when one of the function's alarms fires. LambdaAllAtOnce for a
+  # first deploy.
+  deployment_config             = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+  ingest_quarantine_ratio_alarm = 0.2 # fn-ingest quarantining more of what it reads rolls it back
+
   # --- CI/CD ----------------------------------------------------------------------
   # Off: the pipeline's deploy role passes the home region's roles only, so
   # collect regions are applied from an administrator's session (a validation

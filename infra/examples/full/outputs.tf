@@ -42,3 +42,8 @@ output "ingest_queue_arn" {
   description = "The ingest queue: where the flow log bucket (notify = false) is to send its ObjectCreated events."
   value       = module.loglake.ingest_queue_arn
 }
+
+output "deployments" {
+  description = "What scripts/deploy-functions.py shifts to the latest versions through CodeDeploy after each apply (--infra this directory)."
+  value       = module.loglake.deployments
+}

@@ -22,3 +22,8 @@ output "dashboard_url" {
   description = "Console URL of the pipeline's CloudWatch dashboard."
   value       = module.loglake.dashboard_url
 }
+
+output "deployments" {
+  description = "What scripts/deploy-functions.py shifts to the latest versions through CodeDeploy after each apply (--infra this directory)."
+  value       = module.loglake.deployments
+}

@@ -219,7 +219,10 @@ module "function" {
 resource "aws_lambda_function_event_invoke_config" "function" {
   count = var.enabled ? 1 : 0
 
+  # Per qualifier: the schedule invokes the live alias, so that is where
+  # the settings must be.
   function_name                = module.function[0].function_name
+  qualifier                    = module.function[0].alias_name
   maximum_retry_attempts       = 0
   maximum_event_age_in_seconds = 60
 }
@@ -236,7 +239,9 @@ resource "aws_cloudwatch_event_target" "schedule" {
   count = var.enabled ? 1 : 0
 
   rule = aws_cloudwatch_event_rule.schedule[0].name
-  arn  = module.function[0].function_arn
+  # The live alias: a new version runs on schedule once CodeDeploy shifts
+  # the alias to it.
+  arn = module.function[0].alias_arn
 
   retry_policy {
     maximum_retry_attempts       = 0
@@ -250,6 +255,7 @@ resource "aws_lambda_permission" "schedule" {
   statement_id  = "InvokeEveryMinute"
   action        = "lambda:InvokeFunction"
   function_name = module.function[0].function_name
+  qualifier     = module.function[0].alias_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.schedule[0].arn
 }

@@ -35,6 +35,16 @@ output "function_name" {
   value       = one(module.function[*].function_name)
 }
 
+output "function_arn" {
+  description = "Unqualified ARN of fn-alerts (IAM grants on the function; the schedule invokes the live alias); null when enabled is false."
+  value       = one(module.function[*].function_arn)
+}
+
+output "alias_name" {
+  description = "fn-alerts's alias the schedule invokes (live), which CodeDeploy shifts; null when enabled is false."
+  value       = one(module.function[*].alias_name)
+}
+
 output "rules_uri" {
   description = "Where the alert rules are, s3://<curated bucket>/_config/alerts.toml: ALERT_RULES_URI of fn-alerts, fn-ingest and fn-stream; null when enabled is false."
   value       = var.enabled ? "s3://${var.curated_bucket}/${aws_s3_object.rules[0].key}" : null

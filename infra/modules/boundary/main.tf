@@ -66,6 +66,9 @@ locals {
     "${local.arn}:es:${local.at}:domain/${local.p}-*",
     "${local.arn}:codebuild:${local.at}:project/${local.p}-*",
     "${local.arn}:codepipeline:${local.at}:${local.p}-*",
+    # The CodeDeploy applications (<prefix>-functions, at home and in each
+    # collect region) and their deployment groups (<application>/<group>).
+    "${local.arn}:codedeploy:${local.at}:*:${local.p}-*",
     "${local.arn}:codestar-connections:${local.at}:connection/*",
     "${local.arn}:codeconnections:${local.at}:connection/*",
     "${local.arn}:ec2:${local.at}:security-group/*",
@@ -95,6 +98,12 @@ locals {
   ))
   aws_logs = length(var.aws_log_sources) > 0
 
+  # AWS's own predefined Lambda deployment configurations, which the
+  # pipeline's release role reads when it starts a deployment: not the
+  # deployment's (no role may manage them), so outside managed_resources,
+  # which the pipeline's plan and deploy roles read and change.
+  aws_resources = ["${local.arn}:codedeploy:${local.at}:deploymentconfig:CodeDeployDefault.Lambda*"]
+
   # The policy: the boundary, and the AWS log sources' statement when there
   # are sources.
   policy = jsonencode({
@@ -103,7 +112,7 @@ locals {
       #checkov:skip=CKV_AWS_290:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
       #checkov:skip=CKV_AWS_355:the boundary's Unscoped statement is a ceiling, not a grant: the actions AWS authorizes on no narrower resource (X-Ray, the network interfaces of functions in a VPC, listing and describing, creating a key or an event source mapping); each role's own policy grants what it uses
       jsondecode(templatefile("${path.module}/../../policies/boundary.json.tftpl", {
-        managed_resources = jsonencode(concat(local.managed_resources, local.state_resources))
+        managed_resources = jsonencode(concat(local.managed_resources, local.state_resources, local.aws_resources))
         boundary_arn      = local.policy_arn
         partition         = var.partition
         account_id        = var.account_id

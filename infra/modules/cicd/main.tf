@@ -2,13 +2,17 @@
 # a build that runs `make test` and `make package` (buildspec.yml at the
 # repository root), a plan of the reviewed Terraform against those zips
 # (plan-buildspec.yml), a manual approval of that plan, and a deploy that
-# applies exactly the approved plan (deploy-buildspec.yml). Each stage has its
-# own role. The build, which compiles third-party crates and installs PyPI
+# applies exactly the approved plan (deploy-buildspec.yml), then releases
+# the versions it published: a CodeDeploy deployment per function whose live
+# alias is behind (release-buildspec.yml, scripts/deploy-functions.py),
+# failing the pipeline when one fails or rolls back. Each step has its own
+# role. The build, which compiles third-party crates and installs PyPI
 # packages, reaches only its logs, the artifacts and the pipeline's own key:
 # no Terraform state, no data bucket, no data key. The plan reads the
 # deployment's resources (never their data) and the state; only the deploy
-# stage changes them. Every role carries the deployment's permission
-# boundary (modules/boundary).
+# stage changes them, and the release role may only start and follow
+# CodeDeploy deployments of the deployment's functions. Every role carries
+# the deployment's permission boundary (modules/boundary).
 
 locals {
   name           = "${var.name_prefix}-pipeline"
@@ -91,7 +95,7 @@ data "aws_iam_policy_document" "assume_codepipeline" {
 
 resource "aws_cloudwatch_log_group" "build" {
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days (default 30): operational logs of the pipeline, whose data is kept in the lake; raise it where policy asks for a year
-  for_each = toset(["build", "plan", "deploy"])
+  for_each = toset(["build", "plan", "deploy", "release"])
 
   name              = "/aws/codebuild/${local.name}-${each.key}"
   retention_in_days = var.log_retention_days
@@ -148,6 +152,7 @@ locals {
     "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-stream",
     "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-alerts",
     "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-collect",
+    "${local.arn}:iam::${var.account_id}:role/${local.p}-fn-canary",
   ]
 }
 
@@ -247,10 +252,46 @@ resource "aws_iam_role_policy" "deploy_write" {
     permissions_boundary_arn = var.permissions_boundary
     function_role_arns       = jsonencode(local.function_role_arns)
     firehose_role_arn        = "${local.arn}:iam::${var.account_id}:role/${local.p}-firehose"
+    codedeploy_role_arn      = "${local.arn}:iam::${var.account_id}:role/${local.p}-codedeploy"
     build_role_arn           = aws_iam_role.build.arn
     plan_role_arn            = aws_iam_role.plan.arn
     deploy_role_arn          = aws_iam_role.deploy.arn
+    release_role_arn         = aws_iam_role.release.arn
     pipeline_role_arn        = aws_iam_role.pipeline.arn
+  })
+}
+
+# The release: after the apply, a CodeDeploy deployment per function whose
+# live alias is behind its latest version (scripts/deploy-functions.py, from
+# the deployments the apply wrote), followed until it succeeds, fails or
+# rolls back. It reads no state and changes nothing but the deployments'
+# traffic, through CodeDeploy: creating deployments of the deployment's
+# groups, registering and reading their revisions (the AppSpec), reading the
+# predefined configuration, and reading the aliases and versions it compares.
+resource "aws_iam_role" "release" {
+  name                 = "${local.name}-release"
+  assume_role_policy   = data.aws_iam_policy_document.assume_codebuild.json
+  permissions_boundary = var.permissions_boundary
+}
+
+resource "aws_iam_role_policy" "release_common" {
+  name = "common"
+  role = aws_iam_role.release.id
+  policy = templatefile("${path.module}/../../policies/cicd-build-common.json.tftpl", {
+    log_group_arn       = aws_cloudwatch_log_group.build["release"].arn
+    artifact_bucket_arn = module.artifacts.arn
+    pipeline_key_arn    = var.pipeline_key_arn
+  })
+}
+
+resource "aws_iam_role_policy" "release" {
+  name = "release"
+  role = aws_iam_role.release.id
+  policy = templatefile("${path.module}/../../policies/cicd-release.json.tftpl", {
+    deployment_group_arns = jsonencode(var.deploy_group_arns)
+    application_arn       = var.deploy_application_arn
+    deployment_config_arn = "${local.arn}:codedeploy:${var.region}:${var.account_id}:deploymentconfig:${var.deployment_config}"
+    function_arns         = jsonencode(var.deploy_function_arns)
   })
 }
 
@@ -272,6 +313,7 @@ resource "aws_iam_role_policy" "pipeline" {
     build_project_arn      = aws_codebuild_project.build.arn
     plan_project_arn       = aws_codebuild_project.plan.arn
     deploy_project_arn     = aws_codebuild_project.deploy.arn
+    release_project_arn    = aws_codebuild_project.release.arn
     approval_topic_arn     = var.approval_topic_arn
     approval_topic_key_arn = var.data_key_arn
     region                 = var.region
@@ -398,6 +440,39 @@ resource "aws_codebuild_project" "deploy" {
   }
 }
 
+# CodeDeploy deployments take the traffic shift's time (a canary's bake, or
+# ten linear steps: 100 minutes with LambdaLinear10PercentEvery10Minutes),
+# all functions at once.
+resource "aws_codebuild_project" "release" {
+  name           = "${local.name}-release"
+  description    = "loglake: a CodeDeploy deployment per function whose live alias is behind its latest version"
+  service_role   = aws_iam_role.release.arn
+  encryption_key = var.pipeline_key_arn
+  build_timeout  = 150
+
+  source {
+    type      = "CODEPIPELINE"
+    buildspec = file("${path.module}/release-buildspec.yml")
+  }
+
+  artifacts {
+    type = "CODEPIPELINE"
+  }
+
+  environment {
+    compute_type    = "BUILD_GENERAL1_SMALL"
+    image           = "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+    type            = "ARM_CONTAINER"
+    privileged_mode = false
+  }
+
+  logs_config {
+    cloudwatch_logs {
+      group_name = aws_cloudwatch_log_group.build["release"].name
+    }
+  }
+}
+
 # --- pipeline ----------------------------------------------------------------
 
 resource "aws_codepipeline" "this" {
@@ -482,17 +557,35 @@ resource "aws_codepipeline" "this" {
     }
   }
 
+  # The apply, then the release of what it published: the Apply action
+  # outputs the deployments (terraform output) and the script, which the
+  # Release action runs with its own role.
   stage {
     name = "Deploy"
     action {
-      name            = "Apply"
+      name             = "Apply"
+      category         = "Build"
+      owner            = "AWS"
+      provider         = "CodeBuild"
+      version          = "1"
+      run_order        = 1
+      input_artifacts  = ["plan"]
+      output_artifacts = ["applied"]
+      configuration = {
+        ProjectName = aws_codebuild_project.deploy.name
+      }
+    }
+
+    action {
+      name            = "Release"
       category        = "Build"
       owner           = "AWS"
       provider        = "CodeBuild"
       version         = "1"
-      input_artifacts = ["plan"]
+      run_order       = 2
+      input_artifacts = ["applied"]
       configuration = {
-        ProjectName = aws_codebuild_project.deploy.name
+        ProjectName = aws_codebuild_project.release.name
       }
     }
   }

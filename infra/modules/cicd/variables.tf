@@ -87,3 +87,23 @@ variable "log_retention_days" {
   description = "Days CloudWatch Logs keeps the build, plan and deploy log groups (the root's log_retention_days)."
   type        = number
 }
+
+variable "deploy_application_arn" {
+  description = "ARN of the CodeDeploy application of the home region (modules/codedeploy): the release role registers and reads its revisions."
+  type        = string
+}
+
+variable "deploy_group_arns" {
+  description = "ARNs of its deployment groups (modules/codedeploy): the release role creates and follows deployments of these only."
+  type        = list(string)
+}
+
+variable "deploy_function_arns" {
+  description = "Unqualified ARNs of the functions CodeDeploy deploys: the release role reads their live alias and their versions."
+  type        = list(string)
+}
+
+variable "deployment_config" {
+  description = "The predefined CodeDeploy configuration of the deployment groups (the root's deployment_config): the release role may read it."
+  type        = string
+}

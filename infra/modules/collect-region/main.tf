@@ -12,7 +12,9 @@
 # cover them. The region has its own key (logs, function environments,
 # Firehose's buffer, the alarm topic), its alarms and dashboards, and an
 # alarm topic of its own: CloudWatch alarms publish to a topic in their
-# region only.
+# region only, and its own CodeDeploy application (CodeDeploy is regional),
+# which shifts the region's live aliases as at home, rolled back by the
+# region's alarms.
 
 locals {
   prefix = "${var.name_prefix}-${var.region}"
@@ -143,4 +145,36 @@ module "observability" {
   freshness_stream_threshold_ms = var.stream.freshness_threshold_ms
   freshness_ingest_threshold_ms = var.stream.freshness_threshold_ms
   http_apis                     = { collect = module.collect.api_id }
+}
+
+# fn-stream and fn-collect publish versions and are invoked through their
+# live aliases as at home; this region's CodeDeploy application shifts the
+# aliases (scripts/deploy-functions.py, from the root's deployments output),
+# rolled back by this region's alarms. No pre-traffic hook here: fn-canary
+# proves fn-ingest, which runs at home only.
+module "codedeploy" {
+  source = "../codedeploy"
+
+  name_prefix = local.prefix
+  partition   = var.partition
+  account_id  = var.account_id
+  region      = var.region
+  functions = {
+    stream = {
+      name        = module.stream.function_name
+      arn         = module.stream.function_arn
+      alias       = module.stream.alias_name
+      alarm_names = module.observability.rollback_alarm_names["stream"]
+      alarm_arns  = module.observability.rollback_alarm_arns["stream"]
+    }
+    collect = {
+      name        = module.collect.function_name
+      arn         = module.collect.function_arn
+      alias       = module.collect.alias_name
+      alarm_names = module.observability.rollback_alarm_names["collect"]
+      alarm_arns  = module.observability.rollback_alarm_arns["collect"]
+    }
+  }
+  deployment_config    = var.deployment_config
+  permissions_boundary = var.permissions_boundary
 }

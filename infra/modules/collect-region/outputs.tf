@@ -52,3 +52,8 @@ output "alarm_topic_arn" {
   description = "ARN of this region's alarm topic (CloudWatch alarms publish to a topic in their own region only)."
   value       = module.alerts.topic_arn
 }
+
+output "deployments" {
+  description = "This region's entries of the root's deployments output: its fn-stream and fn-collect, their CodeDeploy application and groups (scripts/deploy-functions.py)."
+  value       = module.codedeploy.deployments
+}

@@ -53,6 +53,11 @@ variable "permissions_boundary" {
   type        = string
 }
 
+variable "deployment_config" {
+  description = "How this region's CodeDeploy shifts the live aliases to a new version (the root's deployment_config: one of AWS's predefined Lambda configurations)."
+  type        = string
+}
+
 variable "alert_email" {
   description = "Subscribed by e-mail to this region's alarm topic when not empty."
   type        = string

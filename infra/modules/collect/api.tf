@@ -52,10 +52,11 @@ resource "aws_apigatewayv2_api" "this" {
 }
 
 resource "aws_apigatewayv2_integration" "function" {
-  api_id                 = aws_apigatewayv2_api.this.id
-  integration_type       = "AWS_PROXY"
-  integration_method     = "POST"
-  integration_uri        = module.function.function_arn
+  api_id             = aws_apigatewayv2_api.this.id
+  integration_type   = "AWS_PROXY"
+  integration_method = "POST"
+  # The live alias: requests reach a new version once CodeDeploy shifts it.
+  integration_uri        = module.function.alias_arn
   payload_format_version = "2.0"
 }
 

@@ -47,13 +47,15 @@ module "function" {
   }
 }
 
-# API Gateway may invoke the function for the collector's routes only.
+# API Gateway may invoke the live alias (the integration's target) for the
+# collector's routes only.
 resource "aws_lambda_permission" "api" {
   for_each = local.routes
 
   statement_id  = "HttpApi-${each.key}"
   action        = "lambda:InvokeFunction"
   function_name = module.function.function_name
+  qualifier     = module.function.alias_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/${each.value.method}${each.value.path}"
 }
@@ -66,10 +68,14 @@ resource "aws_lambda_permission" "api" {
 # besides lambda:InvokeFunctionUrl; aws_lambda_permission writes that
 # condition only from provider 6.29 (invoked_via_function_url), and
 # versions.tf allows 5.70, so it is refused rather than created broken.
+# Callers need those permissions on the alias's ARN (<function ARN>:live).
 resource "aws_lambda_function_url" "this" {
   count = var.function_url ? 1 : 0
 
+  # The live alias's URL: requests reach a new version once CodeDeploy
+  # shifts the alias to it.
   function_name      = module.function.function_name
+  qualifier          = module.function.alias_name
   authorization_type = "AWS_IAM"
   invoke_mode        = "BUFFERED"
 

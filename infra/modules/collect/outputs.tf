@@ -3,6 +3,16 @@ output "function_name" {
   value       = module.function.function_name
 }
 
+output "function_arn" {
+  description = "Unqualified ARN of fn-collect (IAM grants on the function; the API and the URL invoke the live alias)."
+  value       = module.function.function_arn
+}
+
+output "alias_name" {
+  description = "fn-collect's alias the API and the function URL invoke (live), which CodeDeploy shifts."
+  value       = module.function.alias_name
+}
+
 output "function_role_arn" {
   description = "ARN of fn-collect's IAM role."
   value       = module.function.role_arn
@@ -29,7 +39,7 @@ output "api_url" {
 }
 
 output "function_url" {
-  description = "The function URL (null when function_url is false)."
+  description = "The function URL of the live alias, AWS_IAM (null when function_url is false)."
   value       = one(aws_lambda_function_url.this[*].function_url)
 }
 

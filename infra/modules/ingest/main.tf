@@ -3,10 +3,24 @@
 # decouples S3 from Lambda: bursts wait, failures are retried per message
 # and a poison object ends in the DLQ instead of blocking the others. The
 # buckets AWS services write their logs to (aws_log_sources) feed the same
-# queue, and fn-ingest reads them, read-only, under their prefixes.
+# queue, and fn-ingest reads them, read-only, under their prefixes. fn-canary,
+# CodeDeploy's pre-traffic hook for fn-ingest, proves a new fn-ingest version
+# on a canary object before any traffic reaches it.
 
 locals {
   queue = "${var.name_prefix}-ingest"
+
+  # The lake is at the curated bucket's root: the Glue tables' locations,
+  # fn-ingest's WriteLake grants and the lifecycle rules all name logs/,
+  # quarantine/ and _manifests/ there. One place for the CURATED_PREFIX
+  # fn-ingest and fn-canary share (empty: modules/lambda leaves it unset).
+  curated_prefix = ""
+  # Canary objects: fn-canary puts one under this prefix of the raw bucket,
+  # and fn-ingest writes what it makes of it under the same prefix of the
+  # curated bucket (infra/policies/fn-ingest.json.tftpl and
+  # fn-canary.json.tftpl name it), apart from the lake, its index and its
+  # alerts; the curated bucket expires them (modules/storage).
+  canary_prefix = "_canary/"
 
   # The buckets AWS services write their logs to (the root's
   # aws_log_sources), read-only: their ObjectCreated events come to the same
@@ -195,6 +209,10 @@ module "function" {
     REDACT           = var.redact
     # An object too long for one invocation continues in a new message.
     INGEST_QUEUE_URL = aws_sqs_queue.ingest.url
+    CURATED_PREFIX   = local.curated_prefix
+    # Objects under it are fn-canary's: their outputs go under the same
+    # prefix of the curated bucket, never to the lake, the index or alerts.
+    CANARY_PREFIX = local.canary_prefix
   }
 
   search_enabled    = var.search.enabled
@@ -218,9 +236,11 @@ module "function" {
   }
 }
 
+# The live alias, never the function: a new version gets messages only once
+# CodeDeploy shifts the alias to it.
 resource "aws_lambda_event_source_mapping" "ingest" {
   event_source_arn = aws_sqs_queue.ingest.arn
-  function_name    = module.function.function_arn
+  function_name    = module.function.alias_arn
   batch_size       = var.batch_size
   enabled          = true
 
@@ -229,5 +249,52 @@ resource "aws_lambda_event_source_mapping" "ingest" {
 
   scaling_config {
     maximum_concurrency = var.max_concurrency
+  }
+}
+
+# --- fn-canary: the pre-traffic hook of fn-ingest's deployments -------------
+#
+# CodeDeploy invokes it (BeforeAllowTraffic, scripts/deploy-functions.py)
+# before the first message reaches a new fn-ingest version: it reads the
+# deployment (GetDeployment: the target version), puts a canary object under
+# canary_prefix of the raw bucket, invokes that version on it, reads the
+# manifest fn-ingest wrote under the same prefix of the curated bucket, and
+# reports Succeeded or Failed (PutLifecycleEventHookExecutionStatus); Failed
+# stops the deployment and CodeDeploy rolls it back. Nothing else invokes it.
+module "canary" {
+  source = "../lambda"
+
+  name_prefix          = var.name_prefix
+  binary               = "fn-canary"
+  description          = "loglake: CodeDeploy's pre-traffic hook of fn-ingest: a canary object through the new version, its manifest checked"
+  artifacts_dir        = var.artifacts_dir
+  architecture         = var.architecture
+  memory_mb            = 256
+  timeout_s            = 900 # waits for fn-ingest's run (ingest_timeout_s, at most 900)
+  reserved_concurrency = -1
+  kms_key_arn          = var.kms_key_arn
+  log_retention_days   = var.log_retention_days
+  permissions_boundary = var.permissions_boundary
+
+  # The hooked deployment groups (read the deployment, report the hook),
+  # fn-ingest's versions (invoke the one under test), the raw bucket's
+  # canary prefix (put the object), the curated bucket's (read and list the
+  # manifests) and the key. See infra/policies/README.md.
+  policy_json = templatefile("${path.module}/../../policies/fn-canary.json.tftpl", {
+    deployment_group_arns = jsonencode(var.hook_deployment_group_arns)
+    ingest_function_arn   = module.function.function_arn
+    raw_bucket_arn        = var.raw_bucket_arn
+    curated_bucket_arn    = var.curated_bucket_arn
+    curated_prefix        = local.curated_prefix
+    kms_key_arn           = var.kms_key_arn
+  })
+
+  # Config::from_vars of crates/fn-canary: where the canary object goes, and
+  # where fn-ingest writes what it made of it (fn-ingest's own values).
+  environment = {
+    CANARY_BUCKET  = var.raw_bucket
+    CANARY_PREFIX  = local.canary_prefix
+    CURATED_BUCKET = var.curated_bucket
+    CURATED_PREFIX = local.curated_prefix
   }
 }

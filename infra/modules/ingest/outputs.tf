@@ -3,6 +3,31 @@ output "function_name" {
   value       = module.function.function_name
 }
 
+output "function_arn" {
+  description = "Unqualified ARN of fn-ingest (IAM grants on the function and its versions; triggers invoke the live alias)."
+  value       = module.function.function_arn
+}
+
+output "alias_name" {
+  description = "fn-ingest's alias every trigger invokes (live), which CodeDeploy shifts."
+  value       = module.function.alias_name
+}
+
+output "canary_function_name" {
+  description = "Name of fn-canary (<prefix>-fn-canary), the pre-traffic hook of fn-ingest's deployments."
+  value       = module.canary.function_name
+}
+
+output "canary_function_arn" {
+  description = "Unqualified ARN of fn-canary: CodeDeploy invokes it by name (the AppSpec's BeforeAllowTraffic hook), so its role may invoke this ARN."
+  value       = module.canary.function_arn
+}
+
+output "canary_prefix" {
+  description = "Key prefix of the canary objects in the raw bucket and of what fn-ingest makes of them in the curated bucket (_canary/)."
+  value       = local.canary_prefix
+}
+
 output "function_role_arn" {
   description = "ARN of fn-ingest's IAM role (a writer of the search domain when search is on)."
   value       = module.function.role_arn

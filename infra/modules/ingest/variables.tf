@@ -153,3 +153,9 @@ variable "permissions_boundary" {
   description = "ARN of the deployment's permission boundary (modules/boundary): every role here carries it."
   type        = string
 }
+
+variable "hook_deployment_group_arns" {
+  description = "ARNs of the CodeDeploy deployment groups whose deployments run fn-canary as their pre-traffic hook (fn-ingest's, modules/codedeploy): fn-canary may read their deployments and report its hook there, nowhere else."
+  type        = list(string)
+  default     = []
+}

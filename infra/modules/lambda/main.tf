@@ -1,10 +1,12 @@
 # One function from its cargo-lambda zip: its own role (logs plus exactly the
 # policy the caller passes, and the search and alert grants that go with
-# those settings), its log group with retention, and the function. Every
-# loglake function is deployed through this module.
+# those settings), its log group with retention, the function, which
+# publishes a version on every change, and its `live` alias, which every
+# trigger invokes. Every loglake function is deployed through this module.
 
 locals {
   name    = "${var.name_prefix}-${var.binary}"
+  alias   = "live"
   package = "${var.artifacts_dir}/${var.binary}/bootstrap.zip"
   in_vpc  = length(var.vpc.subnet_ids) > 0
 
@@ -106,6 +108,12 @@ resource "aws_lambda_function" "this" {
 
   reserved_concurrent_executions = var.reserved_concurrency
 
+  # Every change of code or configuration publishes a new version. Triggers
+  # invoke the live alias (below), so a new version takes traffic only when
+  # CodeDeploy shifts the alias to it (scripts/deploy-functions.py): $LATEST
+  # is never invoked by anything but a person.
+  publish = true
+
   environment {
     variables = local.environment
   }
@@ -141,4 +149,21 @@ resource "aws_lambda_function" "this" {
 
   # Event source mappings check the role can read their source at creation.
   depends_on = [aws_iam_role_policy.base, aws_iam_role_policy.function, aws_cloudwatch_log_group.this]
+}
+
+# What every trigger invokes (event source mappings, schedules, the HTTP
+# API, the function URL, and their permissions): created at the version the
+# first apply published, then moved only by CodeDeploy, a version at a time
+# with its traffic shifting and alarms watching (modules/codedeploy), or by
+# hand to roll back. Terraform never moves it: a plan that publishes a new
+# version leaves the alias, and so the traffic, where it is.
+resource "aws_lambda_alias" "live" {
+  name             = local.alias
+  description      = "What every trigger invokes; moved to a new version by CodeDeploy (scripts/deploy-functions.py), never by terraform apply"
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
+
+  lifecycle {
+    ignore_changes = [function_version, routing_config]
+  }
 }

@@ -4,8 +4,23 @@ output "function_name" {
 }
 
 output "function_arn" {
-  description = "ARN of the function, for event source mappings, permissions and integrations."
+  description = "Unqualified ARN of the function: for IAM grants on the function and its versions (<arn>:*), never for a trigger (they invoke alias_arn)."
   value       = aws_lambda_function.this.arn
+}
+
+output "alias_name" {
+  description = "Name of the alias every trigger invokes (live): the qualifier of permissions and function URLs."
+  value       = aws_lambda_alias.live.name
+}
+
+output "alias_arn" {
+  description = "ARN of the live alias (<function ARN>:live): what event source mappings, schedules and integrations invoke."
+  value       = aws_lambda_alias.live.arn
+}
+
+output "version" {
+  description = "The latest version Terraform published; the live alias reaches it through CodeDeploy (scripts/deploy-functions.py)."
+  value       = aws_lambda_function.this.version
 }
 
 output "role_arn" {

@@ -5,7 +5,10 @@
 # the pipeline's own EMF metrics (namespace loglake, dimensions function and
 # format; crates/core/src/metrics.rs) beside the AWS service metrics; and a
 # dashboard of the business: records, errors and latency per service, from
-# the per-service EMF metrics of fn-ingest and fn-stream.
+# the per-service EMF metrics of fn-ingest and fn-stream. The alarms that
+# watch a function's new version while CodeDeploy shifts traffic to it
+# (modules/codedeploy rolls back when one fires) are listed per function in
+# the rollback_alarm_names output.
 
 locals {
   actions = [var.topic_arn]
@@ -30,6 +33,10 @@ locals {
   }
 
   alarm_kinds = {
+    # On the live alias (dimensions FunctionName and Resource =
+    # "<function>:live"), which every trigger invokes: all of the traffic,
+    # the new version's share included while CodeDeploy shifts it, which
+    # these two alarms roll back (modules/codedeploy).
     errors = {
       targets     = var.functions
       suffix      = "errors"
@@ -37,6 +44,7 @@ locals {
       namespace   = "AWS/Lambda"
       metric      = "Errors"
       dimension   = "FunctionName"
+      on_alias    = true
     }
     throttles = {
       targets     = var.functions
@@ -45,6 +53,7 @@ locals {
       namespace   = "AWS/Lambda"
       metric      = "Throttles"
       dimension   = "FunctionName"
+      on_alias    = true
     }
     # fn-alerts runs every minute; no invocation for 5 minutes means the
     # schedule or the function is gone or disabled, and nothing evaluates the
@@ -147,7 +156,7 @@ locals {
       for key, target in a.targets : "${kind}/${key}" => merge(local.alarm_defaults, a, {
         name        = "${target}-${a.suffix}"
         description = "${target} ${a.description}"
-        dimensions  = { (a.dimension) = target }
+        dimensions  = merge({ (a.dimension) = target }, lookup(a, "on_alias", false) ? { Resource = "${target}:${var.function_alias}" } : {})
       })
     }
   ]...)
@@ -169,6 +178,96 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   treat_missing_data  = each.value.treat_missing_data
   alarm_actions       = local.actions
   ok_actions          = local.actions
+}
+
+# What fn-ingest makes of what it reads, from its per-source EMF metrics
+# (namespace loglake, dimension function; crates/core/src/metrics.rs) over
+# 5 minutes: the share of lines it quarantined, and whether lines came in
+# while no row went out. Metric math over Sums; a 5 minutes without any
+# source is missing data, not breaching. fn-stream emits none of these (its
+# lines become rows in fn-ingest), so they watch fn-ingest alone; they roll
+# back its deployments with the errors, throttles and dead-letter alarms.
+locals {
+  output_metrics = { lines = "LinesIn", rows = "RowsOut", quarantined = "Quarantined" }
+
+  output_alarm_kinds = {
+    quarantine_ratio = {
+      suffix      = "quarantine-ratio"
+      description = "quarantined more than ${var.quarantine_ratio_threshold * 100}% of the lines it read over 5 minutes (Quarantined / LinesIn): a format it no longer parses; see the quarantine/ prefix and its log group"
+      expression  = "IF(lines > 0, FILL(quarantined, 0) / lines, 0)"
+      label       = "quarantined / lines in"
+      metrics     = ["lines", "quarantined"]
+      threshold   = var.quarantine_ratio_threshold
+    }
+    rows_stopped = {
+      suffix      = "rows-stopped"
+      description = "read lines but wrote no rows for 5 minutes (LinesIn > 0, RowsOut = 0): nothing reaches the lake; see its log group and the manifests"
+      expression  = "IF(lines > 0 AND FILL(rows, 0) == 0, 1, 0)"
+      label       = "lines in without rows out"
+      metrics     = ["lines", "rows"]
+      threshold   = 0
+    }
+  }
+
+  ingest_functions = { for k, f in var.functions : k => f if k == "ingest" }
+
+  output_alarms = merge([
+    for kind, a in local.output_alarm_kinds : {
+      for key, target in local.ingest_functions : "${kind}/${key}" => merge(a, {
+        name        = "${target}-${a.suffix}"
+        description = "${target} ${a.description}"
+        function    = target
+      })
+    }
+  ]...)
+}
+
+resource "aws_cloudwatch_metric_alarm" "output" {
+  for_each = local.output_alarms
+
+  alarm_name          = each.value.name
+  alarm_description   = each.value.description
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.threshold
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  metric_query {
+    id          = "output"
+    expression  = each.value.expression
+    label       = each.value.label
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = toset(each.value.metrics)
+    content {
+      id = metric_query.value
+      metric {
+        namespace   = local.emf.namespace
+        metric_name = local.output_metrics[metric_query.value]
+        stat        = "Sum"
+        period      = 300
+        dimensions  = { function = each.value.function }
+      }
+    }
+  }
+}
+
+# Per function (by the static key of var.functions), the alarms a
+# deployment of it must not set off: its errors and throttles on the live
+# alias, its dead-letter or on-failure queue where it has one, and for
+# fn-ingest what it writes (above). CodeDeploy stops and rolls back a
+# deployment when one of them fires, and starts none while one is firing.
+locals {
+  rollback_alarms = {
+    for k in keys(var.functions) : k => concat(
+      [for kind in ["errors", "throttles", "dead_letters"] : "${kind}/${k}" if contains(keys(local.alarms), "${kind}/${k}")],
+      [for kind in keys(local.output_alarm_kinds) : "${kind}/${k}" if contains(keys(local.output_alarms), "${kind}/${k}")],
+    )
+  }
 }
 
 locals {

@@ -75,3 +75,15 @@ variable "http_apis" {
   type        = map(string)
   default     = {}
 }
+
+variable "function_alias" {
+  description = "The alias every trigger invokes (modules/lambda's live): the errors and throttles alarms select its metrics (Resource = <function>:<alias>)."
+  type        = string
+  default     = "live"
+}
+
+variable "quarantine_ratio_threshold" {
+  description = "Alarm when fn-ingest quarantines more than this share (0-1) of the lines it reads over 5 minutes (the root's ingest_quarantine_ratio_alarm; unused without fn-ingest)."
+  type        = number
+  default     = 0.2
+}

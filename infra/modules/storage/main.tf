@@ -1,6 +1,6 @@
 # The buckets: raw (what arrives, kept briefly), curated (the lake: Parquet
 # under logs/ and summary/, quarantine/, _manifests/, _checkpoints/ and
-# search-dlq/), Athena results, and the access-log bucket the other three
+# search-dlq/; deployments' canary outputs under _canary/), Athena results, and the access-log bucket the other three
 # log to. All private, TLS-only, encrypted by default.
 
 locals {
@@ -183,6 +183,23 @@ resource "aws_s3_bucket_lifecycle_configuration" "curated" {
     }
     expiration {
       days = 2
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
+  # What fn-ingest makes of fn-canary's canary objects, one per deployment
+  # of fn-ingest (modules/ingest, canary_prefix): read by the hook within
+  # minutes, kept a week to look at.
+  rule {
+    id     = "canary"
+    status = "Enabled"
+    filter {
+      prefix = "_canary/"
+    }
+    expiration {
+      days = 7
     }
     noncurrent_version_expiration {
       noncurrent_days = 1

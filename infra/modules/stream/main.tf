@@ -176,9 +176,11 @@ module "function" {
   }
 }
 
+# The live alias, never the function: a new version reads the stream only
+# once CodeDeploy shifts the alias to it.
 resource "aws_lambda_event_source_mapping" "stream" {
   event_source_arn = aws_kinesis_stream.logs.arn
-  function_name    = module.function.function_arn
+  function_name    = module.function.alias_arn
   # From the oldest record still in the stream: records put before the
   # mapping was created or replaced are read, not skipped.
   starting_position                  = "TRIM_HORIZON"

@@ -3,6 +3,16 @@ output "function_name" {
   value       = module.function.function_name
 }
 
+output "function_arn" {
+  description = "Unqualified ARN of fn-stream (IAM grants on the function; triggers invoke the live alias)."
+  value       = module.function.function_arn
+}
+
+output "alias_name" {
+  description = "fn-stream's alias every trigger invokes (live), which CodeDeploy shifts."
+  value       = module.function.alias_name
+}
+
 output "function_role_arn" {
   description = "ARN of fn-stream's IAM role (a writer of the search domain when search is on)."
   value       = module.function.role_arn

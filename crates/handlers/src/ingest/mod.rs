@@ -356,6 +356,18 @@ impl Ingest {
                 return Ok(Done::Skipped { reason });
             }
         };
+        // A canary object is the pre-traffic hook's to have ingested, by the
+        // version it invokes directly; the notification its upload also
+        // sends (through SQS, to the live version) is acknowledged and
+        // skipped, so two versions never write one canary manifest.
+        if run.redelivery && self.settings.is_canary(&obj.key) {
+            let reason = format!(
+                "canary object {} (ingested only by the pre-traffic hook's invocation)",
+                obj.uri()
+            );
+            info!(reason = %reason, "skipped");
+            return Ok(Done::Skipped { reason });
+        }
         let span = info_span!("object", bucket = %obj.bucket, key = %obj.key, size = obj.size);
         self.ingest_object(obj, run).instrument(span).await
     }
