@@ -768,6 +768,14 @@ async fn an_aws_log_bucket_is_read_under_its_own_grant_only() {
     assert_eq!(ms[0]["rows_out"], 40);
     assert_eq!(ms[0]["source"]["uri"], format!("s3://{logs}/{key}"));
     assert_eq!(lake_rows(&objects), 40);
+    // A replay names no version: the current one is read (s3:GetObject).
+    let resp = e
+        .app
+        .handle(json!({"source_uri": format!("s3://{logs}/{key}")}))
+        .await
+        .unwrap();
+    assert_eq!(resp["objects"][0]["rows_out"], 40, "{resp}");
+    assert_eq!(resp["objects"][0]["format"], "cloudtrail", "{resp}");
 
     // Outside the source's prefix: the grant does not reach it. (Not a
     // record of fn-ingest's calls: this role is refused on purpose.)
