@@ -51,16 +51,26 @@ def chromium():
                 "(or LOGLAKE_SKIP_BROWSER=1 to leave the report's browser tests out)", pytrace=False)
 
 
-def run_chromium(chromium, page, *args):
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=page.parent)
-    try:
-        return subprocess.run(
-            [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0",
-             *args, page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180, check=True)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+def run_chromium(chromium, page, *args, attempts=3):
+    """Chromium's run on the page. A browser killed by a signal (headless
+    Chromium now and then crashes while starting on a loaded two-core
+    machine: SIGSEGV, SIGTRAP) is started again, at most `attempts` times;
+    anything the page itself does wrong shows in its console and DOM, never
+    as a signal, and a non-zero exit fails at once."""
+    for attempt in range(1, attempts + 1):
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=page.parent)
+        try:
+            out = subprocess.run(
+                [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0",
+                 *args, page.resolve().as_uri()],
+                capture_output=True, text=True, timeout=180)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+        if out.returncode < 0 and attempt < attempts:
+            continue
+        out.check_returncode()
+        return out
 
 
 # A console line: "[pid:tid:date/time:INFO:CONSOLE:12] "message", source: file:///... (12)"

@@ -64,6 +64,21 @@ impl Env {
         self.local.put(&self.raw, key, body).await;
     }
 
+    /// Turn versioning on, as Terraform does for the raw bucket.
+    async fn versioned(&self, bucket: &str) {
+        self.s3
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// A raw object's ETag, as its event names it.
     async fn etag(&self, key: &str) -> String {
         let head = self
@@ -574,16 +589,7 @@ async fn a_long_object_continues_through_its_own_queue_under_the_role() {
     // A versioned bucket, as Terraform makes it: the event names the
     // version (AWS puts `versionId` in it; moto leaves it out, so it is
     // added here), which is read with s3:GetObjectVersion.
-    e.s3.put_bucket_versioning()
-        .bucket(&e.raw)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    e.versioned(&e.raw).await;
     let body = lines(3000, 13, 8);
     let put =
         e.s3.put_object()
@@ -711,16 +717,7 @@ async fn an_aws_log_bucket_is_read_under_its_own_grant_only() {
     let mut e = env("awslogs").await;
     let logs = iam::aws_logs_bucket(&e.raw);
     e.s3.create_bucket().bucket(&logs).send().await.unwrap();
-    e.s3.put_bucket_versioning()
-        .bucket(&logs)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    e.versioned(&logs).await;
     e.app.settings.format_by_prefix = vec![(
         format!("s3://{logs}/{}", iam::AWS_LOGS_PREFIX),
         "cloudtrail".parse().unwrap(),
