@@ -66,33 +66,28 @@ def resource(r: str) -> str:
     return "`" + re.sub(r"\$\{(\w+?)(?:_arn)?\}", r"\1", head) + ("/" + rest if _ else "") + "`"
 
 
+def table(title: str, parts, reasons: dict) -> list:
+    """One role's grants: a row per statement of its templates, with why."""
+    out = [f"### {title}", "", "| grant | actions | on | why |", "|---|---|---|---|"]
+    for template, condition in parts:
+        for st in statements(template):
+            sid = st["Sid"]
+            text = reasons[template][sid]
+            if condition:
+                text = f"*{condition}*: {text}"
+            actions = ", ".join(f"`{a}`" for a in st["Action"])
+            on = ", ".join(resource(r) for r in st["Resource"])
+            out.append(f"| `{sid}` | {actions} | {on} | {text} |")
+    return out + [""]
+
+
 def section() -> str:
     reasons = why()
     out = [BEGIN, ""]
     for fn, parts in FUNCTIONS.items():
-        out += [f"### {fn}", "", "| grant | actions | on | why |", "|---|---|---|---|"]
-        for template, condition in parts:
-            for st in statements(template):
-                sid = st["Sid"]
-                text = reasons["statements"][template][sid]
-                if condition:
-                    text = f"*{condition}*: {text}"
-                actions = ", ".join(f"`{a}`" for a in st["Action"])
-                on = ", ".join(resource(r) for r in st["Resource"])
-                out.append(f"| `{sid}` | {actions} | {on} | {text} |")
-        out.append("")
+        out += table(fn, parts, reasons["statements"])
     for role, parts in ROLES.items():
-        out += [f"### {role}", "", "| grant | actions | on | why |", "|---|---|---|---|"]
-        for template, condition in parts:
-            for st in statements(template):
-                sid = st["Sid"]
-                text = reasons["roles"][template][sid]
-                if condition:
-                    text = f"*{condition}*: {text}"
-                actions = ", ".join(f"`{a}`" for a in st["Action"])
-                on = ", ".join(resource(r) for r in st["Resource"])
-                out.append(f"| `{sid}` | {actions} | {on} | {text} |")
-        out.append("")
+        out += table(role, parts, reasons["roles"])
     out += ["Granted, but never called by a function's own code (so the IAM-enforced tests cannot see them used):", ""]
     for action, reason in reasons["not_called_by_the_code"].items():
         name, _, fn = action.partition("@")
