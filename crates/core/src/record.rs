@@ -240,6 +240,14 @@ impl<'a> Record<'a> {
         self.text[f as usize].as_deref()
     }
 
+    /// The value of the first attribute named `key`.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
     pub fn set(&mut self, f: TextField, v: impl Into<Cow<'a, str>>) {
         self.text[f as usize] = Some(v.into());
     }

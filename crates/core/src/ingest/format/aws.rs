@@ -117,14 +117,6 @@ fn cloudtrail(key: &str) -> Option<Column> {
     })
 }
 
-/// The value of attribute `key`, if the record has it.
-fn attr<'r>(rec: &'r Record<'_>, key: &str) -> Option<&'r str> {
-    rec.attributes
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_ref())
-}
-
 /// The attribute's value, cloned for a column (borrowed when it was).
 fn attr_cow<'a>(rec: &Record<'a>, key: &str) -> Option<Cow<'a, str>> {
     rec.attributes
@@ -158,7 +150,7 @@ fn finish_cloudtrail(rec: &mut Record<'_>) {
     {
         push_word(&mut m, part);
     }
-    let kind = attr(rec, "userIdentity.type");
+    let kind = rec.attribute("userIdentity.type");
     if kind.is_some() || rec.get(T::UserId).is_some() {
         push_word(&mut m, "by");
         for part in [kind, rec.get(T::UserId)].into_iter().flatten() {
@@ -168,7 +160,7 @@ fn finish_cloudtrail(rec: &mut Record<'_>) {
     if let Some(e) = rec.get(T::ErrorType) {
         m.push_str(": ");
         m.push_str(e);
-        if let Some(detail) = attr(rec, "errorMessage") {
+        if let Some(detail) = rec.attribute("errorMessage") {
             m.push_str(": ");
             m.push_str(super::clip(detail, 200));
         }
@@ -211,7 +203,8 @@ fn finish_waf(rec: &mut Record<'_>) {
         Some("BLOCK") => Level::Warn,
         _ => Level::Info,
     });
-    let headers: Vec<Header> = attr(rec, "httpRequest.headers")
+    let headers: Vec<Header> = rec
+        .attribute("httpRequest.headers")
         .and_then(|raw| serde_json::from_str(raw).ok())
         .unwrap_or_default();
     {
@@ -239,7 +232,7 @@ fn finish_waf(rec: &mut Record<'_>) {
     {
         push_word(&mut m, part);
     }
-    if let Some(rule) = attr(rec, "terminatingRuleId") {
+    if let Some(rule) = rec.attribute("terminatingRuleId") {
         push_word(&mut m, "by");
         push_word(&mut m, rule);
     }
@@ -262,7 +255,7 @@ fn resolver(key: &str) -> Option<Column> {
 /// example.com. NXDOMAIN`.
 fn finish_resolver(rec: &mut Record<'_>) {
     let rcode = attr_cow(rec, "rcode");
-    let blocked = attr(rec, "firewall_rule_action") == Some("BLOCK");
+    let blocked = rec.attribute("firewall_rule_action") == Some("BLOCK");
     let bad = matches!(rcode.as_deref(), Some("SERVFAIL" | "REFUSED"));
     rec.level = Some(if bad || blocked {
         Level::Warn
@@ -270,7 +263,7 @@ fn finish_resolver(rec: &mut Record<'_>) {
         Level::Info
     });
     let mut m = String::new();
-    for part in [rec.get(T::EventType), attr(rec, "query_name")]
+    for part in [rec.get(T::EventType), rec.attribute("query_name")]
         .into_iter()
         .flatten()
     {
@@ -305,14 +298,14 @@ fn firewall(key: &str) -> Option<Column> {
 /// A blocked flow (`event.alert.action` blocked) is a warning. The message:
 /// `alert blocked TCP 10.0.0.5:49157 -> 8.8.8.8:53 ET POLICY ...`.
 fn finish_firewall(rec: &mut Record<'_>) {
-    let action = attr(rec, "event.alert.action");
+    let action = rec.attribute("event.alert.action");
     let level = if action == Some("blocked") {
         Level::Warn
     } else {
         Level::Info
     };
     let mut m = String::new();
-    for part in [rec.get(T::EventType), action, attr(rec, "event.proto")]
+    for part in [rec.get(T::EventType), action, rec.attribute("event.proto")]
         .into_iter()
         .flatten()
     {
@@ -323,12 +316,18 @@ fn finish_firewall(rec: &mut Record<'_>) {
         (Some(ip), None) => Some(ip.to_string()),
         _ => None,
     };
-    let src = end(rec.get(T::ClientIp), attr(rec, "event.src_port"));
-    let dst = end(attr(rec, "event.dest_ip"), attr(rec, "event.dest_port"));
+    let src = end(rec.get(T::ClientIp), rec.attribute("event.src_port"));
+    let dst = end(
+        rec.attribute("event.dest_ip"),
+        rec.attribute("event.dest_port"),
+    );
     if let (Some(s), Some(d)) = (src, dst) {
         push_word(&mut m, &format!("{s} -> {d}"));
     }
-    if let Some(sig) = attr(rec, "event.alert.signature").filter(|s| !s.is_empty()) {
+    if let Some(sig) = rec
+        .attribute("event.alert.signature")
+        .filter(|s| !s.is_empty())
+    {
         push_word(&mut m, sig);
     }
     rec.level = Some(level);

@@ -324,13 +324,6 @@ mod tests {
         parse(line, &mut rec).map(|()| rec)
     }
 
-    fn attr<'r>(rec: &'r Record<'_>, k: &str) -> Option<&'r str> {
-        rec.attributes
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_ref())
-    }
-
     fn keys(rec: &Record<'_>) -> Vec<String> {
         rec.attributes.iter().map(|(k, _)| k.to_string()).collect()
     }
@@ -359,7 +352,7 @@ mod tests {
         assert_eq!(r.level, Some(Level::Info));
         assert_eq!(r.get(TextField::UserAgent), None);
         assert_eq!(keys(&r), ["http_version"]);
-        assert_eq!(attr(&r, "http_version"), Some("HTTP/1.0"));
+        assert_eq!(r.attribute("http_version"), Some("HTTP/1.0"));
     }
 
     #[test]
@@ -374,7 +367,7 @@ mod tests {
         assert_eq!(r.http_status, Some(206));
         assert_eq!(r.bytes_sent, Some(7_648_063));
         assert_eq!(
-            attr(&r, "referer"),
+            r.attribute("referer"),
             Some("http://lessons.example.com/A%20Beka")
         );
         assert!(
@@ -401,22 +394,22 @@ mod tests {
             r.get(TextField::UserAgent),
             Some("Mozilla/5.0 (X11; Linux x86_64) AppleWe")
         );
-        assert_eq!(attr(&r, "cut_field"), Some("user_agent"));
-        assert_eq!(attr(&r, "referer"), Some("https://shop.example/"));
+        assert_eq!(r.attribute("cut_field"), Some("user_agent"));
+        assert_eq!(r.attribute("referer"), Some("https://shop.example/"));
         // Cut inside the referer: the user agent never came.
         let r =
             run(r#"10.1.2.3 - - [14/Mar/2024:21:00:01 +0000] "GET / HTTP/1.1" 200 1 "https://sho"#)
                 .unwrap();
-        assert_eq!(attr(&r, "referer"), Some("https://sho"));
-        assert_eq!(attr(&r, "cut_field"), Some("referer"));
+        assert_eq!(r.attribute("referer"), Some("https://sho"));
+        assert_eq!(r.attribute("cut_field"), Some("referer"));
         assert_eq!(r.get(TextField::UserAgent), None);
         // An extra field cut short is named by its position.
         let r = run(r#"10.1.2.3 - - [14/Mar/2024:21:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8.5" rt=0.004 "upstream"#)
             .unwrap();
-        assert_eq!(attr(&r, "extra_2"), Some("upstream"));
-        assert_eq!(attr(&r, "cut_field"), Some("extra_2"));
+        assert_eq!(r.attribute("extra_2"), Some("upstream"));
+        assert_eq!(r.attribute("cut_field"), Some("extra_2"));
         // Whole lines carry no flag.
-        assert_eq!(attr(&run(ESCAPED).unwrap(), "cut_field"), None);
+        assert_eq!(run(ESCAPED).unwrap().attribute("cut_field"), None);
     }
 
     #[test]
@@ -428,17 +421,17 @@ mod tests {
         assert_eq!(r.level, Some(Level::Error));
         assert_eq!(r.bytes_sent, Some(0));
         assert_eq!(r.get(TextField::HttpMethod), Some("POST"));
-        assert_eq!(attr(&r, "http_version"), Some("HTTP/2.0"));
-        assert_eq!(attr(&r, "referer"), None, "a - referer is skipped");
+        assert_eq!(r.attribute("http_version"), Some("HTTP/2.0"));
+        assert_eq!(r.attribute("referer"), None, "a - referer is skipped");
         assert_eq!(r.get(TextField::UserAgent), Some("curl/8.4.0"));
-        assert_eq!(attr(&r, "extra_1"), Some("203.0.113.9, 10.0.0.2"));
-        assert_eq!(attr(&r, "extra_2"), Some("0.125"));
+        assert_eq!(r.attribute("extra_1"), Some("203.0.113.9, 10.0.0.2"));
+        assert_eq!(r.attribute("extra_2"), Some("0.125"));
         assert_eq!(
-            attr(&r, "extra_3"),
+            r.attribute("extra_3"),
             None,
             "- is skipped but keeps its number"
         );
-        assert_eq!(attr(&r, "extra_4"), Some("x"));
+        assert_eq!(r.attribute("extra_4"), Some("x"));
     }
 
     #[test]
@@ -468,7 +461,7 @@ mod tests {
         let line = r#"1.2.3.4 - - [14/Mar/2024:21:00:01 +0000] "GET / HTTP/1.1" 200 5 "-" "Safari/604.1"" tail"#;
         let r = run(line).unwrap();
         assert_eq!(r.get(TextField::UserAgent), Some(r#"Safari/604.1""#));
-        assert_eq!(attr(&r, "extra_1"), Some("tail"));
+        assert_eq!(r.attribute("extra_1"), Some("tail"));
     }
 
     #[test]
@@ -477,7 +470,7 @@ mod tests {
         assert_eq!(r.get(TextField::HttpMethod), None);
         assert_eq!(r.get(TextField::HttpPath), None);
         assert_eq!(
-            attr(&r, "request"),
+            r.attribute("request"),
             Some(r"\x16\x03\x01\x00\xa5\x01\x00\x00")
         );
         assert_eq!(r.http_status, Some(400));
@@ -506,7 +499,7 @@ mod tests {
             assert_eq!(r.get(TextField::HttpMethod), method, "{req}");
             assert_eq!(r.get(TextField::HttpPath), path, "{req}");
             if method.is_none() && !req.is_empty() {
-                assert_eq!(attr(&r, "request"), Some(req));
+                assert_eq!(r.attribute("request"), Some(req));
             }
         }
     }
@@ -526,14 +519,14 @@ mod tests {
         let line = r#"h.example.com identd bob [14/Mar/2024:21:00:01 +0000] "GET / HTTP/1.1" 200 10 vhost.example 42 "q""#;
         let r = run(line).unwrap();
         assert_eq!(r.get(TextField::ClientIp), Some("h.example.com"));
-        assert_eq!(attr(&r, "ident"), Some("identd"));
+        assert_eq!(r.attribute("ident"), Some("identd"));
         assert_eq!(r.get(TextField::UserId), Some("bob"));
         // A bare first trailer is not a referer, so nothing is a user agent.
         assert_eq!(r.get(TextField::UserAgent), None);
-        assert_eq!(attr(&r, "referer"), None);
-        assert_eq!(attr(&r, "extra_1"), Some("vhost.example"));
-        assert_eq!(attr(&r, "extra_2"), Some("42"));
-        assert_eq!(attr(&r, "extra_3"), Some("q"));
+        assert_eq!(r.attribute("referer"), None);
+        assert_eq!(r.attribute("extra_1"), Some("vhost.example"));
+        assert_eq!(r.attribute("extra_2"), Some("42"));
+        assert_eq!(r.attribute("extra_3"), Some("q"));
     }
 
     #[test]

@@ -159,13 +159,6 @@ mod tests {
         )
     }
 
-    fn attr<'r>(r: &'r Record<'_>, k: &str) -> Option<&'r str> {
-        r.attributes
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_ref())
-    }
-
     #[test]
     fn documented_record() {
         let l = line(
@@ -191,13 +184,13 @@ mod tests {
             Some("amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com")
         );
         assert_eq!(r.level, Some(Level::Info));
-        assert_eq!(attr(&r, "bucket"), Some("amzn-s3-demo-bucket1"));
-        assert_eq!(attr(&r, "bucket_owner"), Some(OWNER));
-        assert_eq!(attr(&r, "signature_version"), Some("SigV4"));
-        assert_eq!(attr(&r, "tls_version"), Some("TLSV1.2"));
-        assert_eq!(attr(&r, "acl_required"), Some("Yes"));
-        assert_eq!(attr(&r, "source_region"), Some("us-east-1"));
-        assert_eq!(attr(&r, "turn_around_time"), None, "- is no value");
+        assert_eq!(r.attribute("bucket"), Some("amzn-s3-demo-bucket1"));
+        assert_eq!(r.attribute("bucket_owner"), Some(OWNER));
+        assert_eq!(r.attribute("signature_version"), Some("SigV4"));
+        assert_eq!(r.attribute("tls_version"), Some("TLSV1.2"));
+        assert_eq!(r.attribute("acl_required"), Some("Yes"));
+        assert_eq!(r.attribute("source_region"), Some("us-east-1"));
+        assert_eq!(r.attribute("turn_around_time"), None, "- is no value");
         assert_eq!(
             r.get(T::Message),
             Some("REST.GET.VERSIONING amzn-s3-demo-bucket1 200")
@@ -215,7 +208,7 @@ mod tests {
         assert_eq!(r.http_status, Some(404));
         assert_eq!(r.level, Some(Level::Warn));
         assert_eq!(r.get(T::ErrorType), Some("NoSuchKey"));
-        assert_eq!(attr(&r, "key"), Some("photos/2019/08/puppy.jpg"));
+        assert_eq!(r.attribute("key"), Some("photos/2019/08/puppy.jpg"));
         assert_eq!(
             r.get(T::Message),
             Some("REST.GET.OBJECT amzn-s3-demo-bucket1/photos/2019/08/puppy.jpg 404 NoSuchKey")
@@ -227,7 +220,7 @@ mod tests {
         let mut r = Record::default();
         parse(&l, &mut r).unwrap();
         assert_eq!(r.level, Some(Level::Error));
-        assert_eq!(attr(&r, "extra_1"), Some("new-field"));
+        assert_eq!(r.attribute("extra_1"), Some("new-field"));
         // Cut before the user agent: not a record.
         let cut = line(r#"REST.GET.OBJECT k "GET /b/k HTTP/1.1" 200 -"#);
         assert!(matches!(

@@ -265,13 +265,6 @@ fn protocol_name(p: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn attr<'r>(r: &'r Record<'_>, key: &str) -> Option<&'r str> {
-        r.attributes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_ref())
-    }
-
     fn parse<'a>(p: &VpcFlow, line: &'a str) -> Result<Record<'a>, Reject> {
         let mut rec = Record::default();
         p.parse(line, &mut rec).map(|()| rec)
@@ -304,14 +297,14 @@ mod tests {
             ("end", "1418530070"),
             ("log_status", "OK"),
         ] {
-            assert_eq!(attr(&r, k), Some(v), "{k}");
+            assert_eq!(r.attribute(k), Some(v), "{k}");
         }
         let r = parse(&p, REJECTED).unwrap();
         assert_eq!(r.level, Some(Level::Warn));
         let r = parse(&p, NODATA).unwrap();
         assert_eq!(r.get(TextField::ClientIp), None, "- is no value");
         assert_eq!(r.get(TextField::Message), Some("NODATA"));
-        assert_eq!(attr(&r, "dstaddr"), None);
+        assert_eq!(r.attribute("dstaddr"), None);
         assert_eq!(r.ts, Some(1_431_280_876_000));
     }
 
@@ -324,10 +317,10 @@ mod tests {
         let line = "5 vpc-12345678 subnet-012345678 i-0123456789 eni-1235b8ca123456789 123456789010 IPv4 52.213.180.42 10.0.0.62 43416 5001 52.213.180.42 10.0.0.62 6 568 8 1566848875 1566848933 ACCEPT 2 OK eu-west-1 ingress - future-value";
         let r = parse(&p, line).unwrap();
         assert_eq!(r.get(TextField::Region), Some("eu-west-1"));
-        assert_eq!(attr(&r, "vpc_id"), Some("vpc-12345678"));
-        assert_eq!(attr(&r, "flow_direction"), Some("ingress"));
-        assert_eq!(attr(&r, "traffic_path"), None);
-        assert_eq!(attr(&r, "some_future_field"), Some("future-value"));
+        assert_eq!(r.attribute("vpc_id"), Some("vpc-12345678"));
+        assert_eq!(r.attribute("flow_direction"), Some("ingress"));
+        assert_eq!(r.attribute("traffic_path"), None);
+        assert_eq!(r.attribute("some_future_field"), Some("future-value"));
         assert_eq!(r.ts, Some(1_566_848_875_000));
         // Too few values for the header is malformed, not misaligned.
         let err = parse(&p, ACCEPTED).unwrap_err();

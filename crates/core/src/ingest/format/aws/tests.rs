@@ -9,10 +9,6 @@ fn parse(f: AwsJson, line: &str) -> Record<'_> {
     r
 }
 
-fn attr_of<'r>(r: &'r Record<'_>, k: &str) -> Option<&'r str> {
-    attr(r, k)
-}
-
 const START_INSTANCES: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDA6ON6E4XEGIEXAMPLE","arn":"arn:aws:iam::888888888888:user/Mary","accountId":"888888888888","userName":"Mary"},"eventTime":"2023-07-19T21:17:28Z","eventSource":"ec2.amazonaws.com","eventName":"StartInstances","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.0","userAgent":"aws-cli/2.13.5 Python/3.11.4","requestParameters":{"instancesSet":{"items":[{"instanceId":"i-EXAMPLE56126103cb"}]}},"responseElements":{"requestId":"e4336db0-149f-4a6b-844d-EXAMPLEb9d16"},"requestID":"e4336db0-149f-4a6b-844d-EXAMPLEb9d16","eventID":"e755e09c-42f9-4c5c-9064-EXAMPLE228c7","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"888888888888","eventCategory":"Management"}"#;
 
 #[test]
@@ -39,13 +35,13 @@ fn cloudtrail_api_call() {
         Some("ec2.amazonaws.com StartInstances by IAMUser arn:aws:iam::888888888888:user/Mary")
     );
     // CloudTrail's own eventType is an attribute, not our event_type.
-    assert_eq!(attr_of(&r, "eventType"), Some("AwsApiCall"));
-    assert_eq!(attr_of(&r, "userIdentity.accountId"), Some("888888888888"));
+    assert_eq!(r.attribute("eventType"), Some("AwsApiCall"));
+    assert_eq!(r.attribute("userIdentity.accountId"), Some("888888888888"));
     assert_eq!(
-        attr_of(&r, "requestParameters.instancesSet.items"),
+        r.attribute("requestParameters.instancesSet.items"),
         Some(r#"[{"instanceId":"i-EXAMPLE56126103cb"}]"#)
     );
-    assert_eq!(attr_of(&r, "readOnly"), Some("false"));
+    assert_eq!(r.attribute("readOnly"), Some("false"));
 }
 
 #[test]
@@ -62,17 +58,17 @@ fn cloudtrail_denied_console_login_and_service_calls() {
         r.get(T::Message)
     );
     // null members are absent, as in any JSON log.
-    assert_eq!(attr_of(&r, "requestParameters"), None);
+    assert_eq!(r.attribute("requestParameters"), None);
 
     let login = r#"{"eventVersion":"1.08","userIdentity":{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"},"eventTime":"2023-07-19T21:44:40Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.0","userAgent":"Mozilla/5.0","requestParameters":null,"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"LoginTo":"https://console.aws.amazon.com/","MobileVersion":"No","MFAUsed":"No"},"eventID":"e2","readOnly":false,"eventType":"AwsConsoleSignIn","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}"#;
     let r = parse(AwsJson::CloudTrail, login);
     assert_eq!(r.get(T::EventType), Some("ConsoleLogin"));
-    assert_eq!(attr_of(&r, "additionalEventData.MFAUsed"), Some("No"));
+    assert_eq!(r.attribute("additionalEventData.MFAUsed"), Some("No"));
     assert_eq!(
-        attr_of(&r, "responseElements.ConsoleLogin"),
+        r.attribute("responseElements.ConsoleLogin"),
         Some("Success")
     );
-    assert_eq!(attr_of(&r, "userIdentity.type"), Some("Root"));
+    assert_eq!(r.attribute("userIdentity.type"), Some("Root"));
     assert_eq!(
         r.get(T::Message),
         Some("signin.amazonaws.com ConsoleLogin by Root arn:aws:iam::111122223333:root")
@@ -114,10 +110,10 @@ fn waf_block() {
         r.get(T::Message),
         Some("BLOCK GET /myUri by STMTest_SQLi_XSS")
     );
-    assert_eq!(attr_of(&r, "terminatingRuleId"), Some("STMTest_SQLi_XSS"));
-    assert_eq!(attr_of(&r, "httpRequest.country"), Some("AU"));
+    assert_eq!(r.attribute("terminatingRuleId"), Some("STMTest_SQLi_XSS"));
+    assert_eq!(r.attribute("httpRequest.country"), Some("AU"));
     assert!(
-        attr_of(&r, "httpRequest.headers")
+        r.attribute("httpRequest.headers")
             .unwrap()
             .contains("x-stm-test")
     );
@@ -162,7 +158,7 @@ fn network_firewall_alert() {
         r.get(T::Message),
         Some("alert blocked TCP 203.0.113.4:55555 -> 192.0.2.16:111 test_tcp")
     );
-    assert_eq!(attr_of(&r, "event_timestamp"), Some("1602627001"));
+    assert_eq!(r.attribute("event_timestamp"), Some("1602627001"));
 }
 
 #[test]

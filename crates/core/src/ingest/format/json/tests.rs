@@ -8,13 +8,6 @@ fn rec(line: &str) -> Result<Record<'_>, Reject> {
     parse(line, &mut r).map(|_| r)
 }
 
-fn attr<'r>(r: &'r Record<'_>, k: &str) -> Option<&'r str> {
-    r.attributes
-        .iter()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.as_ref())
-}
-
 #[test]
 fn generator_line() {
     let line = r#"{"timestamp":"2024-03-14T21:00:00.123Z","level":"INFO","service":"cart-api","host":"cart-api-1","message":"added 1 x SKU-AA-00001 to cart","method":"POST","path":"/v1/carts/ab/items","status":201,"latency_ms":27,"bytes_sent":1834,"user_id":null,"session_id":"s1","trace_id":"t1","span_id":"sp1","ip":"2a02:1::2","user_agent":"curl/8.5.0","region":"us-east-1","sku":"SKU-AA-00001","quantity":2,"amount":12.5,"currency":"EUR"}"#;
@@ -31,8 +24,8 @@ fn generator_line() {
     assert_eq!(r.get(T::ClientIp), Some("2a02:1::2"));
     assert_eq!(r.get(T::Sku), Some("SKU-AA-00001"));
     assert_eq!(r.amount, Some(12.5));
-    assert_eq!(attr(&r, "span_id"), Some("sp1"));
-    assert_eq!(attr(&r, "quantity"), Some("2"));
+    assert_eq!(r.attribute("span_id"), Some("sp1"));
+    assert_eq!(r.attribute("quantity"), Some("2"));
     assert_eq!(r.attributes.len(), 2);
     // Nothing was allocated for a line without escapes.
     assert!(
@@ -63,9 +56,9 @@ fn nested_objects_flatten_and_alias() {
     assert_eq!(r.get(T::Service), Some("pay"));
     assert_eq!(r.get(T::HttpMethod), Some("GET"));
     assert_eq!(r.http_status, Some(503));
-    assert_eq!(attr(&r, "log.logger"), Some("x"));
-    assert_eq!(attr(&r, "tags"), Some(r#"["a",{"b":[1,2]}]"#));
-    assert_eq!(attr(&r, "ok"), Some("true"));
+    assert_eq!(r.attribute("log.logger"), Some("x"));
+    assert_eq!(r.attribute("tags"), Some(r#"["a",{"b":[1,2]}]"#));
+    assert_eq!(r.attribute("ok"), Some("true"));
 }
 
 #[test]
@@ -74,8 +67,8 @@ fn first_alias_wins_and_the_rest_is_kept() {
         .unwrap();
     assert_eq!(r.ts, Some(1_710_450_000_000));
     assert_eq!(r.get(T::Message), Some("a"));
-    assert_eq!(attr(&r, "timestamp"), Some("garbage"));
-    assert_eq!(attr(&r, "message"), Some("b"));
+    assert_eq!(r.attribute("timestamp"), Some("garbage"));
+    assert_eq!(r.attribute("message"), Some("b"));
 }
 
 #[test]
@@ -85,7 +78,7 @@ fn lenient_but_lossless_types() {
     assert_eq!(r.latency_ms, Some(12.5));
     assert_eq!(r.bytes_sent, Some(512));
     assert_eq!(r.level, None);
-    assert_eq!(attr(&r, "level"), Some("loud"));
+    assert_eq!(r.attribute("level"), Some("loud"));
     assert_eq!(r.get(T::UserId), Some("12345"));
 }
 
