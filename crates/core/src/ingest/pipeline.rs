@@ -100,8 +100,10 @@ pub fn ingest_resumable(
     let (compression, decoded) = input::decode(raw).map_err(|e| Error::read(&uri, e))?;
     let (offset, line) = resume.map_or((0, 1), |c| (c.offset, c.line));
 
+    // The first bytes tell a document of records (CloudTrail's) from lines.
+    let (head, decoded) = input::peek(decoded, HEAD_BYTES);
     let context = text_context(opts, source.modified_ms);
-    let mut parser = match resume {
+    let parser = match resume {
         Some(c) => Some(
             Parser::restore(&c.parser, &opts.formats, opts.custom.as_ref(), context).ok_or_else(
                 || {
@@ -115,26 +117,24 @@ pub fn ingest_resumable(
         None => match (&opts.format, &opts.custom) {
             (Some(f), _) => Some(Parser::new(*f, context)),
             (None, Some(c)) => Some(Parser::custom(c.clone(), context)),
-            (None, None) => opts
-                .formats
-                .for_source(&source.name)
-                .map(|c| Parser::custom(c.clone(), context.clone()))
-                .or_else(|| format::from_key(&source.name).map(|f| Parser::new(f, context))),
+            (None, None) => match opts.formats.for_source(&source.name) {
+                Some(c) => Some(Parser::custom(c.clone(), context)),
+                None => format::from_key(&source.name)
+                    .or_else(|| {
+                        Expand::records()
+                            .matches(&head)
+                            .then_some(Format::Aws(AwsJson::CloudTrail))
+                    })
+                    .map(|f| Parser::new(f, context)),
+            },
         },
     };
-    // A document of records (CloudTrail's) is read one record per line:
-    // when the format says so, or when an unnamed object is one.
-    let (head, decoded) = input::peek(decoded, HEAD_BYTES);
-    let expand = match &parser {
-        Some(p) => p.expand().filter(|e| e.opens(&head)),
-        None => Some(Expand::records()).filter(|e| e.matches(&head)),
-    };
-    if parser.is_none() && expand.is_some() {
-        parser = Some(Parser::new(
-            Format::Aws(AwsJson::CloudTrail),
-            text_context(opts, source.modified_ms),
-        ));
-    }
+    // A format whose records come as one document reads them one per line,
+    // when the object is such a document.
+    let expand = parser
+        .as_ref()
+        .and_then(Parser::expand)
+        .filter(|e| e.opens(&head));
     let mut decoded: Box<dyn Read + Send> = match expand {
         Some(e) => Box::new(Expander::new(decoded, e)),
         None => decoded,
