@@ -144,7 +144,7 @@ fn split(line: &str) -> Result<Parts<'_>, Reject> {
 /// `METHOD TARGET HTTP/x` -> (method, target, version). The target is what
 /// lies between the first and the last space, so an unencoded space in a path
 /// stays in the path.
-fn split_request(r: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split_request(r: &str) -> Option<(&str, &str, &str)> {
     let (method, rest) = r.split_once(' ')?;
     let (path, version) = rest.rsplit_once(' ')?;
     let path = path.trim_matches(' ');

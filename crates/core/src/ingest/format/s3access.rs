@@ -8,7 +8,9 @@
 //! 79a59df9...ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df9...ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrF...= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 arn:aws:s3:us-west-1:123456789012:accesspoint/example-AP Yes us-east-1
 //! ```
 
-use super::clf::{attr_opt, count, extra_key, level_for_status, malformed, next_field};
+use super::clf::{
+    attr_opt, count, extra_key, level_for_status, malformed, next_field, split_request,
+};
 use crate::record::{Record, Reject, TextField as T};
 use crate::time::parse_clf;
 
@@ -87,13 +89,13 @@ pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>) -> Result<(), Reject> {
                 operation = v;
                 rec.set_opt(T::EventType, v);
             }
-            Some("request_uri") => match v.splitn(3, ' ').collect::<Vec<_>>()[..] {
-                [method, path, version] => {
+            Some("request_uri") => match split_request(v) {
+                Some((method, path, version)) => {
                     rec.set_opt(T::HttpMethod, method);
                     rec.set_opt(T::HttpPath, path);
                     attr_opt(rec, "http_version", version);
                 }
-                _ => attr_opt(rec, "request_uri", v),
+                None => attr_opt(rec, "request_uri", v),
             },
             Some("http_status") => {
                 let s = super::clf::optional_status(v)?;
