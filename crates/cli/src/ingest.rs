@@ -124,7 +124,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         formats,
         max_line_bytes: a.max_line_bytes,
         memory_budget: a.memory_mib << 20,
-        row_group_bytes: (a.memory_mib << 20) * 3 / 8,
+        row_group_bytes: IngestOptions::row_group_for(a.memory_mib << 20),
         pipelined: a.threads >= 2,
         default_service: a.service.clone(),
         redact: a.redact.options()?,

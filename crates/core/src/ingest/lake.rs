@@ -11,11 +11,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 
-use arrow_array::RecordBatch;
+use arrow_array::ArrayRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::Error;
@@ -92,7 +94,9 @@ pub enum OutputKind {
 
 struct OpenFile {
     key: String,
-    writer: ArrowWriter<Box<dyn OutputFile>>,
+    writer: SerializedFileWriter<Box<dyn OutputFile>>,
+    columns: ArrowRowGroupWriterFactory,
+    row_groups: usize,
     rows: u64,
     last_write: u64,
 }
@@ -123,9 +127,13 @@ impl fmt::Debug for LakeWriter<'_> {
 /// Writer properties built once per source: zstd, dictionaries only where
 /// values repeat, and the sort order recorded for readers.
 pub fn writer_properties(zstd_level: i32) -> Result<WriterProperties, Error> {
-    let level = ZstdLevel::try_new(zstd_level).map_err(|e| Error::Config(e.to_string()))?;
+    // Level 0: no compression (for measuring what zstd costs).
+    let compression = match zstd_level {
+        0 => Compression::UNCOMPRESSED,
+        l => Compression::ZSTD(ZstdLevel::try_new(l).map_err(|e| Error::Config(e.to_string()))?),
+    };
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
+        .set_compression(compression)
         .set_created_by(concat!("loglake ", env!("CARGO_PKG_VERSION")).to_string())
         .set_dictionary_enabled(false)
         // Page statistics (and the page index) only where queries filter;
@@ -158,6 +166,44 @@ pub fn writer_properties(zstd_level: i32) -> Result<WriterProperties, Error> {
     Ok(b.build())
 }
 
+/// One row group being written a column at a time: each column is encoded
+/// (and its array dropped by the caller) before the next is built, so a row
+/// group is never held twice over, as rows and as Arrow arrays.
+#[derive(Debug)]
+pub struct RowGroup<'a> {
+    key: &'a str,
+    writers: Vec<ArrowColumnWriter>,
+    /// The next Parquet leaf column (a map has two) and schema column.
+    leaf: usize,
+    column: usize,
+}
+
+impl RowGroup<'_> {
+    /// Encode the next column of the schema.
+    pub fn column(&mut self, array: ArrayRef) -> Result<(), Error> {
+        let schema = schema::arrow_schema();
+        let Some(field) = schema.fields().get(self.column) else {
+            return Err(Error::write(
+                self.key,
+                io::Error::other("a row group has more columns than the schema"),
+            ));
+        };
+        let leaves = compute_leaves(field, &array).map_err(|e| Error::parquet(self.key, e))?;
+        for leaf in leaves {
+            let Some(w) = self.writers.get_mut(self.leaf) else {
+                return Err(Error::write(
+                    self.key,
+                    io::Error::other("a column has more leaves than the schema"),
+                ));
+            };
+            w.write(&leaf).map_err(|e| Error::parquet(self.key, e))?;
+            self.leaf += 1;
+        }
+        self.column += 1;
+        Ok(())
+    }
+}
+
 impl<'s> LakeWriter<'s> {
     pub fn new(store: &'s dyn OutputStore, name: String, opts: LakeOptions) -> Result<Self, Error> {
         Ok(LakeWriter {
@@ -172,8 +218,14 @@ impl<'s> LakeWriter<'s> {
         })
     }
 
-    /// Write `batch` as one row group of `part`'s current file.
-    pub fn write(&mut self, part: Partition, batch: &RecordBatch) -> Result<(), Error> {
+    /// Write one row group of `rows` rows to `part`'s current file: `fill`
+    /// hands its columns to the [`RowGroup`] one at a time, in schema order.
+    pub fn write(
+        &mut self,
+        part: Partition,
+        rows: usize,
+        fill: impl FnOnce(&mut RowGroup) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         self.writes += 1;
         if !self.open.contains_key(&part) {
             if self.open.len() >= self.opts.max_open_files.max(1) {
@@ -193,14 +245,17 @@ impl<'s> LakeWriter<'s> {
             );
             *chunk += 1;
             let out = self.store.create(&key).map_err(|e| Error::write(&key, e))?;
-            let writer =
+            let (writer, columns) =
                 ArrowWriter::try_new(out, schema::arrow_schema(), Some(self.props.clone()))
+                    .and_then(ArrowWriter::into_serialized_writer)
                     .map_err(|e| Error::parquet(&key, e))?;
             self.open.insert(
                 part,
                 OpenFile {
                     key,
                     writer,
+                    columns,
+                    row_groups: 0,
                     rows: 0,
                     last_write: 0,
                 },
@@ -213,11 +268,36 @@ impl<'s> LakeWriter<'s> {
             ));
         };
         f.last_write = self.writes;
-        f.rows += batch.num_rows() as u64;
-        f.writer
-            .write(batch)
-            .map_err(|e| Error::parquet(&f.key, e))?;
-        f.writer.flush().map_err(|e| Error::parquet(&f.key, e))?;
+        f.rows += rows as u64;
+        let key = f.key.as_str();
+        let writers = f
+            .columns
+            .create_column_writers(f.row_groups)
+            .map_err(|e| Error::parquet(key, e))?;
+        let mut group = RowGroup {
+            key,
+            writers,
+            leaf: 0,
+            column: 0,
+        };
+        fill(&mut group)?;
+        if group.column != schema::COLUMNS.len() {
+            return Err(Error::write(
+                key,
+                io::Error::other("a row group is missing columns"),
+            ));
+        }
+        let mut rg = f
+            .writer
+            .next_row_group()
+            .map_err(|e| Error::parquet(key, e))?;
+        for w in group.writers {
+            w.close()
+                .and_then(|chunk| chunk.append_to_row_group(&mut rg))
+                .map_err(|e| Error::parquet(key, e))?;
+        }
+        rg.close().map_err(|e| Error::parquet(key, e))?;
+        f.row_groups += 1;
         if f.writer.bytes_written() as u64 >= self.opts.max_file_bytes {
             self.close(part)?;
         }

@@ -45,7 +45,8 @@ pub struct IngestOptions {
     pub formats: Formats,
     /// Lines longer than this are quarantined (their first bytes kept).
     pub max_line_bytes: usize,
-    /// Rows buffered across all open partitions before the largest is flushed.
+    /// Rows held across all open partitions, and the row group being
+    /// encoded: see [`IngestOptions::rows_budget`].
     pub memory_budget: usize,
     /// A partition's buffer is flushed as one row group at this size.
     pub row_group_bytes: usize,
@@ -82,6 +83,26 @@ pub struct IngestOptions {
     /// Pause at a segment boundary when the next segment would not finish
     /// by then (a function's deadline, less what its sinks need).
     pub stop_by: Option<std::time::Instant>,
+}
+
+impl IngestOptions {
+    /// The row group size that goes with a memory budget: a quarter of it.
+    /// Pipelined, one row group is being encoded while the parser fills the
+    /// next and other partitions wait; a quarter keeps a two-thread ingest
+    /// under 128 MB with the default 64 MiB budget (docs/performance.md),
+    /// and each row group still holds some 30,000 rows of JSON logs.
+    pub fn row_group_for(memory_budget: usize) -> usize {
+        memory_budget / 4
+    }
+
+    /// Rows buffered across all open partitions before the largest is
+    /// flushed: the memory budget less one row group, the one being encoded
+    /// (pipelined, the encoder holds it while the parser fills the next).
+    /// One thread keeps the same bound, so every thread count makes the
+    /// same flush decisions and writes the same files.
+    pub fn rows_budget(&self) -> usize {
+        self.memory_budget - self.row_group_bytes.min(self.memory_budget / 2)
+    }
 }
 
 impl Default for IngestOptions {

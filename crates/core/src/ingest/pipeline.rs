@@ -448,7 +448,9 @@ fn encode(
 
 fn to_lake(lake: &mut LakeWriter<'_>, f: Flush, uri: &str, source_id: &str) -> Result<(), Error> {
     match f {
-        Flush::Rows(part, rows) => lake.write(part, &rows.into_batch(uri, source_id)?),
+        Flush::Rows(part, rows) => lake.write(part, rows.len(), |group| {
+            rows.into_columns(uri, source_id, &mut |c| group.column(c))
+        }),
         Flush::Segment => lake.close_all(),
     }
 }

@@ -11,6 +11,8 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType};
 
+use crate::error::Error;
+
 use crate::record::{Level, Record, SourceFormat, TextField};
 use crate::schema;
 
@@ -205,23 +207,20 @@ impl RowBuffer {
         keys.into_iter().map(|(_, _, i)| i).collect()
     }
 
-    /// Sort and convert to a batch of the lake schema. Each column's buffer
-    /// is freed as soon as its array is built, so converting needs little
-    /// more memory than the rows themselves.
+    /// Sort and hand the columns of the lake schema to `out`, in schema
+    /// order, each built only when the one before it has been taken. Each
+    /// column's buffer is freed as soon as its array is built, so writing a
+    /// row group needs little more memory than its rows.
     /// `source_id`: the short id of the source, which with each row's
     /// position makes its `event_id` (see [`crate::record::event_id`]).
-    pub fn into_batch(
+    pub fn into_columns(
         mut self,
         source_uri: &str,
         source_id: &str,
-    ) -> Result<RecordBatch, ArrowError> {
+        out: &mut dyn FnMut(ArrayRef) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let perm = self.sort_order();
         let n = perm.len();
-        let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema::COLUMNS.len());
-        // Text columns in schema order (TextField::ALL is that order).
-        let mut text = TextField::ALL
-            .map(|f| std::mem::take(&mut self.text[f as usize]).gather(&perm))
-            .into_iter();
         let gather = |v: &[Option<f64>]| -> ArrayRef {
             Arc::new(
                 perm.iter()
@@ -229,52 +228,60 @@ impl RowBuffer {
                     .collect::<Float64Array>(),
             )
         };
-        cols.push(Arc::new(
+        // Text columns in schema order (TextField::ALL is that order).
+        let mut text = TextField::ALL.into_iter();
+        let mut texts = |k: usize, out: &mut dyn FnMut(ArrayRef) -> Result<(), Error>| {
+            for f in text.by_ref().take(k) {
+                out(std::mem::take(&mut self.text[f as usize]).gather(&perm))?;
+            }
+            Ok::<_, Error>(())
+        };
+        out(Arc::new(
             TimestampMillisecondArray::from(
                 perm.iter()
                     .map(|&i| self.ts[i as usize])
                     .collect::<Vec<i64>>(),
             )
             .with_timezone("UTC"),
-        ));
-        cols.push(Arc::new(
+        ))?;
+        out(Arc::new(
             perm.iter()
                 .map(|&i| self.level[i as usize].map(Level::as_str))
                 .collect::<StringArray>(),
-        ));
+        ))?;
         // service, message, host, region, http_method, http_path
-        cols.extend(text.by_ref().take(6));
-        cols.push(Arc::new(
+        texts(6, out)?;
+        out(Arc::new(
             perm.iter()
                 .map(|&i| self.http_status[i as usize])
                 .collect::<Int16Array>(),
-        ));
-        cols.push(gather(&self.latency_ms));
-        cols.push(Arc::new(
+        ))?;
+        out(gather(&self.latency_ms))?;
+        out(Arc::new(
             perm.iter()
                 .map(|&i| self.bytes_sent[i as usize])
                 .collect::<Int64Array>(),
-        ));
+        ))?;
         // client_ip .. currency
-        cols.extend(text.by_ref().take(10));
-        cols.push(gather(&self.amount));
-        cols.extend(text);
-        cols.push(Arc::new(self.attributes(&perm)?));
-        cols.push(Arc::new(
+        texts(10, out)?;
+        out(gather(&self.amount))?;
+        texts(TextField::COUNT, out)?;
+        out(Arc::new(self.attributes(&perm)?))?;
+        out(Arc::new(
             perm.iter()
                 .map(|&i| Some(self.format[i as usize].as_str()))
                 .collect::<StringArray>(),
-        ));
+        ))?;
         let mut uri = StringBuilder::with_capacity(n, n * source_uri.len());
         for _ in 0..n {
             uri.append_value(source_uri);
         }
-        cols.push(Arc::new(uri.finish()));
-        cols.push(Arc::new(
+        out(Arc::new(uri.finish()))?;
+        out(Arc::new(
             perm.iter()
                 .map(|&i| self.line[i as usize])
                 .collect::<Int64Array>(),
-        ));
+        ))?;
         let mut ids = StringBuilder::with_capacity(n, n * (source_id.len() + 8));
         let mut id = String::new();
         let given = self
@@ -289,8 +296,17 @@ impl RowBuffer {
                 }
             }
         }
-        cols.push(Arc::new(ids.finish()));
-        RecordBatch::try_new(schema::arrow_schema(), cols)
+        out(Arc::new(ids.finish()))
+    }
+
+    /// [`RowBuffer::into_columns`] as one batch.
+    pub fn into_batch(self, source_uri: &str, source_id: &str) -> Result<RecordBatch, Error> {
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema::COLUMNS.len());
+        self.into_columns(source_uri, source_id, &mut |c| {
+            cols.push(c);
+            Ok(())
+        })?;
+        Ok(RecordBatch::try_new(schema::arrow_schema(), cols)?)
     }
 
     fn attributes(&self, perm: &[u32]) -> Result<arrow_array::MapArray, ArrowError> {

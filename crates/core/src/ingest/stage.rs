@@ -405,7 +405,7 @@ impl ParseStage<'_, '_> {
         self.buffered += buf.bytes() - before;
         if buf.bytes() >= self.opts.row_group_bytes {
             self.flush(part, sink)?;
-        } else if self.buffered > self.opts.memory_budget {
+        } else if self.buffered > self.opts.rows_budget() {
             let largest = self
                 .buffers
                 .iter()

@@ -107,7 +107,7 @@ impl IngestSettings {
                 .filter(|s| !s.is_empty()),
             memory_budget: budget,
             segment_bytes: self.segment_bytes,
-            row_group_bytes: budget * 3 / 8,
+            row_group_bytes: IngestOptions::row_group_for(budget),
             max_line_bytes: self.max_line_bytes,
             redact: self.redact,
             timezone: self.timezone.clone(),
