@@ -158,8 +158,9 @@ query: $(VENV)/.stamp
 	$(PY) scripts/query.py $(LAKE) "$(SQL)"
 
 bench: build $(VENV)/.stamp
-	$(CARGO) build --release --locked -p loglake-core --example sink_bench
-	BIN=$(BIN) SINK_BENCH=$(CARGO_TARGET_DIR)/release/examples/sink_bench $(PY) scripts/bench.py
+	$(CARGO) build --release --locked -p loglake-core --example sink_bench --example stage_bench
+	BIN=$(BIN) SINK_BENCH=$(CARGO_TARGET_DIR)/release/examples/sink_bench \
+	  STAGE_BENCH=$(CARGO_TARGET_DIR)/release/examples/stage_bench $(PY) scripts/bench.py
 
 # The HTTP collector's local server under load (LOAD_SECONDS per shape).
 LOAD_SECONDS ?= 10

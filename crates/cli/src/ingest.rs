@@ -46,7 +46,8 @@ pub struct Args {
     /// Lines longer than this are quarantined
     #[arg(long, default_value_t = 1 << 20)]
     max_line_bytes: usize,
-    /// Memory for buffered rows across partitions, in MiB
+    /// Memory for rows (buffered across partitions, and the row group
+    /// being encoded), in MiB
     #[arg(long, default_value_t = 64)]
     memory_mib: usize,
     /// Service of records that name none
@@ -68,7 +69,7 @@ pub struct Args {
     /// Bytes one multiline event may hold
     #[arg(long, default_value_t = 256 << 10, value_parser = clap::value_parser!(u32).range(1..=64 << 20))]
     multiline_max_bytes: u32,
-    /// zstd level of the Parquet files
+    /// zstd level of the Parquet files (0: uncompressed)
     #[arg(long, default_value_t = 1)]
     zstd_level: i32,
     /// Never draw a progress bar
