@@ -211,7 +211,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .flat_map(|m| m.partitions.keys())
         .filter_map(|p| partition_hour(p))
         .collect();
-    summary.summary_hours = crate::summary::rebuild(&a.lake, &hours)
+    summary.summary_hours = crate::summary::rebuild_with(&a.lake, &hours, a.threads)
         .context("cannot update the summary table")?
         .len();
     if sink.is_some() {

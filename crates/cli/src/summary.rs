@@ -80,39 +80,75 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 /// Rebuild the summary of `hours` (UTC ms, aligned) from the lake's rows.
 pub fn rebuild(lake_dir: &Path, hours: &BTreeSet<i64>) -> anyhow::Result<Vec<HourDone>> {
+    rebuild_with(lake_dir, hours, 1)
+}
+
+/// [`rebuild`] on up to `threads` threads, an hour to each in turn: each
+/// hour reads its own files and writes its own summary file.
+pub fn rebuild_with(
+    lake_dir: &Path,
+    hours: &BTreeSet<i64>,
+    threads: usize,
+) -> anyhow::Result<Vec<HourDone>> {
     let rules = Arc::new(Rules::default());
-    let mut done = Vec::new();
-    for &hour in hours {
-        let mut windows = Windows::with_summary(rules.clone());
-        let mut records = 0;
-        let end = hour + lake::HOUR_MS;
-        for file in scan::lake_files(lake_dir, hour, end)? {
-            records += scan::scan_columns(&file, hour, end, COLUMNS, &mut |r, ts| {
-                windows.observe(r, ts);
-            })?;
-        }
-        let mut sums = WindowSums::new();
-        for c in windows.contributions() {
-            sums.add(&c);
-        }
-        let rows = summary::rows(&sums);
-        let path = lake_dir.join(summary::hour_key(hour));
-        if rows.is_empty() {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).context(format!("cannot remove {}", path.display())),
+    let hours: Vec<i64> = hours.iter().copied().collect();
+    let threads = threads.clamp(1, hours.len().max(1));
+    let mut done = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (hours, rules) = (&hours, &rules);
+                s.spawn(move || {
+                    hours
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|&h| rebuild_hour(lake_dir, h, rules))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut done = Vec::with_capacity(hours.len());
+        for w in workers {
+            match w.join() {
+                Ok(hours) => done.extend(hours?),
+                Err(_) => anyhow::bail!("a summary thread panicked"),
             }
-        } else {
-            write_atomically(&path, &summary::parquet_bytes(&rows)?)?;
         }
-        done.push(HourDone {
-            hour_ms: hour,
-            rows: rows.len(),
-            records,
-        });
-    }
+        Ok(done)
+    })?;
+    done.sort_by_key(|d| d.hour_ms);
     Ok(done)
+}
+
+fn rebuild_hour(lake_dir: &Path, hour: i64, rules: &Arc<Rules>) -> anyhow::Result<HourDone> {
+    let mut windows = Windows::with_summary(rules.clone());
+    let mut records = 0;
+    let end = hour + lake::HOUR_MS;
+    for file in scan::lake_files(lake_dir, hour, end)? {
+        records += scan::scan_columns(&file, hour, end, COLUMNS, &mut |r, ts| {
+            windows.observe(r, ts);
+        })?;
+    }
+    let mut sums = WindowSums::new();
+    for c in windows.contributions() {
+        sums.add(&c);
+    }
+    let rows = summary::rows(&sums);
+    let path = lake_dir.join(summary::hour_key(hour));
+    if rows.is_empty() {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).context(format!("cannot remove {}", path.display())),
+        }
+    } else {
+        write_atomically(&path, &summary::parquet_bytes(&rows)?)?;
+    }
+    Ok(HourDone {
+        hour_ms: hour,
+        rows: rows.len(),
+        records,
+    })
 }
 
 /// Write through a temporary file and a rename: a reader never sees half a

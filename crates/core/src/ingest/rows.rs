@@ -12,7 +12,6 @@ use arrow_array::{
 use arrow_schema::{ArrowError, DataType};
 
 use crate::error::Error;
-
 use crate::record::{Level, Record, SourceFormat, TextField};
 use crate::schema;
 
@@ -265,6 +264,7 @@ impl RowBuffer {
         // client_ip .. currency
         texts(10, out)?;
         out(gather(&self.amount))?;
+        // The rest of the text columns.
         texts(TextField::COUNT, out)?;
         out(Arc::new(self.attributes(&perm)?))?;
         out(Arc::new(
