@@ -249,7 +249,7 @@ fn run(decoded: &[u8], upto: Upto, opts: &IngestOptions, lake: &mut LakeWriter<'
             .expect("columns");
             return;
         }
-        lake.write(part, rows.len(), |g| {
+        lake.write(part, |g| {
             rows.into_columns("file:///bench.ndjson", "0123456789abcdef", &mut |c| {
                 g.column(c)
             })

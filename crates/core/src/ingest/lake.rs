@@ -96,7 +96,6 @@ struct OpenFile {
     key: String,
     writer: SerializedFileWriter<Box<dyn OutputFile>>,
     columns: ArrowRowGroupWriterFactory,
-    row_groups: usize,
     rows: u64,
     last_write: u64,
 }
@@ -218,12 +217,11 @@ impl<'s> LakeWriter<'s> {
         })
     }
 
-    /// Write one row group of `rows` rows to `part`'s current file: `fill`
-    /// hands its columns to the [`RowGroup`] one at a time, in schema order.
+    /// Write one row group to `part`'s current file: `fill` hands its
+    /// columns to the [`RowGroup`] one at a time, in schema order.
     pub fn write(
         &mut self,
         part: Partition,
-        rows: usize,
         fill: impl FnOnce(&mut RowGroup) -> Result<(), Error>,
     ) -> Result<(), Error> {
         self.writes += 1;
@@ -255,7 +253,6 @@ impl<'s> LakeWriter<'s> {
                     key,
                     writer,
                     columns,
-                    row_groups: 0,
                     rows: 0,
                     last_write: 0,
                 },
@@ -268,11 +265,10 @@ impl<'s> LakeWriter<'s> {
             ));
         };
         f.last_write = self.writes;
-        f.rows += rows as u64;
         let key = f.key.as_str();
         let writers = f
             .columns
-            .create_column_writers(f.row_groups)
+            .create_column_writers(f.writer.flushed_row_groups().len())
             .map_err(|e| Error::parquet(key, e))?;
         let mut group = RowGroup {
             key,
@@ -296,8 +292,8 @@ impl<'s> LakeWriter<'s> {
                 .and_then(|chunk| chunk.append_to_row_group(&mut rg))
                 .map_err(|e| Error::parquet(key, e))?;
         }
-        rg.close().map_err(|e| Error::parquet(key, e))?;
-        f.row_groups += 1;
+        let written = rg.close().map_err(|e| Error::parquet(key, e))?;
+        f.rows += written.num_rows() as u64;
         if f.writer.bytes_written() as u64 >= self.opts.max_file_bytes {
             self.close(part)?;
         }

@@ -113,7 +113,7 @@ impl Default for IngestOptions {
             formats: Formats::default(),
             max_line_bytes: 1 << 20,
             memory_budget: 64 << 20,
-            row_group_bytes: 24 << 20,
+            row_group_bytes: IngestOptions::row_group_for(64 << 20),
             pipelined: true,
             lake: LakeOptions::default(),
             quarantine_prefix: "quarantine".into(),

@@ -448,7 +448,7 @@ fn encode(
 
 fn to_lake(lake: &mut LakeWriter<'_>, f: Flush, uri: &str, source_id: &str) -> Result<(), Error> {
     match f {
-        Flush::Rows(part, rows) => lake.write(part, rows.len(), |group| {
+        Flush::Rows(part, rows) => lake.write(part, |group| {
             rows.into_columns(uri, source_id, &mut |c| group.column(c))
         }),
         Flush::Segment => lake.close_all(),
