@@ -79,6 +79,27 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// [`format_rfc3339_ms`] appended to `out` (a JSON writer's hot path):
+/// digits written straight for years 0 to 9999, the formatter otherwise.
+pub fn write_rfc3339_ms(ms: i64, out: &mut Vec<u8>) {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        out.extend_from_slice(format_rfc3339_ms(ms).as_bytes());
+        return;
+    }
+    let sod = secs.rem_euclid(86_400);
+    let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    let (hh, mm, ss) = (two(sod / 3600), two(sod % 3600 / 60), two(sod % 60));
+    let (cc, yy, mo, dd) = (two(y / 100), two(y % 100), two(m.into()), two(d.into()));
+    let milli = ms.rem_euclid(1000);
+    let (m1, m23) = (b'0' + (milli / 100) as u8, two(milli % 100));
+    out.extend_from_slice(&[
+        cc[0], cc[1], yy[0], yy[1], b'-', mo[0], mo[1], b'-', dd[0], dd[1], b'T', hh[0], hh[1],
+        b':', mm[0], mm[1], b':', ss[0], ss[1], b'.', m1, m23[0], m23[1], b'Z',
+    ]);
+}
+
 /// Milliseconds in a minute.
 pub const MINUTE_MS: i64 = 60_000;
 
@@ -283,6 +304,34 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_rfc3339_is_the_formatted_text() {
+        let day = 86_400_000i64;
+        let mut cases = vec![
+            0,
+            1,
+            -1,
+            999,
+            1_710_468_000_123,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+        ];
+        // Year 0 and 9999 bounds, and beyond them (the formatter's path).
+        cases.extend([
+            -62_167_219_200_000,
+            -62_167_219_200_001,
+            253_402_300_800_000,
+            i64::MIN / 2,
+            i64::MAX / 2,
+        ]);
+        cases.extend((0..2000).map(|i| i * 37 * day + i * 7_919_123));
+        for ms in cases {
+            let mut out = b"x".to_vec();
+            write_rfc3339_ms(ms, &mut out);
+            assert_eq!(&out[1..], format_rfc3339_ms(ms).as_bytes(), "{ms}");
+        }
+    }
 
     const T0: i64 = 1_710_450_000_000; // 2024-03-14T21:00:00Z
 

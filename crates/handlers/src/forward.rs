@@ -31,21 +31,21 @@ pub struct PutStats {
 }
 
 /// Deliver every record, in order, retrying only failed ones.
-pub async fn put_all(
+pub async fn put_all<R: AsRef<[u8]> + Sync>(
     sink: &dyn Forwarder,
-    records: &[Vec<u8>],
+    records: &[R],
     deadline: Instant,
     backoff: Backoff,
 ) -> Result<PutStats, PutFailure> {
     let mut stats = PutStats::default();
     let mut rng = seed();
-    let sizes: Vec<usize> = records.iter().map(Vec::len).collect();
+    let sizes: Vec<usize> = records.iter().map(|r| r.as_ref().len()).collect();
     for range in batches(&sizes) {
         let all = range.clone();
         let mut pending: Vec<usize> = range.collect();
         let mut attempt = 0u32;
         loop {
-            let batch: Vec<&[u8]> = pending.iter().map(|&i| records[i].as_slice()).collect();
+            let batch: Vec<&[u8]> = pending.iter().map(|&i| records[i].as_ref()).collect();
             stats.calls += 1;
             let (failed, err) = match sink.put(&batch).await {
                 Ok(results) => {

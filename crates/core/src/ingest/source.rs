@@ -2,6 +2,7 @@
 //! stem its outputs are named by, the keys they live under, and whether the
 //! lake already holds a complete ingest of it.
 
+use std::fmt::Write as _;
 use std::io::Read;
 
 use sha2::{Digest, Sha256};
@@ -41,7 +42,11 @@ impl std::fmt::Debug for Source {
 /// A short, stable hash of an identity string.
 pub fn source_id(identity: &str) -> String {
     let d = Sha256::digest(identity.as_bytes());
-    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut id = String::with_capacity(16);
+    for b in &d[..8] {
+        let _ = write!(id, "{b:02x}");
+    }
+    id
 }
 
 /// A file-name-safe stem of a source name: compression suffixes dropped,

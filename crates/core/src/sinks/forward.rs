@@ -8,9 +8,27 @@ use std::io::Write;
 use crate::record::{Level, Record, SourceFormat, TextField};
 use crate::time;
 
+/// `s` as a JSON string: serde_json's escaping, after a check (written to
+/// vectorize) that most values pass: nothing to escape, so copied whole.
 fn json_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json's escaping, without a Value in between.
-    let _ = serde_json::to_writer(&mut *out, s);
+    if needs_escape(s.as_bytes()) {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether JSON escapes any byte of `b` (a quote, a backslash, a control
+/// character: what serde_json escapes).
+fn needs_escape(b: &[u8]) -> bool {
+    b.chunks(64).any(|block| {
+        block.iter().fold(false, |any, &c| {
+            any | (c < 0x20) | (c == b'"') | (c == b'\\')
+        })
+    })
 }
 
 /// Append `rec` as one line of loglake's normalized NDJSON: the lake's
@@ -38,8 +56,9 @@ pub fn write_fields(
     event_id: &str,
     out: &mut Vec<u8>,
 ) {
-    out.extend_from_slice(b"{\"ts\":");
-    json_str(out, &time::format_rfc3339_ms(ts));
+    out.extend_from_slice(b"{\"ts\":\"");
+    time::write_rfc3339_ms(ts, out);
+    out.push(b'"');
     if let Some(l) = rec.level {
         out.extend_from_slice(b",\"level\":\"");
         out.extend_from_slice(Level::as_str(l).as_bytes());
@@ -90,27 +109,45 @@ pub const FIREHOSE_MAX_RECORD: usize = 1000 * 1024;
 pub const FIREHOSE_MAX_BATCH_RECORDS: usize = 500;
 pub const FIREHOSE_MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// Pack NDJSON lines into Firehose records of at most `max` bytes (whole
-/// lines only, so the delivered objects stay valid NDJSON). A line longer
-/// than `max` cannot be sent and is returned by index instead.
-pub fn pack_lines(lines: &[Vec<u8>], max: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
-    let mut records = Vec::new();
-    let mut too_big = Vec::new();
-    let mut cur: Vec<u8> = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.len() > max {
-            too_big.push(i);
-            continue;
+/// Packs NDJSON lines into Firehose records of at most `max` bytes as they
+/// are written (whole lines only, so the delivered objects stay valid
+/// NDJSON): one allocation per record, none per line.
+#[derive(Debug)]
+pub struct Packer {
+    max: usize,
+    cur: Vec<u8>,
+    records: Vec<Vec<u8>>,
+}
+
+impl Packer {
+    pub fn new(max: usize) -> Packer {
+        Packer {
+            max,
+            cur: Vec::new(),
+            records: Vec::new(),
         }
-        if cur.len() + l.len() > max {
-            records.push(std::mem::take(&mut cur));
+    }
+
+    /// Add one line; `false` (and nothing added) when it is longer than a
+    /// record may be and cannot be sent.
+    pub fn push(&mut self, line: &[u8]) -> bool {
+        if line.len() > self.max {
+            return false;
         }
-        cur.extend_from_slice(l);
+        if self.cur.len() + line.len() > self.max {
+            self.records.push(std::mem::take(&mut self.cur));
+        }
+        self.cur.extend_from_slice(line);
+        true
     }
-    if !cur.is_empty() {
-        records.push(cur);
+
+    /// The records, in order.
+    pub fn finish(mut self) -> Vec<Vec<u8>> {
+        if !self.cur.is_empty() {
+            self.records.push(self.cur);
+        }
+        self.records
     }
-    (records, too_big)
 }
 
 /// Split records (by their sizes) into `PutRecordBatch` calls within the
@@ -196,13 +233,35 @@ mod tests {
     }
 
     #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        let long = "x".repeat(100);
+        for s in [
+            "",
+            "plain text, no escapes: é ✓",
+            "a \"quote\"",
+            "back\\slash",
+            "tab\there",
+            "nul\u{0}",
+            "\u{1f}\u{7f}",
+            &format!("{long}\n{long}"),
+            &format!("{long}{long}\""),
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
     fn packing_and_batching_respect_the_limits() {
         let lines: Vec<Vec<u8>> = [10, 20, 30, 5, 100, 1]
             .iter()
             .map(|n| vec![b'x'; *n])
             .collect();
-        let (records, too_big) = pack_lines(&lines, 35);
-        assert_eq!(too_big, [4]);
+        let mut p = Packer::new(35);
+        let sent: Vec<bool> = lines.iter().map(|l| p.push(l)).collect();
+        assert_eq!(sent, [true, true, true, true, false, true]);
+        let records = p.finish();
         assert_eq!(
             records.iter().map(Vec::len).collect::<Vec<_>>(),
             [30, 35, 1]

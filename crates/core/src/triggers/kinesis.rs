@@ -93,7 +93,7 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
         };
     }
     Ok(RecordData::Lines(
-        data.split(|b| *b == b'\n')
+        lines(data)
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .enumerate()
             .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
@@ -106,6 +106,21 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
             })
             .collect(),
     ))
+}
+
+/// `data` split at each LF, as `data.split(|b| *b == b'\n')` does, found
+/// with memchr rather than a byte at a time.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', data)
+        .map(Some)
+        .chain([None])
+        .map(move |nl| {
+            let end = nl.unwrap_or(data.len());
+            let line = &data[start..end];
+            start = end + 1;
+            line
+        })
 }
 
 /// One plain record's lines with each multiline event (a stack trace put
@@ -162,6 +177,22 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(b).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn lines_split_as_slice_split_does() {
+        for data in [
+            &b""[..],
+            b"\n",
+            b"\n\n",
+            b"one",
+            b"one\n",
+            b"one\ntwo",
+            b"\none\n\ntwo\n",
+        ] {
+            let want: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+            assert_eq!(lines(data).collect::<Vec<_>>(), want, "{data:?}");
+        }
     }
 
     #[test]

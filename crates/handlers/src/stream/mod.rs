@@ -176,12 +176,12 @@ fn stream_of(r: &KinesisEventRecord) -> &str {
 }
 
 fn coordinates(r: &KinesisEventRecord) -> String {
-    format!(
-        "kinesis://{}/{}/{}",
-        stream_of(r),
-        shard_of(r),
-        r.kinesis.sequence_number
-    )
+    let (stream, shard, seq) = (stream_of(r), shard_of(r), &r.kinesis.sequence_number);
+    let mut uri = String::with_capacity(12 + stream.len() + shard.len() + seq.len());
+    for part in ["kinesis://", stream, "/", shard, "/", seq] {
+        uri.push_str(part);
+    }
+    uri
 }
 
 /// When the batch's newest record arrived.
@@ -281,8 +281,8 @@ impl Stream {
                 "records Firehose took before this retry not sent again"
             );
         }
-        let records: Vec<Vec<u8>> = sent.iter().map(|&i| n.out[i].1.clone()).collect();
-        let bytes: usize = records.iter().map(Vec::len).sum();
+        let records: Vec<&[u8]> = sent.iter().map(|&i| n.out[i].1.as_slice()).collect();
+        let bytes: usize = records.iter().map(|r| r.len()).sum();
         let windows = n
             .alerting
             .as_ref()
@@ -507,6 +507,7 @@ fn normalize(
     let mut bad: Vec<Bad> = Vec::new();
     let (mut lines, mut merged, mut forwarded) = (0u64, 0u64, 0u64);
     let mut id = String::new();
+    let mut ndjson: Vec<u8> = Vec::new();
     let mut fresh = crate::freshness::Freshness::new(crate::now_ms());
     let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
     for (i, r) in event.records.iter().enumerate() {
@@ -526,7 +527,10 @@ fn normalize(
                 continue;
             }
         };
-        let mut ndjson = Vec::new();
+        // The record's lines, packed into Firehose records as each is
+        // written (into `ndjson`, reused), and the lines too long for one.
+        let mut packed = forward::Packer::new(FIREHOSE_MAX_RECORD);
+        let mut too_big: Vec<Vec<u8>> = Vec::new();
         // Each line's event id: the record's coordinates and the line's
         // index, as the search `_id` (the feed makes it from the same).
         let record_id = source_id(&uri);
@@ -592,19 +596,20 @@ fn normalize(
                             feed.observe(&rec, ts, fmt, &origin);
                             alerting.observe(&rec, ts, fmt, &origin);
                             fresh.observe(&rec, ts, fmt, &origin);
-                            let mut buf = Vec::new();
                             match rec.event_id.as_deref() {
                                 Some(own) => own.clone_into(&mut id),
                                 None => event_id(&record_id, l.index, &mut id),
                             }
-                            forward::write_ndjson(&rec, ts, fmt, &id, &mut buf);
-                            Ok(buf)
+                            ndjson.clear();
+                            forward::write_ndjson(&rec, ts, fmt, &id, &mut ndjson);
+                            Ok(())
                         })
                     }
                 }
             };
             match result {
-                Ok(buf) => ndjson.push(buf),
+                Ok(()) if packed.push(&ndjson) => forwarded += 1,
+                Ok(()) => too_big.push(ndjson.clone()),
                 Err(reject) => bad.push(Bad {
                     uri: uri.clone(),
                     raw: clip(&l.bytes),
@@ -613,22 +618,20 @@ fn normalize(
                 }),
             }
         }
-        let (records, too_big) = forward::pack_lines(&ndjson, FIREHOSE_MAX_RECORD);
-        forwarded += (ndjson.len() - too_big.len()) as u64;
-        for j in too_big {
+        out.extend(packed.finish().into_iter().map(|rec| (i, rec)));
+        for long in too_big {
             bad.push(Bad {
                 uri: uri.clone(),
                 line: record_line(
                     0,
                     LineKind::Oversized {
-                        len: ndjson[j].len() as u64,
+                        len: long.len() as u64,
                     },
                 ),
-                raw: clip(&ndjson[j]),
+                raw: clip(&long),
                 reject: Reject::OversizedLine,
             });
         }
-        out.extend(records.into_iter().map(|rec| (i, rec)));
     }
     Normalized {
         event,

@@ -423,7 +423,13 @@ pub fn parse_line<'a>(
     ctx: &stamp::Context,
 ) -> Result<SourceFormat, Reject> {
     // Called per line: dispatch straight to the parser, without the
-    // per-object state a `Parser` keeps.
+    // per-object state a `Parser` keeps. An object is JSON whatever else
+    // `detect` would look for (no header or access-log line starts with
+    // `{`), and JSON is what most stream records hold.
+    if json::looks_like(line) {
+        json::parse(line, rec)?;
+        return Ok(SourceFormat::Json);
+    }
     Ok(match detect([line]) {
         Format::Json => {
             json::parse(line, rec)?;
