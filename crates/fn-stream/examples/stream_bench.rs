@@ -120,6 +120,7 @@ async fn main() {
         json!({"lines": lines, "seconds": secs, "lines_per_s": lines as f64 / secs,
                "cpu_seconds": cpu, "lines_per_cpu_s": lines as f64 / cpu.max(1e-9),
                "own_seconds": own_secs, "own_cpu_seconds": own_cpu,
+               "own_lines_per_s": (lines * OWN_PASSES) as f64 / own_secs,
                "own_lines_per_cpu_s": (lines * OWN_PASSES) as f64 / own_cpu.max(1e-9)})
     );
 }
