@@ -222,7 +222,9 @@ const ROUNDS: usize = 5;
 
 /// The best of three runs of `f`, in seconds of this thread's CPU time.
 fn best(mut f: impl FnMut()) -> f64 {
-    (0..3).map(|_| cpu_time(&mut f)).fold(f64::INFINITY, f64::min)
+    (0..3)
+        .map(|_| cpu_time(&mut f))
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// One run of `f`, in seconds of this thread's CPU time (other load on a

@@ -1,6 +1,8 @@
 //! fn-stream's batch against fakes that fail after the put: whatever goes
 //! wrong once the records reached Firehose must not fail the batch, or
-//! Lambda retries it and every record is forwarded (and lands) twice.
+//! Lambda retries it and every record is forwarded (and lands) twice. And
+//! what a batch puts: each Kinesis record's lines packed into Firehose
+//! records, a line too long for one quarantined, never sent cut.
 
 // Integration-test code throughout, helpers included (see clippy.toml).
 #![cfg(test)]
@@ -86,9 +88,23 @@ impl OutputStore for Refusing {
 }
 
 fn batch() -> KinesisEvent {
-    let records: Vec<_> = (0..3)
-        .map(|i| {
-            let data = format!("{{\"ts\":\"2024-03-15T02:00:0{i}Z\",\"service\":\"cart\",\"msg\":\"m{i}\"}}\n");
+    records(
+        (0..3)
+            .map(|i| {
+                format!(
+                    "{{\"ts\":\"2024-03-15T02:00:0{i}Z\",\"service\":\"cart\",\"msg\":\"m{i}\"}}\n"
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A batch of one Kinesis record per item of `data`, sequence numbers from 100.
+fn records(data: Vec<String>) -> KinesisEvent {
+    let records: Vec<_> = data
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
             json!({
                 "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "k",
                     "sequenceNumber": format!("{}", 100 + i),
@@ -102,6 +118,64 @@ fn batch() -> KinesisEvent {
         })
         .collect();
     serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+#[tokio::test]
+async fn lines_are_packed_per_record_and_a_line_too_long_for_firehose_is_quarantined() {
+    let line = |i: u32, msg: &str| {
+        format!("{{\"ts\":\"2024-03-15T02:00:0{i}Z\",\"service\":\"cart\",\"msg\":\"{msg}\"}}")
+    };
+    // Within the 1 MiB a line may have, but more than the 1,000 KiB of a
+    // Firehose record once normalized.
+    let long = "x".repeat(1_030_000);
+    let firehose = Arc::new(Firehose::default());
+    let curated = Arc::new(MemoryStore::default());
+    let stream = Stream {
+        forwarder: firehose.clone(),
+        curated: curated.clone(),
+        settings: StreamSettings::default(),
+        search: None,
+        alerts: None,
+        backoff: Backoff::default(),
+    };
+    let event = records(vec![
+        [line(1, "a"), line(2, &long), line(3, "b")].join("\n"),
+        line(4, "c"),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (resp, summary) = stream.handle(event, deadline).await.unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(
+        (summary.forwarded, summary.quarantined),
+        (3, 1),
+        "{summary:?}"
+    );
+    // One Firehose record per Kinesis record, each whole NDJSON lines.
+    let sent = firehose.records.lock().unwrap().clone();
+    let texts: Vec<String> = sent
+        .iter()
+        .map(|r| String::from_utf8(r.clone()).unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(texts[0].lines().count(), 2);
+    assert!(texts[0].contains("\"a\"") && texts[0].contains("\"b\""));
+    assert!(texts[1].contains("\"c\"") && texts[1].ends_with('\n'));
+    assert!(texts.iter().all(|t| !t.contains("xxxx")));
+    // The long line is in the quarantine, as an oversized line.
+    let objects = curated.objects();
+    let (key, gz) = objects
+        .iter()
+        .find(|(k, _)| k.starts_with("quarantine/"))
+        .expect("a quarantine object");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
+        .unwrap();
+    assert_eq!(text.lines().count(), 1, "{key}");
+    assert!(
+        text.contains("oversized"),
+        "{key}: {}",
+        &text[..300.min(text.len())]
+    );
 }
 
 #[tokio::test]
