@@ -87,6 +87,19 @@ impl OutputStore for Refusing {
     }
 }
 
+/// The first object of `store` under `prefix`: its key and its gunzipped text.
+fn gunzipped(store: &MemoryStore, prefix: &str) -> (String, String) {
+    let (key, gz) = store
+        .objects()
+        .into_iter()
+        .find(|(k, _)| k.starts_with(prefix))
+        .unwrap_or_else(|| panic!("an object under {prefix}"));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
+        .unwrap();
+    (key, text)
+}
+
 fn batch() -> KinesisEvent {
     records(
         (0..3)
@@ -162,14 +175,7 @@ async fn lines_are_packed_per_record_and_a_line_too_long_for_firehose_is_quarant
     assert!(texts[1].contains("\"c\"") && texts[1].ends_with('\n'));
     assert!(texts.iter().all(|t| !t.contains("xxxx")));
     // The long line is in the quarantine, as an oversized line.
-    let objects = curated.objects();
-    let (key, gz) = objects
-        .iter()
-        .find(|(k, _)| k.starts_with("quarantine/"))
-        .expect("a quarantine object");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
-        .unwrap();
+    let (key, text) = gunzipped(&curated, "quarantine/");
     assert_eq!(text.lines().count(), 1, "{key}");
     assert!(
         text.contains("oversized"),
@@ -257,14 +263,7 @@ async fn records_firehose_never_took_are_kept_for_a_replay() {
     );
     // ...and what was not taken is kept, as normalized NDJSON with ids.
     assert!(summary.dead_letter_records >= 1, "{summary:?}");
-    let objects = curated.objects();
-    let (key, gz) = objects
-        .iter()
-        .find(|(k, _)| k.starts_with("stream-dlq/dt=2024-03-15/"))
-        .expect("a stream dead-letter object");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
-        .unwrap();
+    let (key, text) = gunzipped(&curated, "stream-dlq/dt=2024-03-15/");
     assert!(
         text.contains("\"msg\":\"m1\"") || text.contains("\"message\":\"m1\""),
         "{key}: {text}"

@@ -528,9 +528,10 @@ fn normalize(
             }
         };
         // The record's lines, packed into Firehose records as each is
-        // written (into `ndjson`, reused), and the lines too long for one.
+        // written (into `ndjson`, reused), and the lines too long for one
+        // (their length, and as much of them as the quarantine keeps).
         let mut packed = forward::Packer::new(FIREHOSE_MAX_RECORD);
-        let mut too_big: Vec<Vec<u8>> = Vec::new();
+        let mut too_big: Vec<(usize, Vec<u8>)> = Vec::new();
         // Each line's event id: the record's coordinates and the line's
         // index, as the search `_id` (the feed makes it from the same).
         let record_id = source_id(&uri);
@@ -609,7 +610,7 @@ fn normalize(
             };
             match result {
                 Ok(()) if packed.push(&ndjson) => forwarded += 1,
-                Ok(()) => too_big.push(ndjson.clone()),
+                Ok(()) => too_big.push((ndjson.len(), clip(&ndjson))),
                 Err(reject) => bad.push(Bad {
                     uri: uri.clone(),
                     raw: clip(&l.bytes),
@@ -619,16 +620,11 @@ fn normalize(
             }
         }
         out.extend(packed.finish().into_iter().map(|rec| (i, rec)));
-        for long in too_big {
+        for (len, raw) in too_big {
             bad.push(Bad {
                 uri: uri.clone(),
-                line: record_line(
-                    0,
-                    LineKind::Oversized {
-                        len: long.len() as u64,
-                    },
-                ),
-                raw: clip(&long),
+                line: record_line(0, LineKind::Oversized { len: len as u64 }),
+                raw,
                 reject: Reject::OversizedLine,
             });
         }
