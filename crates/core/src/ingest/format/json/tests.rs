@@ -148,3 +148,34 @@ fn alias_table_is_consistent() {
         }
     }
 }
+
+#[test]
+fn string_end_finder_agrees_with_memchr2() {
+    // Every length up to past the register loop, each of `"`, `\` and
+    // none at every position, among ASCII, multibyte UTF-8 and bytes one
+    // off the targets (`!`, `#`, `[`, `]`) that a borrow could flag.
+    let fill = "a!#[]é€\u{7f}";
+    for len in 0..80 {
+        let base: Vec<u8> = fill.bytes().cycle().take(len).collect();
+        assert_eq!(
+            quote_or_backslash(&base),
+            memchr::memchr2(b'"', b'\\', &base),
+            "{len}"
+        );
+        for at in 0..len {
+            for c in [b'"', b'\\'] {
+                let mut b = base.clone();
+                b[at] = c;
+                // A second target later must not win.
+                if at + 3 < len {
+                    b[at + 3] = b'"';
+                }
+                assert_eq!(
+                    quote_or_backslash(&b),
+                    memchr::memchr2(b'"', b'\\', &b),
+                    "{len} {at}"
+                );
+            }
+        }
+    }
+}
