@@ -355,17 +355,46 @@ impl Reject {
 /// At-least-once delivery may write an event twice; both copies carry one
 /// id, so duplicates can be seen and removed (`logs_dedup`).
 pub fn event_id(source_id: &str, position: u64, out: &mut String) {
-    use std::fmt::Write;
     out.clear();
     out.push_str(source_id);
     out.push('-');
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{position}");
+    // Once per row: the digits by hand, not through `write!`.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = position;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_are_the_source_and_the_position_in_decimal() {
+        let mut id = String::from("left over");
+        for p in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            123_456_789,
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
+            event_id("0123456789abcdef", p, &mut id);
+            assert_eq!(id, format!("0123456789abcdef-{p}"));
+        }
+    }
 
     #[test]
     fn level_spellings() {
