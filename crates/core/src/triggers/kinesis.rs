@@ -3,6 +3,7 @@
 //! subscription payload), each with the time and attributes its envelope
 //! gives it.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use serde::Deserialize;
@@ -14,10 +15,11 @@ use crate::record::Reject;
 /// bounded well above that.
 const MAX_CWLOGS_JSON: u64 = 32 << 20;
 
-/// One line of a stream record.
+/// One line of a stream record: borrowed from the record's data when it is
+/// plain lines, owned when it came out of an envelope or was joined.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StreamLine {
-    pub bytes: Vec<u8>,
+pub struct StreamLine<'a> {
+    pub bytes: Cow<'a, [u8]>,
     /// 0-based index of the line within its record.
     pub index: u64,
     /// The time CloudWatch Logs recorded for the event, if it came from there.
@@ -31,8 +33,8 @@ pub struct StreamLine {
 
 /// What a stream record holds.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RecordData {
-    Lines(Vec<StreamLine>),
+pub enum RecordData<'a> {
+    Lines(Vec<StreamLine<'a>>),
     /// A CloudWatch Logs `CONTROL_MESSAGE`: acknowledged, no data.
     Control,
 }
@@ -58,7 +60,7 @@ struct CwEvent {
 }
 
 /// Decode one record's (already base64-decoded) data.
-pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
+pub fn decode_record(data: &[u8]) -> Result<RecordData<'_>, Reject> {
     if data.starts_with(&[0x1f, 0x8b]) {
         let mut json = Vec::new();
         flate2::read::MultiGzDecoder::new(data)
@@ -75,7 +77,9 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
                     .into_iter()
                     .enumerate()
                     .map(|(i, e)| StreamLine {
-                        bytes: e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+                        bytes: Cow::Owned(
+                            e.message.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+                        ),
                         index: i as u64,
                         merged: 0,
                         event_ms: Some(e.timestamp),
@@ -98,7 +102,7 @@ pub fn decode_record(data: &[u8]) -> Result<RecordData, Reject> {
             .enumerate()
             .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
             .map(|(i, l)| StreamLine {
-                bytes: l.to_vec(),
+                bytes: Cow::Borrowed(l),
                 index: i as u64,
                 event_ms: None,
                 attributes: Vec::new(),
@@ -127,7 +131,7 @@ fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// on the stream whole) joined into its first line, as in a text file:
 /// only text lines join, never a JSON line, and never across records.
 /// CloudWatch Logs events are events already and stay as they are.
-pub fn join_lines(lines: Vec<StreamLine>, limits: MultilineLimits) -> Vec<StreamLine> {
+pub fn join_lines(lines: Vec<StreamLine<'_>>, limits: MultilineLimits) -> Vec<StreamLine<'_>> {
     if lines.len() < 2 || limits.max_lines < 2 || lines.iter().any(|l| l.event_ms.is_some()) {
         return lines;
     }
@@ -140,10 +144,11 @@ pub fn join_lines(lines: Vec<StreamLine>, limits: MultilineLimits) -> Vec<Stream
         multiline::timestamped(texts.iter().flatten().copied()),
     );
     let json = |t: &str| t.trim_start().starts_with('{');
-    let mut out: Vec<StreamLine> = Vec::with_capacity(lines.len());
+    // Whether each line goes on the event of the line before it.
+    let mut joins = Vec::with_capacity(lines.len());
     let mut head_is_text = false;
-    for (l, text) in lines.iter().zip(&texts) {
-        let joins = match text {
+    for text in &texts {
+        let joined = match text {
             Some(t) if !json(t) => joiner.joins(t) && head_is_text,
             // Bad bytes or JSON: a line of its own, and no event goes on
             // past it.
@@ -152,16 +157,25 @@ pub fn join_lines(lines: Vec<StreamLine>, limits: MultilineLimits) -> Vec<Stream
                 false
             }
         };
+        if !joined {
+            head_is_text = text.is_some_and(|t| !json(t));
+        }
+        joins.push(joined);
+    }
+    drop(texts);
+    if !joins.contains(&true) {
+        return lines;
+    }
+    let mut out: Vec<StreamLine<'_>> = Vec::with_capacity(lines.len());
+    for (l, joined) in lines.into_iter().zip(joins) {
         match out.last_mut() {
-            Some(head) if joins => {
-                head.bytes.push(b'\n');
-                head.bytes.extend_from_slice(&l.bytes);
+            Some(head) if joined => {
+                let bytes = head.bytes.to_mut();
+                bytes.push(b'\n');
+                bytes.extend_from_slice(&l.bytes);
                 head.merged += 1;
             }
-            _ => {
-                head_is_text = text.is_some_and(|t| !json(t));
-                out.push(l.clone());
-            }
+            _ => out.push(l),
         }
     }
     out
@@ -201,11 +215,10 @@ mod tests {
             panic!()
         };
         assert_eq!(l.len(), 2);
-        assert_eq!((l[0].bytes.as_slice(), l[0].index), (&b"{\"a\":1}"[..], 0));
-        assert_eq!(
-            (l[1].bytes.as_slice(), l[1].index),
-            (&b"second line"[..], 3)
-        );
+        // Borrowed from the record, not copied.
+        assert!(l.iter().all(|l| matches!(l.bytes, Cow::Borrowed(_))));
+        assert_eq!((&*l[0].bytes, l[0].index), (&b"{\"a\":1}"[..], 0));
+        assert_eq!((&*l[1].bytes, l[1].index), (&b"second line"[..], 3));
     }
 
     #[test]
@@ -229,6 +242,8 @@ java.lang.IllegalStateException: x\n\tat a.B.run(B.java:1)\n\t... 3 more\n\
             })
             .collect();
         assert_eq!(got, [(0, 3, 3), (4, 0, 0), (5, 0, 0), (6, 0, 0)]);
+        // Only the joined event was copied.
+        assert!(l[1..].iter().all(|l| matches!(l.bytes, Cow::Borrowed(_))));
         // Off: as decoded.
         let RecordData::Lines(l) = decode_record(data).unwrap() else {
             panic!()
@@ -249,12 +264,12 @@ java.lang.IllegalStateException: x\n\tat a.B.run(B.java:1)\n\t... 3 more\n\
             {"id": "1", "timestamp": 1_710_450_000_000i64, "message": "{\"level\":\"error\",\"msg\":\"boom\"}\n"},
             {"id": "2", "timestamp": 1_710_450_000_500i64, "message": "START RequestId: 42 Version: $LATEST"}
         ]});
-        let RecordData::Lines(l) = decode_record(&gz(payload.to_string().as_bytes())).unwrap()
-        else {
+        let data = gz(payload.to_string().as_bytes());
+        let RecordData::Lines(l) = decode_record(&data).unwrap() else {
             panic!()
         };
         assert_eq!(l.len(), 2);
-        assert_eq!(l[0].bytes, b"{\"level\":\"error\",\"msg\":\"boom\"}");
+        assert_eq!(&*l[0].bytes, b"{\"level\":\"error\",\"msg\":\"boom\"}");
         assert_eq!(l[1].event_ms, Some(1_710_450_000_500));
         assert!(
             l[1].attributes

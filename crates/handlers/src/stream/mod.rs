@@ -552,6 +552,9 @@ fn normalize(
             zone: settings.timezone.clone(),
             reference_ms: Some(arrival_ms(r)),
         };
+        // One record for every line, cleared in between: its attributes'
+        // room is kept.
+        let mut rec = Record::default();
         for l in &decoded {
             lines += 1 + l.merged;
             merged += l.merged;
@@ -569,7 +572,7 @@ fn normalize(
                 match std::str::from_utf8(&l.bytes) {
                     Err(_) => Err(Reject::InvalidUtf8),
                     Ok(text) => {
-                        let mut rec = Record::default();
+                        rec.clear();
                         parse_line(text, &mut rec, &context).and_then(|fmt| {
                             for (k, v) in &l.attributes {
                                 rec.attr(*k, v.as_str());
