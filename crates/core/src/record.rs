@@ -359,18 +359,24 @@ pub fn event_id(source_id: &str, position: u64, out: &mut String) {
     out.push_str(source_id);
     out.push('-');
     // Once per row: the digits by hand, not through `write!`.
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = position;
+    let mut buf = [0u8; 20];
+    out.extend(decimal(position, &mut buf).iter().map(|&d| char::from(d)));
+}
+
+/// The decimal digits of `n` (as `format!("{n}")` has them), written into
+/// the end of `buf`: for the writers that run once per row or line, where
+/// the formatting machinery showed in profiles.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
     loop {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
+        buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    &buf[at..]
 }
 
 #[cfg(test)]

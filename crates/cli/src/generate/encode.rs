@@ -9,19 +9,11 @@ pub(super) fn push_u64(out: &mut Vec<u8>, v: u64) {
 }
 
 /// Decimal, zero-padded to at least `width` digits (`"%0*d"`).
-pub(super) fn push_padded(out: &mut Vec<u8>, mut v: u64, width: usize) {
-    let mut tmp = [b'0'; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let i = i.min(tmp.len().saturating_sub(width));
-    out.extend_from_slice(&tmp[i..]);
+pub(super) fn push_padded(out: &mut Vec<u8>, v: u64, width: usize) {
+    let mut buf = [0u8; 20];
+    let digits = loglake_core::record::decimal(v, &mut buf);
+    out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
+    out.extend_from_slice(digits);
 }
 
 /// Minimal-width lowercase hex (`"%x"`).

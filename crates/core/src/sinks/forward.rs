@@ -72,15 +72,17 @@ pub fn write_fields(
             json_str(out, v);
         }
     }
-    // Writing to a Vec cannot fail.
     if let Some(v) = rec.http_status {
-        let _ = write!(out, ",\"http_status\":{v}");
+        out.extend_from_slice(b",\"http_status\":");
+        push_int(out, v.into());
     }
+    // Writing to a Vec cannot fail. Floats keep `Display`'s text.
     if let Some(v) = rec.latency_ms.filter(|v| v.is_finite()) {
         let _ = write!(out, ",\"latency_ms\":{v}");
     }
     if let Some(v) = rec.bytes_sent {
-        let _ = write!(out, ",\"bytes_sent\":{v}");
+        out.extend_from_slice(b",\"bytes_sent\":");
+        push_int(out, v);
     }
     if let Some(v) = rec.amount.filter(|v| v.is_finite()) {
         let _ = write!(out, ",\"amount\":{v}");
@@ -101,6 +103,15 @@ pub fn write_fields(
     out.extend_from_slice(fmt.as_str().as_bytes());
     out.extend_from_slice(b"\",\"event_id\":");
     json_str(out, event_id);
+}
+
+/// `v` in decimal, as `write!(out, "{v}")` writes it.
+fn push_int(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(crate::record::decimal(v.unsigned_abs(), &mut buf));
 }
 
 /// Firehose limits: a record is at most 1,000 KiB; a `PutRecordBatch` call
@@ -176,6 +187,27 @@ pub fn batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
 mod tests {
     use super::*;
     use crate::ingest::format::parse_line;
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        for v in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            404,
+            i64::from(i16::MIN),
+            i64::from(i16::MAX),
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            push_int(&mut out, v);
+            assert_eq!(out, format!("x{v}").into_bytes());
+        }
+    }
 
     #[test]
     fn normalized_ndjson_round_trips_through_the_json_parser() {
