@@ -176,12 +176,24 @@ fn stream_of(r: &KinesisEventRecord) -> &str {
 }
 
 fn coordinates(r: &KinesisEventRecord) -> String {
-    let (stream, shard, seq) = (stream_of(r), shard_of(r), &r.kinesis.sequence_number);
-    let mut uri = String::with_capacity(12 + stream.len() + shard.len() + seq.len());
-    for part in ["kinesis://", stream, "/", shard, "/", seq] {
+    let mut uri = String::new();
+    write_coordinates(r, &mut uri);
+    uri
+}
+
+/// [`coordinates`] into `uri`, whose room is kept from record to record.
+fn write_coordinates(r: &KinesisEventRecord, uri: &mut String) {
+    uri.clear();
+    for part in [
+        "kinesis://",
+        stream_of(r),
+        "/",
+        shard_of(r),
+        "/",
+        &r.kinesis.sequence_number,
+    ] {
         uri.push_str(part);
     }
-    uri
 }
 
 /// When the batch's newest record arrived.
@@ -510,9 +522,10 @@ fn normalize(
     let mut ndjson: Vec<u8> = Vec::new();
     let mut fresh = crate::freshness::Freshness::new(crate::now_ms());
     let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
+    let mut uri = String::new();
     for (i, r) in event.records.iter().enumerate() {
         let data = &r.kinesis.data.0;
-        let uri = coordinates(r);
+        write_coordinates(r, &mut uri);
         let decoded = match decode_record(data) {
             Ok(RecordData::Control) => continue,
             Ok(RecordData::Lines(l)) => join_lines(l, settings.multiline),
