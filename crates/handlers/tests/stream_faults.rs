@@ -100,6 +100,19 @@ fn gunzipped(store: &MemoryStore, prefix: &str) -> (String, String) {
     (key, text)
 }
 
+/// fn-stream's handler over `forwarder` and `curated`: default settings,
+/// no search feed, no alerts.
+fn plain_stream(forwarder: Arc<dyn Forwarder>, curated: Arc<dyn OutputStore>) -> Stream {
+    Stream {
+        forwarder,
+        curated,
+        settings: StreamSettings::default(),
+        search: None,
+        alerts: None,
+        backoff: Backoff::default(),
+    }
+}
+
 fn batch() -> KinesisEvent {
     records(
         (0..3)
@@ -143,14 +156,7 @@ async fn lines_are_packed_per_record_and_a_line_too_long_for_firehose_is_quarant
     let long = "x".repeat(1_030_000);
     let firehose = Arc::new(Firehose::default());
     let curated = Arc::new(MemoryStore::default());
-    let stream = Stream {
-        forwarder: firehose.clone(),
-        curated: curated.clone(),
-        settings: StreamSettings::default(),
-        search: None,
-        alerts: None,
-        backoff: Backoff::default(),
-    };
+    let stream = plain_stream(firehose.clone(), curated.clone());
     let event = records(vec![
         [line(1, "a"), line(2, &long), line(3, "b")].join("\n"),
         line(4, "c"),
@@ -243,15 +249,11 @@ impl Forwarder for RefusesM1 {
 async fn records_firehose_never_took_are_kept_for_a_replay() {
     let curated = Arc::new(MemoryStore::default());
     let stream = Stream {
-        forwarder: Arc::new(RefusesM1),
-        curated: curated.clone(),
-        settings: StreamSettings::default(),
-        search: None,
-        alerts: None,
         backoff: Backoff {
             base: Duration::from_millis(1),
             cap: Duration::from_millis(2),
         },
+        ..plain_stream(Arc::new(RefusesM1), curated.clone())
     };
     let deadline = Instant::now() + Duration::from_millis(300);
     let (resp, summary) = stream.handle(batch(), deadline).await.unwrap();
@@ -406,15 +408,11 @@ async fn a_retry_after_a_partial_put_forwards_only_what_was_not_taken() {
     });
     let curated = Arc::new(MemoryStore::default());
     let stream = Stream {
-        forwarder: firehose.clone(),
-        curated: curated.clone(),
-        settings: StreamSettings::default(),
-        search: None,
-        alerts: None,
         backoff: Backoff {
             base: Duration::from_millis(20),
             cap: Duration::from_millis(100),
         },
+        ..plain_stream(firehose.clone(), curated.clone())
     };
     // The first attempt: m0 and m2 taken, m1 refused until the deadline.
     let started = Instant::now();
@@ -499,14 +497,7 @@ async fn only_the_collectors_records_keep_their_event_id() {
     ]}))
     .unwrap();
     let firehose = Arc::new(Firehose::default());
-    let stream = Stream {
-        forwarder: firehose.clone(),
-        curated: Arc::new(MemoryStore::default()),
-        settings: StreamSettings::default(),
-        search: None,
-        alerts: None,
-        backoff: Backoff::default(),
-    };
+    let stream = plain_stream(firehose.clone(), Arc::new(MemoryStore::default()));
     let (resp, summary) = stream
         .handle(event, Instant::now() + Duration::from_secs(10))
         .await
