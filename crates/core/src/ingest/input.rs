@@ -185,6 +185,11 @@ pub struct Framer<R> {
     target: usize,
     carry: Vec<u8>,
     carry_offset: u64,
+    /// What the decoder writes into: zeroed once, then reused, so that no
+    /// read pays for initialising the memory it is about to fill.
+    scratch: Vec<u8>,
+    /// Lines in the block before, the next block's first guess.
+    lines_hint: usize,
     /// An oversized line still being skipped.
     over: Option<Over>,
     next_number: u64,
@@ -207,6 +212,8 @@ impl<R: Read> Framer<R> {
             target,
             carry: Vec::new(),
             carry_offset: 0,
+            scratch: Vec::new(),
+            lines_hint: 0,
             over: None,
             next_number: 1,
             eof: false,
@@ -245,16 +252,30 @@ impl<R: Read> Framer<R> {
         self.error.take()
     }
 
-    /// Append up to one chunk of decoded bytes to `buf`. `read_to_end` fills
-    /// spare capacity without zeroing it first, and keeps what was read
-    /// before an error.
+    /// Append up to one chunk of decoded bytes to `buf`, keeping what was
+    /// read before an error. The decoder fills `scratch`, which is copied
+    /// once: `read_to_end` would zero each chunk's spare capacity before
+    /// the decoder overwrote it, and grow a block by doubling.
     fn read_some(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let before = buf.len();
-        let r = (&mut self.r).take(CHUNK as u64).read_to_end(buf);
-        let n = buf.len() - before;
+        if self.scratch.len() < CHUNK {
+            self.scratch = vec![0; CHUNK];
+        }
+        let mut n = 0;
+        let r = loop {
+            if n == CHUNK {
+                break Ok(());
+            }
+            match self.r.read(&mut self.scratch[n..CHUNK]) {
+                Ok(0) => break Ok(()),
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        buf.extend_from_slice(&self.scratch[..n]);
         self.decoded += n as u64;
         match r {
-            Ok(_) => {
+            Ok(()) => {
                 // Short of the chunk only at the end of the input.
                 self.eof = n < CHUNK;
                 Ok(n)
@@ -298,8 +319,12 @@ impl<R: Read> Framer<R> {
             return Ok(None);
         }
         let max = self.max_line;
-        let mut buf = std::mem::take(&mut self.carry);
-        let mut lines = Vec::new();
+        // Room for the block at once: it stops growing at `target`, one
+        // chunk past it at most (unless a long line is still unfinished).
+        let mut buf = Vec::with_capacity(self.carry.len().max(self.target) + CHUNK);
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let mut lines = Vec::with_capacity(self.lines_hint);
         // Stream offset of buf[0], plus what was dropped from an oversized line.
         let base = self.carry_offset;
         let mut shift = 0u64;
@@ -425,10 +450,11 @@ impl<R: Read> Framer<R> {
                 self.push(&mut lines, start, end, offset, kind);
             }
         } else {
-            self.carry = buf[start..].to_vec();
+            self.carry.extend_from_slice(&buf[start..]);
             self.carry_offset = base + shift + start as u64;
             buf.truncate(start);
         }
+        self.lines_hint = lines.len();
         Ok(Some(Block { buf, lines }))
     }
 }
