@@ -29,6 +29,17 @@ impl Level {
     /// Parse a level name in any common spelling (case-insensitive), or a
     /// numeric level (syslog 0-7, bunyan/pino 10-60).
     pub fn parse(s: &str) -> Option<Level> {
+        // The names as the lake writes them, and most loggers: no trimming,
+        // number parsing or case folding for those.
+        match s {
+            "INFO" => return Some(Level::Info),
+            "WARN" => return Some(Level::Warn),
+            "ERROR" => return Some(Level::Error),
+            "DEBUG" => return Some(Level::Debug),
+            "TRACE" => return Some(Level::Trace),
+            "FATAL" => return Some(Level::Fatal),
+            _ => {}
+        }
         let s = s.trim();
         if s.is_empty() || s.len() > 12 {
             return None;

@@ -1,0 +1,123 @@
+//! What the [`super::Redactor`] already knows about values it sees over and
+//! over: the class of an attribute key (`span_id` names an identifier on
+//! every line that has one), and the user agents it found nothing in. Logs
+//! repeat both on nearly every line, and the checks are pure functions of
+//! the bytes, so a value found in the table gets the answer the checks
+//! would give.
+//!
+//! Each table is direct-mapped: a value's hash picks one slot, a newer
+//! value takes the slot over, and a lookup compares the whole value, so a
+//! collision costs a scan, never a wrong answer. Each holds at most
+//! [`SLOTS`] values of at most [`MAX_LEN`] bytes.
+
+/// Slots per table.
+const SLOTS: usize = 64;
+/// Longer values are never kept (a user agent is 100 to 250 bytes).
+const MAX_LEN: usize = 512;
+
+/// A small direct-mapped table from strings to `V`.
+#[derive(Debug, Clone)]
+pub(super) struct Memo<V> {
+    slots: Vec<Option<(Box<str>, V)>>,
+}
+
+impl<V: Copy> Default for Memo<V> {
+    fn default() -> Self {
+        Memo {
+            slots: vec![None; SLOTS],
+        }
+    }
+}
+
+impl<V: Copy> Memo<V> {
+    /// What was kept for `key`, if it is still in its slot.
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<V> {
+        match self.slots.get(slot(key))? {
+            Some((k, v)) if **k == *key => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Keep `v` for `key`, in place of what its slot held.
+    pub fn put(&mut self, key: &str, v: V) {
+        if key.len() > MAX_LEN {
+            return;
+        }
+        if let Some(s) = self.slots.get_mut(slot(key)) {
+            *s = Some((key.into(), v));
+        }
+    }
+}
+
+/// The slot of `key`: a multiplicative hash of its bytes, eight at a time.
+#[inline]
+fn slot(key: &str) -> usize {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let b = key.as_bytes();
+    let mut h = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        if let Some(dst) = w.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+        }
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    (h >> 58) as usize % SLOTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_only_for_the_value_kept() {
+        let mut m: Memo<u8> = Memo::default();
+        assert_eq!(m.get("span_id"), None);
+        m.put("span_id", 3);
+        assert_eq!(m.get("span_id"), Some(3));
+        assert_eq!(m.get("span_iD"), None);
+        assert_eq!(m.get("span_i"), None);
+        assert_eq!(m.get(""), None);
+        m.put("", 1);
+        assert_eq!(m.get(""), Some(1));
+    }
+
+    #[test]
+    fn a_colliding_value_takes_the_slot_over() {
+        let mut m: Memo<u32> = Memo::default();
+        // More values than slots: every lookup is right or a miss.
+        let keys: Vec<String> = (0..1000).map(|i| format!("key_{i}")).collect();
+        for (i, k) in keys.iter().enumerate() {
+            m.put(k, i as u32);
+        }
+        let mut hits = 0;
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(v) = m.get(k) {
+                assert_eq!(v, i as u32);
+                hits += 1;
+            }
+        }
+        assert!(hits > 0 && hits <= SLOTS, "{hits}");
+        // The last value put is always found.
+        assert_eq!(m.get("key_999"), Some(999));
+    }
+
+    #[test]
+    fn long_values_are_not_kept() {
+        let mut m: Memo<()> = Memo::default();
+        let long = "x".repeat(MAX_LEN + 1);
+        m.put(&long, ());
+        assert_eq!(m.get(&long), None);
+        let ok = "x".repeat(MAX_LEN);
+        m.put(&ok, ());
+        assert_eq!(m.get(&ok), Some(()));
+    }
+}
