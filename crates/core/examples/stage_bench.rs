@@ -38,7 +38,7 @@ use std::time::Instant;
 use loglake_core::ingest::format::{Parsed, Parser};
 use loglake_core::ingest::input::{self, Framer};
 use loglake_core::ingest::lake::{LakeOptions, LakeWriter, Partition};
-use loglake_core::ingest::rows::{RowBuffer, RowsRoom};
+use loglake_core::ingest::rows::RowBuffer;
 use loglake_core::ingest::{Finisher, IngestOptions, Source};
 use loglake_core::record::{Record, SourceFormat};
 use loglake_core::{Format, LocalStore, MemoryStore, NullStore, OutputStore};
@@ -252,9 +252,6 @@ fn run(decoded: &[u8], upto: Upto, opts: &IngestOptions, lake: &mut LakeWriter<'
     let mut parser = Parser::new(Format::Json, Default::default());
     let mut finisher = Finisher::new(opts, None);
     let mut buffers: HashMap<Partition, RowBuffer> = HashMap::new();
-    // Each partition's next buffer starts with the room of its last, as in
-    // the pipeline.
-    let mut room: HashMap<Partition, RowsRoom> = HashMap::new();
     let mut flush = |part: Partition, rows: RowBuffer| {
         if upto == Upto::Rows {
             return;
@@ -295,15 +292,11 @@ fn run(decoded: &[u8], upto: Upto, opts: &IngestOptions, lake: &mut LakeWriter<'
                 continue;
             }
             let part = Partition::of(ts);
-            let buf = buffers.entry(part).or_insert_with(|| {
-                room.get(&part)
-                    .map_or_else(RowBuffer::default, RowBuffer::with_room)
-            });
+            let buf = buffers.entry(part).or_default();
             buf.push(&rec, ts, l.number, l.offset, SourceFormat::Json);
             if buf.bytes() >= opts.row_group_bytes
                 && let Some(b) = buffers.remove(&part)
             {
-                room.insert(part, b.room());
                 flush(part, b);
             }
         }

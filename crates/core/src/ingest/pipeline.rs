@@ -164,7 +164,6 @@ pub fn ingest_resumable(
         joiner,
         event: Event::default(),
         buffers: HashMap::new(),
-        room: HashMap::new(),
         buffered: 0,
         finisher: Finisher::new(opts, source.modified_ms),
         counts: match resume {

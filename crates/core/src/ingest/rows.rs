@@ -23,21 +23,6 @@ struct Strs {
 }
 
 impl Strs {
-    fn with_room(room: Room) -> Strs {
-        Strs {
-            data: String::with_capacity(room.bytes),
-            ends: Vec::with_capacity(room.values),
-        }
-    }
-
-    /// What this holds, and an eighth more.
-    fn room(&self) -> Room {
-        Room {
-            bytes: self.data.len() + self.data.len() / 8,
-            values: self.ends.len() + self.ends.len() / 8,
-        }
-    }
-
     fn push(&mut self, v: &str) {
         self.data.push_str(v);
         self.ends.push(self.data.len() as u32);
@@ -64,13 +49,6 @@ struct StrCol {
 }
 
 impl StrCol {
-    fn with_room(room: Room) -> StrCol {
-        StrCol {
-            values: Strs::with_room(room),
-            rows: Vec::with_capacity(room.values),
-        }
-    }
-
     fn push(&mut self, row: usize, v: &str) {
         self.values.push(v);
         self.rows.push(row as u32);
@@ -110,23 +88,6 @@ impl StrCol {
     }
 }
 
-/// Room for some strings: their bytes and how many.
-#[derive(Debug, Clone, Copy, Default)]
-struct Room {
-    bytes: usize,
-    values: usize,
-}
-
-/// Room for the rows of a [`RowBuffer`], taken from the one before.
-#[derive(Debug, Clone, Default)]
-pub struct RowsRoom {
-    rows: usize,
-    event_id: Room,
-    text: [Room; TextField::COUNT],
-    attr_keys: Room,
-    attr_values: Room,
-}
-
 /// Rows waiting for one partition's next row group.
 #[derive(Debug, Default)]
 pub struct RowBuffer {
@@ -156,42 +117,6 @@ const ROW_BYTES: usize = 8 + 8 + 8 + 1 + 2 + 4 + 16 + 16 + 16 + 4;
 const VALUE_BYTES: usize = 8;
 
 impl RowBuffer {
-    /// The room this buffer's rows take, and an eighth more, for the next
-    /// buffer of the same partition ([`RowBuffer::with_room`]).
-    pub fn room(&self) -> RowsRoom {
-        RowsRoom {
-            rows: self.len() + self.len() / 8,
-            event_id: self.event_id.values.room(),
-            text: std::array::from_fn(|k| self.text[k].values.room()),
-            attr_keys: self.attr_keys.room(),
-            attr_values: self.attr_values.room(),
-        }
-    }
-
-    /// An empty buffer with `room` allocated up front: the next row group
-    /// of a partition is about the size of the last, and a buffer grown by
-    /// doubling copies everything it holds at each step.
-    pub fn with_room(room: &RowsRoom) -> RowBuffer {
-        let n = room.rows;
-        RowBuffer {
-            ts: Vec::with_capacity(n),
-            line: Vec::with_capacity(n),
-            position: Vec::with_capacity(n),
-            event_id: StrCol::with_room(room.event_id),
-            format: Vec::with_capacity(n),
-            level: Vec::with_capacity(n),
-            text: std::array::from_fn(|k| StrCol::with_room(room.text[k])),
-            http_status: Vec::with_capacity(n),
-            latency_ms: Vec::with_capacity(n),
-            bytes_sent: Vec::with_capacity(n),
-            amount: Vec::with_capacity(n),
-            attr_keys: Strs::with_room(room.attr_keys),
-            attr_values: Strs::with_room(room.attr_values),
-            attr_ends: Vec::with_capacity(n),
-            bytes: 0,
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.ts.len()
     }

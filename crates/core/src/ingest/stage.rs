@@ -16,7 +16,7 @@ use super::observe::{Observer, Origin};
 use super::options::IngestOptions;
 use super::quarantine::Quarantine;
 use super::resume::QuarantineTotals;
-use super::rows::{RowBuffer, RowsRoom};
+use super::rows::RowBuffer;
 use crate::error::Error;
 use crate::record::{Level, Record, Reject, SourceFormat, TextField};
 use crate::store::OutputStore;
@@ -131,9 +131,6 @@ pub(super) struct ParseStage<'o, 's> {
     /// Quarantine files of the segments this run finished.
     pub quarantined: QuarantineTotals,
     pub buffers: HashMap<Partition, RowBuffer>,
-    /// The room each partition's last flushed buffer took: its next one
-    /// starts with that much.
-    pub room: HashMap<Partition, RowsRoom>,
     pub buffered: usize,
     pub finisher: Finisher,
     pub counts: Counts,
@@ -402,11 +399,7 @@ impl ParseStage<'_, '_> {
                 position: line.offset,
             },
         );
-        let room = &self.room;
-        let buf = self.buffers.entry(part).or_insert_with(|| {
-            room.get(&part)
-                .map_or_else(RowBuffer::default, RowBuffer::with_room)
-        });
+        let buf = self.buffers.entry(part).or_default();
         let before = buf.bytes();
         buf.push(rec, ts, line.number, line.offset, fmt);
         self.buffered += buf.bytes() - before;
@@ -428,7 +421,6 @@ impl ParseStage<'_, '_> {
     fn flush(&mut self, part: Partition, sink: &mut Sink<'_>) -> Result<(), Error> {
         if let Some(b) = self.buffers.remove(&part) {
             self.buffered -= b.bytes();
-            self.room.insert(part, b.room());
             sink(Flush::Rows(part, Box::new(b)))?;
         }
         Ok(())
