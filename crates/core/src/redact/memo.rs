@@ -5,17 +5,18 @@
 //! the bytes, so a value found in the table gets the answer the checks
 //! would give.
 //!
-//! Each table is direct-mapped: a value's hash picks one slot, a newer
-//! value takes the slot over, and a lookup compares the whole value, so a
-//! collision costs a scan, never a wrong answer. Each holds at most
-//! [`SLOTS`] values of at most [`MAX_LEN`] bytes.
+//! A value's hash picks a pair of slots; the newest value goes first and
+//! the one it displaces second, so two values that share a pair do not
+//! push each other out. A lookup compares the whole value: a collision
+//! costs a scan, never a wrong answer. Each table holds at most [`SLOTS`]
+//! values of at most [`MAX_LEN`] bytes.
 
-/// Slots per table.
-const SLOTS: usize = 64;
+/// Slots per table, in pairs.
+const SLOTS: usize = 256;
 /// Longer values are never kept (a user agent is 100 to 250 bytes).
 const MAX_LEN: usize = 512;
 
-/// A small direct-mapped table from strings to `V`.
+/// A small two-way set-associative table from strings to `V`.
 #[derive(Debug, Clone)]
 pub(super) struct Memo<V> {
     slots: Vec<Option<(Box<str>, V)>>,
@@ -30,29 +31,37 @@ impl<V: Copy> Default for Memo<V> {
 }
 
 impl<V: Copy> Memo<V> {
-    /// What was kept for `key`, if it is still in its slot.
+    /// What was kept for `key`, if it is still in its pair of slots.
     #[inline]
     pub fn get(&self, key: &str) -> Option<V> {
-        match self.slots.get(slot(key))? {
-            Some((k, v)) if **k == *key => Some(*v),
-            _ => None,
+        let i = pair(key);
+        for s in self.slots.get(i..i + 2)? {
+            match s {
+                Some((k, v)) if **k == *key => return Some(*v),
+                _ => {}
+            }
         }
+        None
     }
 
-    /// Keep `v` for `key`, in place of what its slot held.
+    /// Keep `v` for `key` in the first slot of its pair; what was there
+    /// moves to the second.
     pub fn put(&mut self, key: &str, v: V) {
         if key.len() > MAX_LEN {
             return;
         }
-        if let Some(s) = self.slots.get_mut(slot(key)) {
-            *s = Some((key.into(), v));
+        let i = pair(key);
+        if let Some([first, second]) = self.slots.get_mut(i..i + 2) {
+            *second = first.take();
+            *first = Some((key.into(), v));
         }
     }
 }
 
-/// The slot of `key`: a multiplicative hash of its bytes, eight at a time.
+/// The first slot of `key`'s pair: a multiplicative hash of its bytes,
+/// eight at a time.
 #[inline]
-fn slot(key: &str) -> usize {
+fn pair(key: &str) -> usize {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let b = key.as_bytes();
     let mut h = b.len() as u64;
@@ -70,7 +79,7 @@ fn slot(key: &str) -> usize {
         }
         h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
-    (h >> 58) as usize % SLOTS
+    ((h >> 57) as usize * 2) % SLOTS
 }
 
 #[cfg(test)]
@@ -108,6 +117,29 @@ mod tests {
         assert!(hits > 0 && hits <= SLOTS, "{hits}");
         // The last value put is always found.
         assert_eq!(m.get("key_999"), Some(999));
+    }
+
+    #[test]
+    fn two_values_of_one_pair_are_both_kept() {
+        let mut m: Memo<u32> = Memo::default();
+        let a = "span_id".to_string();
+        let b = (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| pair(k) == pair(&a))
+            .unwrap_or_default();
+        m.put(&a, 1);
+        m.put(&b, 2);
+        for _ in 0..3 {
+            assert_eq!(m.get(&a), Some(1));
+            assert_eq!(m.get(&b), Some(2));
+        }
+        // A third value of the pair pushes out the older of the two.
+        let c = (0..)
+            .map(|i| format!("c{i}"))
+            .find(|k| pair(k) == pair(&a))
+            .unwrap_or_default();
+        m.put(&c, 3);
+        assert_eq!((m.get(&c), m.get(&b), m.get(&a)), (Some(3), Some(2), None));
     }
 
     #[test]
