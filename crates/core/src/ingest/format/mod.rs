@@ -251,6 +251,8 @@ pub struct Parser {
     /// The CloudFront `#Fields:` or flow log header line in force, to
     /// resume elsewhere.
     fields: Option<String>,
+    /// JSON lines' top-level field names, by position, from line to line.
+    json_keys: json::Keys,
 }
 
 /// What a [`Parser`] carries from line to line, to resume it in another
@@ -280,6 +282,7 @@ impl Parser {
             context,
             custom: None,
             fields: None,
+            json_keys: json::Keys::default(),
         }
     }
 
@@ -364,7 +367,7 @@ impl Parser {
         match self.format {
             Format::Json => {
                 if line.trim_start().starts_with('{') {
-                    json::parse(line, rec)?;
+                    json::parse_with(line, rec, &mut self.json_keys)?;
                 } else {
                     return text::parse(line, rec, &self.context)
                         .map(|_| Parsed::Row(SourceFormat::Text));

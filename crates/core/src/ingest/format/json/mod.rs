@@ -8,7 +8,11 @@
 //! text), so nothing is dropped. When two aliases of one column are present,
 //! the first wins and the other is kept as an attribute.
 
+mod keys;
+
 use std::borrow::Cow;
+
+pub use keys::Keys;
 
 use super::clip;
 use crate::record::{Level, Record, Reject, TextField};
@@ -105,23 +109,17 @@ pub fn parse_mapped<'a>(
     rec: &mut Record<'a>,
     columns: Columns,
 ) -> Result<(), Reject> {
-    let mut p = Scanner {
-        s: line,
-        b: line.as_bytes(),
-        i: 0,
-        columns,
-    };
-    p.ws();
-    if p.peek() != Some(b'{') {
-        return Err(Reject::InvalidJson("not a json object".into()));
-    }
-    p.i += 1;
-    p.object(rec, None, 1)?;
-    p.ws();
-    if p.i != p.b.len() {
-        return Err(p.err("trailing characters after the object"));
-    }
-    Ok(())
+    Scanner::new(line, columns, None).run(rec)
+}
+
+/// [`parse`], reading the top-level field names the lines before had at
+/// the same positions from `keys` first ([`Keys`]): what one parser keeps
+/// from line to line.
+pub fn parse_with<'a>(line: &'a str, rec: &mut Record<'a>, keys: &mut Keys) -> Result<(), Reject> {
+    let mut p = Scanner::new(line, column_for, Some(std::mem::take(&mut keys.seen)));
+    let r = p.run(rec);
+    keys.seen = p.keys;
+    r
 }
 
 struct Scanner<'a> {
@@ -129,6 +127,38 @@ struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
     columns: Columns,
+    /// Top-level field names by position ([`Keys`]); empty when not kept.
+    keys: Vec<keys::Seen>,
+    /// Whether to read top-level names through `keys`.
+    remember: bool,
+}
+
+impl<'a> Scanner<'a> {
+    /// `keys`: the names of the lines before, to read this line's through.
+    fn new(line: &'a str, columns: Columns, keys: Option<Vec<keys::Seen>>) -> Self {
+        Scanner {
+            s: line,
+            b: line.as_bytes(),
+            i: 0,
+            columns,
+            remember: keys.is_some(),
+            keys: keys.unwrap_or_default(),
+        }
+    }
+
+    fn run(&mut self, rec: &mut Record<'a>) -> Result<(), Reject> {
+        self.ws();
+        if self.peek() != Some(b'{') {
+            return Err(Reject::InvalidJson("not a json object".into()));
+        }
+        self.i += 1;
+        self.object(rec, None, 1)?;
+        self.ws();
+        if self.i != self.b.len() {
+            return Err(self.err("trailing characters after the object"));
+        }
+        Ok(())
+    }
 }
 
 impl<'a> Scanner<'a> {
@@ -168,7 +198,8 @@ impl<'a> Scanner<'a> {
         prefix: Option<&str>,
         depth: usize,
     ) -> Result<(), Reject> {
-        self.members(depth, |s, key| {
+        let top = prefix.is_none() && depth == 1;
+        self.members(depth, top, |s, key, column| {
             let key: Cow<'a, str> = match prefix {
                 Some(p) => Cow::Owned(format!("{p}.{key}")),
                 None => key,
@@ -183,7 +214,11 @@ impl<'a> Scanner<'a> {
                 s.object(rec, Some(&key), depth + 1)
             } else {
                 let v = s.value(depth)?;
-                assign(rec, key, v, s.columns)
+                let column = match column {
+                    Some(c) => c,
+                    None => (s.columns)(&key),
+                };
+                assign(rec, key, v, column)
             }
         })
     }
@@ -191,7 +226,7 @@ impl<'a> Scanner<'a> {
     /// The members of an `attributes` object whose `{` was consumed: each
     /// one an attribute of its own name, nested values as JSON text.
     fn attributes(&mut self, rec: &mut Record<'a>, depth: usize) -> Result<(), Reject> {
-        self.members(depth, |s, key| {
+        self.members(depth, false, |s, key, _| {
             match s.value(depth)? {
                 Value::Null => {}
                 v => rec.attributes.push((key, v.into_text())),
@@ -202,11 +237,17 @@ impl<'a> Scanner<'a> {
 
     /// Walk the members of an object whose `{` was consumed: `member` gets
     /// each key with the scanner at its value, and consumes the value.
+    /// `top`: the line's own object, whose names are read through the
+    /// names of the line before ([`Keys`]); `member` then also gets each
+    /// key's column.
     fn members(
         &mut self,
         depth: usize,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), Reject>,
+        top: bool,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>, Option<Option<Column>>) -> Result<(), Reject>,
     ) -> Result<(), Reject> {
+        let top = top && self.remember;
+        let mut k = 0;
         if depth > MAX_DEPTH {
             return Err(Reject::NestingTooDeep);
         }
@@ -221,10 +262,16 @@ impl<'a> Scanner<'a> {
                 return Err(self.err("expected a field name"));
             }
             self.i += 1;
-            let key = self.string()?;
+            let (key, column) = if top {
+                let (key, column) = self.top_key(k)?;
+                (key, Some(column))
+            } else {
+                (self.string()?, None)
+            };
+            k += 1;
             self.expect(b':', "expected ':'")?;
             self.ws();
-            member(self, key)?;
+            member(self, key, column)?;
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -472,17 +519,17 @@ fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     memchr::memchr2(b'"', b'\\', &b[i..]).map(|n| i + n)
 }
 
-/// Put one flattened field into its column, or into the attributes.
+/// Put one flattened field into `column`, or into the attributes.
 fn assign<'a>(
     rec: &mut Record<'a>,
     key: Cow<'a, str>,
     v: Value<'a>,
-    columns: Columns,
+    column: Option<Column>,
 ) -> Result<(), Reject> {
     if matches!(v, Value::Null) {
         return Ok(());
     }
-    let Some(col) = columns(&key) else {
+    let Some(col) = column else {
         rec.attributes.push((key, v.into_text()));
         return Ok(());
     };

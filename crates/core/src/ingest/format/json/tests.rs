@@ -179,3 +179,45 @@ fn string_end_finder_agrees_with_memchr2() {
         }
     }
 }
+
+/// Names read through the line before's ([`Keys`]) give the record a fresh
+/// parse gives, whatever the lines do to the names at each position:
+/// another name, a longer or shorter one, an escaped one, spaces, nesting,
+/// a cut-off line.
+#[test]
+fn remembered_names_give_the_same_records() {
+    let long_key = "k".repeat(80);
+    let many: String = (0..70).map(|i| format!(r#""f{i}":{i},"#)).collect();
+    let lines = [
+        r#"{"timestamp":"2024-03-14T21:00:00Z","level":"INFO","msg":"a","x":1}"#.to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:00Z","level":"INFO","msg":"a","x":1}"#.to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:01Z","levelname":"WARN","msg":"b"}"#.to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:01Z","lev":"WARN","msg":"b"}"#.to_string(),
+        r#"{"time\u0073tamp":"2024-03-14T21:00:02Z","lvl":"error","msg":"c"}"#.to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:02Z","lvl":"error","msg":"c"}"#.to_string(),
+        r#"{ "timestamp" : "2024-03-14T21:00:03Z" , "level" : "INFO" , "log" : {"level":"x"} }"#
+            .to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:04Z","attributes":{"level":"1","msg":"m"},"level":"INFO"}"#
+            .to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:04Z","level":"INFO","msg"#.to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:04Z","level":"INFO","ms"#.to_string(),
+        r#"{"timestamp":"2024-03-14T21:00:04Z","level":"INFO","msg":"a","x":1,"x":2}"#.to_string(),
+        format!(r#"{{"{long_key}":"v","timestamp":"2024-03-14T21:00:05Z"}}"#),
+        format!(r#"{{"{long_key}":"v","timestamp":"2024-03-14T21:00:05Z"}}"#),
+        format!(r#"{{{many}"timestamp":"2024-03-14T21:00:06Z"}}"#),
+        format!(r#"{{{many}"timestamp":"2024-03-14T21:00:06Z"}}"#),
+        r#"{"timestamp":"2024-03-14T21:00:07Z","level":"INFO","msg":"a","x":1}"#.to_string(),
+    ];
+    let mut keys = Keys::default();
+    for (n, line) in lines.iter().enumerate() {
+        let mut remembered = Record::default();
+        let got = parse_with(line, &mut remembered, &mut keys);
+        let mut fresh = Record::default();
+        let want = parse(line, &mut fresh);
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "line {n}: {line}");
+        assert_eq!(remembered, fresh, "line {n}: {line}");
+    }
+    // The names seen are kept, at most one per position, never an escaped
+    // or a long one.
+    assert!(keys.seen.len() <= 64);
+}
