@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
-use loglake_core::ingest::format::parse_line;
 use loglake_core::ingest::format::stamp::{Context, Zone};
+use loglake_core::ingest::format::{json, parse_line, parse_line_with};
 use loglake_core::ingest::input::{Line, LineKind};
 use loglake_core::ingest::multiline::MultilineLimits;
 use loglake_core::ingest::quarantine::{self, Quarantine};
@@ -520,6 +520,8 @@ fn normalize(
     let (mut lines, mut merged, mut forwarded) = (0u64, 0u64, 0u64);
     let mut id = String::new();
     let mut ndjson: Vec<u8> = Vec::new();
+    // JSON lines' field names, by position, from line to line of the batch.
+    let mut keys = json::Keys::default();
     let mut fresh = crate::freshness::Freshness::new(crate::now_ms());
     let clip = |b: &[u8]| b[..b.len().min(max_line)].to_vec();
     let mut uri = String::new();
@@ -586,7 +588,7 @@ fn normalize(
                     Err(_) => Err(Reject::InvalidUtf8),
                     Ok(text) => {
                         rec.clear();
-                        parse_line(text, &mut rec, &context).and_then(|fmt| {
+                        parse_line_with(text, &mut rec, &context, &mut keys).and_then(|fmt| {
                             for (k, v) in &l.attributes {
                                 rec.attr(*k, v.as_str());
                             }

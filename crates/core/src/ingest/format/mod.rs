@@ -417,6 +417,22 @@ impl Parser {
     }
 }
 
+/// [`parse_line`] for a run of lines: JSON lines read their field names
+/// through the names the lines before had at each position (`keys`, kept
+/// by the caller from line to line).
+pub fn parse_line_with<'a>(
+    line: &'a str,
+    rec: &mut Record<'a>,
+    ctx: &stamp::Context,
+    keys: &mut json::Keys,
+) -> Result<SourceFormat, Reject> {
+    if json::looks_like(line) {
+        json::parse_with(line, rec, keys)?;
+        return Ok(SourceFormat::Json);
+    }
+    parse_line(line, rec, ctx)
+}
+
 /// Parse one line whose format is not known in advance: JSON if it is an
 /// object, else whichever access-log format it looks like, else text (its
 /// time resolved with `ctx`).
