@@ -338,6 +338,8 @@ mod tests {
             "2024-03-14 21:00:00 ",
             "5d64c702-0ae1 ",
             "card ",
+            "offset=827262, port 9092 ",
+            "1 2 3-",
         ];
         let mut masked = 0;
         for _ in 0..4000 {

@@ -104,6 +104,10 @@ const SECRET_KEYS: [&str; 13] = [
     "cookie",
 ];
 
+/// The last letters (lowercase) of the words [`is_secret_key`] looks for:
+/// a key ending in any other letter names no secret.
+pub(super) const SECRET_KEY_ENDS: [u8; 7] = [b'd', b't', b'n', b'y', b'l', b's', b'e'];
+
 /// A key naming a secret: its last dotted segment, lowercased without `_`
 /// and `-`, ends in `password`, `token`, `secret`, `apikey`,
 /// `authorization`, `cookie`, ... (`db.password`, `X-Api-Key`,
@@ -111,12 +115,7 @@ const SECRET_KEYS: [&str; 13] = [
 pub(super) fn is_secret_key(key: &str) -> bool {
     // Most keys end here: too short, or not ending like any word below.
     let last = key.bytes().rev().find(|c| !matches!(c, b'_' | b'-'));
-    if key.len() < 4
-        || !matches!(
-            last.map(|c| c.to_ascii_lowercase()),
-            Some(b'd' | b't' | b'n' | b'y' | b'l' | b's' | b'e')
-        )
-    {
+    if key.len() < 4 || !last.is_some_and(|c| SECRET_KEY_ENDS.contains(&c.to_ascii_lowercase())) {
         return false;
     }
     // The key's last 16 letters, lowercased, without `_` and `-`, from a

@@ -37,7 +37,7 @@ use memchr::memmem::Finder;
 use regex::Regex;
 
 use super::bytes::{Hints, hints};
-use super::keys::is_secret_key;
+use super::keys::{SECRET_KEY_ENDS, is_secret_key};
 
 /// The mask of a secret value.
 pub const MASK: &str = "****";
@@ -91,6 +91,20 @@ pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
                 .is_some_and(|c| matches!(c, b'"' | b'\'' | b'\\' | b' ' | b'\t'))
         {
             end -= 1;
+        }
+        // The key's last letter, past trailing `_` and `-`, decides most
+        // separators (times, ports, `a=1`) before the key is read back:
+        // `is_secret_key` says no to any other.
+        let mut last = end;
+        while last > 0 && b.get(last - 1).is_some_and(|c| matches!(c, b'_' | b'-')) {
+            last -= 1;
+        }
+        if !last
+            .checked_sub(1)
+            .and_then(|j| b.get(j))
+            .is_some_and(|c| SECRET_KEY_ENDS.contains(&c.to_ascii_lowercase()))
+        {
+            return false;
         }
         let mut start = end;
         while start > 0
@@ -254,6 +268,74 @@ mod tests {
             "sent header bearer 9f8e7d6c5b4a3f2e1d0c",
         ] {
             assert_eq!(m(s), s, "{s}");
+        }
+    }
+
+    /// `may_hold_secret` as it was before the last-letter check: every
+    /// separator's key read back and asked.
+    fn keyed_before(s: &str) -> bool {
+        let b = s.as_bytes();
+        memchr::memchr2_iter(b'=', b':', b).any(|sep| {
+            let mut end = sep;
+            while end > 0 && matches!(b[end - 1], b'"' | b'\'' | b'\\' | b' ' | b'\t') {
+                end -= 1;
+            }
+            let mut start = end;
+            while start > 0
+                && (b[start - 1].is_ascii_alphanumeric()
+                    || matches!(b[start - 1], b'_' | b'-' | b'.'))
+            {
+                start -= 1;
+            }
+            is_secret_key(&s[start..end])
+        })
+    }
+
+    #[test]
+    fn the_last_letter_check_keeps_every_keyed_value() {
+        let keys = [
+            "password",
+            "PASSWORD",
+            "db_pwd",
+            "pwd",
+            "token",
+            "token_",
+            "token-_-",
+            "x-api-key",
+            "X-Api-Key-",
+            "secret",
+            "secreT__",
+            "cookie",
+            "credentials",
+            "offset",
+            "clientId",
+            "kafka-1",
+            "a",
+            "_",
+            "-",
+            "",
+            ".",
+            "passwor.d",
+            "my.token",
+            "to_ken",
+            "authorizatioN",
+        ];
+        let seps = ["=", ":", " = ", "\":\"", "\\\":\\\"", "\t:\t", "'='"];
+        for k in keys {
+            for sep in seps {
+                for before in ["", " ", "{\"", "x&"] {
+                    let s = format!("{before}{k}{sep}value1234");
+                    let h = hints(s.as_bytes());
+                    let want = s.len() >= 8
+                        && h.maybe_secret
+                        && (keyed_before(&s)
+                            || (h.jwt && JWT.find(s.as_bytes()).is_some())
+                            || KEY_ID.find_iter(s.as_bytes()).any(|i| {
+                                i >= 2 && matches!(s.as_bytes().get(i - 2..i), Some(b"AK" | b"AS"))
+                            }));
+                    assert_eq!(may_hold_secret(&s, h), want, "{s}");
+                }
+            }
         }
     }
 
