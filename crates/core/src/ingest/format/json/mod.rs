@@ -7,6 +7,12 @@
 //! becomes an attribute (numbers as their literal text, arrays as their JSON
 //! text), so nothing is dropped. When two aliases of one column are present,
 //! the first wins and the other is kept as an attribute.
+//!
+//! A parser that reads many lines ([`parse_with`], what `Parser` and
+//! fn-stream use) keeps each top-level position's last field name and its
+//! column ([`Keys`], `keys.rs`): loggers write their fields in one order,
+//! so most names are matched against the line before's instead of scanned
+//! and looked up.
 
 mod keys;
 
