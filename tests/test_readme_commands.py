@@ -50,7 +50,7 @@ needs_bin = pytest.mark.skipif(not BIN, reason="LOGLAKE_BIN is not set: run thro
 
 # Programs whose commands are checked for the repository paths they name
 # only: they need AWS, Terraform state, a server or a shell of the reader's.
-STATIC_ONLY = {"aws", "terraform", "curl", "export", ".venv/bin/python"}
+STATIC_ONLY = {"aws", "terraform", "curl", "export", ".venv/bin/python", "valgrind", "callgrind_annotate", "head"}
 # Invocations of the CLI as the docs write them.
 LOGLAKE = {"loglake", "target/release/loglake", "./target/release/loglake"}
 # Files a reader makes by following the docs, not files of the repository.

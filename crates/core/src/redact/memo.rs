@@ -23,10 +23,10 @@ pub(super) struct Memo<V> {
 }
 
 impl<V: Copy> Default for Memo<V> {
+    /// An empty table, allocated at the first [`Memo::put`]: a redactor
+    /// made for one value (a quarantined line, one HTTP event) pays nothing.
     fn default() -> Self {
-        Memo {
-            slots: vec![None; SLOTS],
-        }
+        Memo { slots: Vec::new() }
     }
 }
 
@@ -44,11 +44,20 @@ impl<V: Copy> Memo<V> {
         None
     }
 
+    /// Whether the table has been allocated (by a first `put`).
+    #[cfg(test)]
+    pub fn allocated(&self) -> bool {
+        !self.slots.is_empty()
+    }
+
     /// Keep `v` for `key` in the first slot of its pair; what was there
     /// moves to the second.
     pub fn put(&mut self, key: &str, v: V) {
         if key.len() > MAX_LEN {
             return;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![None; SLOTS];
         }
         let i = pair(key);
         if let Some([first, second]) = self.slots.get_mut(i..i + 2) {
