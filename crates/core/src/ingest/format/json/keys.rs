@@ -35,7 +35,7 @@ impl<'a> Scanner<'a> {
     /// escape is never remembered.
     pub(super) fn top_key(&mut self, k: usize) -> Result<(Cow<'a, str>, Option<Column>), Reject> {
         let start = self.i;
-        if let Some(seen) = self.keys.get(k) {
+        if let Some(seen) = self.keys.as_ref().and_then(|keys| keys.get(k)) {
             let end = start + seen.name.len();
             if self.b.get(start..end) == Some(seen.name.as_bytes())
                 && self.b.get(end) == Some(&b'"')
@@ -50,15 +50,16 @@ impl<'a> Scanner<'a> {
         if let Cow::Borrowed(name) = key
             && name.len() <= MAX_NAME
             && k < MAX_POSITIONS
+            && let Some(keys) = self.keys.as_mut()
         {
-            let known = self.keys.len();
-            match self.keys.get_mut(k) {
+            let known = keys.len();
+            match keys.get_mut(k) {
                 Some(seen) => {
                     seen.name.clear();
                     seen.name.push_str(name);
                     seen.column = column;
                 }
-                None if k == known => self.keys.push(Seen {
+                None if k == known => keys.push(Seen {
                     name: name.to_string(),
                     column,
                 }),

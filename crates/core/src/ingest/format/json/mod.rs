@@ -124,7 +124,7 @@ pub fn parse_mapped<'a>(
 pub fn parse_with<'a>(line: &'a str, rec: &mut Record<'a>, keys: &mut Keys) -> Result<(), Reject> {
     let mut p = Scanner::new(line, column_for, Some(std::mem::take(&mut keys.seen)));
     let r = p.run(rec);
-    keys.seen = p.keys;
+    keys.seen = p.keys.unwrap_or_default();
     r
 }
 
@@ -133,10 +133,8 @@ struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
     columns: Columns,
-    /// Top-level field names by position ([`Keys`]); empty when not kept.
-    keys: Vec<keys::Seen>,
-    /// Whether to read top-level names through `keys`.
-    remember: bool,
+    /// Top-level field names by position ([`Keys`]), when kept.
+    keys: Option<Vec<keys::Seen>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -147,8 +145,7 @@ impl<'a> Scanner<'a> {
             b: line.as_bytes(),
             i: 0,
             columns,
-            remember: keys.is_some(),
-            keys: keys.unwrap_or_default(),
+            keys,
         }
     }
 
@@ -252,7 +249,7 @@ impl<'a> Scanner<'a> {
         top: bool,
         mut member: impl FnMut(&mut Self, Cow<'a, str>, Option<Option<Column>>) -> Result<(), Reject>,
     ) -> Result<(), Reject> {
-        let top = top && self.remember;
+        let top = top && self.keys.is_some();
         let mut k = 0;
         if depth > MAX_DEPTH {
             return Err(Reject::NestingTooDeep);
