@@ -106,7 +106,18 @@ const SECRET_KEYS: [&str; 13] = [
 
 /// The last letters (lowercase) of the words [`is_secret_key`] looks for:
 /// a key ending in any other letter names no secret.
-pub(super) const SECRET_KEY_ENDS: [u8; 7] = [b'd', b't', b'n', b'y', b'l', b's', b'e'];
+const SECRET_KEY_ENDS: [u8; 7] = [b'd', b't', b'n', b'y', b'l', b's', b'e'];
+
+/// Whether `head` ends, past trailing `_` and `-`, in a letter a secret
+/// word ends in: the first thing [`is_secret_key`] asks, and all the
+/// secret prefilter asks of the bytes before a separator until it reads
+/// the key back.
+pub(super) fn may_end_secret_key(head: &[u8]) -> bool {
+    head.iter()
+        .rev()
+        .find(|c| !matches!(c, b'_' | b'-'))
+        .is_some_and(|c| SECRET_KEY_ENDS.contains(&c.to_ascii_lowercase()))
+}
 
 /// A key naming a secret: its last dotted segment, lowercased without `_`
 /// and `-`, ends in `password`, `token`, `secret`, `apikey`,
@@ -114,8 +125,7 @@ pub(super) const SECRET_KEY_ENDS: [u8; 7] = [b'd', b't', b'n', b'y', b'l', b's',
 /// `refresh_token`, `headers.Authorization`).
 pub(super) fn is_secret_key(key: &str) -> bool {
     // Most keys end here: too short, or not ending like any word below.
-    let last = key.bytes().rev().find(|c| !matches!(c, b'_' | b'-'));
-    if key.len() < 4 || !last.is_some_and(|c| SECRET_KEY_ENDS.contains(&c.to_ascii_lowercase())) {
+    if key.len() < 4 || !may_end_secret_key(key.as_bytes()) {
         return false;
     }
     // The key's last 16 letters, lowercased, without `_` and `-`, from a

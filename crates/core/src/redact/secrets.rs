@@ -37,7 +37,7 @@ use memchr::memmem::Finder;
 use regex::Regex;
 
 use super::bytes::{Hints, hints};
-use super::keys::{SECRET_KEY_ENDS, is_secret_key};
+use super::keys::{is_secret_key, may_end_secret_key};
 
 /// The mask of a secret value.
 pub const MASK: &str = "****";
@@ -95,15 +95,7 @@ pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
         // The key's last letter, past trailing `_` and `-`, decides most
         // separators (times, ports, `a=1`) before the key is read back:
         // `is_secret_key` says no to any other.
-        let mut last = end;
-        while last > 0 && b.get(last - 1).is_some_and(|c| matches!(c, b'_' | b'-')) {
-            last -= 1;
-        }
-        if !last
-            .checked_sub(1)
-            .and_then(|j| b.get(j))
-            .is_some_and(|c| SECRET_KEY_ENDS.contains(&c.to_ascii_lowercase()))
-        {
+        if !b.get(..end).is_some_and(may_end_secret_key) {
             return false;
         }
         let mut start = end;
