@@ -16,6 +16,7 @@
 //!    windows' figures.
 
 pub mod error;
+pub mod hash;
 pub mod ingest;
 pub mod metrics;
 pub mod record;

@@ -67,28 +67,10 @@ impl<V: Copy> Memo<V> {
     }
 }
 
-/// The first slot of `key`'s pair: a multiplicative hash of its bytes,
-/// eight at a time.
+/// The first slot of `key`'s pair.
 #[inline]
 fn pair(key: &str) -> usize {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let b = key.as_bytes();
-    let mut h = b.len() as u64;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        if let Some(dst) = w.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    ((h >> 57) as usize * 2) % SLOTS
+    (crate::hash::hash64(key.as_bytes()) >> 57) as usize * 2 % SLOTS
 }
 
 #[cfg(test)]
