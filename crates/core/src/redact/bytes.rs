@@ -9,17 +9,25 @@
 ///
 /// Sixteen bytes at a time, the last block padded with zeros (which match
 /// nothing): a loop of a fixed sixteen without early exits becomes vector
-/// compares on x86-64 and on arm64. Most values are short (ids, paths,
-/// short messages), and a loop over the value's own length ran them byte
-/// by byte in its scalar tail.
+/// compares on x86-64 and on arm64. Each of the sixteen lanes keeps its own
+/// counts, summed once at the end (every [`LANE_BLOCKS`] blocks for the
+/// digits, before a lane's `u8` could overflow): summing across the lanes
+/// after every block cost more than the compares on long free text.
 #[inline]
 pub(super) fn hints(b: &[u8]) -> Hints {
-    let mut h = Block::default();
+    let mut lanes = Lanes::default();
+    let mut digits = 0usize;
     let mut chunks = b.chunks_exact(16);
+    let mut blocks = 0usize;
     for c in &mut chunks {
         let mut w = [0u8; 16];
         w.copy_from_slice(c);
-        h.add(&w);
+        lanes.add(&w);
+        blocks += 1;
+        if blocks == LANE_BLOCKS {
+            digits += lanes.take_digits();
+            blocks = 0;
+        }
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
@@ -27,36 +35,53 @@ pub(super) fn hints(b: &[u8]) -> Hints {
         if let Some(head) = w.get_mut(..rest.len()) {
             head.copy_from_slice(rest);
         }
-        h.add(&w);
+        lanes.add(&w);
     }
+    digits += lanes.take_digits();
+    let any = |l: [u8; 16]| l.iter().fold(0, |a, &x| a | x) != 0;
+    let (sep, key_id, jwt) = (any(lanes.sep), any(lanes.key_id), any(lanes.jwt));
     Hints {
-        digits: h.digits,
-        maybe_email: h.at != 0,
-        maybe_secret: h.secret | h.jwt != 0,
-        jwt: h.jwt != 0,
+        digits,
+        maybe_email: any(lanes.at),
+        maybe_secret: sep || key_id || jwt,
+        sep,
+        key_id,
+        jwt,
     }
 }
 
-/// What [`hints`] has seen so far.
+/// Blocks a lane's digit count may take before it is summed: 255 digits
+/// fit in a `u8`.
+const LANE_BLOCKS: usize = 255;
+
+/// What [`hints`] has seen so far, per byte position in a block.
 #[derive(Default)]
-struct Block {
-    digits: usize,
-    at: u8,
-    secret: u8,
-    jwt: u8,
+struct Lanes {
+    digits: [u8; 16],
+    at: [u8; 16],
+    sep: [u8; 16],
+    key_id: [u8; 16],
+    jwt: [u8; 16],
 }
 
-impl Block {
+impl Lanes {
     #[inline(always)]
     fn add(&mut self, w: &[u8; 16]) {
-        let mut d = 0u8;
-        for &c in w {
-            d += u8::from(c.wrapping_sub(b'0') < 10);
-            self.at |= u8::from(c == b'@') | u8::from(c == b'%');
-            self.secret |= u8::from(c == b'=') | u8::from(c == b':') | u8::from(c == b'I');
-            self.jwt |= u8::from(c == b'J');
+        for (k, &c) in w.iter().enumerate() {
+            self.digits[k] += u8::from(c.wrapping_sub(b'0') < 10);
+            self.at[k] |= u8::from(c == b'@') | u8::from(c == b'%');
+            self.sep[k] |= u8::from(c == b'=') | u8::from(c == b':');
+            self.key_id[k] |= u8::from(c == b'I');
+            self.jwt[k] |= u8::from(c == b'J');
         }
-        self.digits += usize::from(d);
+    }
+
+    /// The digits counted so far, the lanes' counts reset.
+    #[inline(always)]
+    fn take_digits(&mut self) -> usize {
+        let n = self.digits.iter().map(|&d| usize::from(d)).sum();
+        self.digits = [0; 16];
+        n
     }
 }
 
@@ -67,6 +92,10 @@ pub(super) struct Hints {
     pub maybe_email: bool,
     /// A `=`, `:`, `I` (as in `AKIA`) or `J`.
     pub maybe_secret: bool,
+    /// A `=` or `:`.
+    pub sep: bool,
+    /// An `I` (as in `AKIA`).
+    pub key_id: bool,
     /// A `J` (as in a JWT's `eyJ`).
     pub jwt: bool,
 }
@@ -101,12 +130,14 @@ mod tests {
     use super::*;
 
     /// The byte-at-a-time definition.
-    fn naive(b: &[u8]) -> (usize, bool, bool, bool) {
+    fn naive(b: &[u8]) -> (usize, bool, bool, bool, bool, bool) {
         let has = |set: &[u8]| b.iter().any(|c| set.contains(c));
         (
             b.iter().filter(|c| c.is_ascii_digit()).count(),
             has(b"@%"),
             has(b"=:IJ"),
+            has(b"=:"),
+            has(b"I"),
             has(b"J"),
         )
     }
@@ -126,7 +157,14 @@ mod tests {
                         }
                         let h = hints(&b);
                         assert_eq!(
-                            (h.digits, h.maybe_email, h.maybe_secret, h.jwt),
+                            (
+                                h.digits,
+                                h.maybe_email,
+                                h.maybe_secret,
+                                h.sep,
+                                h.key_id,
+                                h.jwt
+                            ),
                             naive(&b),
                             "len {len} pos {pos} byte {v}"
                         );
@@ -138,8 +176,28 @@ mod tests {
         let long: Vec<u8> = (0..10_000u32).map(|i| b"a1@=J9 "[i as usize % 7]).collect();
         let h = hints(&long);
         assert_eq!(
-            (h.digits, h.maybe_email, h.maybe_secret, h.jwt),
+            (
+                h.digits,
+                h.maybe_email,
+                h.maybe_secret,
+                h.sep,
+                h.key_id,
+                h.jwt
+            ),
             naive(&long)
         );
+    }
+
+    #[test]
+    fn a_lane_never_counts_past_its_byte() {
+        // Only digits, past the blocks a lane's count is summed after, at
+        // every length around that point: a `u8` lane that overflowed would
+        // panic here (tests build with overflow checks) or miscount.
+        for len in (LANE_BLOCKS * 16 - 20)..(LANE_BLOCKS * 16 + 40) {
+            let b = vec![b'7'; len];
+            assert_eq!(hints(&b).digits, len, "len {len}");
+        }
+        let b = vec![b'7'; 3 * LANE_BLOCKS * 16 + 5];
+        assert_eq!(hints(&b).digits, b.len());
     }
 }

@@ -104,19 +104,35 @@ const SECRET_KEYS: [&str; 13] = [
     "cookie",
 ];
 
-/// The last letters (lowercase) of the words [`is_secret_key`] looks for:
-/// a key ending in any other letter names no secret.
-const SECRET_KEY_ENDS: [u8; 7] = [b'd', b't', b'n', b'y', b'l', b's', b'e'];
+/// The last three letters (lowercase) of the words [`is_secret_key`] looks
+/// for: a key ending in any other three names no secret.
+const SECRET_KEY_ENDS: [&[u8; 3]; 10] = [
+    b"ord", b"swd", b"pwd", b"ret", b"ken", b"ion", b"key", b"ial", b"als", b"kie",
+];
 
-/// Whether `head` ends, past trailing `_` and `-`, in a letter a secret
-/// word ends in: the first thing [`is_secret_key`] asks, and all the
-/// secret prefilter asks of the bytes before a separator until it reads
-/// the key back.
+/// Whether `head` ends, past `_` and `-`, in three letters a secret word
+/// ends in (and no `.` among them: [`is_secret_key`] reads the last dotted
+/// segment only): the first thing [`is_secret_key`] asks, and all the
+/// secret prefilter asks of the bytes before a separator until it reads the
+/// key back. One letter was not enough in free text: `d`, `t`, `n`, `y`,
+/// `l`, `s` and `e` end most English words.
 pub(super) fn may_end_secret_key(head: &[u8]) -> bool {
-    head.iter()
-        .rev()
-        .find(|c| !matches!(c, b'_' | b'-'))
-        .is_some_and(|c| SECRET_KEY_ENDS.contains(&c.to_ascii_lowercase()))
+    let mut last = [0u8; 3];
+    let mut n = 0;
+    for &c in head.iter().rev() {
+        if matches!(c, b'_' | b'-') {
+            continue;
+        }
+        if c == b'.' {
+            return false;
+        }
+        n += 1;
+        last[3 - n] = c.to_ascii_lowercase();
+        if n == 3 {
+            return SECRET_KEY_ENDS.contains(&&last);
+        }
+    }
+    false
 }
 
 /// A key naming a secret: its last dotted segment, lowercased without `_`
@@ -165,6 +181,26 @@ pub(super) fn is_secret_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_three_letters_of_every_secret_word_are_tried() {
+        for w in SECRET_KEYS {
+            for k in [
+                w.to_string(),
+                w.to_uppercase(),
+                format!("db.{w}_"),
+                format!("x-{}", w.replace("", "_").trim_matches('_')),
+            ] {
+                assert!(may_end_secret_key(k.as_bytes()), "{k}");
+            }
+        }
+        // `-ion` words (`exception`, `region`) are read back: `authorization`.
+        for k in [
+            "tok.en", "ke", "", "__", "offset", "status", "error", "a.Foo",
+        ] {
+            assert!(!may_end_secret_key(k.as_bytes()), "{k}");
+        }
+    }
 
     #[test]
     fn every_secret_word_is_tried_by_its_last_letter() {

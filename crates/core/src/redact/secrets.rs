@@ -84,34 +84,36 @@ pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
     if b.len() < 8 || !h.maybe_secret {
         return false;
     }
-    let keyed = memchr::memchr2_iter(b'=', b':', b).any(|sep| {
-        let mut end = sep;
-        while end > 0
-            && b.get(end - 1)
-                .is_some_and(|c| matches!(c, b'"' | b'\'' | b'\\' | b' ' | b'\t'))
-        {
-            end -= 1;
-        }
-        // The key's last letter, past trailing `_` and `-`, decides most
-        // separators (times, ports, `a=1`) before the key is read back:
-        // `is_secret_key` says no to any other.
-        if !b.get(..end).is_some_and(may_end_secret_key) {
-            return false;
-        }
-        let mut start = end;
-        while start > 0
-            && b.get(start - 1)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-        {
-            start -= 1;
-        }
-        s.get(start..end).is_some_and(is_secret_key)
-    });
+    let keyed = h.sep
+        && memchr::memchr2_iter(b'=', b':', b).any(|sep| {
+            let mut end = sep;
+            while end > 0
+                && b.get(end - 1)
+                    .is_some_and(|c| matches!(c, b'"' | b'\'' | b'\\' | b' ' | b'\t'))
+            {
+                end -= 1;
+            }
+            // The key's last letter, past trailing `_` and `-`, decides most
+            // separators (times, ports, `a=1`) before the key is read back:
+            // `is_secret_key` says no to any other.
+            if !b.get(..end).is_some_and(may_end_secret_key) {
+                return false;
+            }
+            let mut start = end;
+            while start > 0
+                && b.get(start - 1)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+            {
+                start -= 1;
+            }
+            s.get(start..end).is_some_and(is_secret_key)
+        });
     keyed
         || (h.jwt && JWT.find(b).is_some())
-        || KEY_ID
-            .find_iter(b)
-            .any(|i| i >= 2 && matches!(b.get(i - 2..i), Some(b"AK" | b"AS")))
+        || (h.key_id
+            && KEY_ID
+                .find_iter(b)
+                .any(|i| i >= 2 && matches!(b.get(i - 2..i), Some(b"AK" | b"AS"))))
 }
 
 /// `s` with every secret masked and how many, or `None` when there is none.
