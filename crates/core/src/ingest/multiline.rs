@@ -68,6 +68,10 @@ pub struct Joiner {
     /// A user-defined format's `multiline_start`: the one rule, instead of
     /// the ones above.
     start: Option<CustomFormat>,
+    /// What [`stamp::find`] said of the last line looked at, and where that
+    /// line is: the parser reads a line that starts an event through it
+    /// ([`Joiner::found`]) instead of looking for the time again.
+    last: Option<(usize, usize, stamp::Found)>,
 }
 
 impl Joiner {
@@ -81,6 +85,7 @@ impl Joiner {
             bytes: 0,
             trace: Trace::None,
             start: None,
+            last: None,
         }
     }
 
@@ -96,6 +101,7 @@ impl Joiner {
     /// Whether `line` (not blank) joins the event in progress; when it does
     /// not, it starts the next one. Either way it is now part of an event.
     pub fn joins(&mut self, line: &str) -> bool {
+        self.last = None;
         let joins = self.lines > 0
             && self.lines < self.limits.max_lines
             && self.bytes + 1 + line.len() <= self.limits.max_bytes
@@ -139,18 +145,39 @@ impl Joiner {
         }
     }
 
-    fn continues(&self, line: &str) -> bool {
+    /// What [`stamp::find`] said of `line` when [`Joiner::joins`] looked,
+    /// if it did and `line` is that very line (the same bytes in the same
+    /// place): taken, so it is handed out once.
+    pub fn found(&mut self, line: &str) -> Option<stamp::Found> {
+        match self.last.take() {
+            Some((at, len, found)) if at == line.as_ptr() as usize && len == line.len() => {
+                Some(found)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`stamp::find`] of `line`, kept for [`Joiner::found`].
+    fn find(&mut self, line: &str) -> bool {
+        let found = stamp::find(line);
+        let some = found.is_some();
+        self.last = Some((line.as_ptr() as usize, line.len(), found));
+        some
+    }
+
+    fn continues(&mut self, line: &str) -> bool {
         if let Some(f) = &self.start {
             return f.starts_event(line) == Some(false);
         }
         if line.starts_with([' ', '\t']) || marker(line) {
             return true;
         }
-        match self.trace {
-            Trace::Python | Trace::Go if stamp::find(line).is_none() => return true,
-            _ => {}
+        if matches!(self.trace, Trace::Python | Trace::Go) || self.timestamped {
+            // A traceback's or goroutine dump's lines without a time
+            // continue it, as do any in a source whose events start with one.
+            return !self.find(line);
         }
-        self.timestamped && stamp::find(line).is_none()
+        false
     }
 }
 
@@ -228,6 +255,31 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn the_time_found_for_an_event_start_is_handed_out_once_for_that_line() {
+        let lines = [
+            "2024-03-14 21:00:00,123 ERROR [main] c.s.Checkout - failed",
+            "java.lang.IllegalStateException: boom",
+            "\tat c.s.Checkout.pay(Checkout.java:42)",
+            "2024-03-14 21:00:01,000 INFO [main] c.s.Checkout - ok",
+            "<13>Mar 14 21:00:02 web-1 nginx[42]: up",
+        ];
+        let mut j = Joiner::new(MultilineLimits::default(), true);
+        for l in lines {
+            let joins = j.joins(l);
+            let copy = l.to_string();
+            // Not for the same text elsewhere: the line itself only.
+            assert_eq!(j.found(&copy), None, "{l}");
+            let mut j2 = Joiner::new(MultilineLimits::default(), true);
+            j2.joins(lines[0]);
+            j2.joins(l);
+            if !joins {
+                assert_eq!(j2.found(l), Some(stamp::find(l)), "{l}");
+                assert_eq!(j2.found(l), None, "{l}");
+            }
+        }
     }
 
     #[test]

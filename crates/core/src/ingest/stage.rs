@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::finish::Finisher;
-use super::format::stamp::Context;
+use super::format::stamp::{self, Context};
 use super::format::{self, Format, Parsed, Parser};
 use super::input::{Block, Line, LineKind};
 use super::lake::Partition;
@@ -188,7 +188,8 @@ impl ParseStage<'_, '_> {
         let mut rec = Record::default();
         // The multiline event in progress while it is one line of this
         // block: no copy unless a second line joins it or the block ends.
-        let mut here: Option<(Line, &str)> = None;
+        // With it, what the joiner's look for its time found.
+        let mut here: Option<(Line, &str, Option<stamp::Found>)> = None;
         // One UTF-8 check for the whole block instead of one per line: lines
         // end at ASCII bytes, so each line inside a valid prefix is valid.
         let valid = match std::str::from_utf8(&block.buf) {
@@ -197,9 +198,9 @@ impl ParseStage<'_, '_> {
         };
         for line in &block.lines {
             if line.offset >= self.segments.next {
-                if let Some((first, t)) = here.take() {
+                if let Some((first, t, found)) = here.take() {
                     rec.clear();
-                    let outcome = self.parse(parser, t, &mut rec, &first, sink);
+                    let outcome = self.parse(parser, t, &mut rec, &first, found, sink);
                     self.settle(outcome, &first, t.as_bytes())?;
                 }
                 if self.boundary(parser, line, sink)? {
@@ -228,30 +229,31 @@ impl ParseStage<'_, '_> {
                         Ok(text) => match &mut self.joiner {
                             Some(j) => {
                                 if j.joins(text) {
-                                    if let Some((first, t)) = here.take() {
+                                    if let Some((first, t, _)) = here.take() {
                                         self.event.start(first, t);
                                     }
                                     self.event.join(text);
                                     self.counts.merged += 1;
                                 } else {
+                                    let found = j.found(text);
                                     match here.take() {
                                         // A single line in this block (the
                                         // common case): parsed in place.
-                                        Some((first, t)) => {
+                                        Some((first, t, found)) => {
                                             rec.clear();
-                                            let outcome =
-                                                self.parse(parser, t, &mut rec, &first, sink);
+                                            let outcome = self
+                                                .parse(parser, t, &mut rec, &first, found, sink);
                                             self.settle(outcome, &first, t.as_bytes())?;
                                         }
                                         None => self.end_event(parser, sink)?,
                                     }
-                                    here = Some((*line, text));
+                                    here = Some((*line, text, found));
                                 }
                                 continue;
                             }
                             None => {
                                 rec.clear();
-                                self.parse(parser, text, &mut rec, line, sink)
+                                self.parse(parser, text, &mut rec, line, None, sink)
                             }
                         },
                     }
@@ -260,22 +262,24 @@ impl ParseStage<'_, '_> {
             self.settle(outcome, line, raw)?;
         }
         // The block goes; an event still open keeps its own copy.
-        if let Some((first, t)) = here {
+        if let Some((first, t, _)) = here {
             self.event.start(first, t);
         }
         Ok(())
     }
 
     /// Parse one line (or event) and make it a row; a header is counted.
+    /// `found`: what [`stamp::find`] said of `text`, if it was asked.
     fn parse<'a>(
         &mut self,
         parser: &mut Parser,
         text: &'a str,
         rec: &mut Record<'a>,
         line: &Line,
+        found: Option<stamp::Found>,
         sink: &mut Sink<'_>,
     ) -> Result<(), RowError> {
-        match parser.parse(text, rec) {
+        match parser.parse_found(text, rec, found) {
             Ok(Parsed::Header) => {
                 self.counts.header += 1;
                 Ok(())
@@ -306,7 +310,7 @@ impl ParseStage<'_, '_> {
         };
         let text = std::mem::take(&mut self.event.text);
         let mut rec = Record::default();
-        let outcome = self.parse(parser, &text, &mut rec, &first, sink);
+        let outcome = self.parse(parser, &text, &mut rec, &first, None, sink);
         drop(rec);
         let settled = self.settle(outcome, &first, text.as_bytes());
         // Keep the buffer's capacity for the next event.

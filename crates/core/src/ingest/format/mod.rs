@@ -364,12 +364,25 @@ impl Parser {
     /// same stream), while a line that starts with `{` but is not valid JSON
     /// is rejected: keeping half an object as text would only hide the loss.
     pub fn parse<'a>(&mut self, line: &'a str, rec: &mut Record<'a>) -> Result<Parsed, Reject> {
+        self.parse_found(line, rec, None)
+    }
+
+    /// [`Parser::parse`], with what [`stamp::find`] said of `line` when the
+    /// caller already asked: the multiline joiner looks for the time of
+    /// every line that may start an event, and the text parser would look
+    /// again.
+    pub fn parse_found<'a>(
+        &mut self,
+        line: &'a str,
+        rec: &mut Record<'a>,
+        found: Option<stamp::Found>,
+    ) -> Result<Parsed, Reject> {
         match self.format {
             Format::Json => {
                 if line.trim_start().starts_with('{') {
                     json::parse_with(line, rec, &mut self.json_keys)?;
                 } else {
-                    return text::parse(line, rec, &self.context)
+                    return text::parse_found(line, rec, &self.context, found)
                         .map(|_| Parsed::Row(SourceFormat::Text));
                 }
             }
@@ -398,7 +411,7 @@ impl Parser {
             }
             Format::S3Access => s3access::parse(line, rec)?,
             Format::CwLogs => cwlogs::parse(line, rec, &self.context)?,
-            Format::Text => text::parse(line, rec, &self.context)?,
+            Format::Text => text::parse_found(line, rec, &self.context, found)?,
             Format::Custom => match &self.custom {
                 Some(c) if c.is_fields() => {
                     if c.is_header(line, self.fields.is_none()) {

@@ -15,9 +15,27 @@ const LEVEL_WINDOW: usize = 120;
 /// Parse any line into `rec` (already cleared), times without a zone or a
 /// year resolved with `ctx`.
 pub fn parse<'a>(line: &'a str, rec: &mut Record<'a>, ctx: &Context) -> Result<(), Reject> {
-    let line = line.trim_end();
+    parse_found(line, rec, ctx, None)
+}
+
+/// [`parse`], with what [`stamp::find`] said of `line` when the caller
+/// already asked (the multiline joiner does, for a line that starts an
+/// event); used only when `line` has no trailing blanks, since the time is
+/// looked for in the line without them.
+pub fn parse_found<'a>(
+    line: &'a str,
+    rec: &mut Record<'a>,
+    ctx: &Context,
+    found: Option<stamp::Found>,
+) -> Result<(), Reject> {
+    let trimmed = line.trim_end();
+    let found = match found {
+        Some(found) if trimmed.len() == line.len() => found,
+        _ => stamp::find(trimmed),
+    };
+    let line = trimmed;
     rec.set(TextField::Message, line);
-    let Some(found) = stamp::find(line) else {
+    let Some(found) = found else {
         rec.level = sniff_level(line);
         return Ok(());
     };

@@ -100,10 +100,13 @@ pub struct BadStamp {
     pub why: &'static str,
 }
 
+/// What [`find`] says of a line.
+pub type Found = Option<Result<Stamp, BadStamp>>;
+
 /// The timestamp at the start of `line` (see the module doc for where it
 /// is looked for): `None` when there is none, an error when there is one
 /// whose values cannot be.
-pub fn find(line: &str) -> Option<Result<Stamp, BadStamp>> {
+pub fn find(line: &str) -> Found {
     let b = line.as_bytes();
     let mut i = skip_blank(b, 0);
     // Syslog priority, and RFC 5424's version after it.
