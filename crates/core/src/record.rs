@@ -369,9 +369,10 @@ pub fn event_id(source_id: &str, position: u64, out: &mut String) {
     out.clear();
     out.push_str(source_id);
     out.push('-');
-    // Once per row: the digits by hand, not through `write!`.
+    // Once per row: the digits by hand, not through `write!`, and pushed as
+    // one string (ASCII digits), not char by char.
     let mut buf = [0u8; 20];
-    out.extend(decimal(position, &mut buf).iter().map(|&d| char::from(d)));
+    out.push_str(std::str::from_utf8(decimal(position, &mut buf)).unwrap_or_default());
 }
 
 /// The decimal digits of `n` (as `format!("{n}")` has them), written into

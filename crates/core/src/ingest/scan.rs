@@ -125,8 +125,13 @@ fn scan_batch(
         .ok_or_else(|| missing("ts (timestamp)"))?;
     let text = |name: &str| col(name).and_then(|c| c.as_string_opt::<i32>());
     let level = text("level");
-    let texts: Vec<Option<&StringArray>> =
-        TextField::ALL.iter().map(|t| text(t.column())).collect();
+    // Only the text columns the file has and the caller asked for: a row
+    // looks at those, not at all twenty.
+    let texts: Vec<(usize, &StringArray)> = TextField::ALL
+        .iter()
+        .enumerate()
+        .filter_map(|(k, t)| Some((k, text(t.column())?)))
+        .collect();
     let status = col("http_status").and_then(|c| c.as_primitive_opt::<Int16Type>());
     let latency = col("latency_ms").and_then(|c| c.as_primitive_opt::<Float64Type>());
     let bytes = col("bytes_sent").and_then(|c| c.as_primitive_opt::<Int64Type>());
@@ -148,8 +153,8 @@ fn scan_batch(
         rec.level = level
             .filter(|a| a.is_valid(i))
             .and_then(|a| Level::parse(a.value(i)));
-        for (k, a) in texts.iter().enumerate() {
-            if let Some(a) = a.filter(|a| a.is_valid(i)) {
+        for &(k, a) in &texts {
+            if a.is_valid(i) {
                 rec.text[k] = Some(Cow::Borrowed(a.value(i)));
             }
         }
