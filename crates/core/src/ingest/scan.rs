@@ -148,15 +148,15 @@ fn scan_batch(
         if t < from_ms || t >= to_ms {
             continue;
         }
-        rec.clear();
+        // Every field a row sets is set again (or to `None`) by the next, so
+        // the record is not cleared whole: only the attributes are.
+        rec.attributes.clear();
         rec.ts = Some(t);
         rec.level = level
             .filter(|a| a.is_valid(i))
             .and_then(|a| Level::parse(a.value(i)));
         for &(k, a) in &texts {
-            if a.is_valid(i) {
-                rec.text[k] = Some(Cow::Borrowed(a.value(i)));
-            }
+            rec.text[k] = a.is_valid(i).then(|| Cow::Borrowed(a.value(i)));
         }
         rec.http_status = status.filter(|a| a.is_valid(i)).map(|a| a.value(i));
         rec.latency_ms = latency.filter(|a| a.is_valid(i)).map(|a| a.value(i));

@@ -363,3 +363,80 @@ fn never_panics_on_any_prefix() {
         }
     }
 }
+
+/// A year-less time tries next year only after a December: the same answer
+/// (and the same error) as trying all three years, on every day of the
+/// year and at the year's turn, with offsets east and west, a named zone,
+/// and February 29th.
+#[test]
+fn next_year_is_tried_only_where_it_can_fit() {
+    let all_three = |ctx: &Context, s: &Stamp, line: &str| -> Result<i64, BadStamp> {
+        let reference = ctx.reference_ms.unwrap_or_default();
+        let (ref_year, _, _, _) = crate::time::date_hour(reference);
+        let mut last_err = None;
+        for year in [ref_year + 1, ref_year, ref_year - 1] {
+            match ctx.resolve(
+                &Stamp {
+                    year: Some(year),
+                    ..*s
+                },
+                line,
+            ) {
+                Ok(ms) if ms <= reference + 86_400_000 => return Ok(ms),
+                Ok(_) => {}
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| BadStamp {
+            text: line.get(s.start..s.end).unwrap_or_default().to_string(),
+            why: "no year puts this time before the source was written",
+        }))
+    };
+    // References: the last days of 2023, New Year, mid-year, a leap day.
+    let references = [
+        1_703_894_400_000, // 2023-12-30T00:00:00Z
+        1_703_980_800_000, // 2023-12-31T00:00:00Z
+        1_704_063_599_000, // 2023-12-31T22:59:59Z
+        1_704_067_200_000, // 2024-01-01T00:00:00Z
+        1_718_409_600_000, // 2024-06-15T00:00:00Z
+        1_709_208_000_000, // 2024-02-29T12:00:00Z
+        1_741_000_000_000, // 2025-03-03
+    ];
+    let mut checked = 0;
+    for zone in ["UTC", "+14:00", "-12:00", "Europe/Berlin"] {
+        for reference in references {
+            let ctx = Context {
+                zone: zone.parse().unwrap(),
+                reference_ms: Some(reference),
+            };
+            for month in 1..=12u32 {
+                for day in [1, 2, 15, 28, 29, 30, 31] {
+                    for hour in [0, 13, 23] {
+                        let line = format!("{month:02}{day:02} {hour:02}:00:00 x");
+                        let s = Stamp {
+                            year: None,
+                            month,
+                            day,
+                            hour,
+                            minute: 0,
+                            second: 0,
+                            millis: 0,
+                            offset_min: None,
+                            epoch_ms: None,
+                            layout: Layout::Klog,
+                            start: 0,
+                            end: 13,
+                        };
+                        assert_eq!(
+                            ctx.resolve(&s, &line),
+                            all_three(&ctx, &s, &line),
+                            "{zone} {reference} {line}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 7000, "{checked}");
+}

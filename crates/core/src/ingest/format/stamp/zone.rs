@@ -79,10 +79,15 @@ impl Context {
             return at(y);
         }
         let reference = self.reference_ms.unwrap_or_else(now_ms);
-        let (ref_year, _, _, _) = crate::time::date_hour(reference);
+        let (ref_year, ref_month, _, _) = crate::time::date_hour(reference);
         let limit = reference.saturating_add(DAY_MS);
         let mut last_err = None;
-        for year in [ref_year + 1, ref_year, ref_year - 1] {
+        // Next year's date is at most a day (and a zone's offset) after the
+        // source's time only in January after a December: anywhere else it
+        // is past the limit, so it is not tried (one date less per line).
+        let next = s.month == 1 && ref_month == 12;
+        let years = [ref_year + 1, ref_year, ref_year - 1];
+        for year in years.into_iter().skip(usize::from(!next)) {
             match at(year) {
                 Ok(ms) if ms <= limit => return Ok(ms),
                 Ok(_) => {}
