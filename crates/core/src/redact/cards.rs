@@ -306,6 +306,16 @@ mod tests {
         }
     }
 
+    /// A seeded xorshift: `next(n)` is a number below `n`.
+    fn xorshift(mut state: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        }
+    }
+
     /// The prefilters only skip work: on values built from cards in every
     /// grouping, next to dates, hex ids and punctuation, the filtered and
     /// the unfiltered scan agree, and every card is masked.
@@ -320,13 +330,7 @@ mod tests {
             "2223003122003222",
             "4111111111111111111",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let fillers = [
             "",
             " ",
@@ -381,13 +385,7 @@ mod tests {
     /// (each value starts with an issuer digit half the time).
     #[test]
     fn prefilters_agree_with_the_scan_on_random_digit_runs() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let alphabet = b"01234567890123456789012345678945456  --.ax";
         let mut found = 0;
         for _ in 0..60_000 {
