@@ -39,14 +39,12 @@ pub(super) fn hints(b: &[u8]) -> Hints {
     }
     digits += lanes.take_digits();
     let any = |l: [u8; 16]| l.iter().fold(0, |a, &x| a | x) != 0;
-    let (sep, key_id, jwt) = (any(lanes.sep), any(lanes.key_id), any(lanes.jwt));
     Hints {
         digits,
         maybe_email: any(lanes.at),
-        maybe_secret: sep || key_id || jwt,
-        sep,
-        key_id,
-        jwt,
+        sep: any(lanes.sep),
+        key_id: any(lanes.key_id),
+        jwt: any(lanes.jwt),
     }
 }
 
@@ -90,14 +88,19 @@ impl Lanes {
 pub(super) struct Hints {
     pub digits: usize,
     pub maybe_email: bool,
-    /// A `=`, `:`, `I` (as in `AKIA`) or `J`.
-    pub maybe_secret: bool,
     /// A `=` or `:`.
     pub sep: bool,
     /// An `I` (as in `AKIA`).
     pub key_id: bool,
     /// A `J` (as in a JWT's `eyJ`).
     pub jwt: bool,
+}
+
+impl Hints {
+    /// A `=`, `:`, `I` (as in `AKIA`) or `J`: the bytes a secret needs.
+    pub fn maybe_secret(&self) -> bool {
+        self.sep || self.key_id || self.jwt
+    }
 }
 
 /// The byte at `i`, or 0 past either end.
@@ -136,7 +139,7 @@ mod tests {
         (
             h.digits,
             h.maybe_email,
-            h.maybe_secret,
+            h.maybe_secret(),
             h.sep,
             h.key_id,
             h.jwt,

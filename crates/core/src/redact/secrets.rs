@@ -81,7 +81,7 @@ static KEY_ID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("IA"));
 #[inline]
 pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
     let b = s.as_bytes();
-    if b.len() < 8 || !h.maybe_secret {
+    if b.len() < 8 || !h.maybe_secret() {
         return false;
     }
     let keyed = h.sep
@@ -93,9 +93,9 @@ pub(super) fn may_hold_secret(s: &str, h: Hints) -> bool {
             {
                 end -= 1;
             }
-            // The key's last letter, past trailing `_` and `-`, decides most
-            // separators (times, ports, `a=1`) before the key is read back:
-            // `is_secret_key` says no to any other.
+            // The key's last three letters, past `_` and `-`, decide most
+            // separators (times, ports, `a=1`, `error:`) before the key is
+            // read back: `is_secret_key` says no to any other.
             if !b.get(..end).is_some_and(may_end_secret_key) {
                 return false;
             }
@@ -321,7 +321,7 @@ mod tests {
                     let s = format!("{before}{k}{sep}value1234");
                     let h = hints(s.as_bytes());
                     let want = s.len() >= 8
-                        && h.maybe_secret
+                        && h.maybe_secret()
                         && (keyed_before(&s)
                             || (h.jwt && JWT.find(s.as_bytes()).is_some())
                             || KEY_ID.find_iter(s.as_bytes()).any(|i| {
